@@ -1,0 +1,122 @@
+"""Input validation at the boundary.
+
+Public functions call these in plain Python *before* any tracing. Shapes and
+dtypes are always known, so they are always checked. Values (finiteness,
+label range) are only known when an array is concrete: under ``jax.grad``,
+``jax.vmap``, ``jax.jit`` or ``lax.scan`` an argument is a ``Tracer`` and its
+value checks are skipped -- they ran once already, where the data entered.
+
+Every error names the argument, what was expected and what came.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def is_traced(x) -> bool:
+    """True when ``x`` is an abstract value inside a JAX transformation."""
+    return isinstance(x, jax.core.Tracer)
+
+
+def _shape_dtype(x, name: str):
+    if isinstance(x, (list, tuple)):
+        x = np.asarray(x)
+    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+        raise TypeError(f"{name} must be an array, got {type(x).__name__}")
+    return tuple(x.shape), np.dtype(x.dtype)
+
+
+def check_real_array(x, name: str, ndim: int | None = None, allow_complex: bool = False):
+    """Check that ``x`` is a floating (optionally complex) array of ``ndim`` dimensions.
+
+    Returns the shape.
+    """
+    shape, dtype = _shape_dtype(x, name)
+    if ndim is not None and len(shape) != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {shape} ({len(shape)}-D)")
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        if not allow_complex:
+            raise TypeError(f"{name} must be a real floating array, got complex dtype {dtype}")
+    elif not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"{name} must be a floating array (float32 or float64), got dtype {dtype}")
+    return shape
+
+
+def check_finite(x, name: str) -> None:
+    """Raise ValueError if a concrete ``x`` holds NaN or Inf (skipped when traced)."""
+    if is_traced(x):
+        return
+    arr = np.asarray(x)
+    if arr.size and not np.all(np.isfinite(arr)):
+        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} must be finite, got {bad} NaN/Inf value(s) out of {arr.size}")
+
+
+def check_labels(y, num_classes: int | None, name: str = "y", n: int | None = None):
+    """Check ``y``: 1-D integer labels in ``[0, num_classes)``, ``n`` of them."""
+    shape, dtype = _shape_dtype(y, name)
+    if len(shape) != 1:
+        raise ValueError(f"{name} must be 1-D integer labels of shape (N,), got shape {shape}")
+    if not jnp.issubdtype(dtype, jnp.integer):
+        raise TypeError(f"{name} must hold integer class labels, got dtype {dtype}")
+    if n is not None and shape[0] != n:
+        raise ValueError(f"{name} must have one label per row of X (N={n}), got {shape[0]} labels")
+    if num_classes is not None and not is_traced(y) and shape[0]:
+        arr = np.asarray(y)
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < 0 or hi >= num_classes:
+            raise ValueError(
+                f"{name} must hold labels in [0, {num_classes}) for W with {num_classes} classes, "
+                f"got values in [{lo}, {hi}]"
+            )
+
+
+def check_problem(W, X, y=None, *, allow_complex_W: bool = False) -> None:
+    """Validate a linear-classifier problem: ``W`` (C, D), ``X`` (N, D), ``y`` (N,)."""
+    w_shape = check_real_array(W, "W", ndim=2, allow_complex=allow_complex_W)
+    x_shape = check_real_array(X, "X", ndim=2)
+    if x_shape[0] == 0:
+        raise ValueError("X must hold at least one example, got shape " f"{x_shape} (N=0)")
+    if w_shape[1] != x_shape[1]:
+        raise ValueError(
+            f"W and X disagree on the dimension D: W is {w_shape} (C, D) so X must be (N, {w_shape[1]}), "
+            f"got X of shape {x_shape}"
+            + (" -- did you forget the bias column (the bias trick)?" if abs(w_shape[1] - x_shape[1]) == 1 else "")
+        )
+    if y is not None:
+        check_labels(y, w_shape[0], n=x_shape[0])
+    check_finite(W, "W")
+    check_finite(X, "X")
+
+
+def check_positive(value, name: str, *, allow_zero: bool = False, integer: bool = False):
+    """Check a scalar hyperparameter is a finite positive number (skipped when traced)."""
+    if is_traced(value):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (numbers.Number, np.number, np.ndarray, jax.Array)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    arr = np.asarray(value)
+    if arr.ndim != 0:
+        # Arrays of hyperparameters (sweeps) are checked elementwise.
+        vals = arr.ravel()
+    else:
+        vals = [arr.item()]
+    for v in vals:
+        if integer and (not float(v).is_integer()):
+            raise TypeError(f"{name} must be an integer, got {v!r}")
+        if not np.isfinite(v):
+            raise ValueError(f"{name} must be finite, got {v!r}")
+        if v < 0 or (v == 0 and not allow_zero):
+            bound = ">= 0" if allow_zero else "> 0"
+            raise ValueError(f"{name} must be {bound}, got {v!r}")
+    return value
+
+
+def check_nonnegative(value, name: str):
+    """Check a scalar hyperparameter such as ``reg`` is finite and >= 0."""
+    return check_positive(value, name, allow_zero=True)

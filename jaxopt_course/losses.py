@@ -1,0 +1,190 @@
+"""The lecture's total loss: ``L(W) = 1/N sum_i L_i(f(x_i, W), y_i) + reg * R(W)``.
+
+Two data losses ``L_i`` and one penalty ``R``:
+
+* multiclass SVM (Weston--Watkins hinge):
+  ``L_i = sum_{j != y_i} max(0, s_j - s_{y_i} + margin)``;
+* softmax cross-entropy: ``L_i = -log(e^{s_{y_i}} / sum_j e^{s_j})``;
+* ``R(W) = sum W**2`` (CS231n convention, so its gradient is ``2 reg W``).
+
+Every function is pure with the parameters first, so ``jax.grad(svm_loss)``
+is the gradient with respect to ``W``. The public functions validate their
+inputs in plain Python (see :mod:`jaxopt_course._checks`) and then call a
+jit-compiled core; ``reg`` and ``margin`` are traced arguments, so changing
+them never recompiles and ``jax.vmap`` can sweep them.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from . import _checks
+
+# ---------------------------------------------------------------------------
+# The pure cores (no validation; safe under jit / grad / vmap / scan).
+# ---------------------------------------------------------------------------
+
+
+def _correct_class_scores(scores_NxC, y_N):
+    return jnp.take_along_axis(scores_NxC, y_N[:, None], axis=1)  # (N, 1)
+
+
+def _svm_per_example(W_CxD, X_NxD, y_N, margin):
+    scores_NxC = X_NxD @ W_CxD.T
+    margins_NxC = scores_NxC - _correct_class_scores(scores_NxC, y_N) + margin
+    num_classes = W_CxD.shape[0]
+    wrong_class_NxC = jnp.arange(num_classes)[None, :] != y_N[:, None]
+    # An indicator mask, not jnp.maximum: at a kink (margin exactly 0) the
+    # gradient is then 0, exactly the hand-derived subgradient `margins > 0`
+    # (jnp.maximum would split it and give 0.5).
+    active_NxC = wrong_class_NxC & (margins_NxC > 0)
+    return jnp.sum(jnp.where(active_NxC, margins_NxC, 0.0), axis=1)
+
+
+def _softmax_per_example(W_CxD, X_NxD, y_N):
+    scores_NxC = X_NxD @ W_CxD.T
+    # log-sum-exp shifted by the row maximum (of the real part, so that a
+    # complex W -- used by the complex-step derivative -- also works). The
+    # shift is a constant for differentiation: it cancels exactly.
+    shift_Nx1 = jax.lax.stop_gradient(jnp.max(jnp.real(scores_NxC), axis=1, keepdims=True))
+    log_sum_exp_N = shift_Nx1[:, 0] + jnp.log(jnp.sum(jnp.exp(scores_NxC - shift_Nx1), axis=1))
+    return log_sum_exp_N - _correct_class_scores(scores_NxC, y_N)[:, 0]
+
+
+def _l2_penalty(W):
+    # sum W**2, not sum |W|**2: it stays analytic for a complex W.
+    return jnp.sum(W * W)
+
+
+_svm_per_example_jit = jax.jit(_svm_per_example)
+_softmax_per_example_jit = jax.jit(_softmax_per_example)
+
+
+@jax.jit
+def _svm_loss(W, X, y, reg, margin):
+    return jnp.mean(_svm_per_example(W, X, y, margin)) + reg * _l2_penalty(W)
+
+
+@jax.jit
+def _softmax_loss(W, X, y, reg):
+    return jnp.mean(_softmax_per_example(W, X, y)) + reg * _l2_penalty(W)
+
+
+# ---------------------------------------------------------------------------
+# The public, validated functions.
+# ---------------------------------------------------------------------------
+
+
+def l2_penalty(W):
+    """The regularization penalty ``R(W) = sum_{k,l} W[k, l]**2``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> float(l2_penalty(jnp.array([[1., 2.], [0., -3.]])))
+      14.0
+    """
+    _checks.check_real_array(W, "W", allow_complex=True)
+    return _l2_penalty(W)
+
+
+def svm_per_example(W, X, y, margin=1.0):
+    """Per-example multiclass SVM loss ``L_i``, shape ``(N,)``.
+
+    ``L_i = sum_{j != y_i} max(0, s_j - s_{y_i} + margin)`` with ``s = W x_i``.
+
+    Args:
+      W: weights ``(C, D)``.
+      X: examples ``(N, D)``.
+      y: integer labels ``(N,)`` in ``[0, C)``.
+      margin: the safety margin Delta (1.0 in the lecture).
+    """
+    _checks.check_problem(W, X, y)
+    _checks.check_nonnegative(margin, "margin")
+    return _svm_per_example_jit(W, X, y, margin)
+
+
+def softmax_per_example(W, X, y):
+    """Per-example softmax cross-entropy ``L_i = -log(e^{s_{y_i}} / sum_j e^{s_j})``, shape ``(N,)``."""
+    _checks.check_problem(W, X, y, allow_complex_W=True)
+    return _softmax_per_example_jit(W, X, y)
+
+
+def svm_loss(W, X, y, reg=0.0, margin=1.0):
+    """Total multiclass SVM (Weston--Watkins hinge) loss.
+
+    ``L(W) = 1/N sum_i sum_{j != y_i} max(0, s_j - s_{y_i} + margin) + reg * sum W**2``
+
+    This is the lecture's SVM, *not* optax's ``multiclass_hinge_loss`` (the
+    Crammer--Singer form, which keeps only the largest wrong-class margin).
+    Its gradient (``jax.grad``) follows the indicator ``margin > 0``, so at a
+    kink it equals the hand-derived subgradient.
+
+    Args:
+      W: weights ``(C, D)``.
+      X: examples ``(N, D)``, bias column included.
+      y: integer labels ``(N,)`` in ``[0, C)``.
+      reg: regularization strength lambda (>= 0).
+      margin: the margin Delta (1.0 in the lecture).
+
+    Returns:
+      The scalar loss.
+
+    Examples:
+      The lecture's cat image (scores cat 3.2, car 5.1, frog -1.7; label cat):
+      ``max(0, 5.1 - 3.2 + 1) + max(0, -1.7 - 3.2 + 1) = 2.9``.
+
+      >>> import jax.numpy as jnp
+      >>> W = jnp.eye(3)                      # scores = X
+      >>> X = jnp.array([[3.2, 5.1, -1.7]])
+      >>> round(float(svm_loss(W, X, jnp.array([0]))), 4)
+      2.9
+    """
+    _checks.check_problem(W, X, y)
+    _checks.check_nonnegative(reg, "reg")
+    _checks.check_nonnegative(margin, "margin")
+    return _svm_loss(W, X, y, reg, margin)
+
+
+def softmax_loss(W, X, y, reg=0.0):
+    """Total softmax (cross-entropy) loss.
+
+    ``L(W) = 1/N sum_i -log(e^{s_{y_i}} / sum_j e^{s_j}) + reg * sum W**2``
+
+    Natural log, computed stably through a shifted log-sum-exp, so scores of
+    +-1e4 (and far beyond) stay finite. ``W`` may be complex (for the
+    complex-step derivative); the data ``X`` must be real.
+
+    Args:
+      W: weights ``(C, D)``.
+      X: examples ``(N, D)``, bias column included.
+      y: integer labels ``(N,)`` in ``[0, C)``.
+      reg: regularization strength lambda (>= 0).
+
+    Returns:
+      The scalar loss.
+
+    Examples:
+      The lecture's cat image: ``-log(e^3.2 / (e^3.2 + e^5.1 + e^-1.7)) = 2.04``.
+
+      >>> import jax.numpy as jnp
+      >>> W = jnp.eye(3)
+      >>> X = jnp.array([[3.2, 5.1, -1.7]])
+      >>> round(float(softmax_loss(W, X, jnp.array([0]))), 2)
+      2.04
+    """
+    _checks.check_problem(W, X, y, allow_complex_W=True)
+    _checks.check_nonnegative(reg, "reg")
+    return _softmax_loss(W, X, y, reg)
+
+
+#: The losses by name, for the command line and the experiments.
+LOSSES = {"svm": svm_loss, "softmax": softmax_loss}
+
+
+def get_loss(name: str):
+    """The loss function called ``name`` (``"svm"`` or ``"softmax"``)."""
+    try:
+        return LOSSES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {name!r}") from None
