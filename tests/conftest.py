@@ -1,0 +1,60 @@
+"""Shared test set-up.
+
+* ``jax_numpy_rank_promotion="raise"`` catches ``(n,)`` vs ``(n, 1)`` bugs.
+* ``cifar10_root``: the real CIFAR-10 copy in ``../shared/data/cifar10``,
+  rebuilt once into the official ``cifar-10-batches-py`` layout in a cache
+  folder (``$JAXOPT_COURSE_CACHE`` or ``.cache/`` in the repo); tests that
+  use it skip cleanly when ``../shared`` is absent (a user's clone).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import jax
+import pytest
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_CIFAR = REPO.parent / "shared" / "data" / "cifar10"
+
+
+def cifar10_cache_dir() -> Path:
+    return Path(os.environ.get("JAXOPT_COURSE_CACHE", REPO / ".cache")) / "cifar10"
+
+
+def build_cifar10() -> Path | None:
+    """Write ``cifar-10-batches-py`` from the shared JPEG copy (once); None if absent."""
+    root = cifar10_cache_dir()
+    if (root / "cifar-10-batches-py" / "test_batch").is_file():
+        return root
+    script = SHARED_CIFAR / "to_batches.py"
+    if not script.is_file():
+        return None
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".cifar10-build.", dir=root.parent))
+    subprocess.run([sys.executable, str(script), str(tmp)], check=True, stdout=subprocess.DEVNULL)
+    root.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp / "cifar-10-batches-py", root / "cifar-10-batches-py")
+    tmp.rmdir()
+    return root
+
+
+@pytest.fixture(scope="session")
+def cifar10_root():
+    root = build_cifar10()
+    if root is None:
+        pytest.skip("the CIFAR-10 copy in ../shared/data/cifar10 is absent")
+    return root
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from jaxopt_course import load_digits
+
+    return load_digits()
