@@ -47,9 +47,13 @@ def _softmax_per_example(W_CxD, X_NxD, y_N):
     # log-sum-exp shifted by the row maximum (of the real part, so that a
     # complex W -- used by the complex-step derivative -- also works). The
     # shift is a constant for differentiation: it cancels exactly.
+    # Working with shifted scores throughout (log-sum-exp minus the shifted
+    # correct score) also avoids losing the small terms to rounding next to
+    # a huge shift.
     shift_Nx1 = jax.lax.stop_gradient(jnp.max(jnp.real(scores_NxC), axis=1, keepdims=True))
-    log_sum_exp_N = shift_Nx1[:, 0] + jnp.log(jnp.sum(jnp.exp(scores_NxC - shift_Nx1), axis=1))
-    return log_sum_exp_N - _correct_class_scores(scores_NxC, y_N)[:, 0]
+    shifted_NxC = scores_NxC - shift_Nx1
+    log_sum_exp_N = jnp.log(jnp.sum(jnp.exp(shifted_NxC), axis=1))
+    return log_sum_exp_N - _correct_class_scores(shifted_NxC, y_N)[:, 0]
 
 
 def _l2_penalty(W):
