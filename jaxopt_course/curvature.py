@@ -1,0 +1,208 @@
+"""Beyond the slope: curvature, the stable step size, and Newton's method.
+
+The gradient says which way is down; the Hessian ``H = d^2 L / dW^2`` says how
+fast the slope changes. For gradient descent ``W <- W - lr * grad L`` on a
+quadratic, each eigen-direction of ``H`` with eigenvalue ``lam`` is multiplied
+by ``(1 - lr * lam)`` per step, so the run is stable only while
+``|1 - lr * lam_max| < 1``, i.e. ``lr < 2 / lam_max``. The largest eigenvalue
+is found here without ever forming ``H``: power iteration on Hessian-vector
+products (``jax.jvp`` of ``jax.grad``), which costs about two gradients each.
+
+All functions take a loss ``f(W)`` of the parameters only: bind the data
+first, e.g. ``f = functools.partial(softmax_loss, X=X, y=y, reg=reg)``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.flatten_util import ravel_pytree
+
+from . import _checks
+
+
+def hvp(f, W, v):
+    """Hessian-vector product ``H(W) v`` by forward-over-reverse differentiation.
+
+    ``jax.jvp(jax.grad(f), (W,), (v,))``: the directional derivative of the
+    gradient along ``v``. Same shape as ``W``; never forms ``H``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> f = lambda w: jnp.sum(w ** 3)          # H = diag(6 w)
+      >>> hvp(f, jnp.array([1., 2.]), jnp.array([1., 1.])).tolist()
+      [6.0, 12.0]
+    """
+    if jax.tree_util.tree_structure(W) != jax.tree_util.tree_structure(v):
+        raise ValueError("v must have the same structure as W")
+    return jax.jvp(jax.grad(f), (W,), (v,))[1]
+
+
+def hessian(f, W):
+    """The full Hessian of ``f`` at ``W``, shaped ``(W.size, W.size)``.
+
+    Rows and columns follow ``W.ravel()`` (row-major: index ``c * D + d`` for a
+    ``(C, D)`` weight matrix). Only for small problems: digits has 650
+    parameters (a 650 x 650 matrix); CIFAR-10's 30730 would need 3.8 GB.
+    """
+    flat, unravel = ravel_pytree(W)
+    if flat.size > 20000:
+        raise ValueError(
+            f"W has {flat.size} parameters: its Hessian would hold {flat.size ** 2:.2e} numbers. "
+            "Use hvp or max_eigenvalue, which never form it"
+        )
+    return jax.hessian(lambda w: f(unravel(w)))(flat)
+
+
+class PowerIteration(NamedTuple):
+    """Result of :func:`power_iteration`: the eigenvalue, its unit eigenvector and the iterates."""
+
+    eigenvalue: jax.Array
+    eigenvector: jax.Array
+    history: jax.Array  # the Rayleigh quotient after each iteration
+
+
+def power_iteration(f, W, key, num_iters: int = 100) -> PowerIteration:
+    """Largest-magnitude eigenvalue of the Hessian by power iteration on ``hvp``.
+
+    ``v <- H v / ||H v||``, and the Rayleigh quotient ``v . H v`` estimates the
+    eigenvalue. For a convex loss (softmax, any loss with ``reg > 0`` near a
+    minimum) the Hessian is positive semi-definite, so this is ``lambda_max``.
+    The iteration runs inside ``lax.scan`` (one compiled program).
+    """
+    _checks.check_positive(num_iters, "num_iters", integer=True)
+    flat, unravel = ravel_pytree(W)
+    if not jnp.issubdtype(flat.dtype, jnp.floating):
+        raise TypeError(f"W must be floating, got {flat.dtype}")
+
+    def matvec(v):
+        return ravel_pytree(hvp(f, W, unravel(v)))[0]
+
+    def step(v, _):
+        Hv = matvec(v)
+        rayleigh = jnp.vdot(v, Hv)
+        norm = jnp.linalg.norm(Hv)
+        v_next = jnp.where(norm > 0, Hv / jnp.where(norm > 0, norm, 1.0), v)
+        return v_next, rayleigh
+
+    v0 = jax.random.normal(key, flat.shape, flat.dtype)
+    v0 = v0 / jnp.linalg.norm(v0)
+    v, history = jax.jit(lambda v0: jax.lax.scan(step, v0, None, length=int(num_iters)))(v0)
+    eigenvalue = jnp.vdot(v, matvec(v))
+    return PowerIteration(eigenvalue, unravel(v), history)
+
+
+def max_eigenvalue(f, W, key, num_iters: int = 100):
+    """``lambda_max`` of the Hessian of ``f`` at ``W`` (power iteration; works at CIFAR-10 size).
+
+    Examples:
+      >>> import jax, jax.numpy as jnp
+      >>> A = jnp.diag(jnp.array([1., 4., 10.]))
+      >>> f = lambda w: 0.5 * w @ A @ w
+      >>> round(float(max_eigenvalue(f, jnp.zeros(3), jax.random.key(0))), 4)
+      10.0
+    """
+    return power_iteration(f, W, key, num_iters).eigenvalue
+
+
+def stable_learning_rate(lam_max) -> float:
+    """The largest stable gradient-descent step on a quadratic: ``2 / lambda_max``."""
+    lam_max = float(lam_max)
+    if not lam_max > 0:
+        raise ValueError(f"lam_max must be > 0 for a stable step size to exist, got {lam_max}")
+    return 2.0 / lam_max
+
+
+def eigenvalues(f, W) -> np.ndarray:
+    """All eigenvalues of the (small) Hessian, ascending, by ``numpy.linalg.eigvalsh``."""
+    H = np.asarray(hessian(f, W), dtype=np.float64)
+    return np.linalg.eigvalsh((H + H.T) / 2)
+
+
+def condition_number(f, W) -> float:
+    """``lambda_max / lambda_min`` of the Hessian (small problems); ``inf`` when singular.
+
+    The softmax loss without regularization is flat along ``W + 1 v^T`` (adding
+    the same vector to every class row changes no probability), so its
+    Hessian is singular and the condition number infinite; ``reg > 0`` fixes it.
+    """
+    eig = eigenvalues(f, W)
+    lo, hi = eig[0], eig[-1]
+    if lo <= hi * 1e-12 * len(eig):
+        return float("inf")
+    return float(hi / lo)
+
+
+def softmax_hessian_closed_form(W, X, reg=0.0):
+    """The softmax loss's Hessian in closed form, ``(C*D, C*D)``, for testing and teaching.
+
+    ``H = 1/N sum_i (diag(p_i) - p_i p_i^T) kron (x_i x_i^T) + 2 reg I``,
+    with ``p_i = softmax(W x_i)``; it does not depend on the labels.
+    """
+    X = jnp.asarray(X)
+    P = jax.nn.softmax(X @ jnp.asarray(W).T, axis=1)  # (N, C)
+    A = jax.vmap(lambda p: jnp.diag(p) - jnp.outer(p, p))(P)  # (N, C, C)
+    H = jnp.einsum("nab,nd,ne->adbe", A, X, X) / X.shape[0]
+    C, D = W.shape
+    return H.reshape(C * D, C * D) + 2 * reg * jnp.eye(C * D, dtype=H.dtype)
+
+
+# ---------------------------------------------------------------------------
+# Newton's method
+# ---------------------------------------------------------------------------
+
+
+class NewtonResult(NamedTuple):
+    params: jax.Array
+    losses: jax.Array  # loss before each step, then the final loss
+
+
+def newton(f, W0, num_steps: int = 10, *, solver: str = "cg", damping: float = 0.0, cg_iters: int = 50):
+    """Newton's method: ``W <- W - (H + damping I)^{-1} grad L``.
+
+    Args:
+      f: the loss of ``W`` alone.
+      W0: the starting point.
+      num_steps: Newton steps.
+      solver: ``"direct"`` forms the Hessian and solves (small problems);
+        ``"cg"`` runs conjugate gradient on Hessian-vector products
+        (``jax.scipy.sparse.linalg.cg``), never forming it.
+      damping: added to the Hessian's diagonal (Levenberg--Marquardt style);
+        the unregularized softmax Hessian is singular, so use ``damping > 0``
+        or ``reg > 0`` there.
+      cg_iters: iterations of conjugate gradient per step.
+    """
+    if solver not in ("direct", "cg"):
+        raise ValueError(f"solver must be 'direct' or 'cg', got {solver!r}")
+    _checks.check_positive(num_steps, "num_steps", integer=True)
+    _checks.check_nonnegative(damping, "damping")
+    flat0, unravel = ravel_pytree(W0)
+
+    def loss(w):
+        return f(unravel(w))
+
+    grad = jax.grad(loss)
+
+    @jax.jit
+    def step(w):
+        g = grad(w)
+        if solver == "direct":
+            H = jax.hessian(loss)(w) + damping * jnp.eye(w.size, dtype=w.dtype)
+            delta = jnp.linalg.solve(H, g)
+        else:
+            def matvec(v):
+                return jax.jvp(grad, (w,), (v,))[1] + damping * v
+
+            delta, _ = jax.scipy.sparse.linalg.cg(matvec, g, maxiter=cg_iters)
+        return w - delta, loss(w)
+
+    w = flat0
+    losses = []
+    for _ in range(int(num_steps)):
+        w, value = step(w)
+        losses.append(value)
+    losses.append(loss(w))
+    return NewtonResult(unravel(w), jnp.stack(losses))
