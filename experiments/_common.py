@@ -1,0 +1,102 @@
+"""What every experiment script shares: its arguments, its data and where it writes.
+
+Each script answers one question of the lecture and runs as
+
+    python experiments/<name>.py [--data digits|cifar10] [--data-dir DIR] [--quick] [--out results/]
+
+writing ``<out>/<name>/config.json``, ``metrics.json`` and its PNG figures,
+and printing a short table. Figures are drawn by :mod:`jaxopt_course.plots`
+from the saved metrics only, so a figure can always be redrawn from disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+# Make `python experiments/x.py` work from a source checkout without install.
+_REPO = Path(__file__).resolve().parents[1]
+if str(_REPO) not in sys.path:
+    sys.path.insert(0, str(_REPO))
+
+from jaxopt_course.files import atomic_write_json, ensure_dir  # noqa: E402
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def make_parser(name: str, description: str) -> argparse.ArgumentParser:
+    """The common arguments; a script adds its own before ``parse_args``."""
+    p = _Parser(prog=f"experiments/{name}.py", description=description)
+    p.add_argument("--data", choices=["digits", "cifar10"], default="digits",
+                   help="digits (bundled, offline; default) or cifar10")
+    p.add_argument("--data-dir", default=os.environ.get("JAXOPT_COURSE_CIFAR10"),
+                   help="folder holding cifar-10-batches-py/ (or set $JAXOPT_COURSE_CIFAR10)")
+    p.add_argument("--quick", action="store_true", help="small budgets: a smoke test in seconds")
+    p.add_argument("--out", default="results", help="results folder (default: results/)")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    return p
+
+
+def load_splits(args):
+    """The data named by ``--data``; exits with code 2 and one line if it cannot be had."""
+    from jaxopt_course.data import load_cifar10, load_digits
+
+    try:
+        if args.data == "digits":
+            return load_digits()
+        if not args.data_dir:
+            raise ValueError("--data cifar10 needs --data-dir DIR (the folder holding cifar-10-batches-py/)")
+        return load_cifar10(args.data_dir)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def output_dir(args, name: str) -> Path:
+    """``<out>/<name>/``, created and checked writable (exit code 2 otherwise)."""
+    try:
+        return ensure_dir(Path(args.out) / name)
+    except PermissionError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def save_results(outdir: Path, config: dict, metrics: dict) -> None:
+    """Write ``config.json`` and ``metrics.json`` atomically."""
+    atomic_write_json(outdir / "config.json", config)
+    atomic_write_json(outdir / "metrics.json", metrics)
+
+
+def print_table(headers, rows, file=None) -> str:
+    """A markdown table (returned, and printed)."""
+    cells = [[str(h) for h in headers]] + [[_fmt(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
+    text = "\n".join([line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+                     + [line(r) for r in cells[1:]])
+    print(text, file=file or sys.stdout)
+    return text
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+class Timer:
+    """``with Timer() as t: ...; t.seconds``"""
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
