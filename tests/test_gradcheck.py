@@ -1,0 +1,451 @@
+"""Numerical gradients, relative error, check_gradient and the step-size study.
+
+References, all independent of the code under test: functions with known
+derivatives (exp, sin, quadratics), the hand-derived gradients of
+analytic.py, ``jax.grad`` and ``jax.test_util.check_grads`` (JAX's own finite
+differences), and NumPy loops.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jax.test_util import check_grads
+
+from jaxopt_course import analytic, losses, synthetic_problem
+from jaxopt_course.gradcheck import (
+    GradCheckReport,
+    check_gradient,
+    numerical_gradient,
+    numerical_gradient_linear,
+    relative_error,
+    step_size_study,
+    svm_kink_crossings,
+)
+
+SETTINGS = dict(derandomize=True, deadline=None, max_examples=10)
+
+
+def smooth_problem(seed, dtype=np.float64, n=60, dim=8, c=4, w_scale=0.3):
+    """Gaussian blobs and a random W: gradients of size 1e-3 .. 1, no tiny ones."""
+    X, y = synthetic_problem(seed, num_examples=n, dim=dim, num_classes=c, dtype=dtype)
+    W = w_scale * np.random.default_rng(seed + 100).standard_normal((c, dim + 1)).astype(dtype)
+    return jnp.asarray(W), jnp.asarray(X), jnp.asarray(y)
+
+
+def integer_problem(seed):
+    """Integer data and half-integer weights: margins are multiples of 0.5, many exactly 0 (kinks)."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(-2, 3, (12, 6)).astype(np.float64)
+    X[:, -1] = 1.0
+    y = rng.integers(0, 4, 12).astype(np.int32)
+    W = 0.5 * rng.integers(-2, 3, (4, 6)).astype(np.float64)
+    return jnp.asarray(W), jnp.asarray(X), jnp.asarray(y)
+
+
+# ---------------------------------------------------------------------------
+# Finite differences of functions with known derivatives.
+# ---------------------------------------------------------------------------
+
+
+def test_lecture_forward_difference_by_hand():
+    # The lecture's slope: (f(x + h) - f(x)) / h, here f(w) = w0 * w1 + w1**2
+    # at (2, 3) with h = 0.5: ((2.5*3 + 9) - 15)/0.5 = 3, ((2*3.5 + 12.25) - 15)/0.5 = 8.5.
+    f = lambda w: w[0] * w[1] + w[1] ** 2  # noqa: E731
+    g = numerical_gradient(f, jnp.array([2.0, 3.0]), h=0.5)
+    np.testing.assert_allclose(np.asarray(g), [3.0, 8.5], rtol=1e-6)
+    # Central: ((2.5*3) - (1.5*3))/1 = 3; ((2*3.5 + 12.25) - (2*2.5 + 6.25))/1 = 8.
+    g = numerical_gradient(f, jnp.array([2.0, 3.0]), h=0.5, method="central")
+    np.testing.assert_allclose(np.asarray(g), [3.0, 8.0], rtol=1e-6)
+
+
+def test_forward_is_first_order_and_central_second_order():
+    # exp: forward error ~ h/2 * e^x, central error ~ h^2/6 * e^x (float64, so
+    # round-off is far below these for h >= 1e-4).
+    x = np.array([0.3, -0.5, 1.0])
+    exact = np.exp(x)
+    with jax.enable_x64(True):
+        f = lambda w: jnp.sum(jnp.exp(w))  # noqa: E731
+        errors = {}
+        for method in ("forward", "central"):
+            errors[method] = [
+                np.max(np.abs(np.asarray(numerical_gradient(f, jnp.asarray(x), h=h, method=method)) - exact) / exact)
+                for h in (1e-2, 1e-3, 1e-4)
+            ]
+    fwd, cen = errors["forward"], errors["central"]
+    # Ten times smaller h: ten times smaller forward error, a hundred times smaller central.
+    assert 9.0 < fwd[0] / fwd[1] < 11.0 and 9.0 < fwd[1] / fwd[2] < 11.0
+    assert 90.0 < cen[0] / cen[1] < 110.0
+    # The leading Taylor terms themselves.
+    assert fwd[1] == pytest.approx(1e-3 / 2, rel=0.01)
+    assert cen[0] == pytest.approx(1e-4 / 6, rel=0.01)
+
+
+@settings(**SETTINGS)
+@given(a=st.floats(-3, 3), b=st.floats(-3, 3), x=st.floats(-2, 2))
+def test_quadratic_central_exact_forward_off_by_a_h(a, b, x):
+    # f = a x^2 + b x: central difference is exact, forward is f' + a h.
+    h = 1e-3
+    with jax.enable_x64(True):
+        f = lambda w: a * w[0] ** 2 + b * w[0]  # noqa: E731
+        w = jnp.array([x])
+        central = float(numerical_gradient(f, w, h=h, method="central")[0])
+        forward = float(numerical_gradient(f, w, h=h, method="forward")[0])
+    assert central == pytest.approx(2 * a * x + b, abs=1e-9)
+    assert forward == pytest.approx(2 * a * x + b + a * h, abs=1e-9)
+
+
+def test_any_shape_and_pytrees():
+    with jax.enable_x64(True):
+        params = {"W": jnp.arange(6.0).reshape(2, 3) / 7, "b": jnp.array([0.5, -1.0])}
+
+        def f(p):
+            return jnp.sum(jnp.sin(p["W"])) + jnp.sum(p["b"] ** 3)
+
+        g = numerical_gradient(f, params, h=1e-5, method="central")
+        chex.assert_trees_all_equal_shapes_and_dtypes(g, params)
+        np.testing.assert_allclose(np.asarray(g["W"]), np.cos(np.arange(6.0).reshape(2, 3) / 7), rtol=1e-9)
+        np.testing.assert_allclose(np.asarray(g["b"]), [0.75, 3.0], rtol=1e-9)
+        cube = jnp.linspace(-1, 1, 24).reshape(2, 3, 4)
+        g3 = numerical_gradient(lambda w: jnp.sum(w ** 2), cube, h=1e-4, method="central")
+        np.testing.assert_allclose(np.asarray(g3), 2 * np.asarray(cube), atol=1e-9)
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 64, 10_000])
+def test_chunk_size_does_not_change_values(chunk_size):
+    # Only the batching changes (so the order of round-off in the products).
+    with jax.enable_x64(True):
+        W, X, y = smooth_problem(0)
+        f = lambda W: losses.softmax_loss(W, X, y)  # noqa: E731
+        reference = numerical_gradient(f, W, chunk_size=36)  # exactly one chunk
+        np.testing.assert_allclose(np.asarray(numerical_gradient(f, W, chunk_size=chunk_size)),
+                                   np.asarray(reference), rtol=0, atol=1e-10)
+
+
+def test_matches_numpy_loop_eval_numerical_gradient():
+    # CS231n's eval_numerical_gradient, one coordinate at a time, in NumPy float64.
+    with jax.enable_x64(True):
+        W, X, y = smooth_problem(1)
+    Xn, yn = np.asarray(X, np.float64), np.asarray(y)
+
+    def svm_numpy(W):
+        s = Xn @ W.T
+        m = s - s[np.arange(len(yn)), yn][:, None] + 1.0
+        m[np.arange(len(yn)), yn] = 0
+        return np.maximum(0, m).sum() / len(yn)
+
+    Wn = np.array(W, np.float64)
+    fx, h, expected = svm_numpy(Wn), 1e-5, np.zeros_like(Wn)
+    for ix in np.ndindex(*Wn.shape):
+        old = Wn[ix]
+        Wn[ix] = old + h
+        expected[ix] = (svm_numpy(Wn) - fx) / h
+        Wn[ix] = old
+    with jax.enable_x64(True):
+        g = numerical_gradient(lambda W: losses.svm_loss(W, X, y), W, h=1e-5)
+    np.testing.assert_allclose(np.asarray(g), expected, rtol=1e-7, atol=1e-9)
+
+
+# ---------------------------------------------------------------------------
+# Three-way agreement: jax.grad, hand-derived, finite differences (float64).
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_softmax_three_way_agreement(seed):
+    with jax.enable_x64(True):
+        W, X, y = smooth_problem(seed)
+        f = lambda W: losses.softmax_loss(W, X, y, reg=0.1)  # noqa: E731
+        _, hand = analytic.softmax_loss_and_grad(W, X, y, reg=0.1)
+        auto = jax.grad(f)(W)
+        np.testing.assert_allclose(np.asarray(hand), np.asarray(auto), rtol=1e-12, atol=1e-15)
+        report = check_gradient(f, W, hand, h=1e-5, method="central")
+    assert report.num_checked == report.num_params == W.size
+    assert report.mean_relative_error <= 1e-8, str(report)
+    assert report.max_relative_error <= 1e-6, str(report)
+    # The report shows the magnitudes behind its worst ratios.
+    assert min(abs(row["analytic"]) for row in report.worst) > 0
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_svm_three_way_agreement_away_from_kinks(seed):
+    h = 1e-3
+    with jax.enable_x64(True):
+        W, X, y = integer_problem(seed)
+        f = lambda W: losses.svm_loss(W, X, y, reg=0.1)  # noqa: E731
+        _, hand = analytic.svm_loss_and_grad(W, X, y, reg=0.1)
+        np.testing.assert_allclose(np.asarray(hand), np.asarray(jax.grad(f)(W)), rtol=1e-12, atol=1e-15)
+        kinks = svm_kink_crossings(W, X, y, h=h)
+        report = check_gradient(f, W, hand, h=h, method="central", kinks=kinks)
+    chex.assert_shape(kinks, W.shape)
+    # This problem sits on kinks on purpose: some steps cross them and there
+    # the finite difference really disagrees -- every such coordinate is flagged.
+    mismatch = report.relative_errors > 1e-6
+    assert report.num_kinks > 0 and np.any(mismatch & report.kinks)
+    assert not np.any(mismatch & ~report.kinks), str(report)
+    assert report.max_relative_error_away_from_kinks <= 1e-6
+    assert report.mean_relative_error_away_from_kinks <= 1e-8
+    assert "kink" in str(report) and "yes" in str(report)
+
+
+def test_svm_three_way_agreement_smooth_data():
+    with jax.enable_x64(True):
+        W, X, y = smooth_problem(2)
+        f = lambda W: losses.svm_loss(W, X, y, reg=0.1)  # noqa: E731
+        _, hand = analytic.svm_loss_and_grad(W, X, y, reg=0.1)
+        report = check_gradient(f, W, hand, h=1e-4, kinks=svm_kink_crossings(W, X, y, h=1e-4))
+    assert report.max_relative_error_away_from_kinks <= 1e-6
+    assert report.mean_relative_error_away_from_kinks <= 1e-8
+
+
+def test_jax_check_grads_on_both_losses():
+    with jax.enable_x64(True):
+        W, X, y = smooth_problem(0)
+        check_grads(lambda W: losses.softmax_loss(W, X, y, reg=0.1), (W,), order=2, modes=("rev",))
+        # The SVM is piecewise linear: first order only, at a point away from kinks.
+        assert not np.any(np.asarray(svm_kink_crossings(W, X, y, h=1e-3)))
+        check_grads(lambda W: losses.svm_loss(W, X, y, reg=0.1), (W,), order=1, modes=("fwd", "rev"), eps=1e-4)
+
+
+def test_kink_crossings_match_a_numpy_loop():
+    W, X, y = integer_problem(0)
+    h, margin = 0.3, 1.0
+    Wn, Xn, yn = np.asarray(W), np.asarray(X), np.asarray(y)
+    s = Xn @ Wn.T
+    expected = np.zeros(Wn.shape, bool)
+    for c in range(Wn.shape[0]):
+        for d in range(Wn.shape[1]):
+            for i in range(Xn.shape[0]):
+                reach = h * abs(Xn[i, d])
+                if reach == 0:
+                    continue
+                # The margins that W[c, d] moves, and whether one is within reach of 0.
+                js = [c] if c != yn[i] else [j for j in range(Wn.shape[0]) if j != yn[i]]
+                if any(abs(s[i, j] - s[i, yn[i]] + margin) <= reach for j in js if j != yn[i]):
+                    expected[c, d] = True
+    with jax.enable_x64(True):
+        got = svm_kink_crossings(W, X, y, h=h, margin=margin)
+    np.testing.assert_array_equal(np.asarray(got), expected)
+    assert 0 < expected.sum() < expected.size
+
+
+# ---------------------------------------------------------------------------
+# The score-structured version equals the generic one.
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("loss", ["svm", "softmax"])
+@pytest.mark.parametrize("method", ["forward", "central"])
+def test_linear_equals_generic_float64(loss, method):
+    with jax.enable_x64(True):
+        W, X, y = smooth_problem(3)
+        f = lambda W: losses.get_loss(loss)(W, X, y, reg=0.2)  # noqa: E731
+        generic = numerical_gradient(f, W, h=1e-4, method=method)
+        fast = numerical_gradient_linear(loss, W, X, y, reg=0.2, h=1e-4, method=method, chunk_size=5)
+        assert fast.dtype == jnp.float64
+        # Same finite differences: only round-off of the loss (~1e-16 * L / h) differs.
+        np.testing.assert_allclose(np.asarray(fast), np.asarray(generic), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("loss", ["svm", "softmax"])
+def test_linear_equals_generic_float32(loss):
+    W, X, y = smooth_problem(4, dtype=np.float32, w_scale=0.05)
+    h, reg = 1e-3, 0.5
+    f = lambda W: losses.get_loss(loss)(W, X, y, reg=reg)  # noqa: E731
+    generic = numerical_gradient(f, W, h=h)
+    fast = numerical_gradient_linear(loss, W, X, y, reg=reg, h=h)
+    # float32 loses eps * |L| in each loss value, magnified by 1/h.
+    tol = 8 * np.finfo(np.float32).eps * abs(float(f(W))) / h
+    np.testing.assert_allclose(np.asarray(fast), np.asarray(generic), rtol=0, atol=tol)
+    # ... and both are close to the true gradient (the check is not vacuous).
+    np.testing.assert_allclose(np.asarray(fast), np.asarray(jax.grad(f)(W)), atol=50 * tol)
+
+
+def test_linear_with_a_custom_per_example_loss_and_margin():
+    with jax.enable_x64(True):
+        W, X, y = smooth_problem(5)
+
+        def squared_scores(scores_NxC, y_N):  # any per-example loss of the scores
+            return jnp.sum(scores_NxC ** 2, axis=1) + y_N.astype(scores_NxC.dtype)
+
+        f = lambda W: jnp.mean(squared_scores(X @ W.T, y)) + 0.3 * jnp.sum(W * W)  # noqa: E731
+        fast = numerical_gradient_linear(squared_scores, W, X, y, reg=0.3, h=1e-5, method="central")
+        np.testing.assert_allclose(np.asarray(fast), np.asarray(numerical_gradient(f, W, h=1e-5, method="central")),
+                                   atol=1e-9)
+        np.testing.assert_allclose(np.asarray(fast), np.asarray(jax.grad(f)(W)), rtol=1e-7, atol=1e-9)
+        f2 = lambda W: losses.svm_loss(W, X, y, margin=2.5)  # noqa: E731
+        np.testing.assert_allclose(
+            np.asarray(numerical_gradient_linear("svm", W, X, y, margin=2.5)),
+            np.asarray(numerical_gradient(f2, W)), atol=1e-10)
+
+
+@pytest.mark.cifar
+def test_on_real_cifar10_dev_images(cifar10_root):
+    from jaxopt_course import load_cifar10
+
+    dev = load_cifar10(cifar10_root, num_training=1000, num_validation=0, num_test=10, num_dev=100).dev
+    with jax.enable_x64(True):
+        X, y = jnp.asarray(dev.X, jnp.float64), jnp.asarray(dev.y)
+        W = 1e-4 * jax.random.normal(jax.random.key(0), (10, 3073), jnp.float64)
+        f = lambda W: losses.softmax_loss(W, X, y, reg=1e3)  # noqa: E731
+        _, hand = analytic.softmax_loss_and_grad(W, X, y, reg=1e3)
+        report = check_gradient(f, W, hand, num_checks=40, h=1e-5, key=jax.random.key(3))
+        fast = numerical_gradient_linear("softmax", W, X, y, reg=1e3, h=1e-5, method="central")
+    assert report.num_checked == 40 and report.num_params == 30730
+    assert report.mean_relative_error <= 1e-6, str(report)
+    np.testing.assert_allclose(np.asarray(fast).ravel()[report.indices], report.numerical, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(np.asarray(fast), np.asarray(hand), rtol=1e-3, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# relative_error and the report.
+# ---------------------------------------------------------------------------
+
+
+def test_relative_error_by_hand():
+    a = jnp.array([1.0, 0.0, 2.0, 1e-9, -3.0])
+    b = jnp.array([1.1, 0.0, -2.0, 2e-9, -3.0])
+    np.testing.assert_allclose(np.asarray(relative_error(a, b)), [0.1 / 1.1, 0.0, 2.0, 0.5, 0.0], rtol=1e-6)
+    assert float(relative_error(3.0, 4.0)) == pytest.approx(0.25)
+
+
+@settings(**SETTINGS)
+@given(a=st.lists(st.floats(-1e6, 1e6), min_size=4, max_size=4),
+       b=st.lists(st.floats(-1e6, 1e6), min_size=4, max_size=4))
+def test_relative_error_properties(a, b):
+    with jax.enable_x64(True):
+        a, b = jnp.array(a), jnp.array(b)
+        r = np.asarray(relative_error(a, b))
+        np.testing.assert_array_equal(r, np.asarray(relative_error(b, a)))
+    assert np.all((r >= 0) & (r <= 2))
+    an, bn = np.asarray(a), np.asarray(b)
+    both = np.maximum(np.abs(an), np.abs(bn))
+    ref = np.divide(np.abs(an - bn), both, out=np.zeros(4), where=both > 0)
+    np.testing.assert_allclose(r, ref, rtol=1e-12)
+
+
+def test_sparse_check_picks_random_distinct_coordinates():
+    W, X, y = smooth_problem(0, dtype=np.float32)
+    f = lambda W: losses.softmax_loss(W, X, y)  # noqa: E731
+    r1 = check_gradient(f, W, num_checks=7, key=jax.random.key(1), method="forward")
+    r2 = check_gradient(f, W, num_checks=7, key=jax.random.key(1), method="forward")
+    r3 = check_gradient(f, W, num_checks=7, key=2, method="forward")
+    assert r1.num_checked == 7 and r1.num_params == W.size
+    assert len(set(r1.indices.tolist())) == 7 and np.all(np.diff(r1.indices) > 0)
+    np.testing.assert_array_equal(r1.indices, r2.indices)
+    assert not np.array_equal(r1.indices, r3.indices)
+    full = np.asarray(numerical_gradient(f, W)).ravel()
+    np.testing.assert_array_equal(r1.numerical, full[r1.indices])
+    np.testing.assert_allclose(r1.analytic, np.asarray(jax.grad(f)(W)).ravel()[r1.indices])  # default: jax.grad
+    assert "7 random of 36 coordinates" in str(r1)
+
+
+def test_report_table_and_json():
+    with jax.enable_x64(True):
+        W, X, y = integer_problem(0)
+        f = lambda W: losses.svm_loss(W, X, y)  # noqa: E731
+        report = check_gradient(f, W, h=1e-3, kinks=svm_kink_crossings(W, X, y, h=1e-3), num_worst=3)
+    assert isinstance(report, GradCheckReport)
+    text = str(report)
+    assert "central differences" in text and "all of 24 coordinates" in text
+    assert "numerical" in text and "analytic" in text and "away from kinks" in text
+    assert len(report.worst) == 3
+    assert report.worst[0]["relative_error"] == pytest.approx(report.max_relative_error)
+    assert isinstance(report.worst[0]["coordinate"], tuple)
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["num_checked"] == 24 and data["num_kinks"] == report.num_kinks
+    assert data["max_relative_error"] == pytest.approx(report.max_relative_error)
+
+
+# ---------------------------------------------------------------------------
+# The step-size study.
+# ---------------------------------------------------------------------------
+
+
+def test_step_size_study_shows_truncation_and_round_off():
+    study = step_size_study()
+    json.dumps(study)  # plain data
+    hs = np.asarray(study["h"])
+    assert hs[0] == pytest.approx(1e-12) and hs[-1] == pytest.approx(1e-1)
+    for dtype in ("float32", "float64"):
+        eps = np.finfo(dtype).eps
+        assert study["eps"][dtype] == eps
+        for method, theory in (("forward", math.sqrt(eps)), ("central", eps ** (1 / 3))):
+            err = np.asarray(study["error"][dtype][method])
+            best = int(np.argmin(err))
+            # A valley: round-off on the left, truncation on the right.
+            assert err[0] > 100 * err[best] and err[-1] > 10 * err[best], (dtype, method, err)
+            # The best step lies near the theory (within a factor of 30).
+            assert abs(math.log10(study["best_h"][dtype][method] / theory)) <= 1.5, (dtype, method)
+        # In float64 both sides are clean power laws: truncation O(h) / O(h^2) on
+        # the right, round-off O(eps / h) on the left.
+        if dtype == "float64":
+            for method, power in (("forward", 1.0), ("central", 2.0)):
+                err = np.asarray(study["error"][dtype][method])
+                right = hs >= 1e-3
+                assert np.polyfit(np.log10(hs[right]), np.log10(err[right]), 1)[0] == pytest.approx(power, abs=0.2)
+                left = hs <= 1e-10
+                assert np.polyfit(np.log10(hs[left]), np.log10(err[left]), 1)[0] == pytest.approx(-1.0, abs=0.3)
+    assert study["best_error"]["float64"]["central"] < study["best_error"]["float64"]["forward"] \
+        < study["best_error"]["float32"]["forward"]
+
+
+# ---------------------------------------------------------------------------
+# Bad inputs.
+# ---------------------------------------------------------------------------
+
+
+def test_bad_inputs_raise_clear_errors():
+    W, X, y = smooth_problem(0, dtype=np.float32)
+    f = lambda W: losses.softmax_loss(W, X, y)  # noqa: E731
+    for h in (0.0, -1e-4, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="h must be"):
+            numerical_gradient(f, W, h=h)
+        with pytest.raises(ValueError, match="h must be"):
+            numerical_gradient_linear("svm", W, X, y, h=h)
+    with pytest.raises(TypeError, match="h must be a number"):
+        numerical_gradient(f, W, h="1e-4")
+    with pytest.raises(ValueError, match="method must be one of"):
+        numerical_gradient(f, W, method="backward")
+    with pytest.raises(ValueError, match="method must be one of"):
+        check_gradient(f, W, method="centered")
+    with pytest.raises(ValueError, match="chunk_size must be a positive integer"):
+        numerical_gradient(f, W, chunk_size=0)
+    with pytest.raises(TypeError, match="f must be a callable"):
+        numerical_gradient("softmax", W)
+    with pytest.raises(ValueError, match="f must return a scalar loss"):
+        numerical_gradient(lambda W: W * 2, W)
+    with pytest.raises(TypeError, match="W must be a floating"):
+        numerical_gradient(lambda W: jnp.sum(W), jnp.arange(3))
+    with pytest.raises(ValueError, match="W and X disagree"):
+        numerical_gradient_linear("svm", W, X[:, :-1], y)
+    with pytest.raises(ValueError, match="y must have one label per row"):
+        numerical_gradient_linear("softmax", W, X, y[:-1])
+    with pytest.raises(ValueError, match="loss must be one of"):
+        numerical_gradient_linear("hinge", W, X, y)
+    with pytest.raises(ValueError, match="loss must return one loss per example"):
+        numerical_gradient_linear(lambda s, y: jnp.sum(s), W, X, y)
+    with pytest.raises(ValueError, match="a and b must have the same shape"):
+        relative_error(jnp.zeros(3), jnp.zeros((3, 1)))
+    with pytest.raises(ValueError, match=r"analytic_grad must have W's shape \(4, 9\)"):
+        check_gradient(f, W, analytic_grad=jnp.zeros((9, 4)))
+    with pytest.raises(ValueError, match="kinks must have W's shape"):
+        check_gradient(f, W, kinks=jnp.zeros((4, 8), bool))
+    with pytest.raises(ValueError, match="num_checks must be at most the number of weights"):
+        check_gradient(f, W, num_checks=37)
+    with pytest.raises(ValueError, match="num_checks must be a positive integer"):
+        check_gradient(f, W, num_checks=0)
+    with pytest.raises(TypeError, match="key must be a jax.random key or an integer seed"):
+        check_gradient(f, W, num_checks=3, key="seven")
+    with pytest.raises(ValueError, match="h must be"):
+        svm_kink_crossings(W, X, y, h=0.0)
+    with pytest.raises(ValueError, match="hs must be"):
+        step_size_study(hs=[1e-3, -1e-3])
