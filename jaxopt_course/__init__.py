@@ -5,11 +5,29 @@ The modules follow the lecture's order:
 * :mod:`~jaxopt_course.data` -- digits (default) and CIFAR-10, preprocessed;
 * :mod:`~jaxopt_course.model` -- the score function ``f(x, W) = W x``;
 * :mod:`~jaxopt_course.losses` -- multiclass SVM and softmax, plus ``reg * sum W**2``.
+* :mod:`~jaxopt_course.toys` -- the tea-temperature objective and its failure cases;
+* :mod:`~jaxopt_course.search` -- exhaustive, random and random local search;
+* :mod:`~jaxopt_course.train` -- gradient descent and minibatch SGD, one compiled scan.
 """
 
 from .data import Split, Splits, load_cifar10, load_data, load_digits, synthetic_problem
 from .losses import l2_penalty, softmax_loss, softmax_per_example, svm_loss, svm_per_example
 from .model import accuracy, init_weights, predict, scores
+from .search import SearchResult, grid_search, random_local_search, random_search
+from .toys import gradient_descent_1d, tea_cost, tea_cost_local_minima, tea_cost_wiggly
+from .train import (
+    DivergenceError,
+    FitResult,
+    Metrics,
+    SweepResult,
+    TrainOutput,
+    TrainState,
+    evaluate,
+    fit,
+    get_optimizer,
+    make_train,
+    sweep,
+)
 
 __version__ = "0.1.0"
 
@@ -29,4 +47,24 @@ __all__ = [
     "svm_loss",
     "svm_per_example",
     "synthetic_problem",
+    # search, toys, train
+    "DivergenceError",
+    "FitResult",
+    "Metrics",
+    "SearchResult",
+    "SweepResult",
+    "TrainOutput",
+    "TrainState",
+    "evaluate",
+    "fit",
+    "get_optimizer",
+    "gradient_descent_1d",
+    "grid_search",
+    "make_train",
+    "random_local_search",
+    "random_search",
+    "sweep",
+    "tea_cost",
+    "tea_cost_local_minima",
+    "tea_cost_wiggly",
 ]

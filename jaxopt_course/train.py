@@ -1,0 +1,710 @@
+"""Following the gradient: gradient descent and minibatch SGD as one compiled function.
+
+The lecture's loop::
+
+    while count < maxIterations:
+        count = count + 1
+        X_sample = X.sample(n=256)                                  # minibatch
+        W_gradient_dW = calculateGradient(lossFunction, X_sample, W)
+        W = W + -1 * (stepSize * W_gradient_dW)
+
+becomes, PureJaxRL-style, a pure function built once by :func:`make_train`
+and run as a single ``lax.scan`` over the steps:
+
+* the carry is a :class:`TrainState` ``(params, opt_state, key, step, order)``;
+* step ``t`` draws its minibatch from ``jax.random.fold_in(key, t)``, so
+  splitting a run into chunks can never change its randomness;
+* the update is any optax ``GradientTransformation``: the lecture's
+  ``W = W + -1 * (stepSize * dW)`` is ``optax.sgd(stepSize)``, and momentum,
+  Nesterov, Adam, RMSProp, Adagrad or a schedule are one argument away
+  (:func:`get_optimizer`);
+* the per-step :class:`Metrics` (the loss; the validation accuracy every
+  ``eval_every`` steps) come back stacked from the scan.
+
+Gradient descent is ``batch_size=None`` (every step sees the whole training
+set); minibatch SGD samples ``batch_size`` examples per step, *with
+replacement* like the lecture's ``X.sample(n=256)`` and CS231n's
+``np.random.choice(N, batch_size, replace=True)`` (``sampling=
+"with_replacement"``), or from a fresh random order each epoch
+(``sampling="shuffle"``).
+
+The learning rate ``lr`` and the regularization strength ``reg`` may be
+traced arguments: give the optimizer as a *factory* of the learning rate
+(``lambda lr: optax.sgd(lr)``, or ``functools.partial(get_optimizer,
+"adam")``) and the loss unbound (``svm_loss``, called as ``loss_fn(W, X, y,
+reg=reg)``). Then :func:`sweep` trains a whole ``lr x reg`` grid in one
+compiled call, every model seeing the same minibatches.
+
+Around the pure core, :func:`fit` is the host-side runner for everyday use:
+it scans in chunks, and between chunks it moves a progress bar, stops with a
+:class:`DivergenceError` when the loss turns NaN/Inf, and calls a checkpoint
+hook.
+
+Data are passed to the compiled functions as arguments (never baked into
+the program as constants) and indexed in place: a minibatch is a gather
+``X[idx]``, scores are ``X @ W.T`` with ``W`` of shape ``(C, D)``.
+"""
+
+from __future__ import annotations
+
+import numbers
+import sys
+from functools import partial
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from . import _checks
+from .model import accuracy as _accuracy
+from .search import _check_int, _check_key
+
+SAMPLINGS = ("with_replacement", "shuffle")
+
+
+# ---------------------------------------------------------------------------
+# The state, the metrics and the results
+# ---------------------------------------------------------------------------
+
+
+class TrainState(NamedTuple):
+    """The carry of the training scan.
+
+    Attributes:
+      params: the weights ``W`` (C, D).
+      opt_state: the optimizer's state (empty for plain SGD).
+      key: the run's key; step ``t`` uses ``jax.random.fold_in(key, t)``.
+      step: how many updates were made so far, an int32 scalar.
+      order: with ``sampling="shuffle"``, the current epoch's order of the
+        training examples ``(N,)`` int32; ``None`` otherwise.
+    """
+
+    params: Any
+    opt_state: Any
+    key: jax.Array
+    step: jax.Array
+    order: jax.Array | None = None
+
+
+class Metrics(NamedTuple):
+    """Per-step metrics, stacked by the scan (each of shape ``(num_steps,)``).
+
+    Attributes:
+      loss: the loss of step ``t``'s minibatch (the whole training set for
+        gradient descent), measured at the weights *before* update ``t``.
+      val_accuracy: the validation accuracy after update ``t`` when
+        ``(t + 1) % eval_every == 0``; NaN at the other steps (and everywhere
+        when no validation set is given).
+    """
+
+    loss: jax.Array
+    val_accuracy: jax.Array
+
+
+class TrainOutput(NamedTuple):
+    """What ``train(params, key)`` returns: the final carry and the stacked metrics."""
+
+    state: TrainState
+    metrics: Metrics
+
+
+class FitResult(NamedTuple):
+    """What :func:`fit` returns.
+
+    Attributes:
+      params: the trained weights ``W`` (C, D).
+      losses: the loss of every step, ``(num_steps,)`` (see :class:`Metrics`).
+      val_steps: after how many updates the validation accuracy was measured.
+      val_accuracies: the validation accuracies measured then (empty without
+        a validation set).
+      state: the final :class:`TrainState` (optimizer state included).
+    """
+
+    params: jax.Array
+    losses: np.ndarray
+    val_steps: np.ndarray
+    val_accuracies: np.ndarray
+    state: TrainState
+
+
+class SweepResult(NamedTuple):
+    """What :func:`sweep` returns, for a grid of ``L`` learning rates by ``R`` regs.
+
+    Attributes:
+      params: the trained weights of every model, ``(L, R, C, D)``.
+      losses: the per-step losses, ``(L, R, num_steps)`` (NaN/Inf where a
+        model diverged: a sweep does not stop for one bad model).
+      train_accuracy: the final training accuracy, ``(L, R)``.
+      val_accuracy: the final validation accuracy, ``(L, R)`` (NaN without a
+        validation set).
+      learning_rates: ``(L,)``; regs: ``(R,)``.
+    """
+
+    params: jax.Array
+    losses: np.ndarray
+    train_accuracy: np.ndarray
+    val_accuracy: np.ndarray
+    learning_rates: np.ndarray
+    regs: np.ndarray
+
+
+class DivergenceError(FloatingPointError):
+    """The loss turned NaN or Inf: the step size is (almost always) too large.
+
+    Raised by :func:`fit` at the end of the chunk in which it happened.
+
+    Attributes:
+      step: the first step whose loss was not finite.
+      last_finite_loss: the loss of step ``step - 1`` (NaN when ``step == 0``).
+      params: the weights of step ``step - 1``, whose loss was finite (the
+        initial weights when ``step == 0``).
+      metrics: :class:`Metrics` as NumPy arrays for steps ``0 .. step``.
+    """
+
+    def __init__(self, message, *, step, last_finite_loss, params, metrics):
+        super().__init__(message)
+        self.step = step
+        self.last_finite_loss = last_finite_loss
+        self.params = params
+        self.metrics = metrics
+
+
+# ---------------------------------------------------------------------------
+# Optimizers by name
+# ---------------------------------------------------------------------------
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
+
+
+def get_optimizer(name: str, lr, **kwargs) -> optax.GradientTransformation:
+    """An optax optimizer by name, with learning rate (step size) ``lr``.
+
+    * ``"sgd"``: ``W <- W - lr * dW`` -- the lecture's update, ``optax.sgd(lr)``;
+    * ``"momentum"``: ``v <- momentum * v + dW; W <- W - lr * v`` (momentum 0.9
+      unless given);
+    * ``"nesterov"``: the same with Nesterov's look-ahead;
+    * ``"adam"``, ``"rmsprop"``, ``"adagrad"``: ``optax.adam(lr)`` etc.
+
+    Args:
+      name: one of :data:`OPTIMIZERS`.
+      lr: the learning rate: a number, a traced scalar (for :func:`sweep`)
+        or an optax schedule ``step -> lr``.
+      **kwargs: passed on to the optax factory (e.g. ``momentum=0.5``,
+        ``b1=0.8``).
+
+    ``functools.partial(get_optimizer, "adam")`` is a factory of the
+    learning rate, what :func:`sweep` and a traced ``lr`` need.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> opt = get_optimizer("sgd", 0.5)
+      >>> updates, _ = opt.update(jnp.array([2.0]), opt.init(jnp.zeros(1)))
+      >>> updates.tolist()  # -lr * dW
+      [-1.0]
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {name!r}")
+    if not callable(lr):
+        _checks.check_positive(lr, "lr")
+    if name == "sgd":
+        return optax.sgd(lr, **kwargs)
+    if name == "momentum":
+        return optax.sgd(lr, **{"momentum": 0.9, **kwargs})
+    if name == "nesterov":
+        return optax.sgd(lr, **{"momentum": 0.9, "nesterov": True, **kwargs})
+    return getattr(optax, name)(lr, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# The pure core (traced; no validation here)
+# ---------------------------------------------------------------------------
+
+
+class _Config(NamedTuple):
+    """Everything static about a run: hashable, it keys the compilation cache."""
+
+    loss_fn: Callable
+    optimizer: Any  # a GradientTransformation, or a factory lr -> GradientTransformation
+    batch_size: int | None
+    sampling: str
+    eval_every: int | None
+    unroll: int | bool
+
+
+class _Data(NamedTuple):
+    X: jax.Array
+    y: jax.Array
+    X_val: jax.Array | None
+    y_val: jax.Array | None
+
+
+def _optimizer(config: _Config, lr):
+    return config.optimizer if lr is None else config.optimizer(lr)
+
+
+def _loss(config: _Config, reg):
+    return config.loss_fn if reg is None else partial(config.loss_fn, reg=reg)
+
+
+def _accuracy_core(W_CxD, X_NxD, y_N):
+    return jnp.mean(jnp.argmax(X_NxD @ W_CxD.T, axis=1) == y_N).astype(jnp.float32)
+
+
+def _init_state(config: _Config, params, key, lr, num_examples: int) -> TrainState:
+    order = None
+    if config.batch_size is not None and config.sampling == "shuffle":
+        order = jnp.arange(num_examples, dtype=jnp.int32)  # replaced at step 0
+    return TrainState(params, _optimizer(config, lr).init(params), key, jnp.zeros((), jnp.int32), order)
+
+
+def _minibatch(config: _Config, data: _Data, state: TrainState):
+    """Step ``state.step``'s examples ``(X_b, y_b)`` and the (possibly new) epoch order."""
+    if config.batch_size is None:  # gradient descent: the whole training set
+        return data.X, data.y, state.order
+    num_examples, batch_size = data.X.shape[0], config.batch_size
+    step_key = jax.random.fold_in(state.key, state.step)
+    if config.sampling == "with_replacement":
+        idx = jax.random.randint(step_key, (batch_size,), 0, num_examples)
+        order = state.order
+    else:
+        # A fresh random order at the start of every epoch (drawn from the
+        # key of the epoch's first step), then consecutive slices of it.
+        steps_per_epoch = num_examples // batch_size
+        position = state.step % steps_per_epoch
+        order = jax.lax.cond(
+            position == 0,
+            lambda: jax.random.permutation(step_key, num_examples).astype(jnp.int32),
+            lambda: state.order,
+        )
+        idx = jax.lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
+    return data.X[idx], data.y[idx], order
+
+
+def _train_step(config: _Config, data: _Data, lr, reg, state: TrainState):
+    """One step of the lecture's loop: sample, gradient, update."""
+    X_b, y_b, order = _minibatch(config, data, state)
+    loss, grads = jax.value_and_grad(_loss(config, reg))(state.params, X_b, y_b)
+    updates, opt_state = _optimizer(config, lr).update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    step = state.step + 1
+    if config.eval_every is None or data.X_val is None:
+        val_accuracy = jnp.float32(jnp.nan)
+    else:
+        val_accuracy = jax.lax.cond(
+            step % config.eval_every == 0,
+            lambda: _accuracy_core(params, data.X_val, data.y_val),
+            lambda: jnp.float32(jnp.nan),
+        )
+    return TrainState(params, opt_state, state.key, step, order), Metrics(loss, val_accuracy)
+
+
+def _run_steps(config: _Config, num_steps: int, state: TrainState, data: _Data, lr, reg):
+    """``num_steps`` steps from ``state`` in one ``lax.scan``: ``(state, Metrics)``."""
+
+    def body(state, _):
+        return _train_step(config, data, lr, reg, state)
+
+    return jax.lax.scan(body, state, None, length=num_steps, unroll=config.unroll)
+
+
+def _train(config: _Config, num_steps: int, params, key, data: _Data, lr, reg) -> TrainOutput:
+    state = _init_state(config, params, key, lr, data.X.shape[0])
+    return TrainOutput(*_run_steps(config, num_steps, state, data, lr, reg))
+
+
+def _replay(config: _Config, state: TrainState, data: _Data, lr, reg, num_steps):
+    """``num_steps`` (traced) steps from ``state``, keeping only the final state."""
+    return jax.lax.fori_loop(0, num_steps, lambda i, s: _train_step(config, data, lr, reg, s)[0], state)
+
+
+def _sweep(config: _Config, num_steps: int, params, key, data: _Data, lr_M, reg_M):
+    """Train one model per ``(lr_M[m], reg_M[m])``, all from ``params`` and ``key``.
+
+    Only ``lr`` and ``reg`` are batched: the key, the step counter and so the
+    minibatch indices stay unbatched under ``vmap``, so every model's step
+    uses the same gathered minibatch (computed once).
+    """
+
+    def one_model(lr, reg):
+        out = _train(config, num_steps, params, key, data, lr, reg)
+        W = out.state.params
+        train_acc = _accuracy_core(W, data.X, data.y)
+        val_acc = jnp.float32(jnp.nan) if data.X_val is None else _accuracy_core(W, data.X_val, data.y_val)
+        return W, out.metrics.loss, train_acc, val_acc
+
+    return jax.vmap(one_model)(lr_M, reg_M)
+
+
+# The compiled entry points. The static configuration is part of the cache
+# key, so a second call with the same loss function and optimizer objects
+# and the same shapes reuses the compiled program.
+_init_state_jit = jax.jit(_init_state, static_argnums=(0, 4))
+_run_steps_jit = jax.jit(_run_steps, static_argnums=(0, 1))
+_train_jit = jax.jit(_train, static_argnums=(0, 1))
+_replay_jit = jax.jit(_replay, static_argnums=(0,))
+_sweep_jit = jax.jit(_sweep, static_argnums=(0, 1))
+
+
+# ---------------------------------------------------------------------------
+# Validation (plain Python, before tracing)
+# ---------------------------------------------------------------------------
+
+
+def _is_transformation(optimizer) -> bool:
+    return isinstance(optimizer, optax.GradientTransformation)
+
+
+def _make_config(loss_fn, optimizer, batch_size, sampling, eval_every, unroll, num_examples) -> _Config:
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be a function loss_fn(W, X, y), got {type(loss_fn).__name__}")
+    if not (_is_transformation(optimizer) or callable(optimizer)):
+        raise TypeError(
+            "optimizer must be an optax GradientTransformation (e.g. optax.sgd(1e-3)) or a factory "
+            f"lr -> GradientTransformation, got {type(optimizer).__name__}")
+    if sampling not in SAMPLINGS:
+        raise ValueError(f"sampling must be one of {list(SAMPLINGS)}, got {sampling!r}")
+    if batch_size is not None:
+        batch_size = _check_int(batch_size, "batch_size")
+        if sampling == "shuffle" and batch_size > num_examples:
+            raise ValueError(
+                f"batch_size must be <= the number of training examples ({num_examples}) with "
+                f"sampling='shuffle', got {batch_size}")
+    if eval_every is not None:
+        eval_every = _check_int(eval_every, "eval_every")
+    if not isinstance(unroll, bool):
+        unroll = _check_int(unroll, "unroll")
+    return _Config(loss_fn, optimizer, batch_size, sampling, eval_every, unroll)
+
+
+def _make_data(X, y, X_val, y_val) -> _Data:
+    x_shape = _checks.check_real_array(X, "X", ndim=2)
+    if x_shape[0] == 0:
+        raise ValueError(f"X must hold at least one example, got shape {x_shape}")
+    _checks.check_labels(y, None, n=x_shape[0])
+    _checks.check_finite(X, "X")
+    if (X_val is None) != (y_val is None):
+        raise ValueError("X_val and y_val must be given together, got only "
+                         + ("X_val" if y_val is None else "y_val"))
+    if X_val is not None:
+        v_shape = _checks.check_real_array(X_val, "X_val", ndim=2)
+        if v_shape[1] != x_shape[1]:
+            raise ValueError(f"X_val must have D = {x_shape[1]} columns like X, got shape {v_shape}")
+        _checks.check_labels(y_val, None, name="y_val", n=v_shape[0])
+        _checks.check_finite(X_val, "X_val")
+        X_val, y_val = jnp.asarray(X_val), jnp.asarray(y_val)
+    return _Data(jnp.asarray(X), jnp.asarray(y), X_val, y_val)
+
+
+def _check_params(params, data: _Data, name: str = "W0") -> None:
+    # The data were checked once in _make_data; here only W against them
+    # (no second pass over a large X).
+    w_shape = _checks.check_real_array(params, name, ndim=2)
+    if w_shape[1] != data.X.shape[1]:
+        raise ValueError(f"{name} must have shape (C, D) with D = {data.X.shape[1]} like X (N, D), "
+                         f"got {name} of shape {w_shape}")
+    _checks.check_finite(params, name)
+    _checks.check_labels(data.y, w_shape[0], n=data.X.shape[0])
+    if data.X_val is not None:
+        _checks.check_labels(data.y_val, w_shape[0], name="y_val")
+
+
+def _check_hyper(config: _Config, lr, reg) -> None:
+    if _is_transformation(config.optimizer):
+        if lr is not None:
+            raise ValueError(
+                "lr was given but optimizer is already a GradientTransformation with its own learning "
+                "rate; to pass lr, give a factory such as functools.partial(get_optimizer, 'sgd')")
+    elif lr is None:
+        raise ValueError("optimizer is a factory of the learning rate, so lr must be given (e.g. lr=1e-3)")
+    else:
+        _checks.check_positive(lr, "lr")
+    if reg is not None:
+        _checks.check_nonnegative(reg, "reg")
+
+
+# ---------------------------------------------------------------------------
+# The public functions
+# ---------------------------------------------------------------------------
+
+
+def make_train(loss_fn, optimizer, X, y, batch_size, num_steps, *, X_val=None, y_val=None,
+               eval_every: int | None = 100, sampling: str = "with_replacement", unroll=1):
+    """Build ``train(params, key, lr=None, reg=None)``: a whole training run as one pure function.
+
+    ``train`` runs ``num_steps`` steps of::
+
+        X_b, y_b = minibatch(fold_in(key, t))          # or all of X, y
+        loss_t, dW = value_and_grad(loss_fn)(W, X_b, y_b)
+        W = W + optimizer_update(dW)                    # optax.sgd: W - lr * dW
+
+    inside one ``lax.scan`` whose carry is a :class:`TrainState`, and returns
+    ``TrainOutput(state, metrics)`` with the per-step :class:`Metrics`
+    stacked. It is compiled on its first call (``X``, ``y`` are passed to the
+    compiled program as arguments, not baked in) and reused afterwards; it is
+    jit-able and vmap-able (``jax.vmap(train, in_axes=(None, 0))`` trains one
+    model per key). Wrapping it in your own ``jax.jit`` works too but turns
+    the closed-over data into constants of your program: fine for small data,
+    slow to compile for CIFAR-10.
+
+    Args:
+      loss_fn: ``loss_fn(W, X, y) -> scalar``, e.g.
+        ``functools.partial(svm_loss, reg=2.5e4)``; when ``train`` gets
+        ``reg``, it is called as ``loss_fn(W, X, y, reg=reg)``.
+      optimizer: an optax ``GradientTransformation`` (``optax.sgd(1e-7)``),
+        or a factory ``lr -> GradientTransformation`` when ``train`` gets ``lr``.
+      X, y: the training set ``(N, D)``, ``(N,)`` int32.
+      batch_size: examples per step; ``None`` for gradient descent (the full batch).
+      num_steps: the number of updates (the lecture's ``maxIterations``).
+      X_val, y_val: an optional validation set, scored every ``eval_every`` steps.
+      eval_every: the validation interval (``None``: never).
+      sampling: ``"with_replacement"`` (the lecture, CS231n) or ``"shuffle"``
+        (a fresh random order every epoch of ``N // batch_size`` steps).
+      unroll: ``lax.scan``'s ``unroll`` (steps per loop iteration).
+
+    Returns:
+      ``train(params, key, lr=None, reg=None) -> TrainOutput``.
+
+    Examples:
+      >>> import jax, optax
+      >>> from jaxopt_course import softmax_loss, synthetic_problem
+      >>> X, y = synthetic_problem(num_examples=60)
+      >>> train = make_train(softmax_loss, optax.sgd(0.1), X, y, batch_size=16, num_steps=50)
+      >>> out = train(jax.numpy.zeros((3, 6)), jax.random.key(0))
+      >>> out.metrics.loss.shape, int(out.state.step)
+      ((50,), 50)
+      >>> bool(out.metrics.loss[-1] < out.metrics.loss[0])
+      True
+    """
+    data = _make_data(X, y, X_val, y_val)
+    config = _make_config(loss_fn, optimizer, batch_size, sampling, eval_every, unroll, data.X.shape[0])
+    num_steps = _check_int(num_steps, "num_steps")
+
+    def train(params, key, lr=None, reg=None) -> TrainOutput:
+        _check_params(params, data, "params")
+        _check_key(key)
+        _check_hyper(config, lr, reg)
+        return _train_jit(config, num_steps, params, key, data, lr, reg)
+
+    return train
+
+
+def _divergence(config, data, lr, reg, *, bad_step, losses, vals, chunks, num_steps):
+    """Build the :class:`DivergenceError` for the first non-finite loss at ``bad_step``."""
+    metrics = Metrics(losses[:bad_step + 1], vals[:bad_step + 1])
+    if bad_step == 0:
+        params, last = chunks[-1][1].params, float("nan")
+    else:
+        # The weights of step bad_step - 1 are rebuilt from the latest chunk
+        # start at or before it (steps are deterministic: fold_in(key, t)).
+        start, state = next((s, st) for s, st in reversed(chunks) if s <= bad_step - 1)
+        params = _replay_jit(config, state, data, lr, reg, bad_step - 1 - start).params
+        last = float(losses[bad_step - 1])
+    message = (
+        f"training diverged: the loss is {losses[bad_step]} at step {bad_step} of {num_steps}"
+        + (f" (the last finite loss was {last:.6g} at step {bad_step - 1})" if bad_step else "")
+        + "; the step size (learning rate) is probably too large -- try a smaller lr. "
+        "The error's .params hold the last weights with a finite loss.")
+    return DivergenceError(message, step=bad_step, last_finite_loss=last, params=params, metrics=metrics)
+
+
+def fit(loss_fn, W0, X, y, *, key, optimizer, batch_size: int | None = 256, num_steps: int = 1000,
+        lr=None, reg=None, X_val=None, y_val=None, eval_every: int | None = 100,
+        sampling: str = "with_replacement", unroll=1, chunk_size: int | None = 1000,
+        progress: bool | None = None, checkpoint: Callable[[TrainState], Any] | None = None) -> FitResult:
+    """Train ``W`` by gradient descent or minibatch SGD: the everyday runner.
+
+    The same steps as :func:`make_train`'s ``train`` (same key, same result),
+    scanned in chunks of ``chunk_size`` steps. Between chunks, on the host:
+
+    * a tqdm progress bar on stderr moves (``progress=None``: only when
+      stderr is a terminal);
+    * the losses are checked: the first NaN/Inf raises
+      :class:`DivergenceError` naming the step, with the last weights whose
+      loss was finite in ``.params``;
+    * ``checkpoint(state)`` is called with the :class:`TrainState` carry.
+
+    Chunking never changes the result: step ``t``'s randomness is
+    ``fold_in(key, t)`` wherever the chunk boundaries fall.
+
+    Args:
+      loss_fn: ``loss_fn(W, X, y) -> scalar`` (``reg`` bound by
+        ``functools.partial``, or passed as ``reg=``).
+      W0: the initial weights ``(C, D)``.
+      X, y: the training set ``(N, D)``, ``(N,)``.
+      key: a ``jax.random`` key for the minibatches.
+      optimizer: an optax ``GradientTransformation``, e.g. ``optax.sgd(lr)``
+        or ``get_optimizer("adam", 1e-3)``; or a factory of ``lr``.
+      batch_size: examples per step, ``None`` for full-batch gradient descent.
+      num_steps: the number of updates.
+      lr, reg: traced hyperparameters (see :func:`make_train`).
+      X_val, y_val, eval_every, sampling, unroll: as in :func:`make_train`.
+      chunk_size: steps per compiled chunk (``None``: one scan for the run).
+      progress: show a progress bar (``None``: when stderr is a terminal).
+      checkpoint: called as ``checkpoint(state)`` after every chunk.
+
+    Returns:
+      A :class:`FitResult`: ``.params``, ``.losses`` (per step), the
+      validation curve and the final state.
+
+    Raises:
+      DivergenceError: the loss became NaN or Inf.
+
+    Examples:
+      >>> import jax, optax
+      >>> from functools import partial
+      >>> from jaxopt_course import softmax_loss, synthetic_problem
+      >>> X, y = synthetic_problem(num_examples=90)
+      >>> result = fit(partial(softmax_loss, reg=1e-3), jax.numpy.zeros((3, 6)), X, y,
+      ...              key=jax.random.key(0), optimizer=optax.sgd(0.1), batch_size=32, num_steps=100)
+      >>> result.losses.shape, bool(result.losses[-1] < result.losses[0])
+      ((100,), True)
+    """
+    data = _make_data(X, y, X_val, y_val)
+    num_examples = int(data.X.shape[0])
+    config = _make_config(loss_fn, optimizer, batch_size, sampling, eval_every, unroll, num_examples)
+    num_steps = _check_int(num_steps, "num_steps")
+    chunk_size = num_steps if chunk_size is None else min(_check_int(chunk_size, "chunk_size"), num_steps)
+    _check_params(W0, data)
+    _check_key(key)
+    _check_hyper(config, lr, reg)
+    if checkpoint is not None and not callable(checkpoint):
+        raise TypeError(f"checkpoint must be a function checkpoint(state), got {type(checkpoint).__name__}")
+
+    from tqdm.auto import tqdm
+
+    state = _init_state_jit(config, jnp.asarray(W0), key, lr, num_examples)
+    bar = tqdm(total=num_steps, unit="step", desc="train", file=sys.stderr, leave=False,
+               disable=None if progress is None else not progress)
+    losses, vals = [], []
+    chunks = []  # (first step, state at that step) of the last two chunks, for a divergence
+    done = 0
+    try:
+        while done < num_steps:
+            length = min(chunk_size, num_steps - done)
+            chunks = chunks[-1:] + [(done, state)]
+            state, metrics = _run_steps_jit(config, length, state, data, lr, reg)
+            chunk_losses = np.asarray(metrics.loss)
+            losses.append(chunk_losses)
+            vals.append(np.asarray(metrics.val_accuracy))
+            bad = np.flatnonzero(~np.isfinite(chunk_losses))
+            if bad.size:
+                raise _divergence(config, data, lr, reg, bad_step=done + int(bad[0]),
+                                  losses=np.concatenate(losses), vals=np.concatenate(vals),
+                                  chunks=chunks, num_steps=num_steps)
+            done += length
+            bar.update(length)
+            bar.set_postfix(loss=f"{chunk_losses[-1]:.4g}", refresh=False)
+            if checkpoint is not None:
+                checkpoint(state)
+    finally:
+        bar.close()
+    all_vals = np.concatenate(vals)
+    val_steps = np.flatnonzero(~np.isnan(all_vals)) + 1
+    return FitResult(params=state.params, losses=np.concatenate(losses), val_steps=val_steps,
+                     val_accuracies=all_vals[val_steps - 1], state=state)
+
+
+def sweep(loss_fn, optimizer, W0, X, y, *, key, learning_rates, regs, batch_size: int | None = 256,
+          num_steps: int = 1000, X_val=None, y_val=None, sampling: str = "with_replacement",
+          unroll=1) -> SweepResult:
+    """Train one model per ``(lr, reg)`` of a grid, all in one compiled call.
+
+    CS231n's hyperparameter search ("for lr in learning_rates: for reg in
+    regularization_strengths: train, score on val") as a ``jax.vmap`` over
+    the flattened grid: ``lr`` and ``reg`` are traced, everything else is
+    shared. Every model starts from ``W0`` and, because the key is shared,
+    sees the *same* minibatch at every step (gathered once for all models) --
+    faster, and a fairer comparison of the hyperparameters.
+
+    Args:
+      loss_fn: the unbound loss, called ``loss_fn(W, X, y, reg=reg)`` (e.g.
+        :func:`~jaxopt_course.losses.svm_loss`).
+      optimizer: a factory ``lr -> GradientTransformation``, e.g.
+        ``lambda lr: optax.sgd(lr)`` or ``functools.partial(get_optimizer, "adam")``.
+      W0: the initial weights ``(C, D)``, shared by all models.
+      X, y: the training set.
+      key: a ``jax.random`` key, shared by all models.
+      learning_rates: ``(L,)`` learning rates.
+      regs: ``(R,)`` regularization strengths.
+      batch_size, num_steps, sampling, unroll: as in :func:`make_train`.
+      X_val, y_val: a validation set for the final accuracies.
+
+    Returns:
+      A :class:`SweepResult` with a leading ``(L, R)`` grid axis.
+
+    Examples:
+      >>> import jax, optax
+      >>> from jaxopt_course import softmax_loss, synthetic_problem
+      >>> X, y = synthetic_problem(num_examples=60)
+      >>> result = sweep(softmax_loss, optax.sgd, jax.numpy.zeros((3, 6)), X, y, key=jax.random.key(0),
+      ...                learning_rates=[0.01, 0.1], regs=[0.0, 1e-3, 1e-2], batch_size=16, num_steps=20)
+      >>> result.params.shape, result.losses.shape
+      ((2, 3, 3, 6), (2, 3, 20))
+    """
+    data = _make_data(X, y, X_val, y_val)
+    config = _make_config(loss_fn, optimizer, batch_size, sampling, None, unroll, int(data.X.shape[0]))
+    if _is_transformation(optimizer):
+        raise TypeError(
+            "sweep needs optimizer as a factory of the learning rate (e.g. lambda lr: optax.sgd(lr) or "
+            "functools.partial(get_optimizer, 'adam')), got a GradientTransformation with a fixed lr")
+    num_steps = _check_int(num_steps, "num_steps")
+    _check_params(W0, data)
+    _check_key(key)
+    grid = []
+    for name, values in (("learning_rates", learning_rates), ("regs", regs)):
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.ndim != 1 or arr.size == 0:
+            raise ValueError(f"{name} must be a non-empty 1-D sequence of numbers, got shape {arr.shape}")
+        (_checks.check_positive if name == "learning_rates" else _checks.check_nonnegative)(arr, name)
+        grid.append(arr)
+    lrs, regs_ = grid
+    dtype = jnp.result_type(jnp.asarray(W0).dtype, jnp.float32)
+    lr_M = jnp.asarray(np.repeat(lrs, len(regs_)), dtype=dtype)
+    reg_M = jnp.asarray(np.tile(regs_, len(lrs)), dtype=dtype)
+    W, losses, train_acc, val_acc = _sweep_jit(config, num_steps, jnp.asarray(W0), key, data, lr_M, reg_M)
+    L, R = len(lrs), len(regs_)
+    return SweepResult(
+        params=W.reshape((L, R) + W.shape[1:]),
+        losses=np.asarray(losses).reshape(L, R, num_steps),
+        train_accuracy=np.asarray(train_acc).reshape(L, R),
+        val_accuracy=np.asarray(val_acc).reshape(L, R),
+        learning_rates=lrs,
+        regs=regs_,
+    )
+
+
+def evaluate(W, splits) -> dict:
+    """Accuracy of ``W`` on every split: ``{"train": ..., "val": ..., "test": ...}``.
+
+    Args:
+      W: weights ``(C, D)``.
+      splits: a :class:`~jaxopt_course.data.Splits` (from ``load_digits`` or
+        ``load_cifar10``; its ``dev`` split is scored too when present) or a
+        mapping ``name -> (X, y)``.
+
+    Returns:
+      ``{name: accuracy}`` as Python floats.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> W = jnp.array([[1.0, 0.0], [0.0, 1.0]])
+      >>> evaluate(W, {"toy": (jnp.array([[2.0, 1.0], [0.0, 3.0]]), jnp.array([0, 0]))})
+      {'toy': 0.5}
+    """
+    if hasattr(splits, "train") and hasattr(splits, "test"):
+        named = {name: getattr(splits, name) for name in ("train", "val", "test", "dev")}
+    elif isinstance(splits, dict):
+        named = dict(splits)
+    else:
+        raise TypeError(f"splits must be a Splits or a dict name -> (X, y), got {type(splits).__name__}")
+    out = {}
+    for name, split in named.items():
+        if split is None:
+            continue
+        X_s, y_s = split
+        if len(y_s) == 0:
+            continue
+        out[name] = float(_accuracy(W, X_s, y_s))
+    return out
