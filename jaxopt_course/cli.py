@@ -59,49 +59,135 @@ def _emit(args, result: dict, lines: list[str]):
 
 def _cmd_train(args):
     import jax
-    import jax.numpy as jnp
-    import optax
 
     from .losses import get_loss
-    from .model import accuracy, init_weights
+    from .model import init_weights
+    from .train import DivergenceError, evaluate, fit, get_optimizer
 
     splits = _load(args)
     loss_fn = partial(get_loss(args.loss), reg=args.reg)
-    optimizer = optax.sgd(args.lr)
+    optimizer = get_optimizer(args.optimizer, args.lr)
     key, init_key = jax.random.split(jax.random.key(args.seed))
-    W = init_weights(init_key, splits.num_classes, splits.dim)
-    X, y = jnp.asarray(splits.train.X), jnp.asarray(splits.train.y)
-    n = X.shape[0]
-    batch_size = min(args.batch_size, n)
-
-    @jax.jit
-    def step(W, opt_state, step_key):
-        # The lecture's minibatch SGD: sample batch_size examples, follow -grad.
-        idx = jax.random.randint(step_key, (batch_size,), 0, n)
-        loss, dW = jax.value_and_grad(loss_fn)(W, X[idx], y[idx])
-        updates, opt_state = optimizer.update(dW, opt_state, W)
-        return optax.apply_updates(W, updates), opt_state, loss
-
-    opt_state = optimizer.init(W)
+    W0 = init_weights(init_key, splits.num_classes, splits.dim, scale=args.init_scale)
+    n = splits.train.X.shape[0]
+    # Gradient descent sees the whole training set each step; minibatch SGD
+    # samples batch_size examples (with replacement, the lecture's X.sample(n=256)).
+    batch_size = None if args.full_batch else min(args.batch_size, n)
     start = time.perf_counter()
-    for i in range(args.steps):
-        W, opt_state, loss = step(W, opt_state, jax.random.fold_in(key, i))
-    final_loss = float(loss_fn(W, X, y))
+    try:
+        run = fit(loss_fn, W0, splits.train.X, splits.train.y, key=key, optimizer=optimizer,
+                  batch_size=batch_size, num_steps=args.steps)
+    except DivergenceError as err:
+        print(f"jaxopt-course: error: {err}", file=sys.stderr)
+        return 1
+    W = run.params
+    final_loss = float(loss_fn(W, splits.train.X, splits.train.y))
     seconds = time.perf_counter() - start
+    accuracies = evaluate(W, splits)
+    method = "gradient descent (full batch)" if batch_size is None else f"SGD steps of batch {batch_size}"
     result = {
         "data": args.data,
         "loss": args.loss,
+        "optimizer": args.optimizer,
+        "lr": args.lr,
+        "reg": args.reg,
+        "batch_size": batch_size,
         "steps": args.steps,
-        "train_accuracy": float(accuracy(W, splits.train.X, splits.train.y)),
-        "val_accuracy": float(accuracy(W, splits.val.X, splits.val.y)),
-        "test_accuracy": float(accuracy(W, splits.test.X, splits.test.y)),
+        "seed": args.seed,
+        "train_accuracy": accuracies["train"],
+        "val_accuracy": accuracies["val"],
+        "test_accuracy": accuracies["test"],
         "final_loss": final_loss,
         "seconds": seconds,
     }
     _emit(args, result, [
-        f"{args.loss} classifier on {args.data}: {args.steps} SGD steps of batch {batch_size}, "
-        f"lr {args.lr:g}, reg {args.reg:g} ({seconds:.1f} s)",
+        f"{args.loss} classifier on {args.data}: {args.steps} {method}, "
+        f"{args.optimizer} lr {args.lr:g}, reg {args.reg:g} ({seconds:.1f} s)",
         f"  final loss      {final_loss:.4f}",
+        f"  train accuracy  {result['train_accuracy']:.2%}",
+        f"  val accuracy    {result['val_accuracy']:.2%}",
+        f"  test accuracy   {result['test_accuracy']:.2%}",
+    ])
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# search
+# ---------------------------------------------------------------------------
+
+
+def _cmd_search(args):
+    import jax
+    import jax.numpy as jnp
+
+    from .search import grid_search, random_local_search, random_search
+
+    start = time.perf_counter()
+    if args.method == "grid":
+        from .toys import TEA_TEMPERATURE_RANGE, get_tea_cost
+
+        low, high = TEA_TEMPERATURE_RANGE
+        found = grid_search(get_tea_cost(args.toy), jnp.linspace(low, high, args.points))
+        seconds = time.perf_counter() - start
+        result = {
+            "method": "grid",
+            "toy": args.toy,
+            "evaluations": args.points,
+            "best_temperature": float(found.params),
+            "best_loss": float(found.loss),
+            "seconds": seconds,
+        }
+        _emit(args, result, [
+            f"exhaustive search over {args.points} tea temperatures in [{low:g}, {high:g}] C "
+            f"({args.toy} toy, {seconds:.2f} s)",
+            f"  best temperature  {result['best_temperature']:.2f} C",
+            f"  its cost          {result['best_loss']:.4f}",
+        ])
+        return 0
+
+    from .losses import get_loss
+    from .train import evaluate
+
+    splits = _load(args)
+    X, y = jnp.asarray(splits.train.X), jnp.asarray(splits.train.y)
+    loss = get_loss(args.loss)
+
+    def loss_fn(W):
+        return loss(W, X, y, reg=args.reg)
+
+    shape = (splits.num_classes, splits.dim)
+    key = jax.random.key(args.seed)
+    if args.method == "random":
+        scale = 1e-4 if args.scale is None else args.scale
+        found = random_search(loss_fn, key, shape, trials=args.trials, scale=scale)
+        what = f"random search: {args.trials} random W = {scale:g} * randn{shape}"
+    else:
+        scale = 1e-3 if args.scale is None else args.scale
+        init_key, key = jax.random.split(key)
+        W0 = scale * jax.random.normal(init_key, shape)
+        found = random_local_search(loss_fn, key, W0, steps=args.trials, step_size=args.step_size)
+        what = (f"random local search: {args.trials} tries of steps {args.step_size:g} * randn{shape} "
+                f"from W0 = {scale:g} * randn")
+    accuracies = evaluate(found.params, splits)
+    seconds = time.perf_counter() - start
+    result = {
+        "method": args.method,
+        "data": args.data,
+        "loss": args.loss,
+        "reg": args.reg,
+        "evaluations": args.trials,
+        "scale": scale,
+        "step_size": args.step_size if args.method == "local" else None,
+        "seed": args.seed,
+        "best_loss": float(found.loss),
+        "train_accuracy": accuracies["train"],
+        "val_accuracy": accuracies["val"],
+        "test_accuracy": accuracies["test"],
+        "seconds": seconds,
+    }
+    _emit(args, result, [
+        f"{what} on {args.data}, {args.loss} loss ({seconds:.1f} s)",
+        f"  best loss       {result['best_loss']:.4f}",
         f"  train accuracy  {result['train_accuracy']:.2%}",
         f"  val accuracy    {result['val_accuracy']:.2%}",
         f"  test accuracy   {result['test_accuracy']:.2%}",
@@ -153,8 +239,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_positive_int, default=256, help="examples per SGD step")
     p.add_argument("--steps", type=_positive_int, default=2000, help="number of SGD steps (maxIterations)")
     p.add_argument("--seed", type=int, default=0, help="random seed (initial W and minibatches)")
+    p.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad"],
+                   default="sgd", help="the update rule (sgd: W <- W - lr * dW, the lecture's)")
+    p.add_argument("--full-batch", action="store_true",
+                   help="gradient descent: use the whole training set every step (ignores --batch-size)")
+    p.add_argument("--init-scale", type=_nonnegative_float, default=1e-4,
+                   help="initial W = init_scale * randn(C, D) (CS231n: 1e-4 in the notes, 1e-3 in the assignment)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("search", help="optimize without gradients: grid, random or random local search",
+                       description="The lecture's first strategies. grid: exhaustive search over the "
+                                   "tea-temperature toy; random: keep the best of --trials random W; local: "
+                                   "perturb W by --step-size * randn, keep it if the loss drops.")
+    p.add_argument("--method", choices=["grid", "random", "local"], default="random",
+                   help="grid (tea toy), random or local (on the data)")
+    p.add_argument("--toy", choices=["smooth", "local_minima", "wiggly"], default="smooth",
+                   help="the tea-temperature cost for --method grid")
+    p.add_argument("--points", type=_positive_int, default=101,
+                   help="grid points over 0..100 C for --method grid")
+    _add_data_args(p)
+    p.add_argument("--loss", choices=["softmax", "svm"], default="svm",
+                   help="the loss to minimize over the training set")
+    p.add_argument("--reg", type=_nonnegative_float, default=0.0, help="regularization strength lambda")
+    p.add_argument("--trials", type=_positive_int, default=1000,
+                   help="loss evaluations: random W to draw, or local steps to try")
+    p.add_argument("--scale", type=_nonnegative_float, default=None,
+                   help="std of the random W (random; default 1e-4) or of W0 (local; default 1e-3)")
+    p.add_argument("--step-size", type=_positive_float, default=1e-4, help="std of a local step")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(func=_cmd_search)
     return parser
 
 
