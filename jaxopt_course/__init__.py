@@ -5,12 +5,14 @@ The modules follow the lecture's order:
 * :mod:`~jaxopt_course.data` -- digits (default) and CIFAR-10, preprocessed;
 * :mod:`~jaxopt_course.model` -- the score function ``f(x, W) = W x``;
 * :mod:`~jaxopt_course.losses` -- multiclass SVM and softmax, plus ``reg * sum W**2``.
+* :mod:`~jaxopt_course.analytic`, :mod:`~jaxopt_course.gradcheck` -- hand-derived gradients, checked against the numerical gradient (finite differences);
 * :mod:`~jaxopt_course.toys` -- the tea-temperature objective and its failure cases;
 * :mod:`~jaxopt_course.search` -- exhaustive, random and random local search;
 * :mod:`~jaxopt_course.train` -- gradient descent and minibatch SGD, one compiled scan.
 """
 
 from .data import Split, Splits, load_cifar10, load_data, load_digits, synthetic_problem
+from .gradcheck import check_gradient, numerical_gradient, relative_error
 from .losses import l2_penalty, softmax_loss, softmax_per_example, svm_loss, svm_per_example
 from .model import accuracy, init_weights, predict, scores
 from .search import SearchResult, grid_search, random_local_search, random_search
@@ -35,12 +37,15 @@ __all__ = [
     "Split",
     "Splits",
     "accuracy",
+    "check_gradient",
     "init_weights",
     "l2_penalty",
     "load_cifar10",
     "load_data",
     "load_digits",
+    "numerical_gradient",
     "predict",
+    "relative_error",
     "scores",
     "softmax_loss",
     "softmax_per_example",

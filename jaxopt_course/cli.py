@@ -195,6 +195,62 @@ def _cmd_search(args):
     return 0
 
 
+# ---------------------------------------------------------------------------
+# gradcheck
+# ---------------------------------------------------------------------------
+
+
+def _cmd_gradcheck(args):
+    import contextlib
+
+    import jax
+    import jax.numpy as jnp
+
+    from .analytic import LOSS_AND_GRAD
+    from .gradcheck import check_gradient, relative_error, svm_kink_crossings
+    from .losses import get_loss
+
+    splits = _load(args)
+    # CIFAR-10: CS231n's 500-image dev set; digits (no dev set): the training split.
+    split, split_name = (splits.dev, "dev") if splits.dev is not None else (splits.train, "train")
+    x64 = jax.enable_x64(True) if args.dtype == "float64" else contextlib.nullcontext()
+    start = time.perf_counter()
+    with x64:
+        X, y = jnp.asarray(split.X, dtype=args.dtype), jnp.asarray(split.y)
+        W = args.init_scale * jax.random.normal(jax.random.key(args.seed), (splits.num_classes, splits.dim),
+                                                dtype=args.dtype)
+        loss = get_loss(args.loss)
+
+        def loss_fn(W):
+            return loss(W, X, y, reg=args.reg)
+
+        _, hand_dW = LOSS_AND_GRAD[args.loss](W, X, y, reg=args.reg)
+        autodiff_vs_hand = float(jnp.max(relative_error(jax.grad(loss_fn)(W), hand_dW)))
+        kinks = svm_kink_crossings(W, X, y, h=args.h) if args.loss == "svm" else None
+        report = check_gradient(loss_fn, W, hand_dW, num_checks=args.num_checks, h=args.h, method=args.method,
+                                key=jax.random.key(args.seed + 1), kinks=kinks)
+    seconds = time.perf_counter() - start
+    result = {
+        "data": args.data,
+        "split": split_name,
+        "num_examples": int(X.shape[0]),
+        "loss": args.loss,
+        "reg": args.reg,
+        "init_scale": args.init_scale,
+        "seed": args.seed,
+        "jax_grad_vs_hand_max_relative_error": autodiff_vs_hand,
+        **report.to_dict(),
+        "seconds": seconds,
+    }
+    _emit(args, result, [
+        f"{args.loss} loss on {args.data} ({split_name}: {X.shape[0]} examples), W = {args.init_scale:g} * randn"
+        f"{tuple(W.shape)}, reg {args.reg:g}: numerical vs hand-derived gradient ({seconds:.1f} s)",
+        str(report),
+        f"  jax.grad vs hand-derived: max relative error {autodiff_vs_hand:.2e}",
+    ])
+    return 0
+
+
 def _positive_int(text):
     try:
         value = int(text)
@@ -270,6 +326,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=_cmd_search)
+
+    p = sub.add_parser("gradcheck", help="check the analytic gradient against finite differences",
+                       description="The lecture's numerical gradient, (L(W + h e_k) - L(W)) / h for every weight "
+                                   "(or the central difference), against the hand-derived gradient: relative "
+                                   "error |a - b| / max(|a|, |b|) and the worst coordinates. CIFAR-10 uses its "
+                                   "500-image dev set.")
+    _add_data_args(p)
+    p.add_argument("--loss", choices=["softmax", "svm"], default="svm", help="the loss whose gradient to check")
+    p.add_argument("--method", choices=["forward", "central"], default="central",
+                   help="forward (the lecture's formula) or central differences (the better one)")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                   help="float64 for a tight check (round-off eps/h is 1e9 times smaller)")
+    p.add_argument("--h", type=_positive_float, default=1e-4, help="the finite-difference step")
+    p.add_argument("--reg", type=_nonnegative_float, default=0.0, help="regularization strength lambda")
+    p.add_argument("--num-checks", type=_positive_int, default=None,
+                   help="check this many random weights (CS231n's grad_check_sparse; default: all)")
+    p.add_argument("--init-scale", type=_nonnegative_float, default=1e-4, help="W = init_scale * randn(C, D)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (W and the checked weights)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(func=_cmd_gradcheck)
     return parser
 
 

@@ -449,3 +449,52 @@ def test_bad_inputs_raise_clear_errors():
         svm_kink_crossings(W, X, y, h=0.0)
     with pytest.raises(ValueError, match="hs must be"):
         step_size_study(hs=[1e-3, -1e-3])
+
+
+# ---------------------------------------------------------------------------
+# The command line.
+# ---------------------------------------------------------------------------
+
+
+def test_cli_gradcheck_table_and_json(capsys):
+    from jaxopt_course.cli import main
+
+    assert main(["gradcheck", "--loss", "softmax", "--method", "central", "--dtype", "float64", "--h", "1e-5"]) == 0
+    out = capsys.readouterr().out
+    assert "softmax loss on digits" in out and "central differences, h=1e-05, float64, all of 650" in out
+    assert "worst 5 coordinate(s)" in out and "jax.grad vs hand-derived" in out
+
+    assert main(["gradcheck", "--loss", "svm", "--method", "forward", "--num-checks", "30", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["loss"] == "svm" and data["method"] == "forward" and data["dtype"] == "float32"
+    assert data["num_checked"] == 30 and data["num_params"] == 650 and len(data["worst"]) == 5
+    assert data["jax_grad_vs_hand_max_relative_error"] < 1e-3  # float32: summation order
+    # float32, h = 1e-4: the loss (about 9) is known to one float32 step, 1e-6,
+    # so a difference quotient is only good to about 1e-6 / h = 1e-2.
+    assert 0 < data["max_abs_error"] < 5e-2
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["gradcheck", "--h", "0"], "--h: expected a number > 0"),
+    (["gradcheck", "--method", "backward"], "invalid choice: 'backward'"),
+    (["gradcheck", "--dtype", "float16"], "invalid choice: 'float16'"),
+    (["gradcheck", "--num-checks", "100000"], "num_checks must be at most the number of weights (650)"),
+    (["gradcheck", "--data", "cifar10"], "--data cifar10 needs --data-dir"),
+])
+def test_cli_gradcheck_bad_arguments(argv, message, capsys):
+    from jaxopt_course.cli import EXIT_USAGE, main
+
+    assert main(argv) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.cifar
+def test_cli_gradcheck_on_cifar10_dev_set(cifar10_root, capsys):
+    from jaxopt_course.cli import main
+
+    assert main(["gradcheck", "--data", "cifar10", "--data-dir", str(cifar10_root), "--loss", "softmax",
+                 "--dtype", "float64", "--h", "1e-5", "--num-checks", "50", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["split"] == "dev" and data["num_examples"] == 500 and data["num_params"] == 30730
+    assert data["mean_relative_error"] < 1e-5
