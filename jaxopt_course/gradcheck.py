@@ -218,20 +218,52 @@ def _softmax_per_example_from_scores(scores_NxC, y_N, margin):
 PER_EXAMPLE_FROM_SCORES = {"svm": _svm_per_example_from_scores, "softmax": _softmax_per_example_from_scores}
 
 
+def _data_loss_moving_rows(per_example, scores_NxC):
+    """``(c, moved_N) -> 1/N sum_i L_i(s_i + moved_i e_c)``: any per-example loss, whole rows."""
+    num_classes = scores_NxC.shape[1]
+
+    def data_loss(c, moved_N):
+        is_c_1xC = (jnp.arange(num_classes) == c)[None, :]
+        scores_moved_NxC = jnp.where(is_c_1xC, scores_NxC + moved_N[:, None], scores_NxC)
+        return jnp.mean(per_example(scores_moved_NxC))
+
+    return data_loss
+
+
+def _data_loss_moving_softmax(scores_NxC, y_N):
+    """The same for softmax, in O(N) per move instead of O(N C).
+
+    ``L_i = log sum_j e^{s_ij} - s_{i,y_i}``. Moving ``s_ic`` changes one term
+    of the sum, so ``log sum_j e^{s'_ij} = logaddexp(log sum_{j != c} e^{s_ij}, s_ic + moved_i)``,
+    where the first part is computed once for every ``(i, c)``.
+    """
+    num_classes = scores_NxC.shape[1]
+    others_CxNxC = jnp.where(jnp.eye(num_classes, dtype=bool)[:, None, :], -jnp.inf, scores_NxC[None, :, :])
+    log_sum_exp_without_CxN = jax.nn.logsumexp(others_CxNxC, axis=2)  # log sum_{j != c} e^{s_ij}
+    scores_CxN = scores_NxC.T
+    correct_N = jnp.take_along_axis(scores_NxC, y_N[:, None], axis=1)[:, 0]
+
+    def data_loss(c, moved_N):
+        log_sum_exp_N = jnp.logaddexp(log_sum_exp_without_CxN[c], scores_CxN[c] + moved_N)
+        correct_moved_N = correct_N + jnp.where(y_N == c, moved_N, 0.0)
+        return jnp.mean(log_sum_exp_N - correct_moved_N)
+
+    return data_loss
+
+
 def _numerical_gradient_linear(loss, W_CxD, X_NxD, y_N, reg, margin, h, method, chunk_size):
     num_classes, dim = W_CxD.shape
-    if isinstance(loss, str):
-        per_example = lambda s: PER_EXAMPLE_FROM_SCORES[loss](s, y_N, margin)  # noqa: E731
-    else:
-        per_example = lambda s: loss(s, y_N)  # noqa: E731
-
     # Computed once: the scores and the penalty at W.
     scores_NxC = X_NxD @ W_CxD.T
     penalty = jnp.sum(W_CxD * W_CxD)
     XT_DxN = X_NxD.T  # column d of X as a contiguous row
-
-    def total_loss(scores_NxC, penalty):
-        return jnp.mean(per_example(scores_NxC)) + reg * penalty
+    if loss == "softmax":
+        data_loss_moving = _data_loss_moving_softmax(scores_NxC, y_N)
+    elif isinstance(loss, str):
+        data_loss_moving = _data_loss_moving_rows(
+            lambda s: PER_EXAMPLE_FROM_SCORES[loss](s, y_N, margin), scores_NxC)
+    else:
+        data_loss_moving = _data_loss_moving_rows(lambda s: loss(s, y_N), scores_NxC)
 
     def loss_moved(k, step):
         # L(W + step e_{c,d}) for the flat (row-major) index k of W[c, d].
@@ -242,16 +274,15 @@ def _numerical_gradient_linear(loss, W_CxD, X_NxD, y_N, reg, margin, h, method, 
         # step is taken as the float arithmetic took it, w_new - w_old, which
         # is what the full product X @ (W + step e_{c,d}).T sees too.
         moved_N = (w_new - w_old) * XT_DxN[d]
-        is_c_1xC = (jnp.arange(num_classes) == c)[None, :]
-        scores_moved_NxC = jnp.where(is_c_1xC, scores_NxC + moved_N[:, None], scores_NxC)
         # sum W**2 changes in one term: the actual perturbed value w_new**2.
         penalty_moved = penalty - w_old * w_old + w_new * w_new
-        return total_loss(scores_moved_NxC, penalty_moved)
+        return data_loss_moving(c, moved_N) + reg * penalty_moved
 
     indices = jnp.arange(num_classes * dim)
     if method == "forward":
         loss_plus = lax.map(lambda k: loss_moved(k, h), indices, batch_size=chunk_size)
-        grad_P = (loss_plus - total_loss(scores_NxC, penalty)) / h
+        # L(W) by the same formula (a move by 0), so both terms round alike.
+        grad_P = (loss_plus - loss_moved(0, 0.0)) / h
     else:
         loss_plus, loss_minus = lax.map(
             lambda k: (loss_moved(k, h), loss_moved(k, -h)), indices, batch_size=chunk_size)
@@ -272,8 +303,10 @@ def numerical_gradient_linear(loss, W, X, y, reg=0.0, margin=1.0, h=1e-4, method
     of the scores, by ``t * X[:, d]``, and the penalty in one term
     (``W[c, d]**2`` becomes ``(W[c, d] + t)**2``). So every perturbed loss
     comes from the base scores in ``O(N C)`` work instead of a new
-    ``O(N C D)`` product. The values agree with the generic version to float
-    round-off (both contain the same truncation error).
+    ``O(N C D)`` product -- ``O(N)`` for softmax, whose log-sum-exp changes
+    in one term: ``logaddexp(log sum_{j != c} e^{s_ij}, s_ic + t X[i, d])``.
+    The values agree with the generic version to float round-off (both
+    contain the same truncation error).
 
     Args:
       loss: ``"svm"``, ``"softmax"``, or a per-example loss of the scores,
