@@ -176,6 +176,42 @@ def test_sweep_equals_a_python_loop_over_the_same_hyperparameters():
             assert result.train_accuracy[i, j] == pytest.approx(acc_train)
 
 
+def test_sweep_gathers_each_minibatch_once_for_all_models():
+    # Under the sweep's vmap only lr and reg are batched: the minibatch X[idx] is one (B, D)
+    # gather shared by the M models, not M gathers of shape (M, B, D).
+    import jax.extend.core
+
+    from jaxopt_course import train as train_module
+
+    X, y, W0 = separable(100)
+    data = train_module._make_data(X, y, None, None)
+    config = train_module._make_config(softmax_loss, optax.sgd, 16, "with_replacement", None, 1, 100)
+    jaxpr = jax.make_jaxpr(lambda lr, reg: train_module._sweep(config, 3, W0, jax.random.key(0), data, lr, reg))(
+        jnp.ones(4), jnp.zeros(4))
+
+    def gather_shapes(jaxpr):  # every gather's output shape, in all nested jaxprs (jit, scan, cond)
+        for eqn in jaxpr.eqns:
+            if eqn.primitive.name == "gather":
+                yield tuple(eqn.outvars[0].aval.shape)
+            for value in eqn.params.values():
+                for sub in value if isinstance(value, (tuple, list)) else [value]:
+                    if isinstance(sub, jax.extend.core.ClosedJaxpr):
+                        yield from gather_shapes(sub.jaxpr)
+                    elif isinstance(sub, jax.extend.core.Jaxpr):
+                        yield from gather_shapes(sub)
+
+    shapes = list(gather_shapes(jaxpr.jaxpr))
+    assert (16, 6) in shapes and (4, 16, 6) not in shapes
+
+
+def test_unrolled_scan_gives_the_same_run():
+    X, y, W0 = separable(60)
+    kw = dict(key=jax.random.key(0), optimizer=optax.sgd(0.1), batch_size=8, num_steps=30)
+    a = fit(softmax_loss, W0, X, y, unroll=1, **kw)
+    b = fit(softmax_loss, W0, X, y, unroll=4, **kw)
+    chex.assert_trees_all_close(a.params, b.params, rtol=1e-6, atol=1e-7)
+
+
 def test_vmap_over_keys_trains_one_model_per_seed():
     X, y, W0 = separable(60)
     train = make_train(softmax_loss, optax.sgd(0.1), X, y, batch_size=8, num_steps=20)
