@@ -78,6 +78,12 @@ def check_labels(y, num_classes: int | None, name: str = "y", n: int | None = No
 
 def check_problem(W, X, y=None, *, allow_complex_W: bool = False) -> None:
     """Validate a linear-classifier problem: ``W`` (C, D), ``X`` (N, D), ``y`` (N,)."""
+    for name, value in (("W", W), ("X", X), ("y", y)):
+        if isinstance(value, (list, tuple)):
+            # A list would pass the shape checks (as np.asarray) but reach the
+            # compiled maths as a Python list, which fails there in odd ways.
+            raise TypeError(f"{name} must be an array (NumPy or JAX), got a {type(value).__name__}; "
+                            f"convert it first, e.g. {name} = jnp.asarray({name})")
     w_shape = check_real_array(W, "W", ndim=2, allow_complex=allow_complex_W)
     x_shape = check_real_array(X, "X", ndim=2)
     if x_shape[0] == 0:
@@ -120,3 +126,25 @@ def check_positive(value, name: str, *, allow_zero: bool = False, integer: bool 
 def check_nonnegative(value, name: str):
     """Check a scalar hyperparameter such as ``reg`` is finite and >= 0."""
     return check_positive(value, name, allow_zero=True)
+
+
+def check_int(value, name: str, low: int = 1) -> int:
+    """Check an integer count such as ``num_steps``, ``batch_size`` or ``trials`` is ``>= low``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return int(value)
+
+
+def check_key(key, name: str = "key") -> None:
+    """A JAX PRNG key: typed (``jax.random.key``) or raw uint32 ``(2,)`` (``PRNGKey``)."""
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
+        if jnp.ndim(key) != 0:
+            raise ValueError(f"{name} must be a single key (shape ()), got a key array of shape {key.shape}")
+        return
+    if dtype is not None and np.dtype(dtype) == np.uint32 and tuple(key.shape) == (2,):
+        return
+    desc = f"{np.dtype(dtype)} array of shape {tuple(key.shape)}" if dtype is not None else type(key).__name__
+    raise TypeError(f"{name} must be a JAX random key such as jax.random.key(0), got {desc}")

@@ -59,25 +59,9 @@ class SearchResult(NamedTuple):
 # ---------------------------------------------------------------------------
 
 
-def _check_key(key, name: str = "key") -> None:
-    """A JAX PRNG key: typed (``jax.random.key``) or raw uint32 ``(2,)`` (``PRNGKey``)."""
-    dtype = getattr(key, "dtype", None)
-    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
-        if jnp.ndim(key) != 0:
-            raise ValueError(f"{name} must be a single key (shape ()), got a key array of shape {key.shape}")
-        return
-    if dtype is not None and np.dtype(dtype) == np.uint32 and tuple(key.shape) == (2,):
-        return
-    desc = f"{np.dtype(dtype)} array of shape {tuple(key.shape)}" if dtype is not None else type(key).__name__
-    raise TypeError(f"{name} must be a JAX random key such as jax.random.key(0), got {desc}")
-
-
-def _check_int(value, name: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
+# Moved to _checks (shared with train.py); the old names stay for importers.
+_check_key = _checks.check_key
+_check_int = _checks.check_int
 
 
 def _check_callable(f, name: str) -> None:
