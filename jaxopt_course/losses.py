@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from . import _checks
 
@@ -76,6 +77,45 @@ def _softmax_loss(W, X, y, reg):
 
 
 # ---------------------------------------------------------------------------
+# Overflow: finite W and X can still give an infinite loss.
+# ---------------------------------------------------------------------------
+
+
+def _check_no_overflow(value, what: str, W, X, reg=0.0):
+    """Raise a clear ValueError when finite ``W``, ``X`` gave a non-finite loss.
+
+    The inputs were checked finite, so an Inf/NaN here is an overflow of the
+    floating type: the scores ``X @ W.T`` (e.g. 1e20 * 1e20 in float32), a
+    score difference ``s_j - s_y`` (two scores near +-3e38), or the penalty
+    ``reg * sum W**2``. Only concrete values can be checked (an eager call);
+    under ``jit``/``grad`` the NaN/Inf is returned and the training loop's
+    divergence check reports it. The diagnosis runs only when the check fails.
+    """
+    if _checks.is_traced(value) or np.all(np.isfinite(np.asarray(value))):
+        return value
+    dtype = jnp.result_type(W, X)
+    big = float(jnp.finfo(dtype).max)
+    W64 = np.real(np.asarray(W)).astype(np.float64)
+    X64 = np.asarray(X, dtype=np.float64)
+    scores64 = X64 @ W64.T
+    largest = float(np.max(np.abs(scores64)))
+    sizes = f"(max |W| = {np.max(np.abs(W64)):.3g}, max |X| = {np.max(np.abs(X64)):.3g})"
+    if not largest <= big:
+        cause = (f"the scores X @ W.T overflow {dtype}: the largest |score| is {largest:.3g} > {big:.3g} {sizes}")
+    elif float(np.ptp(scores64, axis=1).max()) > big:
+        cause = (f"the score differences s_j - s_y overflow {dtype}: scores span "
+                 f"{float(np.ptp(scores64, axis=1).max()):.3g} > {big:.3g} within one example {sizes}")
+    elif float(np.max(reg)) * float(np.sum(W64 * W64)) > big:
+        cause = (f"the penalty reg * sum(W**2) = {float(np.max(reg)) * float(np.sum(W64 * W64)):.3g} overflows {dtype} "
+                 f"(max |W| = {np.max(np.abs(W64)):.3g})")
+    else:
+        cause = f"its sum over the examples overflows {dtype} (largest |score| {largest:.3g})"
+    raise ValueError(
+        f"{what} is not finite for the finite W and X given: {cause}. Scale W or X down "
+        "(CS231n starts from W = 1e-4 * randn) or compute in float64 (with jax.enable_x64(True))")
+
+
+# ---------------------------------------------------------------------------
 # The public, validated functions.
 # ---------------------------------------------------------------------------
 
@@ -105,13 +145,13 @@ def svm_per_example(W, X, y, margin=1.0):
     """
     _checks.check_problem(W, X, y)
     _checks.check_nonnegative(margin, "margin")
-    return _svm_per_example_jit(W, X, y, margin)
+    return _check_no_overflow(_svm_per_example_jit(W, X, y, margin), "svm_per_example", W, X)
 
 
 def softmax_per_example(W, X, y):
     """Per-example softmax cross-entropy ``L_i = -log(e^{s_{y_i}} / sum_j e^{s_j})``, shape ``(N,)``."""
     _checks.check_problem(W, X, y, allow_complex_W=True)
-    return _softmax_per_example_jit(W, X, y)
+    return _check_no_overflow(_softmax_per_example_jit(W, X, y), "softmax_per_example", W, X)
 
 
 def svm_loss(W, X, y, reg=0.0, margin=1.0):
@@ -134,6 +174,14 @@ def svm_loss(W, X, y, reg=0.0, margin=1.0):
     Returns:
       The scalar loss.
 
+    Raises:
+      ValueError: a bad input (shapes, dtypes, NaN/Inf, labels, reg < 0), or
+        finite ``W`` and ``X`` whose loss overflows (scores ``X @ W.T`` or
+        their differences beyond the dtype's maximum, 3.4e38 in float32).
+        Scores up to +-1e30 in float32 give a finite loss. Under
+        ``jit``/``grad`` values are not checked: an overflow comes back as
+        Inf/NaN (and :func:`~jaxopt_course.train.fit` reports it).
+
     Examples:
       The lecture's cat image (scores cat 3.2, car 5.1, frog -1.7; label cat):
       ``max(0, 5.1 - 3.2 + 1) + max(0, -1.7 - 3.2 + 1) = 2.9``.
@@ -147,7 +195,7 @@ def svm_loss(W, X, y, reg=0.0, margin=1.0):
     _checks.check_problem(W, X, y)
     _checks.check_nonnegative(reg, "reg")
     _checks.check_nonnegative(margin, "margin")
-    return _svm_loss(W, X, y, reg, margin)
+    return _check_no_overflow(_svm_loss(W, X, y, reg, margin), "svm_loss", W, X, reg)
 
 
 def softmax_loss(W, X, y, reg=0.0):
@@ -168,6 +216,12 @@ def softmax_loss(W, X, y, reg=0.0):
     Returns:
       The scalar loss.
 
+    Raises:
+      ValueError: as :func:`svm_loss`: bad inputs, or an overflow of finite
+        ``W`` and ``X`` (the row-max shift keeps every score up to the
+        dtype's maximum finite, but scores that differ by more than it, or
+        that overflow themselves, cannot give a finite loss).
+
     Examples:
       The lecture's cat image: ``-log(e^3.2 / (e^3.2 + e^5.1 + e^-1.7)) = 2.04``.
 
@@ -179,7 +233,7 @@ def softmax_loss(W, X, y, reg=0.0):
     """
     _checks.check_problem(W, X, y, allow_complex_W=True)
     _checks.check_nonnegative(reg, "reg")
-    return _softmax_loss(W, X, y, reg)
+    return _check_no_overflow(_softmax_loss(W, X, y, reg), "softmax_loss", W, X, reg)
 
 
 #: The losses by name, for the command line and the experiments.
