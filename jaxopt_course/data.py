@@ -301,18 +301,60 @@ def _get(record: dict, key: str):
     raise KeyError(key)
 
 
+# What a CIFAR-10 pickle may refer to: NumPy arrays (any NumPy's spelling) and
+# the latin-1 codec that Python 3 uses for bytes in a protocol-2 pickle.
+_CIFAR10_PICKLE_GLOBALS = {
+    ("_codecs", "encode"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+}
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """An unpickler that builds only what a CIFAR-10 batch holds (dicts, lists, NumPy arrays).
+
+    A pickle can name any Python function to call while loading; a batch file
+    never needs more than NumPy's array constructors, so anything else (say
+    ``os.system``) is refused instead of run (the Python docs' "restricting
+    globals").
+    """
+
+    def find_class(self, module, name):
+        if (module, name) in _CIFAR10_PICKLE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"it refers to {module}.{name}, which a CIFAR-10 batch never holds")
+
+
+def _load_batch_pickle(f):
+    return _BatchUnpickler(f, encoding="bytes").load()
+
+
 def read_cifar10_batch(path) -> tuple[np.ndarray, np.ndarray]:
     """Read one official CIFAR-10 batch file: ``(pixels (n, 3072) uint8, labels (n,) int32)``.
 
-    The files are Python pickles (as published by the data set's authors):
-    only read batches you trust.
+    The files are Python pickles (as published by the data set's authors).
+    They are read with an unpickler that builds only dicts, lists, numbers,
+    strings and NumPy arrays, so a file that would run other code is refused.
+
+    Raises:
+      FileNotFoundError: the file is missing.
+      ValueError: the file is truncated, corrupted or not a CIFAR-10 batch
+        (wrong keys, sizes, dtypes or labels); the message names the file.
     """
     path = Path(path)
     try:
         with open(path, "rb") as f:
-            record = pickle.load(f, encoding="bytes")
+            record = _load_batch_pickle(f)
     except FileNotFoundError:
         raise FileNotFoundError(f"CIFAR-10 batch file {path} is missing") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a folder, not a CIFAR-10 batch file") from None
     except Exception as err:  # a truncated or garbled pickle fails in many ways
         raise ValueError(
             f"{path} is not a readable CIFAR-10 batch ({type(err).__name__}: {err}); the file is truncated or "
@@ -346,7 +388,7 @@ def _read_class_names(folder: Path) -> tuple:
         return CIFAR10_CLASSES
     try:
         with open(meta, "rb") as f:
-            names = _get(pickle.load(f, encoding="bytes"), "label_names")
+            names = _get(_load_batch_pickle(f), "label_names")
         names = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
     except Exception as err:
         raise ValueError(f"{meta} is not a readable CIFAR-10 meta file ({err})") from None
