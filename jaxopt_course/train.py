@@ -59,7 +59,8 @@ import optax
 
 from . import _checks
 from .model import accuracy as _accuracy
-from .search import _check_int, _check_key
+from ._checks import check_int as _check_int
+from ._checks import check_key as _check_key
 
 SAMPLINGS = ("with_replacement", "shuffle")
 
@@ -159,7 +160,8 @@ class DivergenceError(FloatingPointError):
       step: the first step whose loss was not finite.
       last_finite_loss: the loss of step ``step - 1`` (NaN when ``step == 0``).
       params: the weights of step ``step - 1``, whose loss was finite (the
-        initial weights when ``step == 0``).
+        weights the run started from when it diverged at its first step:
+        step 0, or the first step after ``init_state``).
       metrics: :class:`Metrics` as NumPy arrays for steps ``0 .. step``.
     """
 
@@ -168,6 +170,29 @@ class DivergenceError(FloatingPointError):
         self.step = step
         self.last_finite_loss = last_finite_loss
         self.params = params
+        self.metrics = metrics
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped :func:`fit`: the run so far, at its last chunk boundary.
+
+    A ``KeyboardInterrupt`` (so an uncaught one still stops a script the
+    usual way) that carries everything needed to continue:
+    ``fit(..., init_state=err.state, init_metrics=err.metrics)`` finishes the
+    run with the same final weights, bit for bit, as a run never
+    interrupted (see :mod:`jaxopt_course.checkpoint` to keep them on disk).
+
+    Attributes:
+      step: the updates completed (a chunk boundary; the chunk running when
+        Ctrl-C came is dropped and redone on resume).
+      state: the :class:`TrainState` after ``step`` updates.
+      metrics: :class:`Metrics` as NumPy arrays for steps ``0 .. step - 1``.
+    """
+
+    def __init__(self, message, *, step, state, metrics):
+        super().__init__(message)
+        self.step = step
+        self.state = state
         self.metrics = metrics
 
 
@@ -493,14 +518,17 @@ def make_train(loss_fn, optimizer, X, y, batch_size, num_steps, *, X_val=None, y
 def _divergence(config, data, lr, reg, *, bad_step, losses, vals, chunks, num_steps):
     """Build the :class:`DivergenceError` for the first non-finite loss at ``bad_step``."""
     metrics = Metrics(losses[:bad_step + 1], vals[:bad_step + 1])
-    if bad_step == 0:
-        params, last = chunks[-1][1].params, float("nan")
+    earlier = [(s, st) for s, st in chunks if s <= bad_step - 1]
+    last = float(losses[bad_step - 1]) if bad_step else float("nan")
+    if not earlier:
+        # The very first step of this run (step 0, or the first after
+        # init_state): no earlier weights exist here, keep the starting ones.
+        params = chunks[-1][1].params
     else:
         # The weights of step bad_step - 1 are rebuilt from the latest chunk
         # start at or before it (steps are deterministic: fold_in(key, t)).
-        start, state = next((s, st) for s, st in reversed(chunks) if s <= bad_step - 1)
+        start, state = earlier[-1]
         params = _replay_jit(config, state, data, lr, reg, bad_step - 1 - start).params
-        last = float(losses[bad_step - 1])
     message = (
         f"training diverged: the loss is {losses[bad_step]} at step {bad_step} of {num_steps}"
         + (f" (the last finite loss was {last:.6g} at step {bad_step - 1})" if bad_step else "")
@@ -512,7 +540,9 @@ def _divergence(config, data, lr, reg, *, bad_step, losses, vals, chunks, num_st
 def fit(loss_fn, W0, X, y, *, key, optimizer, batch_size: int | None = 256, num_steps: int = 1000,
         lr=None, reg=None, X_val=None, y_val=None, eval_every: int | None = 100,
         sampling: str = "with_replacement", unroll=1, chunk_size: int | None = 1000,
-        progress: bool | None = None, checkpoint: Callable[[TrainState], Any] | None = None) -> FitResult:
+        progress: bool | None = None, checkpoint: Callable[[TrainState], Any] | None = None,
+        init_state: TrainState | None = None, init_metrics: Metrics | None = None,
+        on_chunk: Callable[[TrainState, Metrics], Any] | None = None) -> FitResult:
     """Train ``W`` by gradient descent or minibatch SGD: the everyday runner.
 
     The same steps as :func:`make_train`'s ``train`` (same key, same result),
@@ -523,10 +553,16 @@ def fit(loss_fn, W0, X, y, *, key, optimizer, batch_size: int | None = 256, num_
     * the losses are checked: the first NaN/Inf raises
       :class:`DivergenceError` naming the step, with the last weights whose
       loss was finite in ``.params``;
-    * ``checkpoint(state)`` is called with the :class:`TrainState` carry.
+    * ``checkpoint(state)`` is called with the :class:`TrainState` carry
+      (and ``on_chunk(state, metrics)`` with the metrics of every step so far);
+    * Ctrl-C (``KeyboardInterrupt``) becomes :class:`TrainingInterrupted`,
+      holding the state and metrics of the last chunk boundary.
 
     Chunking never changes the result: step ``t``'s randomness is
-    ``fold_in(key, t)`` wherever the chunk boundaries fall.
+    ``fold_in(key, t)`` wherever the chunk boundaries fall. Neither does
+    stopping and resuming: ``init_state`` continues a run from a saved
+    :class:`TrainState` (a checkpoint, or a :class:`TrainingInterrupted`'s
+    ``.state``) to the same final weights, bit for bit.
 
     Args:
       loss_fn: ``loss_fn(W, X, y) -> scalar`` (``reg`` bound by
@@ -543,6 +579,16 @@ def fit(loss_fn, W0, X, y, *, key, optimizer, batch_size: int | None = 256, num_
       chunk_size: steps per compiled chunk (``None``: one scan for the run).
       progress: show a progress bar (``None``: when stderr is a terminal).
       checkpoint: called as ``checkpoint(state)`` after every chunk.
+      init_state: continue this run from a :class:`TrainState` saved after
+        ``init_state.step`` updates (it must match ``W0``'s shape, the
+        optimizer's state and ``key``); ``num_steps`` counts from step 0, so
+        ``num_steps - init_state.step`` steps remain.
+      init_metrics: the :class:`Metrics` of the steps before ``init_state``
+        (length ``init_state.step``), so the result's curves are whole;
+        without them those steps' losses are NaN.
+      on_chunk: called as ``on_chunk(state, metrics)`` after every chunk,
+        ``metrics`` holding steps ``0 .. state.step - 1`` (what a checkpoint
+        file needs besides the state).
 
     Returns:
       A :class:`FitResult`: ``.params``, ``.losses`` (per step), the
@@ -550,6 +596,7 @@ def fit(loss_fn, W0, X, y, *, key, optimizer, batch_size: int | None = 256, num_
 
     Raises:
       DivergenceError: the loss became NaN or Inf.
+      TrainingInterrupted: Ctrl-C; holds the run up to the last chunk boundary.
 
     Examples:
       >>> import jax, optax
@@ -569,41 +616,115 @@ def fit(loss_fn, W0, X, y, *, key, optimizer, batch_size: int | None = 256, num_
     _check_params(W0, data)
     _check_key(key)
     _check_hyper(config, lr, reg)
-    if checkpoint is not None and not callable(checkpoint):
-        raise TypeError(f"checkpoint must be a function checkpoint(state), got {type(checkpoint).__name__}")
+    for name, hook in (("checkpoint", checkpoint), ("on_chunk", on_chunk)):
+        if hook is not None and not callable(hook):
+            raise TypeError(f"{name} must be a function, got {type(hook).__name__}")
 
     from tqdm.auto import tqdm
 
     state = _init_state_jit(config, jnp.asarray(W0), key, lr, num_examples)
-    bar = tqdm(total=num_steps, unit="step", desc="train", file=sys.stderr, leave=False,
+    if init_state is not None:
+        _check_init_state(init_state, state, num_steps)
+        state = init_state
+    # The run so far at its last chunk boundary. It is replaced whole, in one
+    # assignment, so a Ctrl-C arriving between any two lines finds it consistent.
+    so_far = _SoFar(int(state.step), state, *_prior_metrics(init_metrics, int(state.step)))
+    bar = tqdm(total=num_steps, initial=so_far.done, unit="step", desc="train", file=sys.stderr, leave=False,
                disable=None if progress is None else not progress)
-    losses, vals = [], []
     chunks = []  # (first step, state at that step) of the last two chunks, for a divergence
-    done = 0
     try:
-        while done < num_steps:
+        while so_far.done < num_steps:
+            done, state = so_far.done, so_far.state
             length = min(chunk_size, num_steps - done)
             chunks = chunks[-1:] + [(done, state)]
-            state, metrics = _run_steps_jit(config, length, state, data, lr, reg)
+            new_state, metrics = _run_steps_jit(config, length, state, data, lr, reg)
             chunk_losses = np.asarray(metrics.loss)
-            losses.append(chunk_losses)
-            vals.append(np.asarray(metrics.val_accuracy))
+            chunk_vals = np.asarray(metrics.val_accuracy)
             bad = np.flatnonzero(~np.isfinite(chunk_losses))
             if bad.size:
                 raise _divergence(config, data, lr, reg, bad_step=done + int(bad[0]),
-                                  losses=np.concatenate(losses), vals=np.concatenate(vals),
+                                  losses=np.concatenate(so_far.losses + (chunk_losses,)),
+                                  vals=np.concatenate(so_far.vals + (chunk_vals,)),
                                   chunks=chunks, num_steps=num_steps)
-            done += length
+            so_far = _SoFar(done + length, new_state, so_far.losses + (chunk_losses,), so_far.vals + (chunk_vals,))
             bar.update(length)
             bar.set_postfix(loss=f"{chunk_losses[-1]:.4g}", refresh=False)
             if checkpoint is not None:
-                checkpoint(state)
+                checkpoint(new_state)
+            if on_chunk is not None:
+                on_chunk(new_state, so_far.metrics())
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(
+            f"training interrupted (Ctrl-C) after {so_far.done} of {num_steps} steps; the error's .state and "
+            ".metrics continue the run: fit(..., init_state=err.state, init_metrics=err.metrics)",
+            step=so_far.done, state=so_far.state, metrics=so_far.metrics()) from None
     finally:
         bar.close()
-    all_vals = np.concatenate(vals)
+    all_vals = so_far.metrics().val_accuracy
     val_steps = np.flatnonzero(~np.isnan(all_vals)) + 1
-    return FitResult(params=state.params, losses=np.concatenate(losses), val_steps=val_steps,
-                     val_accuracies=all_vals[val_steps - 1], state=state)
+    return FitResult(params=so_far.state.params, losses=so_far.metrics().loss, val_steps=val_steps,
+                     val_accuracies=all_vals[val_steps - 1], state=so_far.state)
+
+
+class _SoFar(NamedTuple):
+    """:func:`fit`'s progress at a chunk boundary: steps done, the state, the metrics per chunk."""
+
+    done: int
+    state: TrainState
+    losses: tuple
+    vals: tuple
+
+    def metrics(self) -> Metrics:
+        if not self.losses:
+            return Metrics(np.zeros(0, np.float32), np.zeros(0, np.float32))
+        return Metrics(np.concatenate(self.losses), np.concatenate(self.vals))
+
+
+def _prior_metrics(init_metrics, start: int) -> tuple[tuple, tuple]:
+    """The metrics of the ``start`` steps before a resumed run, as one chunk (NaN when unknown)."""
+    if init_metrics is None:
+        unknown = np.full(start, np.nan, np.float32)
+        return ((unknown,), (unknown,)) if start else ((), ())
+    if not isinstance(init_metrics, Metrics):
+        raise TypeError(f"init_metrics must be a Metrics(loss, val_accuracy), got {type(init_metrics).__name__}")
+    loss, val = np.asarray(init_metrics.loss), np.asarray(init_metrics.val_accuracy)
+    if loss.shape != (start,) or val.shape != (start,):
+        raise ValueError(f"init_metrics must hold the {start} steps before init_state (shape ({start},)), got "
+                         f"loss of shape {loss.shape} and val_accuracy of shape {val.shape}")
+    return ((loss,), (val,)) if start else ((), ())
+
+
+def _key_data(key):
+    return np.asarray(jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key)
+
+
+def _check_init_state(init_state, fresh: TrainState, num_steps: int) -> None:
+    """``init_state`` must be a state of *this* run: same structure, shapes, dtypes and key."""
+    if not isinstance(init_state, TrainState):
+        raise TypeError(f"init_state must be a TrainState (from a checkpoint or a TrainingInterrupted), "
+                        f"got {type(init_state).__name__}")
+    structure = jax.tree_util.tree_structure
+    if structure(init_state.opt_state) != structure(fresh.opt_state):
+        raise ValueError(f"init_state.opt_state does not fit the optimizer (was the run started with another "
+                         f"one?): expected {structure(fresh.opt_state)}, got {structure(init_state.opt_state)}")
+    if (init_state.order is None) != (fresh.order is None):
+        raise ValueError("init_state.order does not fit sampling: a run with sampling='shuffle' (and a batch_size) "
+                         "keeps its epoch order there, others keep None")
+    want, got = jax.tree_util.tree_flatten_with_path(fresh), jax.tree_util.tree_flatten_with_path(init_state)
+    if want[1] != got[1]:
+        raise ValueError(f"init_state does not match this run: expected a state structured as {want[1]}, "
+                         f"got {got[1]}")
+    for (path, w), (_, g) in zip(want[0], got[0]):
+        if tuple(np.shape(w)) != tuple(np.shape(g)) or jnp.result_type(w) != jnp.result_type(g):
+            raise ValueError(f"init_state{jax.tree_util.keystr(path)} must be {jnp.result_type(w)} of shape "
+                             f"{tuple(np.shape(w))} for this run, got {jnp.result_type(g)} of shape {tuple(np.shape(g))}")
+    step = int(init_state.step)
+    if not 0 <= step <= num_steps:
+        raise ValueError(f"init_state.step must lie in [0, num_steps = {num_steps}], got {step}")
+    if not np.array_equal(_key_data(init_state.key), _key_data(fresh.key)):
+        raise ValueError("init_state.key is not key: a run continues with the key it started with (pass the "
+                         "same key= as the interrupted run)")
+    _checks.check_finite(init_state.params, "init_state.params")
 
 
 def sweep(loss_fn, optimizer, W0, X, y, *, key, learning_rates, regs, batch_size: int | None = 256,
