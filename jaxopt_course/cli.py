@@ -57,12 +57,52 @@ def _emit(args, result: dict, lines: list[str]):
 # ---------------------------------------------------------------------------
 
 
-def _cmd_train(args):
-    import jax
+EXIT_DIVERGED = 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, the shell's convention for Ctrl-C
+DEFAULT_CHECKPOINT_DIR = "jaxopt-course-checkpoint"
 
+# What makes a train run the same run: a checkpoint written with other values
+# cannot be resumed (--steps, --chunk-size and the output options may change).
+_RUN_OPTIONS = {"command": "the subcommand", "data": "--data", "loss": "--loss", "optimizer": "--optimizer",
+                "lr": "--lr", "reg": "--reg", "batch_size": "--batch-size (or --full-batch)", "seed": "--seed",
+                "init_scale": "--init-scale", "train_data": "training data (fingerprint)"}
+
+
+def _train_run_config(args, batch_size, splits) -> dict:
+    import zlib
+
+    import numpy as np
+
+    X, y = splits.train.X, splits.train.y
+    fingerprint = f"{X.shape[0]}x{X.shape[1]}:{zlib.crc32(np.ascontiguousarray(X)):08x}:" \
+                  f"{zlib.crc32(np.ascontiguousarray(y)):08x}"
+    return {"command": "train", "data": args.data, "loss": args.loss, "optimizer": args.optimizer, "lr": args.lr,
+            "reg": args.reg, "batch_size": batch_size, "seed": args.seed, "init_scale": args.init_scale,
+            "train_data": fingerprint}
+
+
+def _check_same_run(saved: dict, now: dict, args) -> None:
+    """``--resume DIR`` continues the run saved there, so its options must be that run's."""
+    for name, option in _RUN_OPTIONS.items():
+        if saved.get(name) != now[name]:
+            raise UsageError(
+                f"jaxopt-course: error: --resume {args.resume}: the checkpoint is of a run with {option} "
+                f"{saved.get(name)}, this command has {now[name]}; repeat the interrupted command's options (only "
+                "--steps, --chunk-size, --checkpoint-dir, --out and --json may change)")
+
+
+def _cmd_train(args):
+    from pathlib import Path
+
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from .checkpoint import load_checkpoint, save_checkpoint, save_run
+    from .files import ensure_dir
     from .losses import get_loss
     from .model import init_weights
-    from .train import DivergenceError, evaluate, fit, get_optimizer
+    from .train import DivergenceError, Metrics, TrainingInterrupted, TrainState, evaluate, fit, get_optimizer
 
     splits = _load(args)
     loss_fn = partial(get_loss(args.loss), reg=args.reg)
@@ -72,14 +112,51 @@ def _cmd_train(args):
     n = splits.train.X.shape[0]
     # Gradient descent sees the whole training set each step; minibatch SGD
     # samples batch_size examples (with replacement, the lecture's X.sample(n=256)).
+    # A --batch-size above N is cut to N: drawn with replacement, it would
+    # repeat examples to no use (and the run is still not the full batch).
     batch_size = None if args.full_batch else min(args.batch_size, n)
+    run_config = _train_run_config(args, batch_size, splits)
+    out_config = {**run_config, "steps": args.steps, "chunk_size": args.chunk_size}
+    # Folders are checked before any training: a run must not fail at its end.
+    out = ensure_dir(args.out) if args.out else None
+    checkpoint_dir = args.checkpoint_dir or args.resume
+    if checkpoint_dir:
+        ensure_dir(checkpoint_dir)
+    init_state = init_metrics = None
+    if args.resume:
+        saved = load_checkpoint(args.resume, like=TrainState(W0, optimizer.init(W0), key, jnp.zeros((), jnp.int32)))
+        _check_same_run(saved.config, run_config, args)
+        if int(saved.state.step) > args.steps:
+            raise UsageError(f"jaxopt-course: error: --resume {args.resume}: the checkpoint is at step "
+                             f"{int(saved.state.step)}, beyond --steps {args.steps}")
+        init_state, init_metrics = saved.state, saved.metrics
+
+    def write_checkpoint(state, metrics):
+        save_checkpoint(checkpoint_dir, state, metrics, run_config)
+
     start = time.perf_counter()
     try:
         run = fit(loss_fn, W0, splits.train.X, splits.train.y, key=key, optimizer=optimizer,
-                  batch_size=batch_size, num_steps=args.steps)
+                  batch_size=batch_size, num_steps=args.steps, chunk_size=args.chunk_size,
+                  init_state=init_state, init_metrics=init_metrics,
+                  on_chunk=write_checkpoint if checkpoint_dir else None)
     except DivergenceError as err:
-        print(f"jaxopt-course: error: {err}", file=sys.stderr)
-        return 1
+        kept = ""
+        if out is not None:
+            save_run(out, params=err.params, metrics=err.metrics, config=out_config,
+                     summary={"status": "diverged", "step": err.step, "last_finite_loss": err.last_finite_loss})
+            kept = f" Kept the last finite params and the metrics so far in {out}/."
+        print(f"jaxopt-course: error: {err}{kept}", file=sys.stderr)
+        return EXIT_DIVERGED
+    except TrainingInterrupted as err:
+        where = Path(checkpoint_dir or (out / "checkpoint" if out is not None else DEFAULT_CHECKPOINT_DIR))
+        save_checkpoint(where, err.state, err.metrics, run_config)
+        if out is not None:
+            save_run(out, params=err.state.params, metrics=err.metrics, config=out_config,
+                     summary={"status": "interrupted", "step": err.step})
+        print(f"jaxopt-course: interrupted at step {err.step} of {args.steps}; checkpoint written to {where}/ -- "
+              f"run the same command with --resume {where} to continue", file=sys.stderr)
+        return EXIT_INTERRUPTED
     W = run.params
     final_loss = float(loss_fn(W, splits.train.X, splits.train.y))
     seconds = time.perf_counter() - start
@@ -100,6 +177,11 @@ def _cmd_train(args):
         "final_loss": final_loss,
         "seconds": seconds,
     }
+    if init_state is not None:
+        result["resumed_from_step"] = int(init_state.step)
+    if out is not None:
+        save_run(out, params=W, metrics=Metrics(run.losses, np.full(len(run.losses), np.nan, np.float32)),
+                 config=out_config, summary={"status": "completed", "step": args.steps, **result})
     _emit(args, result, [
         f"{args.loss} classifier on {args.data}: {args.steps} {method}, "
         f"{args.optimizer} lr {args.lr:g}, reg {args.reg:g} ({seconds:.1f} s)",
@@ -301,6 +383,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="gradient descent: use the whole training set every step (ignores --batch-size)")
     p.add_argument("--init-scale", type=_nonnegative_float, default=1e-4,
                    help="initial W = init_scale * randn(C, D) (CS231n: 1e-4 in the notes, 1e-3 in the assignment)")
+    p.add_argument("--chunk-size", type=_positive_int, default=1000,
+                   help="steps per compiled chunk; progress, the divergence check and checkpoints happen between "
+                        "chunks (it never changes the result)")
+    p.add_argument("--checkpoint-dir", default=None, metavar="DIR",
+                   help="write a checkpoint (params, optimizer state, key, step, metrics) to DIR after every "
+                        "chunk and on Ctrl-C")
+    p.add_argument("--resume", default=None, metavar="DIR",
+                   help="continue the run checkpointed in DIR (give the same options; --steps may grow); the "
+                        "result equals an uninterrupted run's bit for bit")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="write params.npz, metrics.json (losses per step, status) and config.json to DIR -- also "
+                        "when the run diverges (the last finite params) or is interrupted")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=_cmd_train)
 
@@ -360,3 +454,6 @@ def main(argv=None) -> int:
     except (ValueError, TypeError, FileNotFoundError, ConnectionError, PermissionError) as err:
         print(f"jaxopt-course: error: {err}".splitlines()[0], file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # Ctrl-C outside a training loop: nothing to save
+        print("jaxopt-course: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
