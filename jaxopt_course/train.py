@@ -307,11 +307,40 @@ def _minibatch(config: _Config, data: _Data, state: TrainState):
     return data.X[idx], data.y[idx], order
 
 
+def _stored_value_and_grad(opt_state) -> bool:
+    """Whether the optimizer state keeps the loss and gradient at the current weights.
+
+    A line search (``optax.lbfgs``'s zoom search) evaluates the loss and its
+    gradient at the point it accepts and stores them as ``value`` and
+    ``grad``; on the full batch the next step can reuse them instead of
+    computing them again (``optax.value_and_grad_from_state``).
+    """
+    try:
+        return optax.tree.get(opt_state, "value") is not None and optax.tree.get(opt_state, "grad") is not None
+    except KeyError:  # several of them: ambiguous, so compute afresh
+        return False
+
+
 def _train_step(config: _Config, data: _Data, lr, reg, state: TrainState):
     """One step of the lecture's loop: sample, gradient, update."""
     X_b, y_b, order = _minibatch(config, data, state)
-    loss, grads = jax.value_and_grad(_loss(config, reg))(state.params, X_b, y_b)
-    updates, opt_state = _optimizer(config, lr).update(grads, state.opt_state, state.params)
+    loss_fn = _loss(config, reg)
+
+    def batch_loss(params):  # this step's loss as a function of W alone, for line searches
+        return loss_fn(params, X_b, y_b)
+
+    optimizer = _optimizer(config, lr)
+    if config.batch_size is None and _stored_value_and_grad(state.opt_state):
+        loss, grads = optax.value_and_grad_from_state(batch_loss)(state.params, state=state.opt_state)
+    else:
+        loss, grads = jax.value_and_grad(batch_loss)(state.params)
+    if isinstance(optimizer, optax.GradientTransformationExtraArgs):
+        # Optimizers that need the loss (L-BFGS's line search, reduce-on-plateau)
+        # get it, its gradient and the function itself; the others ignore them.
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params,
+                                              value=loss, grad=grads, value_fn=batch_loss)
+    else:
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     step = state.step + 1
     if config.eval_every is None or data.X_val is None:
@@ -444,7 +473,10 @@ def _check_hyper(config: _Config, lr, reg) -> None:
     elif lr is None:
         raise ValueError("optimizer is a factory of the learning rate, so lr must be given (e.g. lr=1e-3)")
     else:
-        _checks.check_positive(lr, "lr")
+        # A number, or a pytree of them (e.g. {"lr": 0.1, "decay": 0.5} for a
+        # factory that builds a schedule): every value traced, every value > 0.
+        for value in jax.tree_util.tree_leaves(lr):
+            _checks.check_positive(value, "lr")
     if reg is not None:
         _checks.check_nonnegative(reg, "reg")
 
@@ -478,7 +510,14 @@ def make_train(loss_fn, optimizer, X, y, batch_size, num_steps, *, X_val=None, y
         ``functools.partial(svm_loss, reg=2.5e4)``; when ``train`` gets
         ``reg``, it is called as ``loss_fn(W, X, y, reg=reg)``.
       optimizer: an optax ``GradientTransformation`` (``optax.sgd(1e-7)``),
-        or a factory ``lr -> GradientTransformation`` when ``train`` gets ``lr``.
+        or a factory ``lr -> GradientTransformation`` when ``train`` gets ``lr``
+        (``lr`` may also be a dict of numbers, e.g. a schedule's parameters:
+        all traced, so new values reuse the compiled program). Optimizers
+        with extra arguments (``optax.GradientTransformationExtraArgs``, e.g.
+        ``optax.lbfgs()`` and its line search) are called with
+        ``value=loss, grad=dW, value_fn=W -> loss of the step's examples``;
+        on the full batch the loss and gradient a line search stored at the
+        accepted point are reused (``optax.value_and_grad_from_state``).
       X, y: the training set ``(N, D)``, ``(N,)`` int32.
       batch_size: examples per step; ``None`` for gradient descent (the full batch).
       num_steps: the number of updates (the lecture's ``maxIterations``).
