@@ -160,7 +160,33 @@ class NewtonResult(NamedTuple):
     losses: jax.Array  # loss before each step, then the final loss
 
 
-def newton(f, W0, num_steps: int = 10, *, solver: str = "cg", damping: float = 0.0, cg_iters: int = 50):
+def _newton_step(f, solver, cg_iters, W, damping, cg_tol):
+    """One Newton step from ``W``: ``(W - (H + damping I)^{-1} g, L(W))``, on the flat weights."""
+    w, unravel = ravel_pytree(W)
+
+    def loss(w):
+        return f(unravel(w))
+
+    grad = jax.grad(loss)
+    g = grad(w)
+    if solver == "direct":
+        H = jax.hessian(loss)(w) + damping * jnp.eye(w.size, dtype=w.dtype)
+        delta = jnp.linalg.solve(H, g)
+    else:
+        def matvec(v):
+            return jax.jvp(grad, (w,), (v,))[1] + damping * v
+
+        delta, _ = jax.scipy.sparse.linalg.cg(matvec, g, tol=cg_tol, maxiter=cg_iters)
+    return unravel(w - delta), loss(w)
+
+
+# f, the solver and the CG budget are static; W, damping and the CG tolerance
+# are traced: a second run with the same f reuses the compiled step.
+_newton_step_jit = jax.jit(_newton_step, static_argnums=(0, 1, 2))
+
+
+def newton(f, W0, num_steps: int = 10, *, solver: str = "cg", damping: float = 0.0, cg_iters: int = 50,
+           cg_tol: float = 1e-5, callback=None):
     """Newton's method: ``W <- W - (H + damping I)^{-1} grad L``.
 
     Args:
@@ -173,36 +199,35 @@ def newton(f, W0, num_steps: int = 10, *, solver: str = "cg", damping: float = 0
       damping: added to the Hessian's diagonal (Levenberg--Marquardt style);
         the unregularized softmax Hessian is singular, so use ``damping > 0``
         or ``reg > 0`` there.
-      cg_iters: iterations of conjugate gradient per step.
+      cg_iters: the most iterations of conjugate gradient per step (each one
+        Hessian-vector product, plus one for the initial residual).
+      cg_tol: conjugate gradient stops once ``||r|| <= cg_tol ||grad L||``;
+        ``0.0`` runs all ``cg_iters`` iterations (a fixed, countable cost).
+      callback: called on the host as ``callback(step, W)`` after every
+        step (``step`` from 1), e.g. to time the run or record the path.
+
+    The step is compiled once per ``f`` (by identity), solver and
+    ``cg_iters``; calling ``newton`` again with the same ``f`` reuses it.
+
+    Returns:
+      ``NewtonResult(params, losses)``: the final ``W`` and the loss before
+      each step, then the final loss (``num_steps + 1`` values).
     """
     if solver not in ("direct", "cg"):
         raise ValueError(f"solver must be 'direct' or 'cg', got {solver!r}")
     _checks.check_positive(num_steps, "num_steps", integer=True)
+    _checks.check_positive(cg_iters, "cg_iters", integer=True)
     _checks.check_nonnegative(damping, "damping")
-    flat0, unravel = ravel_pytree(W0)
+    _checks.check_nonnegative(cg_tol, "cg_tol")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a function callback(step, W), got {type(callback).__name__}")
 
-    def loss(w):
-        return f(unravel(w))
-
-    grad = jax.grad(loss)
-
-    @jax.jit
-    def step(w):
-        g = grad(w)
-        if solver == "direct":
-            H = jax.hessian(loss)(w) + damping * jnp.eye(w.size, dtype=w.dtype)
-            delta = jnp.linalg.solve(H, g)
-        else:
-            def matvec(v):
-                return jax.jvp(grad, (w,), (v,))[1] + damping * v
-
-            delta, _ = jax.scipy.sparse.linalg.cg(matvec, g, maxiter=cg_iters)
-        return w - delta, loss(w)
-
-    w = flat0
+    W = W0
     losses = []
-    for _ in range(int(num_steps)):
-        w, value = step(w)
+    for t in range(int(num_steps)):
+        W, value = _newton_step_jit(f, solver, int(cg_iters), W, damping, cg_tol)
         losses.append(value)
-    losses.append(loss(w))
-    return NewtonResult(unravel(w), jnp.stack(losses))
+        if callback is not None:
+            callback(t + 1, W)
+    losses.append(f(W))
+    return NewtonResult(W, jnp.stack(losses))
