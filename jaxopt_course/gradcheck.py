@@ -50,9 +50,9 @@ STUDY_METHODS = METHODS + ("complex",)
 #: Perturbed losses evaluated per ``jax.vmap`` call. Tuned on 2 CPU cores for
 #: W of 10 x 3073 and 500 examples (see benchmarks/NOTES.md); any value gives
 #: the same numbers up to round-off, only speed and memory change.
-DEFAULT_CHUNK_SIZE = 1024
+DEFAULT_CHUNK_SIZE = 256
 #: The same for :func:`numerical_gradient_linear`, whose perturbations are cheap.
-DEFAULT_LINEAR_CHUNK_SIZE = 1024
+DEFAULT_LINEAR_CHUNK_SIZE = 256
 
 
 # ---------------------------------------------------------------------------
@@ -345,10 +345,12 @@ def _svm_per_example_from_scores(scores_NxC, y_N, margin):
 
 def _softmax_per_example_from_scores(scores_NxC, y_N, margin):
     del margin  # the softmax loss has none
-    # The same formula, in the same order, as losses._softmax_per_example.
+    # The same formula, in the same order, as losses._softmax_per_example:
+    # shifted scores throughout, so nothing is lost next to a huge shift.
     shift_Nx1 = jax.lax.stop_gradient(jnp.max(scores_NxC, axis=1, keepdims=True))
-    log_sum_exp_N = shift_Nx1[:, 0] + jnp.log(jnp.sum(jnp.exp(scores_NxC - shift_Nx1), axis=1))
-    return log_sum_exp_N - jnp.take_along_axis(scores_NxC, y_N[:, None], axis=1)[:, 0]
+    shifted_NxC = scores_NxC - shift_Nx1
+    log_sum_exp_N = jnp.log(jnp.sum(jnp.exp(shifted_NxC), axis=1))
+    return log_sum_exp_N - jnp.take_along_axis(shifted_NxC, y_N[:, None], axis=1)[:, 0]
 
 
 #: Per-example losses as functions of the scores ``(scores_NxC, y_N, margin) -> (N,)``.
@@ -372,16 +374,19 @@ def _data_loss_moving_softmax(scores_NxC, y_N):
 
     ``L_i = log sum_j e^{s_ij} - s_{i,y_i}``. Moving ``s_ic`` changes one term
     of the sum, so ``log sum_j e^{s'_ij} = logaddexp(log sum_{j != c} e^{s_ij}, s_ic + moved_i)``,
-    where the first part is computed once for every ``(i, c)``.
+    where the first part is computed once for every ``(i, c)``. As in
+    losses.py, the scores are shifted by their row maximum at ``W`` first
+    (``L_i`` does not change), so nothing is lost next to a huge shift.
     """
     num_classes = scores_NxC.shape[1]
-    others_CxNxC = jnp.where(jnp.eye(num_classes, dtype=bool)[:, None, :], -jnp.inf, scores_NxC[None, :, :])
+    shifted_NxC = scores_NxC - jnp.max(scores_NxC, axis=1, keepdims=True)
+    others_CxNxC = jnp.where(jnp.eye(num_classes, dtype=bool)[:, None, :], -jnp.inf, shifted_NxC[None, :, :])
     log_sum_exp_without_CxN = jax.nn.logsumexp(others_CxNxC, axis=2)  # log sum_{j != c} e^{s_ij}
-    scores_CxN = scores_NxC.T
-    correct_N = jnp.take_along_axis(scores_NxC, y_N[:, None], axis=1)[:, 0]
+    shifted_CxN = shifted_NxC.T
+    correct_N = jnp.take_along_axis(shifted_NxC, y_N[:, None], axis=1)[:, 0]
 
     def data_loss(c, moved_N):
-        log_sum_exp_N = jnp.logaddexp(log_sum_exp_without_CxN[c], scores_CxN[c] + moved_N)
+        log_sum_exp_N = jnp.logaddexp(log_sum_exp_without_CxN[c], shifted_CxN[c] + moved_N)
         correct_moved_N = correct_N + jnp.where(y_N == c, moved_N, 0.0)
         return jnp.mean(log_sum_exp_N - correct_moved_N)
 

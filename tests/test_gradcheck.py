@@ -287,6 +287,23 @@ def test_linear_with_a_custom_per_example_loss_and_margin():
             np.asarray(numerical_gradient(f2, W)), atol=1e-10)
 
 
+def test_linear_softmax_shortcut_equals_whole_rows_and_survives_huge_scores():
+    from jaxopt_course.gradcheck import PER_EXAMPLE_FROM_SCORES
+
+    softmax_rows = lambda s, y: PER_EXAMPLE_FROM_SCORES["softmax"](s, y, None)  # noqa: E731
+    with jax.enable_x64(True):
+        for w_scale in (0.3, 3e3):  # scores of order 1, and of order 1e4
+            W, X, y = smooth_problem(6, w_scale=w_scale)
+            h = 1e-6 * w_scale
+            shortcut = numerical_gradient_linear("softmax", W, X, y, h=h, method="central")
+            rows = numerical_gradient_linear(softmax_rows, W, X, y, h=h, method="central")
+            generic = numerical_gradient(lambda W: losses.softmax_loss(W, X, y), W, h=h, method="central")
+            scale = float(jnp.max(jnp.abs(generic)))
+            assert scale > 0.1
+            np.testing.assert_allclose(np.asarray(shortcut), np.asarray(rows), atol=1e-7 * scale)
+            np.testing.assert_allclose(np.asarray(shortcut), np.asarray(generic), atol=1e-7 * scale)
+
+
 @pytest.mark.cifar
 def test_on_real_cifar10_dev_images(cifar10_root):
     from jaxopt_course import load_cifar10
