@@ -109,7 +109,7 @@ def _check_no_overflow(value, what: str, W, X, reg=0.0):
         cause = (f"the penalty reg * sum(W**2) = {float(np.max(reg)) * float(np.sum(W64 * W64)):.3g} overflows {dtype} "
                  f"(max |W| = {np.max(np.abs(W64)):.3g})")
     else:
-        cause = f"its sum over the examples overflows {dtype} (largest |score| {largest:.3g})"
+        cause = f"a sum of its terms (over classes or examples) overflows {dtype} (largest |score| {largest:.3g})"
     raise ValueError(
         f"{what} is not finite for the finite W and X given: {cause}. Scale W or X down "
         "(CS231n starts from W = 1e-4 * randn) or compute in float64 (with jax.enable_x64(True))")
