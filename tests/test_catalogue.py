@@ -1,0 +1,535 @@
+"""The catalogue of bad inputs: every wrong thing a learner will feed the code once, and what they get.
+
+Each row of :data:`CATALOGUE` is one test. A Python row must raise its
+exception type, with a message matching its pattern (the argument's name,
+what was expected, what came), from plain Python -- no JAX frame in the
+traceback, so nothing was traced or compiled first. A command-line row must
+exit with its code (2 for a bad input) and print exactly one line on stderr,
+no traceback. A row whose error is ``None`` is accepted input whose
+behaviour is documented (say, a batch larger than the data set).
+
+``docs/errors.md`` is this table with the messages actually seen; rebuild it
+with ``.venv/bin/python tests/test_catalogue.py`` after changing a message.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import re
+import subprocess
+import sys
+import tarfile
+import traceback
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxopt_course import fit, load_cifar10, load_data, random_search, softmax_loss, svm_loss
+from jaxopt_course.checkpoint import load_checkpoint, save_checkpoint, save_run
+from jaxopt_course.cli import main
+from jaxopt_course.data import download_cifar10, read_cifar10_batch
+from jaxopt_course.gradcheck import numerical_gradient
+from jaxopt_course.losses import get_loss
+from jaxopt_course.model import init_weights
+from jaxopt_course.train import TrainState, get_optimizer
+
+REPO = Path(__file__).resolve().parents[1]
+DOC = REPO / "docs" / "errors.md"
+
+
+class Row(NamedTuple):
+    """One bad input and the error it gets.
+
+    Attributes:
+      id: a short unique name (the test id).
+      where: ``"python"`` or ``"cli"``.
+      bad_input: what is wrong, in words.
+      run: Python: ``run(tmp)`` makes the call; CLI: the arguments, where
+        ``{tmp}`` is the test's temporary folder.
+      error: Python: the exception type; CLI: the exit code; ``None``: the
+        input is accepted (see ``match`` for what happens).
+      match: a regular expression the message (CLI: the stderr line; accepted
+        CLI input: stdout) must match.
+      setup: ``setup(tmp)`` prepares files the row needs.
+    """
+
+    id: str
+    where: str
+    bad_input: str
+    run: Callable | list
+    error: type | int | None
+    match: str
+    setup: Callable | None = None
+
+
+# ---------------------------------------------------------------------------
+# A small problem and the files the rows need
+# ---------------------------------------------------------------------------
+
+C, D, N = 3, 4, 5
+W = np.zeros((C, D), np.float32)
+X = np.arange(N * D, dtype=np.float32).reshape(N, D) / 10
+y = np.array([0, 1, 2, 0, 1], np.int32)
+KEY = jax.random.key(0)
+
+
+def with_value(a, index, value):
+    a = a.copy()
+    a[index] = value
+    return a
+
+
+def fit_(**kwargs):
+    """``fit`` on the small problem; keyword arguments override."""
+    args = dict(loss_fn=softmax_loss, W0=W, X=X, y=y, key=KEY, optimizer=optax.sgd(0.1), batch_size=2, num_steps=3)
+    args.update(kwargs)
+    return fit(args.pop("loss_fn"), args.pop("W0"), args.pop("X"), args.pop("y"), **args)
+
+
+def valid_batch(n=2) -> bytes:
+    record = {b"batch_label": b"training batch", b"labels": list(range(n)),
+              b"data": np.zeros((n, 3072), np.uint8)}
+    return pickle.dumps(record, protocol=2)
+
+
+class _RunsCode:
+    """Pickles as a call of ``os.system``: what a hostile "batch file" would hold."""
+
+    def __reduce__(self):
+        return (os.system, ("echo this should never run",))
+
+
+def write_file(name, data: bytes):
+    def setup(tmp: Path):
+        path = tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return setup
+
+
+def blocked(tmp: Path):
+    """A regular file where a folder should be created: that folder cannot be written (even as root)."""
+    (tmp / "a-file").write_text("in the way")
+
+
+def archive(tmp: Path):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo("cifar-10-batches-py/readme.txt")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    (tmp / "cifar-10-python.tar.gz").write_bytes(buf.getvalue())
+
+
+def small_checkpoint(tmp: Path):
+    """A real digits checkpoint at step 2 (lr 1.0), written by the command line itself."""
+    assert main(["train", "--steps", "2", "--chunk-size", "1", "--checkpoint-dir", str(tmp / "ckpt")]) == 0
+
+
+def sgd_checkpoint(tmp: Path):
+    state = TrainState(jnp.asarray(W), optax.sgd(0.1).init(W), KEY, jnp.int32(0))
+    save_checkpoint(tmp / "ckpt", state)
+
+
+def corrupt_checkpoint(tmp: Path):
+    sgd_checkpoint(tmp)
+    path = tmp / "ckpt" / "checkpoint.npz"
+    path.write_bytes(path.read_bytes()[:100])
+
+
+def adam_like():
+    return TrainState(jnp.asarray(W), optax.adam(0.1).init(W), KEY, jnp.int32(0))
+
+
+TRUNCATED = valid_batch()[:300]
+
+# ---------------------------------------------------------------------------
+# The catalogue
+# ---------------------------------------------------------------------------
+
+CATALOGUE = [
+    # --- shapes and ndim -------------------------------------------------------------------------
+    Row("W-1d", "python", "W is 1-D", lambda t: svm_loss(W[0], X, y), ValueError,
+        r"W must be 2-D, got shape \(4,\) \(1-D\)"),
+    Row("X-3d", "python", "X is 3-D", lambda t: softmax_loss(W, X[None], y), ValueError,
+        r"X must be 2-D, got shape \(1, 5, 4\)"),
+    Row("W-X-mismatch", "python", "W (C, D) and X (N, D) disagree on D (the bias column forgotten)",
+        lambda t: svm_loss(W, X[:, :-1], y), ValueError, r"W and X disagree on the dimension D.*bias trick"),
+    Row("y-2d", "python", "y is a column (N, 1)", lambda t: svm_loss(W, X, y[:, None]), ValueError,
+        r"y must be 1-D integer labels of shape \(N,\), got shape \(5, 1\)"),
+    Row("y-length", "python", "fewer labels than examples", lambda t: softmax_loss(W, X, y[:3]), ValueError,
+        r"y must have one label per row of X \(N=5\), got 3 labels"),
+    Row("W0-shape", "python", "fit's W0 has the wrong D", lambda t: fit_(W0=W[:, :3]), ValueError,
+        r"W0 must have shape \(C, D\) with D = 4"),
+    # --- dtypes ----------------------------------------------------------------------------------
+    Row("X-int", "python", "X holds integers (raw pixels)", lambda t: softmax_loss(W, X.astype(np.int32), y),
+        TypeError, r"X must be a floating array \(float32 or float64\), got dtype int32"),
+    Row("X-strings", "python", "X holds strings", lambda t: svm_loss(W, np.full((N, D), "a"), y), TypeError,
+        r"X must be a floating array .*got dtype <U1"),
+    Row("W-not-array", "python", "W is a string", lambda t: svm_loss("W", X, y), TypeError,
+        r"W must be an array, got str"),
+    Row("W-list", "python", "W is a Python list", lambda t: svm_loss(W.tolist(), X, y), TypeError,
+        r"W must be an array \(NumPy or JAX\), got a list"),
+    Row("W-complex-svm", "python", "complex W for the SVM (only softmax takes a complex step)",
+        lambda t: svm_loss(W.astype(np.complex64), X, y), TypeError,
+        r"W must be a real floating array, got complex dtype complex64"),
+    Row("X-complex", "python", "complex X", lambda t: softmax_loss(W, X.astype(np.complex64), y), TypeError,
+        r"X must be a real floating array, got complex dtype complex64"),
+    # --- NaN / Inf -------------------------------------------------------------------------------
+    Row("X-nan", "python", "a NaN pixel in X", lambda t: svm_loss(W, with_value(X, (2, 1), np.nan), y),
+        ValueError, r"X must be finite, got 1 NaN/Inf value\(s\) out of 20"),
+    Row("W-inf", "python", "an Inf weight", lambda t: softmax_loss(with_value(W, (0, 0), np.inf), X, y),
+        ValueError, r"W must be finite, got 1 NaN/Inf"),
+    Row("W0-nan", "python", "fit's W0 holds NaN", lambda t: fit_(W0=with_value(W, (1, 1), np.nan)), ValueError,
+        r"W0 must be finite"),
+    Row("scores-overflow", "python", "finite W and X whose scores X @ W.T overflow float32 (1e20 * 1e20)",
+        lambda t: svm_loss(np.full((C, D), 1e20, np.float32), np.full((N, D), 1e20, np.float32), y), ValueError,
+        r"svm_loss is not finite for the finite W and X given: the scores X @ W.T overflow float32"),
+    # --- labels ----------------------------------------------------------------------------------
+    Row("y-too-big", "python", "label C with C classes", lambda t: svm_loss(W, X, with_value(y, 0, 3)),
+        ValueError, r"y must hold labels in \[0, 3\) for W with 3 classes, got values in \[0, 3\]"),
+    Row("y-negative", "python", "label -1", lambda t: softmax_loss(W, X, with_value(y, 0, -1)), ValueError,
+        r"y must hold labels in \[0, 3\).*got values in \[-1, 2\]"),
+    Row("y-float", "python", "float labels", lambda t: svm_loss(W, X, y.astype(np.float32)), TypeError,
+        r"y must hold integer class labels, got dtype float32"),
+    Row("fit-y-range", "python", "fit: labels beyond W0's classes", lambda t: fit_(W0=W[:2]), ValueError,
+        r"y must hold labels in \[0, 2\)"),
+    # --- empty data ------------------------------------------------------------------------------
+    Row("X-empty", "python", "no examples (N = 0)",
+        lambda t: svm_loss(W, np.zeros((0, D), np.float32), np.zeros(0, np.int32)), ValueError,
+        r"X must hold at least one example, got shape \(0, 4\)"),
+    Row("fit-empty", "python", "fit on no examples",
+        lambda t: fit_(X=np.zeros((0, D), np.float32), y=np.zeros(0, np.int32)), ValueError,
+        r"X must hold at least one example"),
+    # --- hyperparameters -------------------------------------------------------------------------
+    Row("reg-negative", "python", "reg < 0", lambda t: svm_loss(W, X, y, reg=-1e-3), ValueError,
+        r"reg must be >= 0, got -0.001"),
+    Row("reg-nan", "python", "reg is NaN", lambda t: softmax_loss(W, X, y, reg=float("nan")), ValueError,
+        r"reg must be finite, got nan"),
+    Row("reg-string", "python", "reg is a string", lambda t: softmax_loss(W, X, y, reg="1e-3"), TypeError,
+        r"reg must be a number, got str"),
+    Row("margin-inf", "python", "margin is Inf", lambda t: svm_loss(W, X, y, margin=float("inf")), ValueError,
+        r"margin must be finite, got inf"),
+    Row("batch-zero", "python", "batch_size 0", lambda t: fit_(batch_size=0), ValueError,
+        r"batch_size must be >= 1, got 0"),
+    Row("batch-negative", "python", "batch_size -8", lambda t: fit_(batch_size=-8), ValueError,
+        r"batch_size must be >= 1, got -8"),
+    Row("batch-float", "python", "batch_size 2.5", lambda t: fit_(batch_size=2.5), TypeError,
+        r"batch_size must be an integer, got 2.5"),
+    Row("batch-above-N-shuffle", "python", "batch_size > N with sampling='shuffle' (an epoch has no batch)",
+        lambda t: fit_(batch_size=N + 1, sampling="shuffle"), ValueError,
+        r"batch_size must be <= the number of training examples \(5\) with sampling='shuffle', got 6"),
+    Row("batch-above-N-replacement", "python",
+        "batch_size > N drawn with replacement (the lecture's X.sample, CS231n's np.random.choice)",
+        lambda t: fit_(batch_size=4 * N).params.shape, None,
+        "accepted: each step draws batch_size indices with replacement, so examples repeat within a batch; "
+        "it is still not the full batch (batch_size=None is gradient descent)"),
+    Row("lr-negative", "python", "learning rate < 0 (an ascent)", lambda t: get_optimizer("sgd", -0.1), ValueError,
+        r"lr must be > 0, got -0.1"),
+    Row("lr-zero", "python", "learning rate 0 (nothing would move)", lambda t: get_optimizer("adam", 0.0),
+        ValueError, r"lr must be > 0, got 0.0"),
+    Row("lr-nan", "python", "learning rate NaN", lambda t: get_optimizer("sgd", float("nan")), ValueError,
+        r"lr must be finite, got nan"),
+    Row("fit-lr-negative", "python", "fit with a factory and lr < 0",
+        lambda t: fit_(optimizer=optax.sgd, lr=-1.0), ValueError, r"lr must be > 0, got -1.0"),
+    Row("h-zero", "python", "finite-difference step h = 0",
+        lambda t: numerical_gradient(lambda w: jnp.sum(w ** 2), jnp.ones(3), h=0.0), ValueError,
+        r"h must be > 0, got 0.0"),
+    Row("h-negative", "python", "h < 0",
+        lambda t: numerical_gradient(lambda w: jnp.sum(w ** 2), jnp.ones(3), h=-1e-4), ValueError,
+        r"h must be > 0, got -0.0001"),
+    Row("trials-zero", "python", "random search with 0 trials",
+        lambda t: random_search(lambda w: jnp.sum(w ** 2), KEY, (C, D), trials=0), ValueError,
+        r"trials must be >= 1, got 0"),
+    Row("trials-negative", "python", "random search with -5 trials",
+        lambda t: random_search(lambda w: jnp.sum(w ** 2), KEY, (C, D), trials=-5), ValueError,
+        r"trials must be >= 1, got -5"),
+    Row("num-steps-zero", "python", "fit with num_steps 0", lambda t: fit_(num_steps=0), ValueError,
+        r"num_steps must be >= 1, got 0"),
+    Row("classes-zero", "python", "init_weights with 0 classes", lambda t: init_weights(KEY, 0, D), ValueError,
+        r"num_classes must be a positive integer, got 0"),
+    Row("key-int", "python", "an int seed where a key is needed", lambda t: fit_(key=0), TypeError,
+        r"key must be a JAX random key such as jax.random.key\(0\), got int"),
+    Row("loss-fn-string", "python", "loss_fn is a name, not a function", lambda t: fit_(loss_fn="svm"), TypeError,
+        r"loss_fn must be a function loss_fn\(W, X, y\), got str"),
+    # --- unknown names ---------------------------------------------------------------------------
+    Row("optimizer-unknown", "python", "an optimizer optax may have but the course does not name",
+        lambda t: get_optimizer("adamax2", 0.1), ValueError, r"optimizer must be one of \[.*'sgd'.*\], got 'adamax2'"),
+    Row("loss-unknown", "python", "loss 'hinge'", lambda t: get_loss("hinge"), ValueError,
+        r"loss must be one of \['softmax', 'svm'\], got 'hinge'"),
+    Row("data-unknown", "python", "data set 'mnist'", lambda t: load_data("mnist"), ValueError,
+        r"data must be one of \['digits', 'cifar10'\], got 'mnist'"),
+    # --- files: CIFAR-10, checkpoints, results ---------------------------------------------------
+    Row("cifar-missing", "python", "a CIFAR-10 folder that is not there", lambda t: load_cifar10(t / "nowhere"),
+        FileNotFoundError, r"no CIFAR-10 at .*nowhere/cifar-10-batches-py. Download .* download=True"),
+    Row("batch-truncated", "python", "a truncated batch file", lambda t: read_cifar10_batch(t / "data_batch_1"),
+        ValueError, r"data_batch_1 is not a readable CIFAR-10 batch .* truncated or corrupted",
+        write_file("data_batch_1", TRUNCATED)),
+    Row("batch-garbage", "python", "a batch file that is not a pickle",
+        lambda t: read_cifar10_batch(t / "data_batch_1"), ValueError,
+        r"data_batch_1 is not a readable CIFAR-10 batch", write_file("data_batch_1", b"<html>404</html>" * 8)),
+    Row("batch-runs-code", "python", "a 'batch' pickle that would run os.system",
+        lambda t: read_cifar10_batch(t / "data_batch_1"), ValueError,
+        r"data_batch_1 is not a readable CIFAR-10 batch .*posix.system, which a CIFAR-10 batch never holds",
+        write_file("data_batch_1", pickle.dumps({b"data": _RunsCode(), b"labels": []}, protocol=2))),
+    Row("batch-wrong-size", "python", "images of 3071 bytes", lambda t: read_cifar10_batch(t / "data_batch_1"),
+        ValueError, r"data_batch_1: 'data' must be a uint8 array of shape \(n, 3072\), got uint8 array of shape "
+        r"\(2, 3071\)",
+        write_file("data_batch_1", pickle.dumps({b"data": np.zeros((2, 3071), np.uint8), b"labels": [0, 1]}))),
+    Row("cifar-truncated", "python", "load_cifar10 on a folder with a truncated batch",
+        lambda t: load_cifar10(t, num_training=10, num_validation=0, num_test=1, num_dev=0), ValueError,
+        r"cifar-10-batches-py/data_batch_1 is not a readable CIFAR-10 batch",
+        write_file("cifar-10-batches-py/data_batch_1", TRUNCATED)),
+    Row("archive-checksum", "python", "a downloaded archive with the wrong MD5",
+        lambda t: download_cifar10(t / "data", url=(t / "cifar-10-python.tar.gz").as_uri(), progress=False),
+        ValueError, r"has MD5 [0-9a-f]{32}, expected c58f30108f718f92721af3b95e74349a: it is corrupted or "
+        r"incomplete .* and was deleted", archive),
+    Row("results-unwritable", "python", "a results folder that cannot be created (a file is in the way)",
+        lambda t: save_run(t / "a-file" / "run", params=W, metrics=None, summary={}), PermissionError,
+        r"the results folder .*a-file/run cannot be written", blocked),
+    Row("checkpoint-missing", "python", "resume from a folder without a checkpoint",
+        lambda t: load_checkpoint(t / "none", adam_like()), FileNotFoundError, r"no checkpoint at .*checkpoint.npz"),
+    Row("checkpoint-truncated", "python", "a truncated checkpoint file",
+        lambda t: load_checkpoint(t / "ckpt", adam_like()), ValueError,
+        r"checkpoint.npz is not a readable checkpoint .* truncated or corrupted", corrupt_checkpoint),
+    Row("checkpoint-other-optimizer", "python", "an SGD checkpoint restored for an Adam run",
+        lambda t: load_checkpoint(t / "ckpt", adam_like()), ValueError,
+        r"checkpoint.npz holds the state of another kind of run .*opt_state\[0\].mu", sgd_checkpoint),
+    Row("init-state-other-optimizer", "python", "fit(init_state=...) from a run with another optimizer",
+        lambda t: fit_(optimizer=optax.adam(0.1),
+                       init_state=TrainState(jnp.asarray(W), optax.sgd(0.1).init(W), KEY, jnp.int32(1))),
+        ValueError, r"init_state.opt_state does not fit the optimizer"),
+    # --- the command line ------------------------------------------------------------------------
+    Row("cli-lr-negative", "cli", "--lr -1", ["train", "--lr", "-1"], 2,
+        r"argument --lr: expected a finite number >= 0, got -1"),
+    Row("cli-lr-zero", "cli", "--lr 0", ["train", "--lr", "0"], 2, r"argument --lr: expected a number > 0, got 0"),
+    Row("cli-lr-nan", "cli", "--lr nan", ["train", "--lr", "nan"], 2, r"argument --lr: .*got nan"),
+    Row("cli-lr-text", "cli", "--lr fast", ["train", "--lr", "fast"], 2,
+        r"argument --lr: expected a number, got 'fast'"),
+    Row("cli-reg-negative", "cli", "--reg -0.1", ["train", "--reg", "-0.1"], 2, r"argument --reg: .*got -0.1"),
+    Row("cli-batch-zero", "cli", "--batch-size 0", ["train", "--batch-size", "0"], 2,
+        r"argument --batch-size: expected a positive integer, got 0"),
+    Row("cli-batch-float", "cli", "--batch-size 2.5", ["train", "--batch-size", "2.5"], 2,
+        r"argument --batch-size: expected a positive integer, got '2.5'"),
+    Row("cli-batch-above-N", "cli", "--batch-size above N (digits: N = 1257): the command cuts it to N, since a "
+        "bigger batch drawn with replacement only repeats examples",
+        ["train", "--batch-size", "100000", "--steps", "3", "--json"], None,
+        r'"batch_size": 1257'),
+    Row("cli-steps-zero", "cli", "--steps 0", ["train", "--steps", "0"], 2,
+        r"argument --steps: expected a positive integer, got 0"),
+    Row("cli-seed-text", "cli", "--seed abc", ["train", "--seed", "abc"], 2,
+        r"argument --seed: invalid int value: 'abc'"),
+    Row("cli-loss-unknown", "cli", "--loss hinge", ["train", "--loss", "hinge"], 2,
+        r"argument --loss: invalid choice: 'hinge'"),
+    Row("cli-optimizer-unknown", "cli", "--optimizer adamax2", ["train", "--optimizer", "adamax2"], 2,
+        r"argument --optimizer: invalid choice: 'adamax2'"),
+    Row("cli-data-unknown", "cli", "--data mnist", ["train", "--data", "mnist"], 2,
+        r"argument --data: invalid choice: 'mnist'"),
+    Row("cli-command-unknown", "cli", "a subcommand that does not exist", ["fit"], 2,
+        r"invalid choice: 'fit'"),
+    Row("cli-cifar-no-dir", "cli", "--data cifar10 without --data-dir", ["train", "--data", "cifar10"], 2,
+        r"--data cifar10 needs --data-dir DIR"),
+    Row("cli-cifar-missing", "cli", "--data-dir with no CIFAR-10 in it",
+        ["train", "--data", "cifar10", "--data-dir", "{tmp}/nowhere"], 2, r"no CIFAR-10 at .*nowhere"),
+    Row("cli-cifar-truncated", "cli", "--data-dir holding a truncated batch file",
+        ["train", "--data", "cifar10", "--data-dir", "{tmp}"], 2,
+        r"data_batch_1 is not a readable CIFAR-10 batch .*truncated or corrupted",
+        write_file("cifar-10-batches-py/data_batch_1", TRUNCATED)),
+    Row("cli-h-zero", "cli", "gradcheck --h 0", ["gradcheck", "--h", "0"], 2,
+        r"argument --h: expected a number > 0, got 0"),
+    Row("cli-h-negative", "cli", "gradcheck --h=-1e-4", ["gradcheck", "--h=-1e-4"], 2,
+        r"argument --h: expected a finite number >= 0, got -1e-4"),
+    Row("cli-trials-zero", "cli", "search --trials 0", ["search", "--trials", "0"], 2,
+        r"argument --trials: expected a positive integer, got 0"),
+    Row("cli-out-unwritable", "cli", "--out where a file is in the way",
+        ["train", "--out", "{tmp}/a-file/results"], 2, r"the results folder .*a-file/results cannot be written",
+        blocked),
+    Row("cli-checkpoint-unwritable", "cli", "--checkpoint-dir where a file is in the way",
+        ["train", "--checkpoint-dir", "{tmp}/a-file/ckpt"], 2, r"a-file/ckpt cannot be written", blocked),
+    Row("cli-resume-missing", "cli", "--resume a folder without a checkpoint",
+        ["train", "--resume", "{tmp}/none"], 2, r"no checkpoint at .*none/checkpoint.npz"),
+    Row("cli-resume-corrupted", "cli", "--resume a truncated checkpoint",
+        ["train", "--resume", "{tmp}/ckpt"], 2, r"checkpoint.npz is not a readable checkpoint", corrupt_checkpoint),
+    Row("cli-resume-other-options", "cli", "--resume with another --lr than the checkpointed run",
+        ["train", "--lr", "0.5", "--resume", "{tmp}/ckpt"], 2,
+        r"--resume .*ckpt: the checkpoint is of a run with --lr 1.0, this command has 0.5", small_checkpoint),
+    Row("cli-resume-past-steps", "cli", "--resume a run already beyond --steps",
+        ["train", "--steps", "1", "--resume", "{tmp}/ckpt"], 2,
+        r"the checkpoint is at step 2, beyond --steps 1", small_checkpoint),
+]
+
+
+# ---------------------------------------------------------------------------
+# Running a row
+# ---------------------------------------------------------------------------
+
+
+def _jax_frames(tb) -> list[str]:
+    return [f"{f.filename}:{f.lineno}" for f in traceback.extract_tb(tb)
+            if f"{os.sep}jax{os.sep}" in f.filename or f"{os.sep}jaxlib{os.sep}" in f.filename]
+
+
+def run_python_row(row: Row, tmp: Path) -> str:
+    """Run a Python row; return the message (or a note for accepted input)."""
+    if row.setup:
+        row.setup(tmp)
+    if row.error is None:
+        row.run(tmp)  # must not raise
+        return row.match
+    with pytest.raises(row.error) as info:
+        row.run(tmp)
+    message = str(info.value)
+    assert type(info.value) is row.error or row.error is Exception, f"got {type(info.value).__name__}: {message}"
+    assert re.search(row.match, message), f"message {message!r} does not match {row.match!r}"
+    assert not _jax_frames(info.tb), f"raised inside JAX, after tracing began: {_jax_frames(info.tb)}"
+    return message
+
+
+def cli_args(row: Row, tmp: Path) -> list[str]:
+    return [a.replace("{tmp}", str(tmp)) for a in row.run]
+
+
+def check_cli_output(row: Row, code: int, out: str, err: str) -> str:
+    if row.error is None:
+        assert code == 0, err
+        assert re.search(row.match, out), out
+        return f"exit 0; {re.search(row.match, out).group(0)}"
+    assert code == row.error, (code, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, f"stderr must be one line, got:\n{err}"
+    assert "Traceback" not in err
+    assert re.search(row.match, lines[0]), f"stderr {lines[0]!r} does not match {row.match!r}"
+    return lines[0]
+
+
+def run_cli_row(row: Row, tmp: Path, capsys) -> str:
+    if row.setup:
+        row.setup(tmp)
+        capsys.readouterr()
+    code = main(cli_args(row, tmp))
+    captured = capsys.readouterr()
+    return check_cli_output(row, code, captured.out, captured.err)
+
+
+# ---------------------------------------------------------------------------
+# The tests
+# ---------------------------------------------------------------------------
+
+PYTHON_ROWS = [r for r in CATALOGUE if r.where == "python"]
+CLI_ROWS = [r for r in CATALOGUE if r.where == "cli"]
+
+
+def test_the_catalogue_is_large_and_its_ids_unique():
+    ids = [r.id for r in CATALOGUE]
+    assert len(ids) == len(set(ids))
+    assert len(CATALOGUE) >= 30 and len(CLI_ROWS) >= 10
+    assert all(r.where in ("python", "cli") for r in CATALOGUE)
+
+
+@pytest.mark.parametrize("row", PYTHON_ROWS, ids=[r.id for r in PYTHON_ROWS])
+def test_python_api_row(row, tmp_path):
+    run_python_row(row, tmp_path)
+
+
+@pytest.mark.parametrize("row", CLI_ROWS, ids=[r.id for r in CLI_ROWS])
+def test_command_line_row(row, tmp_path, capsys):
+    run_cli_row(row, tmp_path, capsys)
+
+
+# A real process for the rows that get past argparse and load data or JAX:
+# nothing else (a warning, a progress bar, a traceback) may reach stderr.
+SUBPROCESS_ROWS = ["cli-cifar-truncated", "cli-resume-corrupted"]
+
+
+@pytest.mark.parametrize("row_id", SUBPROCESS_ROWS)
+def test_command_line_row_in_a_real_process(row_id, tmp_path):
+    row = next(r for r in CLI_ROWS if r.id == row_id)
+    row.setup(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "jaxopt_course", *cli_args(row, tmp_path)], capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path)
+    check_cli_output(row, proc.returncode, proc.stdout, proc.stderr)
+
+
+def test_the_docs_list_every_row():
+    text = DOC.read_text()
+    missing = [r.id for r in CATALOGUE if f"`{r.id}`" not in text]
+    assert not missing, f"docs/errors.md lacks {missing}; rebuild it: .venv/bin/python tests/test_catalogue.py"
+
+
+# ---------------------------------------------------------------------------
+# docs/errors.md
+# ---------------------------------------------------------------------------
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render(observed: dict) -> str:
+    lines = [
+        "# When things go wrong: the catalogue of bad inputs",
+        "",
+        "Every row is a test (`tests/test_catalogue.py`), and the message is the one the code printed when the",
+        "catalogue was last rebuilt (`.venv/bin/python tests/test_catalogue.py`). Python API errors are raised in",
+        "plain Python before anything is traced or compiled; the command line exits with code 2 and prints one",
+        "line on stderr, no traceback. (Other exits: 1 when training diverges, 130 on Ctrl-C.)",
+        "",
+    ]
+    for where, title in (("python", "Python API"), ("cli", "Command line (`jaxopt-course ...`)")):
+        lines += [f"## {title}", "", "| id | bad input | " + ("call" if where == "cli" else "error") + " | message |",
+                  "|---|---|---|---|"]
+        for row in CATALOGUE:
+            if row.where != where:
+                continue
+            if where == "python":
+                kind = "accepted" if row.error is None else row.error.__name__
+            else:
+                shown = " ".join(a.replace("{tmp}", "TMP") for a in row.run)
+                kind = f"`{shown}` → exit {0 if row.error is None else row.error}"
+            message = observed.get(row.id, "")
+            lines.append(f"| `{row.id}` | {_cell(row.bad_input)} | {_cell(kind)} | {_cell(message)} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _rebuild_docs() -> None:
+    import tempfile
+
+    class _Capsys:  # what run_cli_row needs of pytest's capsys
+        def __init__(self):
+            self.out, self.err = io.StringIO(), io.StringIO()
+
+        def readouterr(self):
+            out, err = self.out.getvalue(), self.err.getvalue()
+            self.out.seek(0), self.out.truncate(), self.err.seek(0), self.err.truncate()
+            return type("Captured", (), {"out": out, "err": err})
+
+    observed = {}
+    for row in CATALOGUE:
+        with tempfile.TemporaryDirectory() as tmp:
+            if row.where == "python":
+                observed[row.id] = run_python_row(row, Path(tmp))
+            else:
+                capsys = _Capsys()
+                old = sys.stdout, sys.stderr
+                sys.stdout, sys.stderr = capsys.out, capsys.err
+                try:
+                    observed[row.id] = run_cli_row(row, Path(tmp), capsys)
+                finally:
+                    sys.stdout, sys.stderr = old
+        observed[row.id] = observed[row.id].replace(tmp, "TMP")
+    DOC.parent.mkdir(exist_ok=True)
+    DOC.write_text(render(observed))
+    print(f"wrote {DOC} ({len(CATALOGUE)} rows)")
+
+
+if __name__ == "__main__":
+    jax.config.update("jax_numpy_rank_promotion", "raise")
+    _rebuild_docs()
