@@ -1,0 +1,493 @@
+"""Figures from saved results: each function reads one ``results/<name>/`` folder.
+
+Every experiment in ``experiments/`` writes ``config.json`` and
+``metrics.json``; the functions here read those files -- nothing else, no
+maths, no training -- and write PNGs beside them, so any figure can be redrawn
+from disk::
+
+    from jaxopt_course import plots
+    plots.plot_results("results/sweep")        # by the folder's experiment
+    plots.plot_sweep("results/sweep")          # or by name
+
+Each ``plot_<experiment>(result_dir)`` returns the paths of the PNGs it
+wrote; ``draw_<experiment>(config, metrics)`` returns the unsaved figures
+(``{file name: Figure}``), for a notebook or a test. Matplotlib is used through its object API (``Figure`` + Agg), so no
+global backend or pyplot state is touched and it runs headless.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+
+from .files import atomic_write_bytes, read_json
+
+DPI = 110
+#: One colour per curve, in order (matplotlib's default cycle, colour-blind friendlier order).
+COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+          "#bcbd22", "#17becf")
+
+
+# ---------------------------------------------------------------------------
+# Reading and writing
+# ---------------------------------------------------------------------------
+
+
+def load_results(result_dir) -> tuple[dict, dict]:
+    """``(config, metrics)`` of a results folder.
+
+    Raises:
+      FileNotFoundError: the folder has no ``metrics.json`` (run the experiment first).
+    """
+    result_dir = Path(result_dir)
+    metrics_path = result_dir / "metrics.json"
+    if not metrics_path.is_file():
+        raise FileNotFoundError(f"no metrics.json in {result_dir}: run the experiment that writes it first")
+    config_path = result_dir / "config.json"
+    config = read_json(config_path) if config_path.is_file() else {}
+    return config, read_json(metrics_path)
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def _figure(width: float, height: float) -> Figure:
+    """A figure with constrained layout (titles, colour bars and legends never overlap)."""
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _floats(values) -> np.ndarray:
+    """JSON lists (``None`` for NaN/Inf) as a float array with NaN."""
+    return np.array([np.nan if v is None else v for v in np.ravel(np.asarray(values, dtype=object))],
+                    dtype=float).reshape(np.shape(values))
+
+
+def _data_title(config: dict) -> str:
+    data = config.get("data")
+    return "" if not data else f" ({'CIFAR-10' if data == 'cifar10' else data})"
+
+
+# ---------------------------------------------------------------------------
+# 1. The tea-temperature toy
+# ---------------------------------------------------------------------------
+
+TEA_TITLES = {"smooth": "smooth: one minimum", "local_minima": "several minima", "wiggly": "wiggles"}
+
+
+def draw_tea_temperature(config: dict, metrics: dict) -> dict:
+    """``tea_temperature.png``: each cost curve with every point exhaustive search tasted
+    and the paths of gradient descent (the smallest step size) from each start."""
+    toys = metrics["toys"]
+    fig = _figure(5.2 * len(toys), 4.6)
+    axes = fig.subplots(1, len(toys), squeeze=False)[0]
+    for ax, (name, toy) in zip(axes, toys.items()):
+        ax.plot(toy["curve"]["t"], toy["curve"]["cost"], color="0.55", lw=1.5, label="cost", zorder=1)
+        grid = toy["grid"]
+        ax.scatter(grid["t"], grid["cost"], s=9, color="black", zorder=2,
+                   label=f"exhaustive search ({grid['evaluations']} tastings)")
+        ax.scatter([grid["best_t"]], [grid["best_cost"]], s=220, marker="*", color="gold", edgecolor="black",
+                   zorder=5, label=f"best tasted: {grid['best_t']:.1f} C")
+        small_step = min(d["step_size"] for d in toy["descents"])
+        for i, d in enumerate(x for x in toy["descents"] if x["step_size"] == small_step):
+            color = COLORS[(i + 1) % len(COLORS)]
+            ax.plot(d["path_t"], d["path_cost"], "-", color=color, lw=1.2, alpha=0.8, zorder=3)
+            ax.scatter([d["path_t"][0]], [d["path_cost"][0]], s=36, marker="o", facecolor="white",
+                       edgecolor=color, zorder=4)
+            ax.scatter([d["final_t"]], [d["final_cost"]], s=70, marker="X", color=color, edgecolor="black",
+                       zorder=4, label=f"gradient descent {d['start']:g} C -> {d['final_t']:.1f} C")
+        ax.set_title(f"{TEA_TITLES.get(name, name)}")
+        ax.set_xlabel("tea temperature (C)")
+        ax.set_ylabel("cost (suffering)")
+        low = float(np.nanmin(toy["curve"]["cost"]))
+        top = 1.4 * max(float(np.nanmax(d["path_cost"][:1])) for d in toy["descents"]
+                        if d["path_t"][0] < 60) + 0.5
+        ax.set_ylim(low - 0.05 * (top - low) - 0.1, top)
+        ax.legend(fontsize=7, loc="upper center")
+    fig.suptitle(f"Exhaustive search vs gradient descent (step size {small_step:g}, "
+                 f"{config.get('gd_steps', '?')} steps; o start, X end)")
+    return {"tea_temperature.png": fig}
+
+
+# ---------------------------------------------------------------------------
+# The loss landscape
+# ---------------------------------------------------------------------------
+
+
+def draw_landscape(config: dict, metrics: dict) -> dict:
+    """``landscape_1d.png`` (L(W + a W1) for one example and a batch, SVM and softmax) and
+    ``landscape_2d.png`` (L(W + a W1 + b W2): SVM one example, SVM batch, softmax batch)."""
+    losses = metrics["losses"]
+    a = _floats(metrics["a_1d"])
+    batch = config.get("batch", "a batch of")
+    parts = (("one_example", "one example"), ("batch", f"{batch} examples"))
+    fig = _figure(10, 4)
+    axes = fig.subplots(1, 2)
+    for ax, (part, label) in zip(axes, parts):
+        for i, name in enumerate(("svm", "softmax")):
+            if name in losses:
+                ax.plot(a, _floats(losses[name][part]["curve_1d"]), color=COLORS[i], lw=1.6,
+                        label=f"{name}" + (f" ({metrics['svm_kinks_1d'][part]} kinks)" if name == "svm" else ""))
+        ax.axvline(0.0, color="0.7", lw=0.8, ls=":")
+        ax.set_title(f"1-D slice, {label}")
+        ax.set_xlabel("a  (W + a W1)")
+        ax.set_ylabel("loss")
+        ax.legend()
+    fig.suptitle(f"The loss along a random direction through a random W{_data_title(config)}")
+    figures = {"landscape_1d.png": fig}
+
+    a2 = _floats(metrics["a_2d"])
+    panels = [("svm", "one_example"), ("svm", "batch"), ("softmax", "batch")]
+    panels = [(n, p) for n, p in panels if n in losses]
+    fig = _figure(4.6 * len(panels), 4.2)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    extent = (a2[0], a2[-1], a2[0], a2[-1])
+    for ax, (name, part) in zip(axes, panels):
+        grid = _floats(losses[name][part]["grid_2d"])  # grid[i, j]: a = a2[i], b = a2[j]
+        im = ax.imshow(grid.T, origin="lower", extent=extent, cmap="jet", aspect="equal")
+        fig.colorbar(im, ax=ax, shrink=0.85, label="loss")
+        ax.set_title(f"{name}, {dict(parts)[part]}")
+        ax.set_xlabel("a  (along W1)")
+        ax.set_ylabel("b  (along W2)")
+    fig.suptitle(f"2-D slices L(W + a W1 + b W2) (blue low, red high){_data_title(config)}")
+    figures["landscape_2d.png"] = fig
+    return figures
+
+
+# ---------------------------------------------------------------------------
+# Random search, random local search, SGD
+# ---------------------------------------------------------------------------
+
+
+def _accuracy_bars(ax, names, accuracies, *, ylabel, chance=None, references=None, xlabel="test accuracy"):
+    """Horizontal bars of accuracies (top to bottom in the given order), values printed on them."""
+    ypos = np.arange(len(names))[::-1]
+    acc = np.asarray([np.nan if a is None else a for a in accuracies], dtype=float)
+    ax.barh(ypos, 100 * np.nan_to_num(acc), color=[COLORS[i % len(COLORS)] for i in range(len(names))])
+    for yp, a in zip(ypos, acc):
+        if np.isfinite(a):
+            ax.text(100 * a + 1, yp, f"{100 * a:.1f} %", va="center", fontsize=8)
+    if references:
+        ref = [(yp, r) for yp, r in zip(ypos, references) if r is not None]
+        if ref:
+            ax.scatter([100 * r for _, r in ref], [yp for yp, _ in ref], marker="|", s=400, color="black",
+                       zorder=5, label="CS231n")
+    if chance is not None:
+        ax.axvline(100 * chance, color="0.4", ls="--", lw=1, label=f"chance ({100 * chance:.0f} %)")
+    ax.set_yticks(ypos)
+    ax.set_yticklabels(names)
+    ax.set_xlim(0, 110)
+    ax.set_xlabel(f"{xlabel} (%)")
+    ax.set_ylabel(ylabel)
+    if chance is not None or references:
+        ax.legend(loc="lower right", fontsize=8)
+
+
+def draw_random_search(config: dict, metrics: dict) -> dict:
+    """``random_search.png``: the loss against iterations for each strategy, and their test accuracies."""
+    strategies = metrics["strategies"]
+    fig = _figure(12, 4.3)
+    ax, bx = fig.subplots(1, 2, width_ratios=[1.1, 1])
+    for i, st in enumerate(strategies):
+        ax.plot(st["curve_steps"], _floats(st["curve"]), color=COLORS[i % len(COLORS)], lw=1.6,
+                ls="--" if "minibatch" in st["curve_kind"] else "-",
+                label=f"{st['name']}: {st['curve_kind']}")
+    ax.set_yscale("log")
+    ax.set_xscale("log")
+    ax.set_xlabel("iteration (loss evaluations; SGD: steps)")
+    ax.set_ylabel(f"{config.get('loss', 'svm').upper()} loss on the training set")
+    ax.set_title("Loss reached")
+    ax.legend(fontsize=7)
+    _accuracy_bars(bx, [st["name"] for st in strategies], [st["test_accuracy"] for st in strategies],
+                   ylabel="strategy", chance=metrics.get("chance"), references=[st.get("cs231n_test_accuracy") for st in strategies])
+    bx.set_title("Test accuracy")
+    fig.suptitle(f"Random search, random local search and SGD at {config.get('budget', '?')} iterations"
+                 f"{_data_title(config)}")
+    return {"random_search.png": fig}
+
+
+# ---------------------------------------------------------------------------
+# Gradient check
+# ---------------------------------------------------------------------------
+
+
+def draw_gradient_check(config: dict, metrics: dict) -> dict:
+    """``gradient_check.png``: the error of forward/central differences against ``h`` in float32 and
+    float64 (log-log), and the relative errors of the gradient check at the lecture's ``h``."""
+    study = metrics["study"]
+    fig = _figure(12.5, 4.6)
+    ax, bx = fig.subplots(1, 2, width_ratios=[1.15, 1])
+    hs = _floats(study["h"])
+    styles = {"float32": "-", "float64": "--"}
+    for dtype, by_method in study["error"].items():
+        for i, (method, errors) in enumerate(by_method.items()):
+            color = COLORS[i]
+            ax.plot(hs, _floats(errors), styles.get(dtype, "-"), color=color, marker="o", ms=3, lw=1.4,
+                    label=f"{method}, {dtype}")
+            th = study["theory_h"][dtype][method]
+            ax.axvline(th, color=color, ls=":", lw=0.9, alpha=0.7)
+    lecture_h = config.get("h", 1e-4)
+    ax.axvline(lecture_h, color="black", lw=1.0, alpha=0.5, label=f"the lecture's h = {lecture_h:g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("finite-difference step h")
+    ax.set_ylabel("||numerical - exact|| / ||exact||")
+    s = config.get("study", {})
+    ax.set_title(f"Error vs h ({s.get('loss', 'softmax')} loss; dotted: sqrt(eps), cbrt(eps))", fontsize=10)
+    ax.legend(fontsize=8)
+
+    checks = metrics["checks"]
+    labels = [f"{c['loss']} {c['method']} {c['dtype'].replace('float', 'f')}" for c in checks]
+    values = np.array([c["max_relative_error"] for c in checks], dtype=float)
+    ypos = np.arange(len(checks))[::-1]
+    colors = [to_rgba(COLORS[0] if c["method"] == "forward" else COLORS[1], 0.5 if c["dtype"] == "float32" else 1.0)
+              for c in checks]
+    bx.barh(ypos, values, color=colors)
+    for yp, v, c in zip(ypos, values, checks):
+        note = f"{v:.0e}" + (f"  ({c['num_kinks']} kink crossings)" if c["loss"] == "svm" and c["num_kinks"] else "")
+        bx.text(v * 1.3, yp, note, va="center", fontsize=7)
+    bx.set_xscale("log")
+    bx.set_xlim(max(np.nanmin(values[values > 0]) / 10, 1e-17) if np.any(values > 0) else 1e-17, 1e3)
+    bx.axvline(1e-7, color="green", ls="--", lw=1, label="1e-7: a match (CS231n)")
+    bx.axvline(1e-2, color="red", ls="--", lw=1, label="1e-2: probably a bug")
+    bx.set_yticks(ypos)
+    bx.set_yticklabels(labels, fontsize=8)
+    bx.set_xlabel(f"max relative error at h = {lecture_h:g}")
+    bx.set_ylabel("loss, difference, precision")
+    bx.set_title(f"Gradient check, {config.get('num_checks', '?')} weights", fontsize=10)
+    bx.legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"Numerical vs analytic gradient{_data_title(config)}")
+    return {"gradient_check.png": fig}
+
+
+# ---------------------------------------------------------------------------
+# Batch size
+# ---------------------------------------------------------------------------
+
+
+def draw_batch_size(config: dict, metrics: dict) -> dict:
+    """``batch_size.png``: the training loss against steps, examples seen and wall-clock seconds."""
+    runs = metrics["runs"]
+    fig = _figure(15, 4.4)
+    axes = fig.subplots(1, 3, sharey=True)
+    for i, r in enumerate(runs):
+        steps = np.asarray(r["eval_steps"], dtype=float)
+        loss = _floats(r["train_loss"])
+        later = steps > 0  # log axes: from the first measurement after step 0
+        style = dict(color="black" if r["batch_size"] is None else COLORS[i % len(COLORS)],
+                     lw=2.2 if r["batch_size"] is None else 1.4, label=r["label"])
+        axes[0].plot(steps, loss, **style)
+        axes[1].plot(np.asarray(r["examples_seen"], dtype=float)[later], loss[later], **style)
+        axes[2].plot(steps[later] * r["seconds_per_step"], loss[later], **style)
+    if metrics.get("target_loss"):
+        for ax in axes:
+            ax.axhline(metrics["target_loss"], color="0.5", ls=":", lw=1)
+    axes[0].set_xlabel("step")
+    axes[0].set_xscale("log")
+    axes[1].set_xlabel("examples seen (steps x batch size)")
+    axes[1].set_xscale("log")
+    axes[2].set_xlabel("wall-clock seconds (compiled run / steps; compile apart)")
+    axes[2].set_xscale("log")
+    for ax in axes:
+        ax.set_ylabel(f"{config.get('loss', 'softmax')} loss on the whole training set")
+    for ax, title in zip(axes, ("against steps", "against examples seen", "against time")):
+        ax.set_title(title)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Gradient descent vs minibatch SGD: lr {config.get('lr', '?'):g}, "
+                 f"{config.get('steps', '?')} steps{_data_title(config)}")
+    return {"batch_size.png": fig}
+
+
+# ---------------------------------------------------------------------------
+# Optimizers
+# ---------------------------------------------------------------------------
+
+
+def draw_optimizers(config: dict, metrics: dict) -> dict:
+    """``optimizers.png``: each optimizer's loss curve at its best learning rate, validation accuracy
+    against the learning rate, and the final test accuracies."""
+    runs = metrics["runs"]
+    lrs = _floats(config["learning_rates"])
+    fig = _figure(16, 4.4)
+    ax, cx, bx = fig.subplots(1, 3, width_ratios=[1.1, 1, 0.9])
+    for i, r in enumerate(runs):
+        color = COLORS[i % len(COLORS)]
+        ax.plot(r["curve_steps"], _floats(r["curve"]), color=color, lw=1.5,
+                label=f"{r['optimizer']} (lr {r['lr']:.0e})")
+        cx.plot(lrs, 100 * _floats(r["val_by_lr"]), "o-", color=color, ms=3.5, lw=1.2, label=r["optimizer"])
+        cx.scatter([r["lr"]], [100 * r["val_accuracy"]], s=80, facecolor="none", edgecolor=color, lw=1.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel(f"{config.get('loss', 'softmax')} minibatch loss (moving average of 20)")
+    ax.set_title(f"Loss at each optimizer's best lr ({config.get('steps')} steps of {config.get('batch_size')})",
+                 fontsize=10)
+    ax.legend(fontsize=8)
+    cx.set_xscale("log")
+    cx.set_xlabel("learning rate (step size)")
+    cx.set_ylabel("validation accuracy (%)  (gaps: diverged)")
+    cx.set_title("Validation accuracy over the lr grid (circle: chosen)", fontsize=10)
+    cx.legend(fontsize=8)
+    _accuracy_bars(bx, [r["optimizer"] for r in runs], [r["test_accuracy"] for r in runs], ylabel="optimizer")
+    bx.set_title("Test accuracy at the chosen lr", fontsize=10)
+    fig.suptitle(f"optax optimizers on the same budget{_data_title(config)}")
+    return {"optimizers.png": fig}
+
+
+# ---------------------------------------------------------------------------
+# The lr x reg sweep
+# ---------------------------------------------------------------------------
+
+
+def draw_sweep(config: dict, metrics: dict) -> dict:
+    """``sweep.png``: heat maps of training and validation accuracy over the lr x reg grid."""
+    lrs, regs = config["learning_rates"], config["regs"]
+    diverged = np.asarray(metrics["diverged"], dtype=bool)
+    best = metrics["best"]
+    fig = _figure(3.0 + 0.75 * len(regs) * 2, 1.8 + 0.42 * len(lrs))
+    axes = fig.subplots(1, 2)
+    cmap = colormaps["viridis"].with_extremes(bad="0.85")
+    for ax, key, title in zip(axes, ("train_accuracy", "val_accuracy"), ("training accuracy", "validation accuracy")):
+        acc = 100 * _floats(metrics[key])
+        im = ax.imshow(np.ma.masked_invalid(acc), cmap=cmap, aspect="auto", origin="lower")
+        fig.colorbar(im, ax=ax, label=f"{title} (%)")
+        for a in range(len(lrs)):
+            for b in range(len(regs)):
+                text = "div." if diverged[a, b] else ("-" if not np.isfinite(acc[a, b]) else f"{acc[a, b]:.1f}")
+                is_best = lrs[a] == best["lr"] and regs[b] == best["reg"]
+                ax.text(b, a, text, ha="center", va="center", fontsize=7,
+                        color="red" if is_best else ("black" if not np.isfinite(acc[a, b])
+                                                     or acc[a, b] >= np.nanmean(acc) else "white"),
+                        fontweight="bold" if is_best else "normal")
+        ax.set_xticks(range(len(regs)))
+        ax.set_xticklabels([f"{r:g}" for r in regs], rotation=45)
+        ax.set_yticks(range(len(lrs)))
+        ax.set_yticklabels([f"{lr:g}" for lr in lrs])
+        ax.set_xlabel("regularization strength reg")
+        ax.set_ylabel("learning rate (step size)")
+        ax.set_title(title)
+    fig.suptitle(f"{config.get('models', '')} {config.get('loss', '')} models, {config.get('steps')} SGD steps "
+                 f"in one vmapped call; best on val (red): lr {best['lr']:g}, reg {best['reg']:g}, "
+                 f"test {100 * best['test_accuracy']:.1f} %{_data_title(config)}", fontsize=10)
+    return {"sweep.png": fig}
+
+
+# ---------------------------------------------------------------------------
+# Weights as templates
+# ---------------------------------------------------------------------------
+
+
+def draw_weights(config: dict, metrics: dict) -> dict:
+    """``weights.png``: each class's template (a row of W as an image, already rescaled to 0..255)."""
+    images = np.asarray(metrics["templates"], dtype=np.uint8)  # (C, H, W, channels)
+    names = metrics.get("class_names") or [str(i) for i in range(len(images))]
+    cols = min(5, len(images))
+    rows = int(math.ceil(len(images) / cols))
+    fig = _figure(2.1 * cols, 2.3 * rows + 0.4)
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
+    for ax, image, name in zip(axes, images, names):
+        if image.shape[-1] == 1:
+            ax.imshow(image[..., 0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        else:
+            ax.imshow(image, interpolation="nearest")
+        ax.set_title(name, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[len(images):]:
+        ax.axis("off")
+    fig.suptitle(f"Rows of W as class templates ({config.get('loss', '')}, test accuracy "
+                 f"{100 * metrics['test_accuracy']:.1f} %){_data_title(config)}", fontsize=10)
+    return {"weights.png": fig}
+
+
+# ---------------------------------------------------------------------------
+# Saved results -> PNG files
+# ---------------------------------------------------------------------------
+
+#: Every experiment's drawing function: ``draw(config, metrics) -> {file name: Figure}``.
+DRAWERS = {
+    "landscape": draw_landscape,
+    "random_search": draw_random_search,
+    "tea_temperature": draw_tea_temperature,
+    "gradient_check": draw_gradient_check,
+    "batch_size": draw_batch_size,
+    "optimizers": draw_optimizers,
+    "sweep": draw_sweep,
+    "weights": draw_weights,
+}
+
+
+def draw(result_dir) -> dict:
+    """The figures of a results folder as matplotlib ``Figure`` objects, unsaved: ``{file name: Figure}``.
+
+    The experiment is named by ``config.json``'s ``"experiment"`` entry, or
+    else by the folder's name.
+    """
+    config, metrics = load_results(result_dir)
+    name = config.get("experiment") or Path(result_dir).name
+    if name not in DRAWERS:
+        raise ValueError(f"no figures known for experiment {name!r} (in {result_dir}); known: {sorted(DRAWERS)}")
+    return DRAWERS[name](config, metrics)
+
+
+def plot_results(result_dir) -> list[Path]:
+    """Draw every figure of a results folder from its saved JSON and write them there as PNGs.
+
+    Returns:
+      The paths written, e.g. ``[results/sweep/sweep.png]``.
+    """
+    result_dir = Path(result_dir)
+    return [_save(fig, result_dir / name) for name, fig in draw(result_dir).items()]
+
+
+def _plot(result_dir, draw_fn) -> list[Path]:
+    result_dir = Path(result_dir)
+    config, metrics = load_results(result_dir)
+    return [_save(fig, result_dir / name) for name, fig in draw_fn(config, metrics).items()]
+
+
+def plot_landscape(result_dir) -> list[Path]:
+    """:func:`draw_landscape` from ``result_dir``'s saved JSON, written there as PNGs; their paths."""
+    return _plot(result_dir, draw_landscape)
+
+
+def plot_random_search(result_dir) -> list[Path]:
+    """:func:`draw_random_search` from ``result_dir``'s saved JSON, written there as PNGs; their paths."""
+    return _plot(result_dir, draw_random_search)
+
+
+def plot_tea_temperature(result_dir) -> list[Path]:
+    """:func:`draw_tea_temperature` from ``result_dir``'s saved JSON, written there as PNGs; their paths."""
+    return _plot(result_dir, draw_tea_temperature)
+
+
+def plot_gradient_check(result_dir) -> list[Path]:
+    """:func:`draw_gradient_check` from ``result_dir``'s saved JSON, written there as PNGs; their paths."""
+    return _plot(result_dir, draw_gradient_check)
+
+
+def plot_batch_size(result_dir) -> list[Path]:
+    """:func:`draw_batch_size` from ``result_dir``'s saved JSON, written there as PNGs; their paths."""
+    return _plot(result_dir, draw_batch_size)
+
+
+def plot_optimizers(result_dir) -> list[Path]:
+    """:func:`draw_optimizers` from ``result_dir``'s saved JSON, written there as PNGs; their paths."""
+    return _plot(result_dir, draw_optimizers)
+
+
+def plot_sweep(result_dir) -> list[Path]:
+    """:func:`draw_sweep` from ``result_dir``'s saved JSON, written there as PNGs; their paths."""
+    return _plot(result_dir, draw_sweep)
+
+
+def plot_weights(result_dir) -> list[Path]:
+    """:func:`draw_weights` from ``result_dir``'s saved JSON, written there as PNGs; their paths."""
+    return _plot(result_dir, draw_weights)

@@ -1,0 +1,138 @@
+"""plots.py: every figure is drawn from a saved metrics.json alone, labelled, titled, with legends.
+
+The metrics here are written by hand (small, in each experiment's format),
+so these tests need no training and check the plots on their own.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from jaxopt_course import plots
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _tea_toy(shift):
+    t = np.linspace(0, 100, 11)
+    path = np.linspace(20, 60 + shift, 6)
+    return {
+        "curve": {"t": t.tolist(), "cost": ((t - 60) ** 2 / 100).tolist()},
+        "grid": {"t": t.tolist(), "cost": ((t - 60) ** 2 / 100).tolist(), "best_t": 60.0, "best_cost": 0.0,
+                 "evaluations": 11},
+        "true_best": {"t": 60.0, "cost": 0.0},
+        "descents": [{"start": 20.0, "step_size": 5.0, "steps": 5, "path_t": path.tolist(),
+                      "path_cost": ((path - 60) ** 2 / 100).tolist(), "final_t": float(path[-1]),
+                      "final_cost": float((path[-1] - 60) ** 2 / 100)}],
+    }
+
+
+def _strategy(name, kind):
+    return {"name": name, "curve_steps": [1, 2, 3], "curve": [9.0, 8.0, 7.5], "curve_kind": kind,
+            "test_accuracy": 0.2, "cs231n_test_accuracy": 0.155}
+
+
+def _check(loss, method, dtype, err):
+    return {"loss": loss, "method": method, "dtype": dtype, "max_relative_error": err, "num_kinks": 1}
+
+
+RESULTS = {
+    "tea_temperature": ({"experiment": "tea_temperature", "gd_steps": 5},
+                        {"toys": {"smooth": _tea_toy(0.0), "local_minima": _tea_toy(-20.0)}}),
+    "landscape": ({"experiment": "landscape", "data": "digits", "batch": 4},
+                  {"a_1d": [-1.0, 0.0, 1.0], "a_2d": [-1.0, 0.0, 1.0], "svm_kinks_1d": {"one_example": 1, "batch": 3},
+                   "losses": {name: {part: {"curve_1d": [2.0, 1.0, 2.0], "grid_2d": np.eye(3).tolist()}
+                                     for part in ("one_example", "batch")} for name in ("svm", "softmax")}}),
+    "random_search": ({"experiment": "random_search", "data": "cifar10", "budget": 3, "loss": "svm"},
+                      {"chance": 0.1, "strategies": [_strategy("random search", "best loss so far"),
+                                                     _strategy("SGD", "minibatch loss")]}),
+    "gradient_check": ({"experiment": "gradient_check", "h": 1e-4, "num_checks": 10, "study": {"loss": "softmax"}},
+                       {"study": {"h": [1e-6, 1e-4, 1e-2],
+                                  "error": {"float32": {"forward": [1e-1, 1e-3, 1e-2], "central": [1e-1, 1e-4, 1e-4]},
+                                            "float64": {"forward": [1e-9, 1e-5, 1e-2], "central": [1e-9, 1e-9, 1e-5]}},
+                                  "theory_h": {"float32": {"forward": 3e-4, "central": 5e-3},
+                                               "float64": {"forward": 1.5e-8, "central": 6e-6}}},
+                        "checks": [_check("svm", "forward", "float32", 0.5), _check("softmax", "central", "float64", 1e-9)]}),
+    "batch_size": ({"experiment": "batch_size", "lr": 0.5, "steps": 10, "loss": "softmax"},
+                   {"target_loss": 1.0, "runs": [
+                       {"label": "GD", "batch_size": None, "eval_steps": [0, 5, 10], "train_loss": [2.3, 1.0, 0.5],
+                        "examples_seen": [0, 500, 1000], "seconds_per_step": 1e-4},
+                       {"label": "SGD, batch 8", "batch_size": 8, "eval_steps": [0, 5, 10],
+                        "train_loss": [2.3, 1.2, 0.6], "examples_seen": [0, 40, 80], "seconds_per_step": 1e-5}]}),
+    "optimizers": ({"experiment": "optimizers", "learning_rates": [0.1, 1.0], "steps": 3, "batch_size": 8},
+                   {"runs": [{"optimizer": name, "lr": 0.1, "val_by_lr": [0.5, None], "curve_steps": [1, 2, 3],
+                              "curve": [2.0, 1.0, 0.5], "val_accuracy": 0.5, "test_accuracy": 0.4}
+                             for name in ("sgd", "adam")]}),
+    "sweep": ({"experiment": "sweep", "learning_rates": [0.1, 1.0], "regs": [0.0, 0.5], "models": 4, "steps": 9,
+               "loss": "svm"},
+              {"val_accuracy": [[0.5, 0.6], [0.7, None]], "train_accuracy": [[0.55, 0.65], [0.8, None]],
+               "diverged": [[False, False], [False, True]],
+               "best": {"lr": 1.0, "reg": 0.0, "test_accuracy": 0.66}}),
+    "weights": ({"experiment": "weights", "loss": "softmax", "data": "cifar10"},
+                {"class_names": ["cat", "dog", "ship"], "test_accuracy": 0.3,
+                 "templates": np.arange(3 * 2 * 2 * 3).reshape(3, 2, 2, 3).tolist()}),
+}
+
+
+def write(folder, config, metrics):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    return folder
+
+
+@pytest.mark.parametrize("name", sorted(RESULTS))
+def test_each_plot_writes_a_png_from_a_saved_metrics_json(tmp_path, name):
+    folder = write(tmp_path / name, *RESULTS[name])
+    paths = getattr(plots, f"plot_{name}")(folder)
+    assert paths and all(p.parent == folder and p.suffix == ".png" for p in paths)
+    for p in paths:
+        data = p.read_bytes()
+        assert data[:8] == PNG_MAGIC and len(data) > 2_000
+    # plot_results finds the same drawing by the config's "experiment".
+    assert [p.name for p in plots.plot_results(folder)] == [p.name for p in paths]
+
+
+@pytest.mark.parametrize("name", sorted(set(RESULTS) - {"weights"}))
+def test_every_chart_has_axis_labels_a_title_and_a_legend(name):
+    config, metrics = json.loads(json.dumps(RESULTS[name]))  # as read back from disk
+    figures = plots.DRAWERS[name](config, metrics)
+    for fname, fig in figures.items():
+        assert fig.get_suptitle(), fname
+        charts = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+        assert charts
+        for ax in charts:
+            assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title(), (fname, ax.get_title())
+        has_legend = any(ax.get_legend() is not None for ax in charts)
+        has_colorbar = len(fig.axes) > len(charts)
+        assert has_legend or has_colorbar, fname
+
+
+def test_weights_shows_each_saved_template_under_its_class_name():
+    config, metrics = RESULTS["weights"]
+    (fig,) = plots.draw_weights(config, metrics).values()
+    shown = [ax for ax in fig.axes if ax.get_images()]
+    assert [ax.get_title() for ax in shown] == ["cat", "dog", "ship"]
+    for ax, template in zip(shown, metrics["templates"]):
+        np.testing.assert_array_equal(np.asarray(ax.get_images()[0].get_array()), np.asarray(template, np.uint8))
+    assert "30.0 %" in fig.get_suptitle()
+
+
+def test_sweep_marks_diverged_cells_and_the_best_model():
+    config, metrics = RESULTS["sweep"]
+    (fig,) = plots.draw_sweep(config, metrics).values()
+    val_ax = next(ax for ax in fig.axes if ax.get_title() == "validation accuracy")
+    texts = {t.get_text(): t for t in val_ax.texts}
+    assert "div." in texts and "70.0" in texts and "50.0" in texts
+    assert texts["70.0"].get_color() == "red"  # the best on validation: lr 1.0, reg 0.0
+
+
+def test_missing_results_and_unknown_experiments_are_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no metrics.json"):
+        plots.plot_sweep(tmp_path)
+    write(tmp_path / "mystery", {"experiment": "mystery"}, {})
+    with pytest.raises(ValueError, match="no figures known for experiment 'mystery'"):
+        plots.plot_results(tmp_path / "mystery")
