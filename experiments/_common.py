@@ -12,6 +12,7 @@ from the saved metrics only, so a figure can always be redrawn from disk.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import time
@@ -74,13 +75,18 @@ def save_results(outdir: Path, config: dict, metrics: dict) -> None:
     atomic_write_json(outdir / "metrics.json", metrics)
 
 
-def print_table(headers, rows, file=None) -> str:
-    """A markdown table (returned, and printed)."""
+def format_table(headers, rows) -> str:
+    """A markdown table as text (floats to 4 significant digits)."""
     cells = [[str(h) for h in headers]] + [[_fmt(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
-    text = "\n".join([line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-                     + [line(r) for r in cells[1:]])
+    return "\n".join([line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+                      + [line(r) for r in cells[1:]])
+
+
+def print_table(headers, rows, file=None) -> str:
+    """A markdown table (returned, and printed)."""
+    text = format_table(headers, rows)
     print(text, file=file or sys.stdout)
     return text
 
@@ -100,3 +106,88 @@ class Timer:
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.start
+
+
+# ---------------------------------------------------------------------------
+# What the experiment scripts share beyond arguments and files
+# ---------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def optimizer_factory(name: str):
+    """``lr -> optax optimizer`` by name, one object per name for the whole process.
+
+    :func:`jaxopt_course.train.fit` and :func:`~jaxopt_course.train.sweep`
+    compile once per (loss function, optimizer object, shapes): handing every
+    experiment the *same* factory lets ``lecture.py`` reuse compiled runs.
+    """
+    from jaxopt_course.train import get_optimizer
+
+    return functools.partial(get_optimizer, name)
+
+
+def percent(x) -> str:
+    """``0.1554 -> '15.5 %'``; ``None``/NaN -> ``'-'``."""
+    if x is None or x != x:
+        return "-"
+    return f"{100 * float(x):.1f} %"
+
+
+def finish(name: str, outdir: Path, config: dict, metrics: dict, plot, table: str, summary) -> dict:
+    """Save ``config.json``/``metrics.json``, draw the figures from them, return the report item.
+
+    Args:
+      plot: a function of the results folder (from :mod:`jaxopt_course.plots`)
+        that reads the saved JSON and returns the PNG paths it wrote.
+      summary: one or two sentences on what the numbers show, or a function
+        of ``metrics`` returning them.
+
+    Returns:
+      ``{"name", "dir", "config", "metrics", "figures" (paths), "table", "summary"}``
+      -- what ``lecture.py`` puts in its report.
+    """
+    save_results(outdir, config, metrics)
+    figures = [Path(f) for f in plot(outdir)]
+    return {"name": name, "dir": Path(outdir), "config": config, "metrics": metrics,
+            "figures": figures, "table": table, "summary": summary}
+
+
+def script_main(module, argv=None) -> int:
+    """The ``main()`` of every experiment script: parse, ``run``, print the table."""
+    args = module.build_parser().parse_args(argv)
+    with Timer() as t:
+        result = module.run(args)
+    print(result["table"])
+    print()
+    print(result["summary"])
+    print(f"\nwrote {result['dir']}/config.json, metrics.json, "
+          + ", ".join(f.name for f in result["figures"]) + f" ({t.seconds:.1f} s)")
+    return 0
+
+
+def smooth(values, window: int = 20):
+    """Trailing moving average (the first points average what there is): for noisy minibatch losses."""
+    import numpy as np
+
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return values
+    csum = np.cumsum(np.insert(values, 0, 0.0))
+    idx = np.arange(1, values.size + 1)
+    start = np.maximum(idx - window, 0)
+    return (csum[idx] - csum[start]) / (idx - start)
+
+
+def thin(values, max_points: int = 500):
+    """Every k-th value (and the last), so that at most about ``max_points`` are saved: ``(steps, values)``.
+
+    ``steps`` counts from 1 (the value after step 1, ..., after step n).
+    """
+    import numpy as np
+
+    values = np.asarray(values)
+    k = max(1, int(np.ceil(values.size / max_points)))
+    idx = np.arange(0, values.size, k)
+    if values.size and idx[-1] != values.size - 1:
+        idx = np.append(idx, values.size - 1)
+    return idx + 1, values[idx]
