@@ -333,6 +333,163 @@ def _cmd_gradcheck(args):
     return 0
 
 
+# ---------------------------------------------------------------------------
+# tea, sweep, lecture
+# ---------------------------------------------------------------------------
+
+
+def _cmd_tea(args):
+    import jax.numpy as jnp
+
+    from .search import grid_search
+    from .toys import TEA_TEMPERATURE_RANGE, get_tea_cost, gradient_descent_1d
+
+    f = get_tea_cost(args.toy)
+    low, high = TEA_TEMPERATURE_RANGE
+    start = time.perf_counter()
+    found = grid_search(f, jnp.linspace(low, high, args.points))
+    temperatures, costs = gradient_descent_1d(f, args.start, step_size=args.step_size, steps=args.steps)
+    seconds = time.perf_counter() - start
+    result = {
+        "toy": args.toy,
+        "exhaustive": {"evaluations": args.points, "best_temperature": float(found.params),
+                       "best_cost": float(found.loss)},
+        "gradient_descent": {"start": args.start, "step_size": args.step_size, "steps": args.steps,
+                             "final_temperature": float(temperatures[-1]), "final_cost": float(costs[-1])},
+        "seconds": seconds,
+    }
+    ex, gd = result["exhaustive"], result["gradient_descent"]
+    _emit(args, result, [
+        f"tea temperature, {args.toy} cost ({seconds:.2f} s)",
+        f"  exhaustive search, {args.points} tastings over [{low:g}, {high:g}] C: best {ex['best_temperature']:.2f} C, "
+        f"cost {round(ex['best_cost'], 4) + 0.0:.4f}",
+        f"  gradient descent from {args.start:g} C, {args.steps} steps of {args.step_size:g} x slope: ends at "
+        f"{gd['final_temperature']:.2f} C, cost {round(gd['final_cost'], 4) + 0.0:.4f}",
+    ])
+    return 0
+
+
+def _cmd_sweep(args):
+    import jax
+    import numpy as np
+    from tqdm.auto import tqdm
+
+    from .losses import get_loss
+    from .model import init_weights
+    from .train import evaluate, get_optimizer, sweep
+
+    splits = _load(args)
+    key, init_key = jax.random.split(jax.random.key(args.seed))
+    W0 = init_weights(init_key, splits.num_classes, splits.dim, scale=args.init_scale)
+    batch_size = None if args.full_batch else min(args.batch_size, splits.train.X.shape[0])
+    models = len(args.lrs) * len(args.regs)
+    # One compiled call trains every model, so there are no steps to report in between: the bar
+    # shows that it runs and for how long.
+    bar = tqdm(total=1, desc=f"sweep: {models} models x {args.steps} steps", file=sys.stderr, leave=False,
+               disable=None, bar_format="{desc} [{elapsed}]")
+    start = time.perf_counter()
+    try:
+        grid = sweep(get_loss(args.loss), partial(get_optimizer, args.optimizer), W0, splits.train.X,
+                     splits.train.y, key=key, learning_rates=args.lrs, regs=args.regs, batch_size=batch_size,
+                     num_steps=args.steps, X_val=splits.val.X, y_val=splits.val.y)
+        jax.block_until_ready(grid.params)
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - start
+    diverged = ~np.all(np.isfinite(grid.losses), axis=2)
+    val = np.where(diverged, np.nan, grid.val_accuracy)
+    if np.all(np.isnan(val)):
+        print("jaxopt-course: error: every model of the sweep diverged; try smaller --lrs", file=sys.stderr)
+        return 1
+    i, j = np.unravel_index(int(np.nanargmax(val)), val.shape)
+    accuracies = evaluate(grid.params[i, j], splits)
+    clean = [[None if np.isnan(v) else float(v) for v in row] for row in val]
+    result = {
+        "data": args.data, "loss": args.loss, "optimizer": args.optimizer, "learning_rates": args.lrs,
+        "regs": args.regs, "steps": args.steps, "batch_size": batch_size, "seed": args.seed,
+        "val_accuracy": clean, "diverged": diverged.tolist(),
+        "best": {"lr": args.lrs[i], "reg": args.regs[j], "train_accuracy": accuracies["train"],
+                 "val_accuracy": accuracies["val"], "test_accuracy": accuracies["test"]},
+        "seconds": seconds,
+    }
+    width = max(8, *(len(f"{r:g}") + 1 for r in args.regs))
+    lines = [f"{models} {args.loss} classifiers on {args.data}, {args.optimizer}, {args.steps} steps, trained in one "
+             f"vmapped call ({seconds:.1f} s): validation accuracy",
+             "  " + "lr / reg".rjust(10) + "".join(f"{r:g}".rjust(width) for r in args.regs)]
+    for a, lr in enumerate(args.lrs):
+        cells = ["diverged" if diverged[a, b] else f"{100 * val[a, b]:.1f}%" for b in range(len(args.regs))]
+        lines.append("  " + f"{lr:g}".rjust(10) + "".join(cell.rjust(width) for cell in cells))
+    best = result["best"]
+    lines.append(f"  best: lr {best['lr']:g}, reg {best['reg']:g} -- val {best['val_accuracy']:.2%}, "
+                 f"test {best['test_accuracy']:.2%}")
+    _emit(args, result, lines)
+    return 0
+
+
+def _experiments_dir():
+    """``experiments/`` of the source checkout this package runs from (``pip install -e .``)."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "experiments"
+    if not (folder / "lecture.py").is_file():
+        raise UsageError(
+            f"jaxopt-course lecture runs the scripts in experiments/ of a source checkout, and there is none at "
+            f"{folder}: clone the repository and install it with pip install -e . (or run make demo)")
+    return folder
+
+
+def _cmd_lecture(args):
+    import importlib
+
+    folder = _experiments_dir()
+    splits = _load(args)
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    lecture = importlib.import_module("lecture")
+    argv = ["--data", args.data, "--out", args.out, "--seed", str(args.seed), "--progress", args.progress]
+    if args.data_dir:
+        argv += ["--data-dir", args.data_dir]
+    if args.quick:
+        argv.append("--quick")
+    if args.only:
+        argv += ["--only", args.only]
+    try:
+        lecture_args = lecture.build_parser().parse_args(argv)
+        run = lecture.run(lecture_args, splits=splits)
+    except SystemExit as exit_:  # the experiments' own one-line errors (already printed)
+        return int(exit_.code or 0)
+    items = run["items"]
+    result = {
+        "report": str(run["report"]),
+        "data": args.data,
+        "quick": args.quick,
+        "seconds": run["metrics"]["seconds"],
+        "experiments": [item["name"] for item in items],
+        "summaries": {item["name"]: item["summary"] for item in items},
+        "figures": {item["name"]: [str(f) for f in item["figures"]] for item in items},
+    }
+    lines = [f"the lecture on {args.data}{' (quick)' if args.quick else ''}: {len(items)} experiments in "
+             f"{result['seconds']:.0f} s"]
+    lines += [f"  {item['name']:<16} {item['seconds']:6.1f} s  {', '.join(f.name for f in item['figures'])}"
+              for item in items]
+    lines.append(f"report: {run['report']}")
+    _emit(args, result, lines)
+    return 0
+
+
+def _float_list(positive: bool):
+    """argparse type: ``"1e-7,5e-7"`` -> ``[1e-07, 5e-07]``, every number > 0 (or >= 0)."""
+    check = _positive_float if positive else _nonnegative_float
+
+    def parse(text):
+        values = [check(part.strip()) for part in text.split(",") if part.strip()]
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+        return values
+
+    return parse
+
+
 def _positive_int(text):
     try:
         value = int(text)
@@ -440,6 +597,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (W and the checked weights)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=_cmd_gradcheck)
+
+    p = sub.add_parser("sweep", help="train a learning rate x regularization grid in one vmapped call",
+                       description="CS231n's tuning step: train one linear classifier per (learning rate, "
+                                   "regularization strength) pair -- all of them at once, one vmapped call, the "
+                                   "same minibatches for every model -- and keep the best on the validation set; "
+                                   "report its test accuracy.")
+    _add_data_args(p)
+    p.add_argument("--loss", choices=["softmax", "svm"], default="softmax", help="the data loss")
+    p.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad"],
+                   default="sgd", help="the update rule (sgd: W <- W - lr * dW, the lecture's)")
+    p.add_argument("--lrs", type=_float_list(positive=True), default=[1e-2, 1e-1, 1.0],
+                   help="comma-separated learning rates (step sizes), e.g. 1e-7,5e-7 (default 0.01,0.1,1)")
+    p.add_argument("--regs", type=_float_list(positive=False), default=[0.0, 1e-3, 1e-1],
+                   help="comma-separated regularization strengths, e.g. 2.5e4,5e4 (default 0,0.001,0.1)")
+    p.add_argument("--steps", type=_positive_int, default=1000, help="SGD steps per model (maxIterations)")
+    p.add_argument("--batch-size", type=_positive_int, default=256, help="examples per SGD step")
+    p.add_argument("--full-batch", action="store_true", help="gradient descent: the whole training set every step")
+    p.add_argument("--init-scale", type=_nonnegative_float, default=1e-4, help="initial W = init_scale * randn(C, D)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (initial W and minibatches)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(func=_cmd_sweep)
+
+    p = sub.add_parser("tea", help="exhaustive search vs gradient descent on the tea-temperature toy",
+                       description="The lecture's one-parameter problem: the best temperature for a cup of tea. "
+                                   "Exhaustive search tastes every temperature of a grid; gradient descent starts "
+                                   "at --start and steps downhill, t <- t - step_size * slope. Try --toy "
+                                   "local_minima or wiggly to see gradient descent get stuck.")
+    p.add_argument("--toy", choices=["smooth", "local_minima", "wiggly"], default="smooth",
+                   help="the cost: smooth (one minimum), local_minima (iced tea, a forgotten cup) or wiggly")
+    p.add_argument("--points", type=_positive_int, default=101, help="exhaustive search: grid points over 0..100 C")
+    p.add_argument("--start", type=float, default=20.0, help="gradient descent: the starting temperature (C)")
+    p.add_argument("--step-size", type=_positive_float, default=5.0, help="gradient descent: the step size")
+    p.add_argument("--steps", type=_positive_int, default=500, help="gradient descent: the number of steps")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(func=_cmd_tea)
+
+    p = sub.add_parser("lecture", help="run the whole lecture and write results/lecture/report.md",
+                       description="The main job: every experiment of the optimization lecture in its order -- the "
+                                   "loss landscape, random search, exhaustive search vs gradient descent, the "
+                                   "numerical vs analytic gradient, batch sizes and SGD, optax optimizers, the "
+                                   "lr x reg sweep, the learned templates -- writing each one's results and "
+                                   "figures under --out and a report with every table and figure. Needs the "
+                                   "experiments/ folder of a source checkout.")
+    _add_data_args(p)
+    p.add_argument("--quick", action="store_true", help="small budgets: a smoke test")
+    p.add_argument("--out", default="results", help="the results folder (default: results/)")
+    p.add_argument("--only", default=None, help="comma-separated experiments to run (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--progress", choices=["auto", "on", "off"], default="auto",
+                   help="the progress bar on stderr (auto: when stderr is a terminal)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(func=_cmd_lecture)
     return parser
 
 
