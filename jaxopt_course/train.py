@@ -281,7 +281,10 @@ def _init_state(config: _Config, params, key, lr, num_examples: int) -> TrainSta
     order = None
     if config.batch_size is not None and config.sampling == "shuffle":
         order = jnp.arange(num_examples, dtype=jnp.int32)  # replaced at step 0
-    return TrainState(params, _optimizer(config, lr).init(params), key, jnp.zeros((), jnp.int32), order)
+    # Strong types throughout: optax initializes some entries (L-BFGS's line-search counters) as weakly
+    # typed scalars that its update returns strongly typed, and fit's second chunk would compile again.
+    opt_state = jax.tree.map(lambda x: jnp.asarray(x, dtype=x.dtype), _optimizer(config, lr).init(params))
+    return TrainState(params, opt_state, key, jnp.zeros((), jnp.int32), order)
 
 
 def _minibatch(config: _Config, data: _Data, state: TrainState):
