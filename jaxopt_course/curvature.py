@@ -65,18 +65,8 @@ class PowerIteration(NamedTuple):
     history: jax.Array  # the Rayleigh quotient after each iteration
 
 
-def power_iteration(f, W, key, num_iters: int = 100) -> PowerIteration:
-    """Largest-magnitude eigenvalue of the Hessian by power iteration on ``hvp``.
-
-    ``v <- H v / ||H v||``, and the Rayleigh quotient ``v . H v`` estimates the
-    eigenvalue. For a convex loss (softmax, any loss with ``reg > 0`` near a
-    minimum) the Hessian is positive semi-definite, so this is ``lambda_max``.
-    The iteration runs inside ``lax.scan`` (one compiled program).
-    """
-    _checks.check_positive(num_iters, "num_iters", integer=True)
+def _power_iteration(f, num_iters, W, key):
     flat, unravel = ravel_pytree(W)
-    if not jnp.issubdtype(flat.dtype, jnp.floating):
-        raise TypeError(f"W must be floating, got {flat.dtype}")
 
     def matvec(v):
         return ravel_pytree(hvp(f, W, unravel(v)))[0]
@@ -90,9 +80,29 @@ def power_iteration(f, W, key, num_iters: int = 100) -> PowerIteration:
 
     v0 = jax.random.normal(key, flat.shape, flat.dtype)
     v0 = v0 / jnp.linalg.norm(v0)
-    v, history = jax.jit(lambda v0: jax.lax.scan(step, v0, None, length=int(num_iters)))(v0)
-    eigenvalue = jnp.vdot(v, matvec(v))
-    return PowerIteration(eigenvalue, unravel(v), history)
+    v, history = jax.lax.scan(step, v0, None, length=num_iters)
+    return PowerIteration(jnp.vdot(v, matvec(v)), unravel(v), history)
+
+
+# f and num_iters are static: a new W (or key) with the same f reuses the compiled iteration.
+_power_iteration_jit = jax.jit(_power_iteration, static_argnums=(0, 1))
+
+
+def power_iteration(f, W, key, num_iters: int = 100) -> PowerIteration:
+    """Largest-magnitude eigenvalue of the Hessian by power iteration on ``hvp``.
+
+    ``v <- H v / ||H v||``, and the Rayleigh quotient ``v . H v`` estimates the
+    eigenvalue. For a convex loss (softmax, any loss with ``reg > 0`` near a
+    minimum) the Hessian is positive semi-definite, so this is ``lambda_max``.
+    The iteration runs inside ``lax.scan``, compiled once per ``f`` (by
+    identity) and ``num_iters``: measuring the curvature at many points ``W``
+    of the same loss compiles once.
+    """
+    _checks.check_positive(num_iters, "num_iters", integer=True)
+    flat, _ = ravel_pytree(W)
+    if not jnp.issubdtype(flat.dtype, jnp.floating):
+        raise TypeError(f"W must be floating, got {flat.dtype}")
+    return _power_iteration_jit(f, int(num_iters), W, key)
 
 
 def max_eigenvalue(f, W, key, num_iters: int = 100):
