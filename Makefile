@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/jaxopt-course train --data digits --loss softmax
+	$(BIN)/jaxopt-course lecture
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -9,6 +9,10 @@ The modules follow the lecture's order:
 * :mod:`~jaxopt_course.toys` -- the tea-temperature objective and its failure cases;
 * :mod:`~jaxopt_course.search` -- exhaustive, random and random local search;
 * :mod:`~jaxopt_course.train` -- gradient descent and minibatch SGD, one compiled scan.
+
+Figures come from :mod:`~jaxopt_course.plots` (``from jaxopt_course import plots``;
+not imported here, so the maths never loads matplotlib), which draws the results
+that the scripts in ``experiments/`` save.
 """
 
 from .data import Split, Splits, load_cifar10, load_data, load_digits, synthetic_problem

@@ -205,7 +205,7 @@ def draw_random_search(config: dict, metrics: dict) -> dict:
     ax.set_xlabel("iteration (loss evaluations; SGD: steps)")
     ax.set_ylabel(f"{config.get('loss', 'svm').upper()} loss on the training set")
     ax.set_title("Loss reached")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="best")
     _accuracy_bars(bx, [st["name"] for st in strategies], [st["test_accuracy"] for st in strategies],
                    ylabel="strategy", chance=metrics.get("chance"), references=[st.get("cs231n_test_accuracy") for st in strategies])
     bx.set_title("Test accuracy")
