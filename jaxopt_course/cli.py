@@ -547,8 +547,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write a checkpoint (params, optimizer state, key, step, metrics) to DIR after every "
                         "chunk and on Ctrl-C")
     p.add_argument("--resume", default=None, metavar="DIR",
-                   help="continue the run checkpointed in DIR (give the same options; --steps may grow); the "
-                        "result equals an uninterrupted run's bit for bit")
+                   help="continue the run checkpointed in DIR (give the same options; --steps may grow; new "
+                        "checkpoints go to DIR unless --checkpoint-dir says otherwise); the result equals an "
+                        "uninterrupted run's bit for bit")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="write params.npz, metrics.json (losses per step, status) and config.json to DIR -- also "
                         "when the run diverges (the last finite params) or is interrupted")
