@@ -491,3 +491,143 @@ def plot_sweep(result_dir) -> list[Path]:
 def plot_weights(result_dir) -> list[Path]:
     """:func:`draw_weights` from ``result_dir``'s saved JSON, written there as PNGs; their paths."""
     return _plot(result_dir, draw_weights)
+
+
+# ---------------------------------------------------------------------------
+# Curvature: the stable step size and the preprocessing
+# ---------------------------------------------------------------------------
+
+
+def draw_step_size(config: dict, metrics: dict) -> dict:
+    """``step_size.png`` (gradient descent at multiples of the predicted 2 / lambda_max: loss curves and
+    the loss reached against the step, with the prediction drawn) and ``preprocessing.png`` (L - L*
+    per preprocessing, and lambda_max and the condition number of each)."""
+    runs = metrics["runs"]
+    lr_star, lr_min = metrics["predicted_max_lr"], metrics["max_lr_at_minimum"]
+    best = metrics["min_loss"]
+    fig = _figure(12.5, 4.6)
+    ax, bx = fig.subplots(1, 2)
+    cmap = colormaps["coolwarm"]
+    factors = [r["factor"] for r in runs]
+    span = math.log(max(factors) / min(factors)) or 1.0
+    for r in runs:
+        losses = _floats(r["losses"])
+        color = cmap(math.log(r["factor"] / min(factors)) / span)
+        ax.plot(np.arange(losses.size), losses, color=color, lw=1.4,
+                label=f"{r['factor']:g} x  (lr {r['lr']:.3g}): {r['verdict']}")
+    ax.axhline(best, color="black", ls=":", lw=1, label=f"minimum L* = {best:.4f}")
+    ax.set_yscale("log")
+    # Room above the curves for the legend: they fill the lower ~45 % of the (log) height.
+    finite = np.concatenate([_floats(r["losses"]) for r in runs])
+    finite = finite[np.isfinite(finite)]
+    low, high = 0.9 * best, float(finite.max()) if finite.size else 10.0
+    ax.set_ylim(low, math.exp(math.log(low) + 2.2 * (math.log(high) - math.log(low))))
+    ax.set_xlabel("gradient-descent step")
+    ax.set_ylabel("training loss (full batch)")
+    ax.set_title("Loss curves at multiples of the predicted 2/lambda_max", fontsize=10)
+    ax.legend(fontsize=7, loc="upper right", ncol=1)
+
+    lrs = np.array([r["lr"] for r in runs])
+    finals = _floats([r["final_loss"] for r in runs])
+    ok = np.isfinite(finals)
+    bx.plot(lrs[ok], finals[ok], "o-", color=COLORS[0], label=f"loss after {config.get('steps', '?')} steps")
+    top = np.nanmax(finals) if ok.any() else 1.0
+    for lr, r in zip(lrs, runs):
+        if r["verdict"] == "diverges":
+            bx.scatter([lr], [top if r["final_loss"] is None else r["final_loss"]], marker="x", s=60,
+                       color=COLORS[3], zorder=5)
+        elif r["verdict"] == "oscillates":
+            bx.scatter([lr], [r["final_loss"]], marker="s", s=55, facecolor="none", edgecolor=COLORS[1], zorder=5)
+    bx.scatter([], [], marker="x", color=COLORS[3], label="diverged")
+    bx.scatter([], [], marker="s", facecolor="none", edgecolor=COLORS[1], label="oscillates")
+    bx.axvline(lr_star, color=COLORS[3], ls="--", lw=1.5,
+               label=f"predicted: 2/lambda_max(W0) = {lr_star:.3g}")
+    bx.axvline(lr_min, color=COLORS[2], ls=":", lw=1.5,
+               label=f"2/lambda_max at the minimum = {lr_min:.3g}")
+    bx.axhline(best, color="black", ls=":", lw=1, label="minimum L*")
+    bx.set_xscale("log")
+    bx.set_yscale("log")
+    bx.set_xlabel("learning rate (step size)")
+    bx.set_ylabel(f"training loss after {config.get('steps', '?')} steps")
+    bx.set_title(f"The step-size table: lambda_max(W0) = {metrics['lambda_max_at_start']:.4g}", fontsize=10)
+    bx.legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"Gradient descent on the softmax loss (reg {config.get('reg', '?'):g}): the step size "
+                 f"against the predicted largest stable step 2/lambda_max{_data_title(config)}")
+    figures = {"step_size.png": fig}
+
+    variants = metrics["preprocessing"]
+    fig = _figure(12.5, 4.6)
+    ax, bx = fig.subplots(1, 2, width_ratios=[1.3, 1])
+    for i, v in enumerate(variants):
+        gap = np.maximum(_floats(v["gap"]), 1e-9)
+        ax.plot(np.arange(gap.size), gap, color=COLORS[i], lw=1.6,
+                label=f"{v['name']}: lr {v['lr']:.3g}, kappa {v['condition_number']:.3g}")
+    ax.axhline(config.get("tolerance", 1e-3), color="0.5", ls=":", lw=1, label="tolerance")
+    ax.set_yscale("log")
+    ax.set_xlabel("gradient-descent step (lr = 0.9 x 2/lambda_max of each)")
+    ax.set_ylabel("L - L*  (its own minimum)")
+    ax.set_title("Speed of gradient descent per preprocessing", fontsize=10)
+    ax.legend(fontsize=7)
+    names = [v["name"] for v in variants]
+    x = np.arange(len(variants))
+    bx.bar(x - 0.2, [v["lambda_max"] for v in variants], width=0.4, color=COLORS[0], label="lambda_max(W0)")
+    bx.bar(x + 0.2, [v["condition_number"] for v in variants], width=0.4, color=COLORS[1],
+           label="condition number lambda_max / lambda_min")
+    for xi, v in zip(x, variants):
+        bx.text(xi - 0.2, v["lambda_max"] * 1.15, f"{v['lambda_max']:.3g}", ha="center", fontsize=7)
+        bx.text(xi + 0.2, v["condition_number"] * 1.15, f"{v['condition_number']:.3g}", ha="center", fontsize=7)
+    bx.set_yscale("log")
+    bx.set_xticks(x)
+    bx.set_xticklabels(names, fontsize=8, rotation=15)
+    bx.set_ylabel("value at W0 = 0 (log scale)")
+    bx.set_title("Hessian at W0: the steepest curvature and the spread", fontsize=10)
+    bx.legend(fontsize=7, loc="upper right")
+    fig.suptitle(f"Centering and scaling the data shrink lambda_max and the condition number{_data_title(config)}")
+    figures["preprocessing.png"] = fig
+    return figures
+
+
+def plot_step_size(result_dir) -> list[Path]:
+    """:func:`draw_step_size` from ``result_dir``'s saved JSON, written there as PNGs; their paths."""
+    return _plot(result_dir, draw_step_size)
+
+
+# ---------------------------------------------------------------------------
+# Second-order and quasi-Newton methods
+# ---------------------------------------------------------------------------
+
+
+def draw_second_order(config: dict, metrics: dict) -> dict:
+    """``second_order.png``: L - L* of SGD, Adam, gradient descent, L-BFGS and Newton against
+    wall-clock seconds and against passes over the data."""
+    methods = metrics["methods"]
+    best = metrics["min_loss"]
+    fig = _figure(12.5, 4.8)
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, key, xlabel in ((axes[0], "seconds", "wall-clock seconds (compilation excluded)"),
+                            (axes[1], "passes", "passes over the training set (gradient = 1, "
+                                                "Hessian-vector product = 2)")):
+        for i, m in enumerate(methods):
+            gap = np.maximum(_floats(m["loss"]) - best, 1e-8)
+            xs = _floats(m[key])
+            ax.plot(xs, gap, marker="o" if len(xs) <= 60 else None, ms=3, lw=1.5, color=COLORS[i % len(COLORS)],
+                    label=f"{m['name']} ({m['steps']} steps)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("training loss - minimum L*  (floored at 1e-8)")
+    axes[0].set_title("Against time", fontsize=10)
+    axes[1].set_title("Against passes over the data", fontsize=10)
+    fig.suptitle(f"Softmax on {config.get('data', 'digits')} (reg {config.get('reg', '?'):g}): first-order, "
+                 f"quasi-Newton and Newton (L* = {best:.5f})")
+    return {"second_order.png": fig}
+
+
+def plot_second_order(result_dir) -> list[Path]:
+    """:func:`draw_second_order` from ``result_dir``'s saved JSON, written there as PNGs; their paths."""
+    return _plot(result_dir, draw_second_order)
+
+
+DRAWERS["step_size"] = draw_step_size
+DRAWERS["second_order"] = draw_second_order
