@@ -16,7 +16,7 @@ that the scripts in ``experiments/`` save.
 """
 
 from .data import Split, Splits, load_cifar10, load_data, load_digits, synthetic_problem
-from .gradcheck import check_gradient, numerical_gradient, relative_error
+from .gradcheck import check_gradient, complex_step_gradient, numerical_gradient, relative_error
 from .losses import l2_penalty, softmax_loss, softmax_per_example, svm_loss, svm_per_example
 from .model import accuracy, init_weights, predict, scores
 from .search import SearchResult, grid_search, random_local_search, random_search
@@ -43,6 +43,7 @@ __all__ = [
     "Splits",
     "accuracy",
     "check_gradient",
+    "complex_step_gradient",
     "init_weights",
     "l2_penalty",
     "load_cifar10",
