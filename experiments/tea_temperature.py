@@ -110,15 +110,16 @@ def run(args, splits=None) -> dict:
     trapped_at = ", ".join(f"{d['final_t']:.0f}" for d in trapped_minima) or "-"
     trapped_wiggly = [d for d in wiggly["descents"] if d["step_size"] == STEP_SIZES[0]
                       and d["final_cost"] > wiggly["true_best"]["cost"] + 0.1]
+    ends = sorted({round(d["final_t"], 1) for d in smooth["descents"]})
+    ends_text = f"at {ends[0]:.1f} C" if len(ends) == 1 else f"between {ends[0]:.1f} and {ends[-1]:.1f} C"
     summary = (
         f"On the smooth cost exhaustive search ({points} tastings) finds {smooth['grid']['best_t']:.0f} C and "
-        f"gradient descent ends between {min(d['final_t'] for d in smooth['descents']):.1f} and "
-        f"{max(d['final_t'] for d in smooth['descents']):.1f} C from every start. With several minima, "
+        f"gradient descent ends {ends_text} from every start. With several minima, "
         f"{len(trapped_minima)} of {len(STARTS)} small-step descents (step {STEP_SIZES[0]:g}) stop in a worse "
-        f"valley (at {trapped_at} C); with wiggles "
-        f"{len(trapped_wiggly)} of {len(STARTS)} get stuck in a ripple, while exhaustive search lands within "
-        f"{abs(wiggly['grid']['best_t'] - wiggly['true_best']['t']):.1f} C of the best cup. The lecture's slope "
-        f"(f(45) - f(40)) / 5 = {slope['finite_difference']:.4f} against the exact f'(40) = {slope['exact']:.4f}."
+        f"valley (at {trapped_at} C); with wiggles {len(trapped_wiggly)} of {len(STARTS)} get stuck in a ripple, "
+        f"while exhaustive search picks {wiggly['grid']['best_t']:.0f} C (the best cup is at "
+        f"{wiggly['true_best']['t']:.2f} C). The lecture's slope (f(45) - f(40)) / 5 = "
+        f"{slope['finite_difference']:.4f} against the exact f'(40) = {slope['exact']:.4f}."
     )
     return finish(NAME, outdir, config, metrics, plots.plot_tea_temperature, table, summary)
 
