@@ -137,7 +137,7 @@ def run(args, splits=None) -> dict:
     table = format_table(["loss", "difference", "dtype", "max rel. error", "mean rel. error",
                           "kink crossings", "max away from kinks"], rows)
     table += "\n\n" + format_table(
-        ["precision", "method", "best h", "its error", "sqrt(eps) / cbrt(eps)"],
+        ["precision", "method", "best h", "its error", "rule-of-thumb h"],
         [[d, m, f"{study['best_h'][d][m]:.0e}", f"{study['best_error'][d][m]:.1e}",
           f"{study['theory_h'][d][m]:.0e}"] for d in study["best_h"] for m in study["best_h"][d]])
 
