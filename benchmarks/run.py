@@ -195,6 +195,10 @@ def section_table(name: str, section: dict) -> list[str]:
         lines += ["", f"Roofline ceilings used below: {c['flops_per_s'] / 1e9:.0f} GFLOP/s (best square matmul), "
                       f"{c['bytes_per_s'] / 1e9:.1f} GB/s (best read bandwidth); the thin product reaches "
                       f"{c['thin_flops_per_s'] / 1e9:.0f} GFLOP/s at best."]
+        if c.get("host") is not None and c["host"] != {k: c[k] for k in c["host"]}:
+            h = c["host"]
+            lines.append(f"On the host (NumPy, scikit-learn rows): {h['flops_per_s'] / 1e9:.0f} GFLOP/s, "
+                         f"{h['bytes_per_s'] / 1e9:.1f} GB/s.")
         return lines
     if name == "loss_grad":
         lines = ["| case | implementation | median per call | compile | speed-up vs NumPy (paired) | of roofline |",
