@@ -66,21 +66,42 @@ def parse_args(argv=None):
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
                         help="where JAX and PyTorch run (NumPy and scikit-learn always on the CPU)")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=None, help="run only these sections")
+    parser.add_argument("--cores", type=int, default=None,
+                        help="pin the suite to this many cores and give every library that many threads "
+                             "(default: the libraries' own defaults on all cores); --cores 1 compares one core "
+                             "against one core, which holds up better on a shared machine")
     parser.add_argument("--cifar-root", default=None,
                         help="folder holding cifar-10-batches-py/ (default: $JAXOPT_COURSE_CACHE/cifar10 or "
                              ".cache/cifar10, built from ../shared when missing); sections 4 and 7 skip without it")
     parser.add_argument("--out", default=None, help=f"where to write the JSON (default: {RESULTS.name} for a full run)")
+    parser.add_argument("--from-json", default=None, metavar="PATH",
+                        help="measure nothing: print the tables of an earlier run's JSON")
+    parser.add_argument("--readme", action="store_true",
+                        help="print the README's short form (machine, SGD, time to accuracy, sweep, targets)")
     return parser.parse_args(argv)
 
 
-def prepare_environment(device: str) -> dict:
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def prepare_environment(device: str, cores: int | None = None) -> dict:
     """Before NumPy and JAX are imported: drop the OpenBLAS overrides, pin JAX's platform.
 
-    Returns the removed variables and their values (recorded in the results).
+    With ``cores``, the process is pinned to that many cores (XLA sizes its
+    thread pool from the affinity mask) and OpenMP, OpenBLAS and MKL get as
+    many threads. Returns the removed variables and their values (recorded in
+    the results).
     """
     removed = {name: os.environ.pop(name) for name in BLAS_ENV if name in os.environ}
     if device == "cpu":
         os.environ["JAX_PLATFORMS"] = "cpu"
+    if cores is not None:
+        available = sorted(os.sched_getaffinity(0))
+        if not 1 <= cores <= len(available):
+            raise SystemExit(f"--cores must be between 1 and {len(available)} (the cores available), got {cores}")
+        os.sched_setaffinity(0, available[:cores])
+        for name in THREAD_ENV:
+            os.environ[name] = str(cores)
     return removed
 
 
@@ -117,7 +138,7 @@ def machine_info(device: str, removed_env: dict, torch_device) -> dict:
     except (OSError, StopIteration):
         mem_gb = None
     info = {
-        "cpu": cpu, "cpu_count": os.cpu_count(), "memory_gib": mem_gb, "os": platform.platform(),
+        "cpu": cpu, "cpu_count": os.cpu_count(), "cores_used": len(os.sched_getaffinity(0)), "memory_gib": mem_gb, "os": platform.platform(),
         "python": platform.python_version(), "jax": jax.__version__, "jax_backend": jax.default_backend(),
         "jax_devices": [str(d) for d in jax.devices()], "device_kind": jax.devices()[0].device_kind,
         "numpy": np.__version__, "scikit_learn": sklearn.__version__, "device": device,
@@ -167,7 +188,8 @@ def machine_line(m: dict) -> str:
                      for b in numpy_blas or [b for b in m["blas"] if b.get("user_api") == "blas"])
     torch = f", PyTorch {m['torch']} ({m['torch_threads']} threads)" if "torch" in m else ", no PyTorch"
     mem = f", {m['memory_gib']:.0f} GiB" if m.get("memory_gib") else ""
-    return (f"{m['cpu']} ({m['cpu_count']} cores{mem}), JAX {m['jax']} on {m['jax_backend']} "
+    pinned = f", pinned to {m['cores_used']}" if m.get("cores_used", m["cpu_count"]) != m["cpu_count"] else ""
+    return (f"{m['cpu']} ({m['cpu_count']} cores{pinned}{mem}), JAX {m['jax']} on {m['jax_backend']} "
             f"({m['device_kind']}), NumPy {m['numpy']} with {blas}{torch}, scikit-learn {m['scikit_learn']}; "
             f"load average {m['load_average_before'][0]:.1f} at the start; {m['date']}")
 
@@ -271,6 +293,19 @@ def targets_table(results: dict) -> list[str]:
     return lines
 
 
+def readme_markdown(results: dict) -> str:
+    """The README's short form: the machine, the headline tables and the targets."""
+    m = results["machine"]
+    load = f"load average {m.get('load_average_after', [float('nan')])[0]:.1f} at the end"
+    out = [f"From `make bench` ({results['mode']} run, {results['wall_s']:.0f} s) on: {machine_line(m)}; {load}.", ""]
+    for name in ("sgd", "time_to_accuracy", "sweep"):
+        section = results["sections"].get(name)
+        if section and "rows" in section:
+            out += [f"**{SECTION_TITLES[name]}**", ""] + section_table(name, section) + [""]
+    out += ["**Targets**", ""] + targets_table(results)
+    return "\n".join(out)
+
+
 def markdown(results: dict) -> str:
     out = [f"Machine: {machine_line(results['machine'])}.", ""]
     out.append(f"Mode `{results['mode']}`, problem N = {results['config']['N']}, D = {results['config']['D']}, "
@@ -299,8 +334,12 @@ def markdown(results: dict) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.from_json:
+        results = json.loads(Path(args.from_json).read_text())
+        print(readme_markdown(results) if args.readme else markdown(results))
+        return 0
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
-    removed_env = prepare_environment(args.device)
+    removed_env = prepare_environment(args.device, args.cores)
     sys.path.insert(0, str(HERE))
 
     import jax
@@ -322,7 +361,7 @@ def main(argv=None) -> int:
     import suite
 
     start = time.perf_counter()
-    cfg = suite.MODES[mode]
+    cfg = dict(suite.MODES[mode], n_jobs=len(os.sched_getaffinity(0)))
     only = set(args.only or SECTIONS)
     results = {"benchmark": "jaxopt-course suite", "mode": mode, "config": cfg,
                "machine": machine_info(args.device, removed_env, torch_device), "sections": {}}
@@ -388,7 +427,7 @@ def main(argv=None) -> int:
     out = args.out or (RESULTS if mode == "full" else None)
     if out is not None:
         Path(out).write_text(json.dumps(results, indent=2, default=float) + "\n")
-    print(markdown(results))
+    print(readme_markdown(results) if args.readme else markdown(results))
     return 1 if failed else 0
 
 

@@ -321,7 +321,8 @@ def sgd_training(cfg, X, y, W0, Xj, yj, ceil, torch_device):
         if X64 is None:
             X64 = X.astype(np.float64)
         epochs = cfg["sk_epochs"]
-        clf = baselines.sklearn_classifier(loss, learning_rate=LR, reg=REG, batch_size=B, epochs=epochs, n_jobs=2)
+        clf = baselines.sklearn_classifier(loss, learning_rate=LR, reg=REG, batch_size=B, epochs=epochs,
+                                           n_jobs=cfg["n_jobs"])
         import warnings
 
         with warnings.catch_warnings():
@@ -331,7 +332,7 @@ def sgd_training(cfg, X, y, W0, Xj, yj, ceil, torch_device):
         sk_floor = timing.roofline_floor(sk_flops, epochs * N * D * 8.0, host_ceilings(ceil))
         rows.append(row("sgd", f"{loss}, {steps} steps of {B}", "sklearn SGDClassifier (float64, OvR)", [sk_s],
                         floor_s=sk_floor, examples_per_s=epochs * N / sk_s,
-                        note=f"{epochs} epoch(s) = {epochs * N} examples, n_jobs=2"))
+                        note=f"{epochs} epoch(s) = {epochs * N} examples, n_jobs={cfg['n_jobs']}"))
         engine_eps = steps * B / statistics.median(times[main])
         ratios = {name: timing.paired_ratio(times, name, main) for name in cases}
         targets.append(target(f"SGD {loss}: engine vs NumPy loop", ratios["numpy loop (CS231n)"], 3, 
@@ -404,7 +405,7 @@ def time_to_accuracy(cfg, splits):
         "max_examples": steps * B}
 
     # SGDClassifier: the recipe translated to per-example SGD, scored every `every * B` examples.
-    clf = baselines.sklearn_classifier("svm", learning_rate=LR, reg=REG, batch_size=B, n_jobs=2)
+    clf = baselines.sklearn_classifier("svm", learning_rate=LR, reg=REG, batch_size=B, n_jobs=cfg["n_jobs"])
     start = time.perf_counter()
     X64 = X.astype(np.float64)  # scikit-learn's SGD works in float64: its conversion is part of its time
     block = every * B

@@ -89,6 +89,17 @@ def test_engine_compiles_once_and_the_sweep_equals_sequential_runs(smoke):
     assert results["sections"]["sweep"]["sweep_vs_sequential_max_rel_diff"] < 1e-4
 
 
+def test_cores_option_pins_the_suite_and_every_librarys_threads(tmp_path):
+    out = tmp_path / "one_core.json"
+    proc = run_suite("--smoke", "--cores", "1", "--only", "ceilings", "--out", str(out), timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    machine = json.loads(out.read_text())["machine"]
+    assert machine["cores_used"] == 1
+    assert {machine["thread_env"][k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")} == {"1"}
+    assert all(lib["num_threads"] == 1 for lib in machine["blas"])
+    assert list(json.loads(out.read_text())["sections"]) == ["ceilings"]
+
+
 def test_device_gpu_fails_clearly_without_a_gpu():
     if jax.default_backend() == "gpu":
         pytest.skip("a GPU is visible here")
