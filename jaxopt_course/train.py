@@ -32,13 +32,16 @@ The learning rate ``lr`` and the regularization strength ``reg`` may be
 traced arguments: give the optimizer as a *factory* of the learning rate
 (``lambda lr: optax.sgd(lr)``, or ``functools.partial(get_optimizer,
 "adam")``) and the loss unbound (``svm_loss``, called as ``loss_fn(W, X, y,
-reg=reg)``). Then :func:`sweep` trains a whole ``lr x reg`` grid in one
-compiled call, every model seeing the same minibatches.
+reg=reg)``). Then :func:`sweep` trains a whole ``lr x reg`` grid as one
+vmapped program, every model seeing the same minibatches.
 
-Around the pure core, :func:`fit` is the host-side runner for everyday use:
-it scans in chunks, and between chunks it moves a progress bar, stops with a
-:class:`DivergenceError` when the loss turns NaN/Inf, and calls a checkpoint
-hook.
+Around the pure core, :func:`fit` and :func:`sweep` are the host-side
+runners for everyday use: they scan in chunks, and between chunks they move
+a progress bar and call a checkpoint hook; Ctrl-C becomes
+:class:`TrainingInterrupted` holding the run at its last chunk boundary, and
+``init_state=`` resumes it bit for bit. :func:`fit` also stops with a
+:class:`DivergenceError` when the loss turns NaN/Inf (a sweep goes on with
+its other models).
 
 Data are passed to the compiled functions as arguments (never baked into
 the program as constants) and indexed in place: a minibatch is a gather
@@ -174,19 +177,22 @@ class DivergenceError(FloatingPointError):
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C (SIGINT) stopped :func:`fit`: the run so far, at its last chunk boundary.
+    """Ctrl-C (SIGINT) stopped :func:`fit` or :func:`sweep`: the run so far, at its last chunk boundary.
 
     A ``KeyboardInterrupt`` (so an uncaught one still stops a script the
     usual way) that carries everything needed to continue:
-    ``fit(..., init_state=err.state, init_metrics=err.metrics)`` finishes the
-    run with the same final weights, bit for bit, as a run never
-    interrupted (see :mod:`jaxopt_course.checkpoint` to keep them on disk).
+    ``fit(..., init_state=err.state, init_metrics=err.metrics)`` (or
+    ``sweep(...)`` likewise) finishes the run with the same final weights,
+    bit for bit, as a run never interrupted (see
+    :mod:`jaxopt_course.checkpoint` to keep them on disk).
 
     Attributes:
       step: the updates completed (a chunk boundary; the chunk running when
         Ctrl-C came is dropped and redone on resume).
-      state: the :class:`TrainState` after ``step`` updates.
-      metrics: :class:`Metrics` as NumPy arrays for steps ``0 .. step - 1``.
+      state: the :class:`TrainState` after ``step`` updates (a sweep's: with
+        a leading model axis on ``params`` and ``opt_state``, see :func:`sweep`).
+      metrics: :class:`Metrics` as NumPy arrays for steps ``0 .. step - 1``
+        (a sweep's: ``(M, step)``).
     """
 
     def __init__(self, message, *, step, state, metrics):
@@ -376,22 +382,49 @@ def _replay(config: _Config, state: TrainState, data: _Data, lr, reg, num_steps)
     return jax.lax.fori_loop(0, num_steps, lambda i, s: _train_step(config, data, lr, reg, s)[0], state)
 
 
-def _sweep(config: _Config, num_steps: int, params, key, data: _Data, lr_M, reg_M):
-    """Train one model per ``(lr_M[m], reg_M[m])``, all from ``params`` and ``key``.
+# A sweep's state is a TrainState over M models: params and opt_state get a
+# leading (M,) axis, while key, step and the epoch order stay shared (unbatched),
+# so every model's step t draws the same minibatch, gathered once for all.
+_SWEEP_AXES = TrainState(params=0, opt_state=0, key=None, step=None, order=None)
 
-    Only ``lr`` and ``reg`` are batched: the key, the step counter and so the
-    minibatch indices stay unbatched under ``vmap``, so every model's step
-    uses the same gathered minibatch (computed once).
+
+def _sweep_init_state(config: _Config, params, key, lr_M, num_examples: int) -> TrainState:
+    """The state of M models before step 0: ``params`` (C, D) copied M times, one optimizer state per ``lr_M[m]``."""
+    return jax.vmap(lambda lr: _init_state(config, params, key, lr, num_examples), out_axes=_SWEEP_AXES)(lr_M)
+
+
+def _sweep_steps(config: _Config, num_steps: int, state: TrainState, data: _Data, lr_M, reg_M):
+    """``num_steps`` steps of all M models from ``state``: ``(state, Metrics of shape (M, num_steps))``.
+
+    Only ``lr``, ``reg``, the weights and the optimizer state are batched:
+    the key, the step counter and so the minibatch indices stay unbatched
+    under ``vmap``, so every model's step uses the same gathered minibatch
+    (computed once).
     """
 
-    def one_model(lr, reg):
-        out = _train(config, num_steps, params, key, data, lr, reg)
-        W = out.state.params
-        train_acc = _accuracy_core(W, data.X, data.y)
-        val_acc = jnp.float32(jnp.nan) if data.X_val is None else _accuracy_core(W, data.X_val, data.y_val)
-        return W, out.metrics.loss, train_acc, val_acc
+    def one_model(state, lr, reg):
+        return _run_steps(config, num_steps, state, data, lr, reg)
 
-    return jax.vmap(one_model)(lr_M, reg_M)
+    return jax.vmap(one_model, in_axes=(_SWEEP_AXES, 0, 0), out_axes=(_SWEEP_AXES, 0))(state, lr_M, reg_M)
+
+
+def _sweep_accuracies(W_MxCxD, data: _Data):
+    """The training and validation accuracy of each of the M models (NaN without a validation set)."""
+    train_acc = jax.vmap(_accuracy_core, in_axes=(0, None, None))(W_MxCxD, data.X, data.y)
+    if data.X_val is None:
+        return train_acc, jnp.full_like(train_acc, jnp.nan)
+    return train_acc, jax.vmap(_accuracy_core, in_axes=(0, None, None))(W_MxCxD, data.X_val, data.y_val)
+
+
+def _sweep(config: _Config, num_steps: int, params, key, data: _Data, lr_M, reg_M):
+    """Train one model per ``(lr_M[m], reg_M[m])``, all from ``params`` and ``key``, in one go.
+
+    The whole sweep as one pure function: :func:`sweep` runs the same pieces
+    (initial state, steps, accuracies) with the steps in chunks.
+    """
+    state = _sweep_init_state(config, params, key, lr_M, data.X.shape[0])
+    state, metrics = _sweep_steps(config, num_steps, state, data, lr_M, reg_M)
+    return (state.params, metrics.loss, *_sweep_accuracies(state.params, data))
 
 
 # The compiled entry points. The static configuration is part of the cache
@@ -402,6 +435,9 @@ _run_steps_jit = jax.jit(_run_steps, static_argnums=(0, 1))
 _train_jit = jax.jit(_train, static_argnums=(0, 1))
 _replay_jit = jax.jit(_replay, static_argnums=(0,))
 _sweep_jit = jax.jit(_sweep, static_argnums=(0, 1))
+_sweep_init_state_jit = jax.jit(_sweep_init_state, static_argnums=(0, 4))
+_sweep_steps_jit = jax.jit(_sweep_steps, static_argnums=(0, 1))
+_sweep_accuracies_jit = jax.jit(_sweep_accuracies)
 
 
 # ---------------------------------------------------------------------------
@@ -669,58 +705,55 @@ def fit(loss_fn, W0, X, y, *, key, optimizer, batch_size: int | None = 256, num_
     _check_params(W0, data)
     _check_key(key)
     _check_hyper(config, lr, reg)
-    for name, hook in (("checkpoint", checkpoint), ("on_chunk", on_chunk)):
-        if hook is not None and not callable(hook):
-            raise TypeError(f"{name} must be a function, got {type(hook).__name__}")
-
-    from tqdm.auto import tqdm
+    _check_hooks(checkpoint=checkpoint, on_chunk=on_chunk)
 
     state = _init_state_jit(config, jnp.asarray(W0), key, lr, num_examples)
     if init_state is not None:
         _check_init_state(init_state, state, num_steps)
         state = init_state
-    # The run so far at its last chunk boundary. It is replaced whole, in one
-    # assignment, so a Ctrl-C arriving between any two lines finds it consistent.
-    so_far = _SoFar(int(state.step), state, *_prior_metrics(init_metrics, int(state.step)))
-    bar = tqdm(total=num_steps, initial=so_far.done, unit="step", desc="train", file=sys.stderr, leave=False,
-               disable=None if progress is None else not progress)
+    start = _SoFar(int(state.step), state, *_prior_metrics(init_metrics, int(state.step)))
     chunks = []  # (first step, state at that step) of the last two chunks, for a divergence
-    try:
-        while so_far.done < num_steps:
-            done, state = so_far.done, so_far.state
-            length = min(chunk_size, num_steps - done)
-            chunks = chunks[-1:] + [(done, state)]
-            new_state, metrics = _run_steps_jit(config, length, state, data, lr, reg)
-            chunk_losses = np.asarray(metrics.loss)
-            chunk_vals = np.asarray(metrics.val_accuracy)
-            bad = np.flatnonzero(~np.isfinite(chunk_losses))
-            if bad.size:
-                raise _divergence(config, data, lr, reg, bad_step=done + int(bad[0]),
-                                  losses=np.concatenate(so_far.losses + (chunk_losses,)),
-                                  vals=np.concatenate(so_far.vals + (chunk_vals,)),
-                                  chunks=chunks, num_steps=num_steps)
-            so_far = _SoFar(done + length, new_state, so_far.losses + (chunk_losses,), so_far.vals + (chunk_vals,))
-            bar.update(length)
-            bar.set_postfix(loss=f"{chunk_losses[-1]:.4g}", refresh=False)
-            if checkpoint is not None:
-                checkpoint(new_state)
-            if on_chunk is not None:
-                on_chunk(new_state, so_far.metrics())
-    except KeyboardInterrupt:
-        raise TrainingInterrupted(
-            f"training interrupted (Ctrl-C) after {so_far.done} of {num_steps} steps; the error's .state and "
-            ".metrics continue the run: fit(..., init_state=err.state, init_metrics=err.metrics)",
-            step=so_far.done, state=so_far.state, metrics=so_far.metrics()) from None
-    finally:
-        bar.close()
+
+    def run_chunk(so_far, length):
+        chunks[:] = chunks[-1:] + [(so_far.done, so_far.state)]
+        new_state, metrics = _run_steps_jit(config, length, so_far.state, data, lr, reg)
+        chunk_losses = np.asarray(metrics.loss)
+        chunk_vals = np.asarray(metrics.val_accuracy)
+        bad = np.flatnonzero(~np.isfinite(chunk_losses))
+        if bad.size:
+            raise _divergence(config, data, lr, reg, bad_step=so_far.done + int(bad[0]),
+                              losses=np.concatenate(so_far.losses + (chunk_losses,)),
+                              vals=np.concatenate(so_far.vals + (chunk_vals,)),
+                              chunks=chunks, num_steps=num_steps)
+        return new_state, Metrics(chunk_losses, chunk_vals)
+
+    def after_chunk(so_far):
+        if checkpoint is not None:
+            checkpoint(so_far.state)
+        if on_chunk is not None:
+            on_chunk(so_far.state, so_far.metrics())
+
+    so_far = _run_in_chunks(run_chunk, start, num_steps, chunk_size, progress=progress, after_chunk=after_chunk,
+                            desc="train", what="training", resume="fit")
     all_vals = so_far.metrics().val_accuracy
     val_steps = np.flatnonzero(~np.isnan(all_vals)) + 1
     return FitResult(params=so_far.state.params, losses=so_far.metrics().loss, val_steps=val_steps,
                      val_accuracies=all_vals[val_steps - 1], state=so_far.state)
 
 
+# ---------------------------------------------------------------------------
+# The host-side loop shared by fit and sweep: chunks, progress, Ctrl-C
+# ---------------------------------------------------------------------------
+
+
 class _SoFar(NamedTuple):
-    """:func:`fit`'s progress at a chunk boundary: steps done, the state, the metrics per chunk."""
+    """A run's progress at a chunk boundary: steps done, the state, the metrics chunk by chunk.
+
+    ``losses`` and ``vals`` are tuples of arrays with the steps on their last
+    axis: ``(steps,)`` for :func:`fit`, ``(M, steps)`` for the M models of
+    :func:`sweep`. The first holds the steps before a resumed run (possibly
+    none), so there is always one.
+    """
 
     done: int
     state: TrainState
@@ -728,31 +761,94 @@ class _SoFar(NamedTuple):
     vals: tuple
 
     def metrics(self) -> Metrics:
-        if not self.losses:
-            return Metrics(np.zeros(0, np.float32), np.zeros(0, np.float32))
-        return Metrics(np.concatenate(self.losses), np.concatenate(self.vals))
+        return Metrics(np.concatenate(self.losses, axis=-1), np.concatenate(self.vals, axis=-1))
+
+    def extended(self, length: int, state: TrainState, metrics: Metrics) -> _SoFar:
+        return _SoFar(self.done + length, state, self.losses + (metrics.loss,), self.vals + (metrics.val_accuracy,))
 
 
-def _prior_metrics(init_metrics, start: int) -> tuple[tuple, tuple]:
-    """The metrics of the ``start`` steps before a resumed run, as one chunk (NaN when unknown)."""
+def _prior_metrics(init_metrics, start: int, models: tuple = ()) -> tuple[tuple, tuple]:
+    """The metrics of the ``start`` steps before a resumed run, as one chunk (NaN when unknown).
+
+    ``models`` is ``()`` for :func:`fit` and ``(M,)`` for :func:`sweep`:
+    the metrics then have shape ``models + (start,)``.
+    """
+    shape = tuple(models) + (start,)
     if init_metrics is None:
-        unknown = np.full(start, np.nan, np.float32)
-        return ((unknown,), (unknown,)) if start else ((), ())
+        unknown = np.full(shape, np.nan, np.float32)
+        return (unknown,), (unknown,)
     if not isinstance(init_metrics, Metrics):
         raise TypeError(f"init_metrics must be a Metrics(loss, val_accuracy), got {type(init_metrics).__name__}")
     loss, val = np.asarray(init_metrics.loss), np.asarray(init_metrics.val_accuracy)
-    if loss.shape != (start,) or val.shape != (start,):
-        raise ValueError(f"init_metrics must hold the {start} steps before init_state (shape ({start},)), got "
+    if loss.shape != shape or val.shape != shape:
+        raise ValueError(f"init_metrics must hold the {start} steps before init_state (shape {shape}), got "
                          f"loss of shape {loss.shape} and val_accuracy of shape {val.shape}")
-    return ((loss,), (val,)) if start else ((), ())
+    return (loss,), (val,)
+
+
+def _check_hooks(**hooks) -> None:
+    for name, hook in hooks.items():
+        if hook is not None and not callable(hook):
+            raise TypeError(f"{name} must be a function, got {type(hook).__name__}")
+
+
+def _latest_loss(chunk_losses) -> str:
+    """For the progress bar: the last step's loss (the lowest finite one among a sweep's models)."""
+    last = np.asarray(chunk_losses)[..., -1]
+    finite = last[np.isfinite(last)]
+    return f"{finite.min():.4g}" if finite.size else "nan"
+
+
+def _run_in_chunks(run_chunk, so_far: _SoFar, num_steps: int, chunk_size: int, *, progress, after_chunk,
+                   desc: str, what: str, resume: str) -> _SoFar:
+    """Run ``so_far`` on to ``num_steps`` steps, chunk by chunk: the host loop of :func:`fit` and :func:`sweep`.
+
+    ``run_chunk(so_far, length) -> (state, Metrics)`` runs ``length`` steps
+    (one compiled scan) from the last chunk boundary; between chunks a tqdm
+    bar moves and ``after_chunk(so_far)`` is called (checkpoints). Ctrl-C
+    (``KeyboardInterrupt``) anywhere in the loop becomes
+    :class:`TrainingInterrupted` holding the last chunk boundary's state and
+    metrics: the chunk that was running is dropped, and redone on resume.
+    """
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=num_steps, initial=so_far.done, unit="step", desc=desc, file=sys.stderr, leave=False,
+               disable=None if progress is None else not progress)
+    try:
+        while so_far.done < num_steps:
+            length = min(chunk_size, num_steps - so_far.done)
+            state, metrics = run_chunk(so_far, length)
+            # The run so far is replaced whole, in one assignment, so a Ctrl-C
+            # arriving between any two lines finds it consistent.
+            so_far = so_far.extended(length, state, metrics)
+            bar.update(length)
+            bar.set_postfix(loss=_latest_loss(metrics.loss), refresh=False)
+            if after_chunk is not None:
+                after_chunk(so_far)
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(
+            f"{what} interrupted (Ctrl-C) after {so_far.done} of {num_steps} steps; the error's .state and "
+            f".metrics continue the run: {resume}(..., init_state=err.state, init_metrics=err.metrics)",
+            step=so_far.done, state=so_far.state, metrics=so_far.metrics()) from None
+    finally:
+        bar.close()
+    return so_far
+
+
+# ---------------------------------------------------------------------------
+# Resuming: is init_state a state of this run?
+# ---------------------------------------------------------------------------
 
 
 def _key_data(key):
     return np.asarray(jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key)
 
 
-def _check_init_state(init_state, fresh: TrainState, num_steps: int) -> None:
-    """``init_state`` must be a state of *this* run: same structure, shapes, dtypes and key."""
+def _check_init_state(init_state, fresh: TrainState, num_steps: int, *, finite: bool = True) -> None:
+    """``init_state`` must be a state of *this* run: same structure, shapes, dtypes and key.
+
+    ``finite=False`` for a sweep, whose diverged models keep their NaN/Inf weights.
+    """
     if not isinstance(init_state, TrainState):
         raise TypeError(f"init_state must be a TrainState (from a checkpoint or a TrainingInterrupted), "
                         f"got {type(init_state).__name__}")
@@ -777,20 +873,39 @@ def _check_init_state(init_state, fresh: TrainState, num_steps: int) -> None:
     if not np.array_equal(_key_data(init_state.key), _key_data(fresh.key)):
         raise ValueError("init_state.key is not key: a run continues with the key it started with (pass the "
                          "same key= as the interrupted run)")
-    _checks.check_finite(init_state.params, "init_state.params")
+    if finite:
+        _checks.check_finite(init_state.params, "init_state.params")
 
 
 def sweep(loss_fn, optimizer, W0, X, y, *, key, learning_rates, regs, batch_size: int | None = 256,
           num_steps: int = 1000, X_val=None, y_val=None, sampling: str = "with_replacement",
-          unroll=1) -> SweepResult:
-    """Train one model per ``(lr, reg)`` of a grid, all in one compiled call.
+          unroll=1, chunk_size: int | None = 1000, progress: bool | None = None,
+          init_state: TrainState | None = None, init_metrics: Metrics | None = None,
+          on_chunk: Callable[[TrainState, Metrics], Any] | None = None) -> SweepResult:
+    """Train one model per ``(lr, reg)`` of a grid, all at once: one vmapped program.
 
     CS231n's hyperparameter search ("for lr in learning_rates: for reg in
     regularization_strengths: train, score on val") as a ``jax.vmap`` over
-    the flattened grid: ``lr`` and ``reg`` are traced, everything else is
-    shared. Every model starts from ``W0`` and, because the key is shared,
-    sees the *same* minibatch at every step (gathered once for all models) --
-    faster, and a fairer comparison of the hyperparameters.
+    the flattened grid of ``M = L * R`` models: ``lr`` and ``reg`` are
+    traced, everything else is shared. Every model starts from ``W0`` and,
+    because the key is shared, sees the *same* minibatch at every step
+    (gathered once for all models) -- faster, and a fairer comparison of the
+    hyperparameters.
+
+    The steps run in chunks of ``chunk_size``, like :func:`fit`: between
+    chunks a progress bar moves and ``on_chunk`` is called, and Ctrl-C
+    becomes :class:`TrainingInterrupted` holding the sweep's state at the last
+    chunk boundary. Chunking never changes the result, and neither does
+    stopping and resuming with ``init_state``: the final weights are those of
+    one uninterrupted call, bit for bit. A sweep does not stop for a model
+    that diverges (its losses turn NaN/Inf); the others go on.
+
+    The sweep's state is a :class:`TrainState` over the M models: ``params``
+    ``(M, C, D)`` and every ``opt_state`` leaf have a leading model axis,
+    model ``m`` being ``(learning_rates[m // R], regs[m % R])``; ``key``,
+    ``step`` and ``order`` are shared. Its :class:`Metrics` have shape
+    ``(M, steps)`` (``val_accuracy`` is all NaN: a sweep scores the
+    validation set once, at the end).
 
     Args:
       loss_fn: the unbound loss, called ``loss_fn(W, X, y, reg=reg)`` (e.g.
@@ -804,9 +919,22 @@ def sweep(loss_fn, optimizer, W0, X, y, *, key, learning_rates, regs, batch_size
       regs: ``(R,)`` regularization strengths.
       batch_size, num_steps, sampling, unroll: as in :func:`make_train`.
       X_val, y_val: a validation set for the final accuracies.
+      chunk_size: steps per compiled chunk (``None``: one scan for the sweep).
+      progress: show a progress bar (``None``: when stderr is a terminal).
+      init_state: continue a sweep from its state after ``init_state.step``
+        updates (a checkpoint, or a :class:`TrainingInterrupted`'s ``.state``;
+        same grid, ``W0``, optimizer and ``key``); ``num_steps`` counts from
+        step 0.
+      init_metrics: the :class:`Metrics` ``(M, init_state.step)`` of the steps
+        before ``init_state`` (without them those losses are NaN).
+      on_chunk: called as ``on_chunk(state, metrics)`` after every chunk, with
+        the sweep's state and the metrics of steps ``0 .. state.step - 1``.
 
     Returns:
       A :class:`SweepResult` with a leading ``(L, R)`` grid axis.
+
+    Raises:
+      TrainingInterrupted: Ctrl-C; holds the sweep up to the last chunk boundary.
 
     Examples:
       >>> import jax, optax
@@ -818,14 +946,17 @@ def sweep(loss_fn, optimizer, W0, X, y, *, key, learning_rates, regs, batch_size
       ((2, 3, 3, 6), (2, 3, 20))
     """
     data = _make_data(X, y, X_val, y_val)
-    config = _make_config(loss_fn, optimizer, batch_size, sampling, None, unroll, int(data.X.shape[0]))
+    num_examples = int(data.X.shape[0])
+    config = _make_config(loss_fn, optimizer, batch_size, sampling, None, unroll, num_examples)
     if _is_transformation(optimizer):
         raise TypeError(
             "sweep needs optimizer as a factory of the learning rate (e.g. lambda lr: optax.sgd(lr) or "
             "functools.partial(get_optimizer, 'adam')), got a GradientTransformation with a fixed lr")
     num_steps = _check_int(num_steps, "num_steps")
+    chunk_size = num_steps if chunk_size is None else min(_check_int(chunk_size, "chunk_size"), num_steps)
     _check_params(W0, data)
     _check_key(key)
+    _check_hooks(on_chunk=on_chunk)
     grid = []
     for name, values in (("learning_rates", learning_rates), ("regs", regs)):
         arr = np.asarray(values, dtype=np.float64)
@@ -834,14 +965,32 @@ def sweep(loss_fn, optimizer, W0, X, y, *, key, learning_rates, regs, batch_size
         (_checks.check_positive if name == "learning_rates" else _checks.check_nonnegative)(arr, name)
         grid.append(arr)
     lrs, regs_ = grid
-    dtype = jnp.result_type(jnp.asarray(W0).dtype, jnp.float32)
-    lr_M = jnp.asarray(np.repeat(lrs, len(regs_)), dtype=dtype)
-    reg_M = jnp.asarray(np.tile(regs_, len(lrs)), dtype=dtype)
-    W, losses, train_acc, val_acc = _sweep_jit(config, num_steps, jnp.asarray(W0), key, data, lr_M, reg_M)
     L, R = len(lrs), len(regs_)
+    dtype = jnp.result_type(jnp.asarray(W0).dtype, jnp.float32)
+    lr_M = jnp.asarray(np.repeat(lrs, R), dtype=dtype)
+    reg_M = jnp.asarray(np.tile(regs_, L), dtype=dtype)
+
+    state = _sweep_init_state_jit(config, jnp.asarray(W0), key, lr_M, num_examples)
+    if init_state is not None:
+        _check_init_state(init_state, state, num_steps, finite=False)
+        state = init_state
+    start = _SoFar(int(state.step), state, *_prior_metrics(init_metrics, int(state.step), models=(L * R,)))
+
+    def run_chunk(so_far, length):
+        new_state, metrics = _sweep_steps_jit(config, length, so_far.state, data, lr_M, reg_M)
+        return new_state, Metrics(np.asarray(metrics.loss), np.asarray(metrics.val_accuracy))
+
+    def after_chunk(so_far):
+        if on_chunk is not None:
+            on_chunk(so_far.state, so_far.metrics())
+
+    so_far = _run_in_chunks(run_chunk, start, num_steps, chunk_size, progress=progress, after_chunk=after_chunk,
+                            desc=f"sweep ({L * R} models)", what="sweep", resume="sweep")
+    W = so_far.state.params
+    train_acc, val_acc = _sweep_accuracies_jit(W, data)
     return SweepResult(
         params=W.reshape((L, R) + W.shape[1:]),
-        losses=np.asarray(losses).reshape(L, R, num_steps),
+        losses=so_far.metrics().loss.reshape(L, R, num_steps),
         train_accuracy=np.asarray(train_acc).reshape(L, R),
         val_accuracy=np.asarray(val_acc).reshape(L, R),
         learning_rates=lrs,
