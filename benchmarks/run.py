@@ -297,7 +297,13 @@ def readme_markdown(results: dict) -> str:
     """The README's short form: the machine, the headline tables and the targets."""
     m = results["machine"]
     load = f"load average {m.get('load_average_after', [float('nan')])[0]:.1f} at the end"
-    out = [f"From `make bench` ({results['mode']} run, {results['wall_s']:.0f} s) on: {machine_line(m)}; {load}.", ""]
+    flags = {"full": [], "quick": ["--quick"], "smoke": ["--smoke"]}[results["mode"]]
+    if m.get("cores_used", m["cpu_count"]) != m["cpu_count"]:
+        flags.append(f"--cores {m['cores_used']}")
+    if m["device"] != "cpu":
+        flags.append(f"--device {m['device']}")
+    command = "make bench" if not flags else "benchmarks/run.py " + " ".join(flags)
+    out = [f"From `{command}` ({results['wall_s']:.0f} s) on: {machine_line(m)}; {load}.", ""]
     for name in ("sgd", "time_to_accuracy", "sweep"):
         section = results["sections"].get(name)
         if section and "rows" in section:
