@@ -46,6 +46,14 @@ its other models).
 Data are passed to the compiled functions as arguments (never baked into
 the program as constants) and indexed in place: a minibatch is a gather
 ``X[idx]``, scores are ``X @ W.T`` with ``W`` of shape ``(C, D)``.
+
+On several devices, ``mesh=`` (a :class:`jax.sharding.Mesh` from
+:func:`jaxopt_course.distributed.make_mesh`) runs the same core with
+sharding annotations: step ``t`` draws the same global minibatch indices as
+on one device, the ``"data"`` axis splits them (and the gathered rows)
+across devices, and the compiler averages the gradients with its own
+all-reduce; a sweep's models are split along ``"model"``. See
+:mod:`jaxopt_course.distributed`.
 """
 
 from __future__ import annotations
@@ -59,8 +67,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from . import _checks
+from .distributed import DATA_AXIS, MODEL_AXIS
+from .distributed import check_mesh as _check_mesh
+from .distributed import replicate as _replicate
 from .model import accuracy as _accuracy
 from ._checks import check_int as _check_int
 from ._checks import check_key as _check_key
@@ -262,6 +275,7 @@ class _Config(NamedTuple):
     sampling: str
     eval_every: int | None
     unroll: int | bool
+    mesh: Any = None  # a jax.sharding.Mesh: the same steps, sharded (see _constrain)
 
 
 class _Data(NamedTuple):
@@ -283,6 +297,26 @@ def _accuracy_core(W_CxD, X_NxD, y_N):
     return jnp.mean(jnp.argmax(X_NxD @ W_CxD.T, axis=1) == y_N).astype(jnp.float32)
 
 
+def _constrain(config: _Config, x, *axes):
+    """``x`` laid out as ``PartitionSpec(*axes)`` over ``config.mesh`` (no mesh: ``x`` unchanged).
+
+    An annotation for the compiler, not a computation: ``_constrain(config,
+    X_b, "data")`` splits the minibatch's rows across the ``"data"`` devices,
+    ``_constrain(config, W)`` keeps ``W`` whole on every device. Under
+    ``jax.vmap(..., spmd_axis_name="model")`` (the sweep) the models' axis is
+    split along ``"model"`` on top. An axis the mesh lacks is not split.
+    """
+    if config.mesh is None:
+        return x
+    spec = P(*(axis if axis in config.mesh.axis_names else None for axis in axes))
+    return jax.lax.with_sharding_constraint(x, NamedSharding(config.mesh, spec))
+
+
+def _replicated(config: _Config, tree):
+    """Every array of ``tree`` whole on every device of the mesh (no mesh: ``tree`` unchanged)."""
+    return tree if config.mesh is None else jax.tree.map(lambda x: _constrain(config, x), tree)
+
+
 def _init_state(config: _Config, params, key, lr, num_examples: int) -> TrainState:
     order = None
     if config.batch_size is not None and config.sampling == "shuffle":
@@ -290,13 +324,17 @@ def _init_state(config: _Config, params, key, lr, num_examples: int) -> TrainSta
     # Strong types throughout: optax initializes some entries (L-BFGS's line-search counters) as weakly
     # typed scalars that its update returns strongly typed, and fit's second chunk would compile again.
     opt_state = jax.tree.map(lambda x: jnp.asarray(x, dtype=x.dtype), _optimizer(config, lr).init(params))
-    return TrainState(params, opt_state, key, jnp.zeros((), jnp.int32), order)
+    return _replicated(config, TrainState(params, opt_state, key, jnp.zeros((), jnp.int32), order))
 
 
 def _minibatch(config: _Config, data: _Data, state: TrainState):
-    """Step ``state.step``'s examples ``(X_b, y_b)`` and the (possibly new) epoch order."""
+    """Step ``state.step``'s examples ``(X_b, y_b)`` and the (possibly new) epoch order.
+
+    With a mesh the indices are the same global ones; their rows are split
+    across the ``"data"`` devices, each gathering its share.
+    """
     if config.batch_size is None:  # gradient descent: the whole training set
-        return data.X, data.y, state.order
+        return _constrain(config, data.X, DATA_AXIS), _constrain(config, data.y, DATA_AXIS), state.order
     num_examples, batch_size = data.X.shape[0], config.batch_size
     step_key = jax.random.fold_in(state.key, state.step)
     if config.sampling == "with_replacement":
@@ -313,7 +351,8 @@ def _minibatch(config: _Config, data: _Data, state: TrainState):
             lambda: state.order,
         )
         idx = jax.lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
-    return data.X[idx], data.y[idx], order
+    idx = _constrain(config, idx, DATA_AXIS)
+    return _constrain(config, data.X[idx], DATA_AXIS), _constrain(config, data.y[idx], DATA_AXIS), order
 
 
 def _stored_value_and_grad(opt_state) -> bool:
@@ -360,7 +399,9 @@ def _train_step(config: _Config, data: _Data, lr, reg, state: TrainState):
             lambda: _accuracy_core(params, data.X_val, data.y_val),
             lambda: jnp.float32(jnp.nan),
         )
-    return TrainState(params, opt_state, state.key, step, order), Metrics(loss, val_accuracy)
+    # With a mesh: the new weights (and the loss) whole on every device -- the
+    # gradient of the mean over the split batch is where the compiler all-reduces.
+    return _replicated(config, (TrainState(params, opt_state, state.key, step, order), Metrics(loss, val_accuracy)))
 
 
 def _run_steps(config: _Config, num_steps: int, state: TrainState, data: _Data, lr, reg):
@@ -449,7 +490,7 @@ def _is_transformation(optimizer) -> bool:
     return isinstance(optimizer, optax.GradientTransformation)
 
 
-def _make_config(loss_fn, optimizer, batch_size, sampling, eval_every, unroll, num_examples) -> _Config:
+def _make_config(loss_fn, optimizer, batch_size, sampling, eval_every, unroll, num_examples, mesh=None) -> _Config:
     if not callable(loss_fn):
         raise TypeError(f"loss_fn must be a function loss_fn(W, X, y), got {type(loss_fn).__name__}")
     if not (_is_transformation(optimizer) or callable(optimizer)):
@@ -468,15 +509,15 @@ def _make_config(loss_fn, optimizer, batch_size, sampling, eval_every, unroll, n
         eval_every = _check_int(eval_every, "eval_every")
     if not isinstance(unroll, bool):
         unroll = _check_int(unroll, "unroll")
-    return _Config(loss_fn, optimizer, batch_size, sampling, eval_every, unroll)
+    return _Config(loss_fn, optimizer, batch_size, sampling, eval_every, unroll, mesh)
 
 
-def _make_data(X, y, X_val, y_val) -> _Data:
+def _make_data(X, y, X_val, y_val, mesh=None) -> _Data:
     x_shape = _checks.check_real_array(X, "X", ndim=2)
     if x_shape[0] == 0:
         raise ValueError(f"X must hold at least one example, got shape {x_shape}")
     _checks.check_labels(y, None, n=x_shape[0])
-    _checks.check_finite(X, "X")
+    _checks.check_finite(_local(X), "X")
     if (X_val is None) != (y_val is None):
         raise ValueError("X_val and y_val must be given together, got only "
                          + ("X_val" if y_val is None else "y_val"))
@@ -485,20 +526,48 @@ def _make_data(X, y, X_val, y_val) -> _Data:
         if v_shape[1] != x_shape[1]:
             raise ValueError(f"X_val must have D = {x_shape[1]} columns like X, got shape {v_shape}")
         _checks.check_labels(y_val, None, name="y_val", n=v_shape[0])
-        _checks.check_finite(X_val, "X_val")
-        X_val, y_val = _to_device(X_val), _to_device(y_val)
-    return _Data(_to_device(X), _to_device(y), X_val, y_val)
+        _checks.check_finite(_local(X_val), "X_val")
+        X_val, y_val = _to_device(X_val, mesh), _to_device(y_val, mesh)
+    return _Data(_to_device(X, mesh), _to_device(y, mesh), X_val, y_val)
 
 
-def _to_device(x) -> jax.Array:
+def _to_device(x, mesh=None) -> jax.Array:
     """``x`` as a JAX array, copied at most once.
 
     ``jnp.asarray`` of a NumPy array makes a transient second copy on the way
     (1.2 GB at once for CIFAR-10's 600 MB training matrix); ``jax.device_put``
     makes one, and none when the NumPy buffer is 64-byte aligned: the CPU
     device then shares it (so modify ``X`` in place only after training).
+
+    With a mesh: an array already laid out over the mesh's devices (say, split
+    by rows with :func:`jaxopt_course.distributed.shard_rows`) stays as it
+    is; anything else is copied whole to every device of the mesh.
     """
-    return jax.device_put(x if isinstance(x, (jax.Array, np.ndarray)) else np.asarray(x))
+    if mesh is None:
+        return jax.device_put(x if isinstance(x, (jax.Array, np.ndarray)) else np.asarray(x))
+    if isinstance(x, jax.Array) and x.sharding.device_set == set(mesh.devices.flat):
+        return x
+    return _replicate(x, mesh)
+
+
+def _local(x):
+    """What this process can read of ``x``, for value checks: ``x`` itself, or -- for
+    an array spread over several processes -- the values of its local shards, flattened."""
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        return np.concatenate([np.asarray(shard.data).reshape(-1) for shard in x.addressable_shards])
+    return x
+
+
+def _put_replicated(config: _Config, tree):
+    """Host values (``W0``, the key, ``lr``, ``reg``, a saved state) copied to every device of the mesh.
+
+    Done once before the compiled calls, so they find every argument on the
+    mesh (which several processes need). Without a mesh, or for traced
+    values (``train`` under the user's own ``jit``/``vmap``): unchanged.
+    """
+    if config.mesh is None:
+        return tree
+    return jax.tree.map(lambda x: x if _checks.is_traced(x) else _replicate(x, config.mesh), tree)
 
 
 def _check_params(params, data: _Data, name: str = "W0") -> None:
@@ -509,9 +578,9 @@ def _check_params(params, data: _Data, name: str = "W0") -> None:
         raise ValueError(f"{name} must have shape (C, D) with D = {data.X.shape[1]} like X (N, D), "
                          f"got {name} of shape {w_shape}")
     _checks.check_finite(params, name)
-    _checks.check_labels(data.y, w_shape[0], n=data.X.shape[0])
+    _checks.check_labels(_local(data.y), w_shape[0])  # its shape was checked in _make_data
     if data.X_val is not None:
-        _checks.check_labels(data.y_val, w_shape[0], name="y_val")
+        _checks.check_labels(_local(data.y_val), w_shape[0], name="y_val")
 
 
 def _check_hyper(config: _Config, lr, reg) -> None:
@@ -537,7 +606,7 @@ def _check_hyper(config: _Config, lr, reg) -> None:
 
 
 def make_train(loss_fn, optimizer, X, y, batch_size, num_steps, *, X_val=None, y_val=None,
-               eval_every: int | None = 100, sampling: str = "with_replacement", unroll=1):
+               eval_every: int | None = 100, sampling: str = "with_replacement", unroll=1, mesh=None):
     """Build ``train(params, key, lr=None, reg=None)``: a whole training run as one pure function.
 
     ``train`` runs ``num_steps`` steps of::
@@ -576,6 +645,16 @@ def make_train(loss_fn, optimizer, X, y, batch_size, num_steps, *, X_val=None, y
       sampling: ``"with_replacement"`` (the lecture, CS231n) or ``"shuffle"``
         (a fresh random order every epoch of ``N // batch_size`` steps).
       unroll: ``lax.scan``'s ``unroll`` (steps per loop iteration).
+      mesh: train on several devices: a :class:`jax.sharding.Mesh` from
+        :func:`jaxopt_course.distributed.make_mesh` (axes ``"data"``, and
+        ``"model"`` of size 1). Step ``t`` draws the same global minibatch
+        indices as without a mesh; the ``"data"`` axis splits them, and the
+        rows gathered, across the devices, and the compiler all-reduces the
+        gradient. ``X``, ``y`` (and the validation set) are copied whole to
+        every device unless they are laid out on the mesh already
+        (:func:`~jaxopt_course.distributed.shard_rows`). Every array that
+        ``train`` returns is then replicated over the mesh
+        (``NamedSharding(mesh, PartitionSpec())``). ``None``: one device.
 
     Returns:
       ``train(params, key, lr=None, reg=None) -> TrainOutput``.
@@ -591,14 +670,17 @@ def make_train(loss_fn, optimizer, X, y, batch_size, num_steps, *, X_val=None, y
       >>> bool(out.metrics.loss[-1] < out.metrics.loss[0])
       True
     """
-    data = _make_data(X, y, X_val, y_val)
-    config = _make_config(loss_fn, optimizer, batch_size, sampling, eval_every, unroll, data.X.shape[0])
+    if mesh is not None:
+        _check_mesh(mesh, one_model=True)
+    data = _make_data(X, y, X_val, y_val, mesh)
+    config = _make_config(loss_fn, optimizer, batch_size, sampling, eval_every, unroll, data.X.shape[0], mesh)
     num_steps = _check_int(num_steps, "num_steps")
 
     def train(params, key, lr=None, reg=None) -> TrainOutput:
         _check_params(params, data, "params")
         _check_key(key)
         _check_hyper(config, lr, reg)
+        params, key, lr, reg = _put_replicated(config, (params, key, lr, reg))
         return _train_jit(config, num_steps, params, key, data, lr, reg)
 
     return train
@@ -631,7 +713,7 @@ def fit(loss_fn, W0, X, y, *, key, optimizer, batch_size: int | None = 256, num_
         sampling: str = "with_replacement", unroll=1, chunk_size: int | None = 1000,
         progress: bool | None = None, checkpoint: Callable[[TrainState], Any] | None = None,
         init_state: TrainState | None = None, init_metrics: Metrics | None = None,
-        on_chunk: Callable[[TrainState, Metrics], Any] | None = None) -> FitResult:
+        on_chunk: Callable[[TrainState, Metrics], Any] | None = None, mesh=None) -> FitResult:
     """Train ``W`` by gradient descent or minibatch SGD: the everyday runner.
 
     The same steps as :func:`make_train`'s ``train`` (same key, same result),
@@ -678,6 +760,11 @@ def fit(loss_fn, W0, X, y, *, key, optimizer, batch_size: int | None = 256, num_
       on_chunk: called as ``on_chunk(state, metrics)`` after every chunk,
         ``metrics`` holding steps ``0 .. state.step - 1`` (what a checkpoint
         file needs besides the state).
+      mesh: train on several devices (see :func:`make_train`): the same
+        steps, each minibatch split along the mesh's ``"data"`` axis, the
+        same result up to float32 rounding. ``.params``, ``.state`` (and
+        the hooks' states) are then replicated over the mesh,
+        ``NamedSharding(mesh, PartitionSpec())``.
 
     Returns:
       A :class:`FitResult`: ``.params``, ``.losses`` (per step), the
@@ -697,20 +784,23 @@ def fit(loss_fn, W0, X, y, *, key, optimizer, batch_size: int | None = 256, num_
       >>> result.losses.shape, bool(result.losses[-1] < result.losses[0])
       ((100,), True)
     """
-    data = _make_data(X, y, X_val, y_val)
+    if mesh is not None:
+        _check_mesh(mesh, one_model=True)
+    data = _make_data(X, y, X_val, y_val, mesh)
     num_examples = int(data.X.shape[0])
-    config = _make_config(loss_fn, optimizer, batch_size, sampling, eval_every, unroll, num_examples)
+    config = _make_config(loss_fn, optimizer, batch_size, sampling, eval_every, unroll, num_examples, mesh)
     num_steps = _check_int(num_steps, "num_steps")
     chunk_size = num_steps if chunk_size is None else min(_check_int(chunk_size, "chunk_size"), num_steps)
     _check_params(W0, data)
     _check_key(key)
     _check_hyper(config, lr, reg)
+    lr, reg = _put_replicated(config, (lr, reg))
     _check_hooks(checkpoint=checkpoint, on_chunk=on_chunk)
 
-    state = _init_state_jit(config, jnp.asarray(W0), key, lr, num_examples)
+    state = _init_state_jit(config, *_put_replicated(config, (jnp.asarray(W0), key)), lr, num_examples)
     if init_state is not None:
         _check_init_state(init_state, state, num_steps)
-        state = init_state
+        state = _put_replicated(config, init_state)
     start = _SoFar(int(state.step), state, *_prior_metrics(init_metrics, int(state.step)))
     chunks = []  # (first step, state at that step) of the last two chunks, for a divergence
 

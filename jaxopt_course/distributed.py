@@ -1,0 +1,418 @@
+"""More than one device or machine: a device mesh, multi-host start-up, each host's rows.
+
+The training functions (:func:`~jaxopt_course.train.make_train`,
+:func:`~jaxopt_course.train.fit`, :func:`~jaxopt_course.train.sweep`) take
+``mesh=``, a :class:`jax.sharding.Mesh` with up to two named axes:
+
+* ``"data"`` splits every step's *global* minibatch: the indices are drawn
+  exactly as on one device (``randint(fold_in(key, t), (batch_size,), 0, N)``),
+  and device ``k`` of ``d`` gathers and differentiates rows
+  ``k * batch_size / d ..`` of that batch. The loss is a mean over the whole
+  batch, so the gradient is the mean of the devices' partial gradients: the
+  compiler inserts that all-reduce itself (nothing here is hand-written);
+* ``"model"`` splits a sweep's models (the flattened ``lr x reg`` grid): each
+  device trains ``M / m`` of them, on the same shared minibatches.
+
+No second implementation: the same compiled core runs with sharding
+annotations (``jax.lax.with_sharding_constraint`` on the minibatch indices
+and rows along ``"data"``, on the weights and metrics -- replicated -- and
+``jax.vmap(..., spmd_axis_name="model")`` over the models); XLA's SPMD
+partitioner turns that into one program per device plus the collectives.
+With a one-device mesh it is the same code, and ``mesh=None`` is today's
+single-device run.
+
+Where the training set lives: by default it is copied whole to every
+device of the mesh, so each device gathers its part of the batch locally
+and only the ``(C, D)`` gradient travels. When it does not fit one device
+(or on several machines, where each host holds only its rows), split it by
+rows along ``"data"`` with :func:`shard_rows`; the gather then becomes a
+masked local gather plus an all-reduce of the ``(batch_size, D)`` batch --
+the compiler's choice, correct for any index -- so each step moves more
+bytes.
+
+On several machines (processes), every process runs the same program:
+call :func:`initialize_multihost` first (``jax.distributed.initialize``
+with the coordinator's address, the number of processes and this process's
+id, from arguments or the environment), build the mesh over all processes'
+devices (:func:`make_mesh`), keep only this host's rows (:func:`host_shard`)
+and assemble the global arrays (:func:`shard_rows`).
+
+Examples:
+  >>> mesh = make_mesh(1)
+  >>> dict(mesh.shape)
+  {'data': 1, 'model': 1}
+  >>> parse_mesh("data=2,model=4")
+  {'data': 2, 'model': 4}
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import numpy as np
+from jax.sharding import AxisType, Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
+
+DATA_AXIS = "data"
+MODEL_AXIS = "model"
+AXES = (DATA_AXIS, MODEL_AXIS)
+
+# The environment variables initialize_multihost reads (the first is also jax.distributed's own).
+ENV_COORDINATOR = "JAX_COORDINATOR_ADDRESS"
+ENV_NUM_PROCESSES = "JAX_NUM_PROCESSES"
+ENV_PROCESS_ID = "JAX_PROCESS_ID"
+
+
+# ---------------------------------------------------------------------------
+# The mesh
+# ---------------------------------------------------------------------------
+
+
+def _too_many_devices(what: str, wanted: int, available: list) -> ValueError:
+    platform = available[0].platform if available else "none"
+    hint = ""
+    if platform == "cpu":
+        hint = (f"; on a CPU, split it into {wanted} devices before JAX starts: "
+                f"XLA_FLAGS=--xla_force_host_platform_device_count={wanted} (or JAX_NUM_CPU_DEVICES={wanted})")
+    return ValueError(f"asked for {wanted} devices ({what}), but JAX sees {len(available)} ({platform}){hint}")
+
+
+def make_mesh(devices=None, data: int | None = None, model: int | None = None) -> Mesh:
+    """A ``(data, model)`` device mesh for :func:`~jaxopt_course.train.fit` and friends.
+
+    ``data * model`` devices arranged as a grid whose axes are named
+    ``"data"`` (split the minibatch) and ``"model"`` (split a sweep's
+    models). Both axes are ``AxisType.Auto``: the compiler places every
+    intermediate array, guided by the training code's annotations.
+
+    Args:
+      devices: how many devices to use (the first ``devices`` of
+        ``jax.devices()``, across all processes), or a sequence of
+        ``jax.Device``; ``None``: ``data * model`` of them when both are
+        given, else all devices.
+      data: the size of the ``"data"`` axis; ``None``: what ``model`` leaves
+        (all devices when ``model`` is ``None`` too).
+      model: the size of the ``"model"`` axis; ``None``: what ``data``
+        leaves (1 when ``data`` is ``None``).
+
+    Returns:
+      A :class:`jax.sharding.Mesh` with ``mesh.shape == {"data": data, "model": model}``.
+
+    Raises:
+      ValueError: more devices asked for than JAX sees, or sizes that do
+        not multiply to the number of devices.
+
+    Examples:
+      >>> mesh = make_mesh(devices=1)
+      >>> mesh.axis_names, mesh.size
+      (('data', 'model'), 1)
+    """
+    for name, value in (("data", data), ("model", model)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+            raise ValueError(f"{name} must be a positive number of devices, got {value!r}")
+    available = jax.devices()
+    if devices is None:
+        count = data * model if data is not None and model is not None else len(available)
+        if count > len(available):
+            raise _too_many_devices(f"data={data}, model={model}", count, available)
+        chosen = available[:count]
+    elif isinstance(devices, (int, np.integer)) and not isinstance(devices, bool):
+        if devices < 1:
+            raise ValueError(f"devices must be >= 1, got {devices}")
+        if devices > len(available):
+            raise _too_many_devices(f"devices={int(devices)}", int(devices), available)
+        chosen = available[:int(devices)]
+    else:
+        chosen = list(devices)
+        if not chosen or not all(isinstance(d, jax.Device) for d in chosen):
+            raise TypeError(f"devices must be a number or a non-empty sequence of jax.Device, got {devices!r}")
+    n = len(chosen)
+    if data is None and model is None:
+        data, model = n, 1
+    elif data is None:
+        if n % model:
+            raise ValueError(f"model={model} must divide the number of devices, {n}")
+        data = n // model
+    elif model is None:
+        if n % data:
+            raise ValueError(f"data={data} must divide the number of devices, {n}")
+        model = n // data
+    if data * model != n:
+        raise ValueError(f"the mesh data={data} x model={model} needs {data * model} devices, got {n}")
+    return jax.make_mesh((data, model), AXES, axis_types=(AxisType.Auto, AxisType.Auto), devices=chosen)
+
+
+def parse_mesh(text: str) -> dict:
+    """``"data=2,model=4"`` -> ``{"data": 2, "model": 4}`` (either axis may be left out).
+
+    Raises:
+      ValueError: an unknown axis name, a size that is not a positive integer,
+        or an axis named twice.
+
+    Examples:
+      >>> parse_mesh("model=8")
+      {'model': 8}
+    """
+    sizes: dict = {}
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or name not in AXES:
+            raise ValueError(f"mesh must read like data=2,model=4 (axes {' and '.join(AXES)}), got {text!r}")
+        if name in sizes:
+            raise ValueError(f"mesh names the axis {name!r} twice: {text!r}")
+        try:
+            size = int(value)
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise ValueError(f"mesh axis {name} must be a positive integer, got {value.strip()!r} in {text!r}")
+        sizes[name] = size
+    if not sizes:
+        raise ValueError(f"mesh must read like data=2,model=4, got {text!r}")
+    return sizes
+
+
+def check_mesh(mesh, *, name: str = "mesh", one_model: bool = False) -> None:
+    """Check ``mesh`` is a :class:`jax.sharding.Mesh` the training code can use.
+
+    Its axes must be named ``"data"`` and/or ``"model"`` and be of type
+    ``AxisType.Auto`` (explicit axes would make every array's sharding part
+    of its type, which the plain NumPy-style training code does not spell
+    out). ``one_model=True`` (``fit``, ``make_train``): a single model has
+    nothing to split along ``"model"``, so that axis must have size 1.
+    """
+    if not isinstance(mesh, Mesh):
+        raise TypeError(f"{name} must be a jax.sharding.Mesh (e.g. jaxopt_course.distributed.make_mesh(4)), "
+                        f"got {type(mesh).__name__}")
+    unknown = [axis for axis in mesh.axis_names if axis not in AXES]
+    if unknown:
+        raise ValueError(f"{name} must name its axes {' and/or '.join(repr(a) for a in AXES)}, got "
+                         f"{tuple(mesh.axis_names)}")
+    for axis, kind in zip(mesh.axis_names, mesh.axis_types):
+        if kind != AxisType.Auto:
+            raise ValueError(f"{name}'s axis {axis!r} must be AxisType.Auto, got {kind}: build the mesh with "
+                             "make_mesh(...) or jax.make_mesh(..., axis_types=(AxisType.Auto, ...))")
+    if one_model and dict(mesh.shape).get(MODEL_AXIS, 1) != 1:
+        raise ValueError(f"{name} has a 'model' axis of size {mesh.shape[MODEL_AXIS]}, but one model is trained "
+                         "here: split the batch along 'data' (e.g. make_mesh(data=4)), or shard a sweep's models "
+                         "with sweep(..., mesh=mesh)")
+
+
+def axis_size(mesh, axis: str) -> int:
+    """The size of ``axis`` in ``mesh`` (1 when the mesh has no such axis)."""
+    return int(dict(mesh.shape).get(axis, 1))
+
+
+def describe(mesh) -> dict:
+    """What a run used, for a ``--json`` report.
+
+    Examples:
+      >>> describe(make_mesh(1))["devices"]
+      1
+    """
+    if mesh is None:
+        device = jax.devices()[0]
+        return {"devices": 1, "mesh": {DATA_AXIS: 1, MODEL_AXIS: 1}, "processes": jax.process_count(),
+                "platform": device.platform}
+    return {"devices": int(mesh.size), "mesh": {axis: axis_size(mesh, axis) for axis in AXES},
+            "processes": jax.process_count(), "platform": mesh.devices.flat[0].platform}
+
+
+# ---------------------------------------------------------------------------
+# Several processes (hosts)
+# ---------------------------------------------------------------------------
+
+
+def _env_int(value, env: str, name: str, environ) -> int | None:
+    if value is None:
+        text = environ.get(env)
+        if text is None or text == "":
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"{name} must be an integer, got {env}={text!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    return int(value)
+
+
+def initialize_multihost(coordinator_address: str | None = None, num_processes: int | None = None,
+                         process_id: int | None = None, *, environ=None) -> dict | None:
+    """Start JAX's distributed runtime: ``jax.distributed.initialize`` from arguments or the environment.
+
+    Every process of a multi-host run calls this once, before any other JAX
+    call (even ``jax.devices()``). Each value comes from its argument, else
+    from the environment: ``JAX_COORDINATOR_ADDRESS`` (``host:port`` of
+    process 0, which runs the coordinator), ``JAX_NUM_PROCESSES`` and
+    ``JAX_PROCESS_ID`` (``0 .. num_processes - 1``). Afterwards
+    ``jax.devices()`` lists the devices of *all* processes and
+    ``jax.local_devices()`` this one's.
+
+    When none of the three is set anywhere, this is a one-process run and
+    nothing is started (``None`` is returned). On a cluster that JAX
+    detects itself (Slurm, Open MPI, Cloud TPU), call
+    ``jax.distributed.initialize()`` without arguments instead.
+
+    Args:
+      coordinator_address: ``"10.0.0.1:1234"``.
+      num_processes: how many processes take part.
+      process_id: this process's number.
+      environ: the environment to read (default ``os.environ``).
+
+    Returns:
+      ``{"coordinator_address", "num_processes", "process_id"}`` as used, or
+      ``None`` for a one-process run.
+
+    Raises:
+      ValueError: only some of the three are set, or ``process_id`` is out of range.
+
+    Examples:
+      >>> initialize_multihost(environ={}) is None  # nothing set: one process
+      True
+    """
+    environ = os.environ if environ is None else environ
+    if coordinator_address is None:
+        coordinator_address = environ.get(ENV_COORDINATOR) or None
+    num_processes = _env_int(num_processes, ENV_NUM_PROCESSES, "num_processes", environ)
+    process_id = _env_int(process_id, ENV_PROCESS_ID, "process_id", environ)
+    given = {"coordinator_address": coordinator_address, "num_processes": num_processes, "process_id": process_id}
+    if all(value is None for value in given.values()):
+        return None
+    missing = [name for name, value in given.items() if value is None]
+    if missing:
+        envs = {"coordinator_address": ENV_COORDINATOR, "num_processes": ENV_NUM_PROCESSES,
+                "process_id": ENV_PROCESS_ID}
+        raise ValueError("a multi-host run needs the coordinator address, the number of processes and this "
+                         f"process's id; missing: {', '.join(f'{m} (or {envs[m]})' for m in missing)}")
+    if not isinstance(coordinator_address, str) or ":" not in coordinator_address:
+        raise ValueError(f"coordinator_address must read host:port, got {coordinator_address!r}")
+    if num_processes < 1:
+        raise ValueError(f"num_processes must be >= 1, got {num_processes}")
+    if not 0 <= process_id < num_processes:
+        raise ValueError(f"process_id must lie in [0, num_processes = {num_processes}), got {process_id}")
+    jax.distributed.initialize(coordinator_address=coordinator_address, num_processes=num_processes,
+                               process_id=process_id)
+    return given
+
+
+def host_shard(X, y, process_index: int | None = None, process_count: int | None = None):
+    """This host's rows of the training set: block ``process_index`` of ``process_count`` equal blocks.
+
+    Process ``i`` keeps rows ``[i * N / P, (i + 1) * N / P)``: with a mesh
+    from :func:`make_mesh` (devices in process order along ``"data"``) these
+    are exactly the rows its devices hold in :func:`shard_rows`'s layout.
+    Only those rows are read: with ``X = np.load("X.npy", mmap_mode="r")``
+    a host never reads the others from disk.
+
+    Args:
+      X, y: the whole training set ``(N, D)``, ``(N,)`` (or memory maps of it).
+      process_index, process_count: default ``jax.process_index()`` and
+        ``jax.process_count()``.
+
+    Returns:
+      ``(X_local, y_local)`` as NumPy arrays, ``N / P`` rows each.
+
+    Raises:
+      ValueError: ``N`` is not a multiple of ``process_count``, or the index is out of range.
+
+    Examples:
+      >>> X, y = np.arange(12.0).reshape(6, 2), np.arange(6)
+      >>> X_1, y_1 = host_shard(X, y, process_index=1, process_count=3)
+      >>> X_1.tolist(), y_1.tolist()
+      ([[4.0, 5.0], [6.0, 7.0]], [2, 3])
+    """
+    process_index = jax.process_index() if process_index is None else process_index
+    process_count = jax.process_count() if process_count is None else process_count
+    for name, value in (("process_index", process_index), ("process_count", process_count)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an integer, got {value!r}")
+    if process_count < 1 or not 0 <= process_index < process_count:
+        raise ValueError(f"process_index must lie in [0, process_count = {process_count}), got {process_index}")
+    n = int(np.shape(X)[0])
+    if np.shape(y)[:1] != (n,):
+        raise ValueError(f"y must have one label per row of X (N={n}), got shape {np.shape(y)}")
+    if n % process_count:
+        raise ValueError(f"X has N = {n} rows, which do not split evenly over {process_count} processes: keep "
+                         f"the first {n - n % process_count} on every host (X[:{n - n % process_count}])")
+    rows = n // process_count
+    block = slice(process_index * rows, (process_index + 1) * rows)
+    return np.asarray(X[block]), np.asarray(y[block])
+
+
+def replicate(x, mesh):
+    """``x`` copied whole to every device of ``mesh`` (``NamedSharding(mesh, PartitionSpec())``).
+
+    ``jax.device_put`` does this on one process; when the mesh spans several
+    processes each process contributes its own copy
+    (``jax.make_array_from_process_local_data``), which must be the same
+    value everywhere -- as it is for the weights, keys and hyperparameters of
+    a run that every process starts with the same arguments. Random keys
+    travel as their key data.
+
+    Examples:
+      >>> replicate(np.arange(3.0), make_mesh(1)).sharding.is_fully_replicated
+      True
+    """
+    sharding = NamedSharding(mesh, P())
+    if all(d.process_index == jax.process_index() for d in mesh.devices.flat):
+        return jax.device_put(x if isinstance(x, (jax.Array, np.ndarray)) else np.asarray(x), sharding)
+    if isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+        return jax.random.wrap_key_data(replicate(jax.random.key_data(x), mesh), impl=jax.random.key_impl(x))
+    if isinstance(x, jax.Array) and x.sharding.device_set == set(mesh.devices.flat) and x.is_fully_replicated:
+        return x
+    value = np.asarray(x)
+    value = value.astype(jax.dtypes.canonicalize_dtype(value.dtype), copy=False)
+    return jax.make_array_from_process_local_data(sharding, value, value.shape)
+
+
+def shard_rows(X, y, mesh):
+    """The training set split by rows along the mesh's ``"data"`` axis (copied along ``"model"``).
+
+    Device ``k`` of the ``d`` along ``"data"`` holds rows ``[k * N / d,
+    (k + 1) * N / d)``: ``1/d`` of the memory per device. Pass the result to
+    ``fit``/``make_train``/``sweep`` with the same ``mesh`` and it stays
+    where it is (a plain array is instead copied whole to every device).
+
+    On one process ``X``, ``y`` are the whole set; on several, each
+    process passes *its* rows (:func:`host_shard`) and the global arrays
+    of ``N = P * len(X)`` rows are assembled without any host holding
+    them all (``jax.make_array_from_process_local_data``).
+
+    Args:
+      X, y: the rows this process holds, ``(n, D)`` and ``(n,)``.
+      mesh: a mesh with a ``"data"`` axis (:func:`make_mesh`).
+
+    Returns:
+      ``(X, y)`` as global ``jax.Array``s sharded ``PartitionSpec("data")``.
+
+    Raises:
+      ValueError: the global number of rows is not a multiple of the
+        ``"data"`` axis size.
+
+    Examples:
+      >>> X, y = shard_rows(np.ones((4, 3), np.float32), np.zeros(4, np.int32), make_mesh(1))
+      >>> X.shape, X.sharding.spec
+      ((4, 3), P('data',))
+    """
+    check_mesh(mesh)
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim != 2 or y.shape != X.shape[:1]:
+        raise ValueError(f"X must be (n, D) and y (n,) with one label per row, got shapes {X.shape} and {y.shape}")
+    num_processes = len({d.process_index for d in mesh.devices.flat})
+    n = X.shape[0] * num_processes
+    d = axis_size(mesh, DATA_AXIS)
+    if n % d:
+        raise ValueError(f"the training set has N = {n} rows, which do not split evenly over the mesh's 'data' "
+                         f"axis of {d} devices: keep the first {n - n % d} rows (or pass X, y unsplit: each "
+                         "device then holds all of them)")
+    spec = P(DATA_AXIS) if DATA_AXIS in mesh.axis_names else P()
+    sharding = NamedSharding(mesh, spec)
+    X_global = jax.make_array_from_process_local_data(sharding, X, (n,) + X.shape[1:])
+    y_global = jax.make_array_from_process_local_data(sharding, y, (n,))
+    return X_global, y_global
