@@ -1,13 +1,17 @@
 """Checkpoints: a training run on disk, whole or not at all.
 
 A checkpoint is one file, ``DIR/checkpoint.npz``, holding everything
-:func:`~jaxopt_course.train.fit` needs to continue a run bit for bit:
+:func:`~jaxopt_course.train.fit` (or :func:`~jaxopt_course.train.sweep`)
+needs to continue a run bit for bit:
 
 * the :class:`~jaxopt_course.train.TrainState` -- the weights ``W``, the
   optimizer's state (momentum, Adam's moments, ...), the key (its raw
   ``key_data`` and the name of its PRNG implementation), the step counter
   and, with ``sampling="shuffle"``, the epoch's order;
 * the :class:`~jaxopt_course.train.Metrics` of every step so far;
+* for a sweep of M models, the same with a leading ``(M,)`` axis on the
+  weights, the optimizer's state and the metrics (:func:`sweep_like` makes
+  the ``like`` state that restores it);
 * the run's configuration (a JSON text), so that a resume with other
   settings is refused instead of silently mixing two runs.
 
@@ -84,6 +88,38 @@ def _with_raw_key(state: TrainState) -> tuple[TrainState, str]:
     return state, ""
 
 
+def _models(state: TrainState) -> tuple:
+    """The leading model axes of a state's weights: ``()`` for one model ``W`` (C, D), ``(M,)`` for a sweep."""
+    return tuple(np.shape(state.params)[:-2])
+
+
+def sweep_like(like: TrainState, num_models: int) -> TrainState:
+    """One model's state made the state of a sweep of ``num_models`` models, for :func:`load_checkpoint`'s ``like``.
+
+    A sweep (:func:`~jaxopt_course.train.sweep`) carries one ``params`` and
+    one optimizer state per model, stacked on a leading axis, and one shared
+    key, step and epoch order: so ``params`` and every ``opt_state`` leaf
+    are repeated ``num_models`` times, the rest is kept.
+
+    Examples:
+      >>> import jax, jax.numpy as jnp, optax
+      >>> W = jnp.zeros((2, 3))
+      >>> like = sweep_like(TrainState(W, optax.adam(0.1).init(W), jax.random.key(0), jnp.int32(0)), 6)
+      >>> like.params.shape, like.opt_state[0].mu.shape, like.opt_state[0].count.shape, like.step.shape
+      ((6, 2, 3), (6, 2, 3), (6,), ())
+    """
+    if not isinstance(like, TrainState):
+        raise TypeError(f"like must be a TrainState of one model, got {type(like).__name__}")
+    if isinstance(num_models, bool) or not isinstance(num_models, (int, np.integer)) or num_models < 1:
+        raise ValueError(f"num_models must be a positive integer, got {num_models!r}")
+
+    def repeat(x):
+        x = jnp.asarray(x)
+        return jnp.broadcast_to(x, (int(num_models),) + x.shape)
+
+    return like._replace(params=repeat(like.params), opt_state=jax.tree.map(repeat, like.opt_state))
+
+
 def _leaves(state: TrainState) -> tuple[list[str], list, object]:
     leaves, treedef = jax.tree_util.tree_flatten_with_path(state)
     return [jax.tree_util.keystr(path) for path, _ in leaves], [leaf for _, leaf in leaves], treedef
@@ -94,9 +130,11 @@ def save_checkpoint(directory, state: TrainState, metrics: Metrics | None = None
 
     Args:
       directory: the checkpoint folder (created if needed).
-      state: a :class:`~jaxopt_course.train.TrainState` at a chunk boundary.
+      state: a :class:`~jaxopt_course.train.TrainState` at a chunk boundary
+        (a sweep's: ``params`` ``(M, C, D)``).
       metrics: the :class:`~jaxopt_course.train.Metrics` of steps ``0 ..
-        state.step - 1`` (``None``: none kept).
+        state.step - 1``, shape ``(steps,)`` (a sweep's: ``(M, steps)``;
+        ``None``: none kept).
       config: a JSON-able dict describing the run (checked on resume).
 
     Returns:
@@ -112,12 +150,13 @@ def save_checkpoint(directory, state: TrainState, metrics: Metrics | None = None
     names, leaves, _ = _leaves(raw)
     arrays = {f"leaf_{i:05d}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
     step = int(state.step)
+    shape = _models(state) + (step,)
     if metrics is None:
-        metrics = Metrics(np.full(step, np.nan, np.float32), np.full(step, np.nan, np.float32))
+        metrics = Metrics(np.full(shape, np.nan, np.float32), np.full(shape, np.nan, np.float32))
     loss, val = np.asarray(metrics.loss), np.asarray(metrics.val_accuracy)
-    if loss.shape != (step,) or val.shape != (step,):
-        raise ValueError(f"metrics must hold the {step} steps before state.step, got loss of shape {loss.shape} "
-                         f"and val_accuracy of shape {val.shape}")
+    if loss.shape != shape or val.shape != shape:
+        raise ValueError(f"metrics must hold the {step} steps before state.step (shape {shape}), got loss of shape "
+                         f"{loss.shape} and val_accuracy of shape {val.shape}")
     return atomic_save_npz(
         directory / CHECKPOINT_FILE,
         format=np.int64(FORMAT), step=np.int64(step), key_impl=np.str_(impl), leaf_names=np.array(names, dtype=str),
@@ -172,7 +211,8 @@ def load_checkpoint(directory, like: TrainState) -> Checkpoint:
       like: a state of the same run, for its structure, shapes and dtypes --
         e.g. ``TrainState(W0, optimizer.init(W0), key, jnp.int32(0))``, plus
         the epoch order ``jnp.arange(N, dtype=jnp.int32)`` with
-        ``sampling="shuffle"``. Only its structure is used.
+        ``sampling="shuffle"``; for a sweep, ``sweep_like(that state, M)``.
+        Only its structure, shapes and dtypes are used.
 
     Returns:
       A :class:`Checkpoint` ``(state, metrics, config, path)``.
@@ -208,7 +248,8 @@ def load_checkpoint(directory, like: TrainState) -> Checkpoint:
         state = state._replace(key=jax.random.wrap_key_data(state.key, impl=impl))
     step = int(content["step"])
     loss, val = content["metrics_loss"], content["metrics_val_accuracy"]
-    if int(state.step) != step or loss.shape != (step,) or val.shape != (step,):
+    shape = _models(state) + (step,)
+    if int(state.step) != step or loss.shape != shape or val.shape != shape:
         raise ValueError(f"{path} is inconsistent: step {step}, state.step {int(state.step)}, "
                          f"{loss.shape[0]} losses; it is corrupted")
     return Checkpoint(state, Metrics(loss, val), _config(path, content), path)
@@ -223,14 +264,18 @@ def save_run(directory, *, params, metrics: Metrics, summary: dict, config: dict
 
     ``metrics.json`` holds ``summary`` (e.g. ``{"status": "diverged", "step":
     41}``) plus ``losses`` (one per step, ``null`` where not finite) and the
-    validation curve ``val_steps`` / ``val_accuracies``.
+    validation curve ``val_steps`` / ``val_accuracies``. For a sweep,
+    ``params`` are ``(L, R, C, D)`` and ``losses`` nested lists ``(L, R,
+    steps)``, with no validation curve (a sweep scores once, at the end).
     """
     directory = ensure_dir(directory)
     loss, val = np.asarray(metrics.loss), np.asarray(metrics.val_accuracy)
-    measured = np.flatnonzero(~np.isnan(val))
+    curves = {"losses": loss}
+    if loss.ndim == 1:
+        measured = np.flatnonzero(~np.isnan(val))
+        curves.update(val_steps=measured + 1, val_accuracies=val[measured])
     atomic_save_npz(directory / "params.npz", W=np.asarray(params))
-    atomic_write_json(directory / "metrics.json", {**summary, "losses": loss, "val_steps": measured + 1,
-                                                   "val_accuracies": val[measured]})
+    atomic_write_json(directory / "metrics.json", {**summary, **curves})
     if config is not None:
         atomic_write_json(directory / "config.json", config)
     return directory

@@ -61,14 +61,16 @@ EXIT_DIVERGED = 1
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, the shell's convention for Ctrl-C
 DEFAULT_CHECKPOINT_DIR = "jaxopt-course-checkpoint"
 
-# What makes a train run the same run: a checkpoint written with other values
-# cannot be resumed (--steps, --chunk-size and the output options may change).
+# What makes a train (or sweep) run the same run: a checkpoint written with other
+# values cannot be resumed (--steps, --chunk-size and the output options may change).
 _RUN_OPTIONS = {"command": "the subcommand", "data": "--data", "loss": "--loss", "optimizer": "--optimizer",
-                "lr": "--lr", "reg": "--reg", "batch_size": "--batch-size (or --full-batch)", "seed": "--seed",
-                "init_scale": "--init-scale", "train_data": "training data (fingerprint)"}
+                "lr": "--lr", "reg": "--reg", "lrs": "--lrs", "regs": "--regs",
+                "batch_size": "--batch-size (or --full-batch)", "seed": "--seed", "init_scale": "--init-scale",
+                "train_data": "training data (fingerprint)"}
 
 
-def _train_run_config(args, batch_size, splits) -> dict:
+def _run_config(args, batch_size, splits) -> dict:
+    """The options that make this ``train`` or ``sweep`` run the same run (saved in its checkpoints)."""
     import zlib
 
     import numpy as np
@@ -76,30 +78,70 @@ def _train_run_config(args, batch_size, splits) -> dict:
     X, y = splits.train.X, splits.train.y
     fingerprint = f"{X.shape[0]}x{X.shape[1]}:{zlib.crc32(np.ascontiguousarray(X)):08x}:" \
                   f"{zlib.crc32(np.ascontiguousarray(y)):08x}"
-    return {"command": "train", "data": args.data, "loss": args.loss, "optimizer": args.optimizer, "lr": args.lr,
-            "reg": args.reg, "batch_size": batch_size, "seed": args.seed, "init_scale": args.init_scale,
-            "train_data": fingerprint}
+    grid = {"lr": args.lr, "reg": args.reg} if args.command == "train" else {"lrs": args.lrs, "regs": args.regs}
+    return {"command": args.command, "data": args.data, "loss": args.loss, "optimizer": args.optimizer, **grid,
+            "batch_size": batch_size, "seed": args.seed, "init_scale": args.init_scale, "train_data": fingerprint}
+
+
+def _shown(value) -> str:
+    return ",".join(f"{v:g}" for v in value) if isinstance(value, list) else str(value)
 
 
 def _check_same_run(saved: dict, now: dict, args) -> None:
     """``--resume DIR`` continues the run saved there, so its options must be that run's."""
-    for name, option in _RUN_OPTIONS.items():
-        if saved.get(name) != now[name]:
+    for name, value in now.items():
+        if saved.get(name) != value:
             raise UsageError(
-                f"jaxopt-course: error: --resume {args.resume}: the checkpoint is of a run with {option} "
-                f"{saved.get(name)}, this command has {now[name]}; repeat the interrupted command's options (only "
-                "--steps, --chunk-size, --checkpoint-dir, --out and --json may change)")
+                f"jaxopt-course: error: --resume {args.resume}: the checkpoint is of a run with {_RUN_OPTIONS[name]} "
+                f"{_shown(saved.get(name))}, this command has {_shown(value)}; repeat the interrupted command's "
+                "options (only --steps, --chunk-size, --checkpoint-dir, --out and --json may change)")
+
+
+def _run_folders(args):
+    """``--out`` and the checkpoint folder (``--checkpoint-dir``, else ``--resume``), checked before any training."""
+    from .files import ensure_dir
+
+    out = ensure_dir(args.out) if args.out else None
+    checkpoint_dir = args.checkpoint_dir or args.resume
+    if checkpoint_dir:
+        ensure_dir(checkpoint_dir)
+    return out, checkpoint_dir
+
+
+def _resume(args, like, run_config):
+    """The state and metrics checkpointed in ``--resume DIR``, refused unless they are this command's run."""
+    from .checkpoint import load_checkpoint, read_checkpoint_config
+
+    _check_same_run(read_checkpoint_config(args.resume), run_config, args)
+    saved = load_checkpoint(args.resume, like=like)
+    if int(saved.state.step) > args.steps:
+        raise UsageError(f"jaxopt-course: error: --resume {args.resume}: the checkpoint is at step "
+                         f"{int(saved.state.step)}, beyond --steps {args.steps}")
+    return saved.state, saved.metrics
+
+
+def _interrupted(args, err, *, checkpoint_dir, out, run_config, out_config, params, metrics) -> int:
+    """Ctrl-C: a checkpoint of the last chunk boundary (and the run so far in ``--out``), one line, exit 130."""
+    from pathlib import Path
+
+    from .checkpoint import save_checkpoint, save_run
+
+    where = Path(checkpoint_dir or (out / "checkpoint" if out is not None else DEFAULT_CHECKPOINT_DIR))
+    save_checkpoint(where, err.state, err.metrics, run_config)
+    if out is not None:
+        save_run(out, params=params, metrics=metrics, config=out_config,
+                 summary={"status": "interrupted", "step": err.step})
+    print(f"jaxopt-course: interrupted at step {err.step} of {args.steps}; checkpoint written to {where}/ -- "
+          f"run the same command with --resume {where} to continue", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _cmd_train(args):
-    from pathlib import Path
-
     import jax
     import jax.numpy as jnp
     import numpy as np
 
-    from .checkpoint import load_checkpoint, save_checkpoint, save_run
-    from .files import ensure_dir
+    from .checkpoint import save_checkpoint, save_run
     from .losses import get_loss
     from .model import init_weights
     from .train import DivergenceError, Metrics, TrainingInterrupted, TrainState, evaluate, fit, get_optimizer
@@ -115,21 +157,14 @@ def _cmd_train(args):
     # A --batch-size above N is cut to N: drawn with replacement, it would
     # repeat examples to no use (and the run is still not the full batch).
     batch_size = None if args.full_batch else min(args.batch_size, n)
-    run_config = _train_run_config(args, batch_size, splits)
+    run_config = _run_config(args, batch_size, splits)
     out_config = {**run_config, "steps": args.steps, "chunk_size": args.chunk_size}
     # Folders are checked before any training: a run must not fail at its end.
-    out = ensure_dir(args.out) if args.out else None
-    checkpoint_dir = args.checkpoint_dir or args.resume
-    if checkpoint_dir:
-        ensure_dir(checkpoint_dir)
+    out, checkpoint_dir = _run_folders(args)
     init_state = init_metrics = None
     if args.resume:
-        saved = load_checkpoint(args.resume, like=TrainState(W0, optimizer.init(W0), key, jnp.zeros((), jnp.int32)))
-        _check_same_run(saved.config, run_config, args)
-        if int(saved.state.step) > args.steps:
-            raise UsageError(f"jaxopt-course: error: --resume {args.resume}: the checkpoint is at step "
-                             f"{int(saved.state.step)}, beyond --steps {args.steps}")
-        init_state, init_metrics = saved.state, saved.metrics
+        like = TrainState(W0, optimizer.init(W0), key, jnp.zeros((), jnp.int32))
+        init_state, init_metrics = _resume(args, like, run_config)
 
     def write_checkpoint(state, metrics):
         save_checkpoint(checkpoint_dir, state, metrics, run_config)
@@ -149,14 +184,8 @@ def _cmd_train(args):
         print(f"jaxopt-course: error: {err}{kept}", file=sys.stderr)
         return EXIT_DIVERGED
     except TrainingInterrupted as err:
-        where = Path(checkpoint_dir or (out / "checkpoint" if out is not None else DEFAULT_CHECKPOINT_DIR))
-        save_checkpoint(where, err.state, err.metrics, run_config)
-        if out is not None:
-            save_run(out, params=err.state.params, metrics=err.metrics, config=out_config,
-                     summary={"status": "interrupted", "step": err.step})
-        print(f"jaxopt-course: interrupted at step {err.step} of {args.steps}; checkpoint written to {where}/ -- "
-              f"run the same command with --resume {where} to continue", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _interrupted(args, err, checkpoint_dir=checkpoint_dir, out=out, run_config=run_config,
+                            out_config=out_config, params=err.state.params, metrics=err.metrics)
     W = run.params
     final_loss = float(loss_fn(W, splits.train.X, splits.train.y))
     seconds = time.perf_counter() - start
@@ -371,36 +400,54 @@ def _cmd_tea(args):
 
 def _cmd_sweep(args):
     import jax
+    import jax.numpy as jnp
     import numpy as np
-    from tqdm.auto import tqdm
 
+    from .checkpoint import save_checkpoint, save_run, sweep_like
     from .losses import get_loss
     from .model import init_weights
-    from .train import evaluate, get_optimizer, sweep
+    from .train import Metrics, TrainingInterrupted, TrainState, evaluate, get_optimizer, sweep
 
     splits = _load(args)
     key, init_key = jax.random.split(jax.random.key(args.seed))
     W0 = init_weights(init_key, splits.num_classes, splits.dim, scale=args.init_scale)
     batch_size = None if args.full_batch else min(args.batch_size, splits.train.X.shape[0])
-    models = len(args.lrs) * len(args.regs)
-    # One compiled call trains every model, so there are no steps to report in between: the bar
-    # shows that it runs and for how long.
-    bar = tqdm(total=1, desc=f"sweep: {models} models x {args.steps} steps", file=sys.stderr, leave=False,
-               disable=None, bar_format="{desc} [{elapsed}]")
+    L, R = len(args.lrs), len(args.regs)
+    models = L * R
+    run_config = _run_config(args, batch_size, splits)
+    out_config = {**run_config, "steps": args.steps, "chunk_size": args.chunk_size}
+    out, checkpoint_dir = _run_folders(args)
+    optimizer = partial(get_optimizer, args.optimizer)
+    init_state = init_metrics = None
+    if args.resume:
+        one_model = TrainState(W0, optimizer(args.lrs[0]).init(W0), key, jnp.zeros((), jnp.int32))
+        init_state, init_metrics = _resume(args, sweep_like(one_model, models), run_config)
+
+    def write_checkpoint(state, metrics):
+        save_checkpoint(checkpoint_dir, state, metrics, run_config)
+
     start = time.perf_counter()
     try:
-        grid = sweep(get_loss(args.loss), partial(get_optimizer, args.optimizer), W0, splits.train.X,
-                     splits.train.y, key=key, learning_rates=args.lrs, regs=args.regs, batch_size=batch_size,
-                     num_steps=args.steps, X_val=splits.val.X, y_val=splits.val.y)
+        grid = sweep(get_loss(args.loss), optimizer, W0, splits.train.X, splits.train.y, key=key,
+                     learning_rates=args.lrs, regs=args.regs, batch_size=batch_size, num_steps=args.steps,
+                     X_val=splits.val.X, y_val=splits.val.y, chunk_size=args.chunk_size, init_state=init_state,
+                     init_metrics=init_metrics, on_chunk=write_checkpoint if checkpoint_dir else None)
         jax.block_until_ready(grid.params)
-    finally:
-        bar.close()
+    except TrainingInterrupted as err:  # the M = L * R models so far, as an lr x reg grid in --out
+        params = np.asarray(err.state.params).reshape((L, R) + W0.shape)
+        metrics = Metrics(*(np.asarray(m).reshape(L, R, err.step) for m in err.metrics))
+        return _interrupted(args, err, checkpoint_dir=checkpoint_dir, out=out, run_config=run_config,
+                            out_config=out_config, params=params, metrics=metrics)
     seconds = time.perf_counter() - start
+    losses = Metrics(grid.losses, np.full_like(grid.losses, np.nan))
     diverged = ~np.all(np.isfinite(grid.losses), axis=2)
     val = np.where(diverged, np.nan, grid.val_accuracy)
     if np.all(np.isnan(val)):
+        if out is not None:
+            save_run(out, params=grid.params, metrics=losses, config=out_config,
+                     summary={"status": "diverged", "step": args.steps})
         print("jaxopt-course: error: every model of the sweep diverged; try smaller --lrs", file=sys.stderr)
-        return 1
+        return EXIT_DIVERGED
     i, j = np.unravel_index(int(np.nanargmax(val)), val.shape)
     accuracies = evaluate(grid.params[i, j], splits)
     clean = [[None if np.isnan(v) else float(v) for v in row] for row in val]
@@ -412,9 +459,14 @@ def _cmd_sweep(args):
                  "val_accuracy": accuracies["val"], "test_accuracy": accuracies["test"]},
         "seconds": seconds,
     }
+    if init_state is not None:
+        result["resumed_from_step"] = int(init_state.step)
+    if out is not None:
+        save_run(out, params=grid.params, metrics=losses, config=out_config,
+                 summary={"status": "completed", "step": args.steps, **result})
     width = max(8, *(len(f"{r:g}") + 1 for r in args.regs))
-    lines = [f"{models} {args.loss} classifiers on {args.data}, {args.optimizer}, {args.steps} steps, trained in one "
-             f"vmapped call ({seconds:.1f} s): validation accuracy",
+    lines = [f"{models} {args.loss} classifiers on {args.data}, {args.optimizer}, {args.steps} steps, trained at once, "
+             f"vmapped ({seconds:.1f} s): validation accuracy",
              "  " + "lr / reg".rjust(10) + "".join(f"{r:g}".rjust(width) for r in args.regs)]
     for a, lr in enumerate(args.lrs):
         cells = ["diverged" if diverged[a, b] else f"{100 * val[a, b]:.1f}%" for b in range(len(args.regs))]
@@ -517,6 +569,23 @@ def _positive_float(text):
     return value
 
 
+def _add_run_safety_args(p):
+    """train's and sweep's --chunk-size, --checkpoint-dir, --resume and --out."""
+    p.add_argument("--chunk-size", type=_positive_int, default=1000,
+                   help="steps per compiled chunk; progress, checkpoints (and train's divergence check) happen "
+                        "between chunks (it never changes the result)")
+    p.add_argument("--checkpoint-dir", default=None, metavar="DIR",
+                   help="write a checkpoint (params, optimizer state, key, step, metrics) to DIR after every "
+                        "chunk and on Ctrl-C")
+    p.add_argument("--resume", default=None, metavar="DIR",
+                   help="continue the run checkpointed in DIR (give the same options; --steps may grow; new "
+                        "checkpoints go to DIR unless --checkpoint-dir says otherwise); the result equals an "
+                        "uninterrupted run's bit for bit")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="write params.npz, metrics.json (losses per step, status) and config.json to DIR -- also "
+                        "when the run diverges (train: the last finite params) or is interrupted")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="jaxopt-course", description=(
         "How linear classifiers are optimized: the CS231n optimization lecture in JAX."))
@@ -540,19 +609,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="gradient descent: use the whole training set every step (ignores --batch-size)")
     p.add_argument("--init-scale", type=_nonnegative_float, default=1e-4,
                    help="initial W = init_scale * randn(C, D) (CS231n: 1e-4 in the notes, 1e-3 in the assignment)")
-    p.add_argument("--chunk-size", type=_positive_int, default=1000,
-                   help="steps per compiled chunk; progress, the divergence check and checkpoints happen between "
-                        "chunks (it never changes the result)")
-    p.add_argument("--checkpoint-dir", default=None, metavar="DIR",
-                   help="write a checkpoint (params, optimizer state, key, step, metrics) to DIR after every "
-                        "chunk and on Ctrl-C")
-    p.add_argument("--resume", default=None, metavar="DIR",
-                   help="continue the run checkpointed in DIR (give the same options; --steps may grow; new "
-                        "checkpoints go to DIR unless --checkpoint-dir says otherwise); the result equals an "
-                        "uninterrupted run's bit for bit")
-    p.add_argument("--out", default=None, metavar="DIR",
-                   help="write params.npz, metrics.json (losses per step, status) and config.json to DIR -- also "
-                        "when the run diverges (the last finite params) or is interrupted")
+    _add_run_safety_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=_cmd_train)
 
@@ -617,6 +674,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full-batch", action="store_true", help="gradient descent: the whole training set every step")
     p.add_argument("--init-scale", type=_nonnegative_float, default=1e-4, help="initial W = init_scale * randn(C, D)")
     p.add_argument("--seed", type=int, default=0, help="random seed (initial W and minibatches)")
+    _add_run_safety_args(p)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=_cmd_sweep)
 

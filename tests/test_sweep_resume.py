@@ -1,0 +1,232 @@
+"""Sweeps in chunks: Ctrl-C, checkpoints and resume, bit for bit.
+
+``sweep`` runs its ``lr x reg`` grid in chunks like ``fit``; these tests hold
+it to the same promises: chunking never changes a bit of the result, Ctrl-C
+becomes ``TrainingInterrupted`` at the last chunk boundary, and a sweep
+resumed from a checkpoint file ends exactly where an uninterrupted one does.
+The reference for each is an uninterrupted sweep (or the one-call pure
+``_sweep``), never the interrupted run's own output. The last test sends a
+real SIGINT to a real ``jaxopt-course sweep``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxopt_course import softmax_loss, svm_loss, synthetic_problem
+from jaxopt_course import train as train_module
+from jaxopt_course.checkpoint import CHECKPOINT_FILE, load_checkpoint, read_checkpoint_config, save_checkpoint, sweep_like
+from jaxopt_course.cli import main
+from jaxopt_course.train import Metrics, TrainingInterrupted, TrainState, get_optimizer, sweep
+
+LRS, REGS = [0.05, 10.0], [0.0, 1.0]  # lr 10 with reg 1 diverges: (1 - 2 lr reg) = -19 per step
+M = len(LRS) * len(REGS)
+
+
+def problem():
+    X, y = synthetic_problem(0, num_examples=96, dim=5, num_classes=3)
+    return X, y, np.full((3, 6), 0.01, np.float32)
+
+
+def assert_same_sweep(a, b):
+    """Two SweepResults equal bit for bit (NaN where a model diverged, in both)."""
+    for field in ("params", "losses", "train_accuracy", "val_accuracy"):
+        np.testing.assert_array_equal(np.asarray(getattr(a, field)), np.asarray(getattr(b, field)), err_msg=field)
+
+
+# (optimizer, sampling, key, whether the model lr 10, reg 1 diverges): Adam's steps are at most about lr
+# long whatever the gradient, so there it does not.
+CASES = [("adam", "shuffle", jax.random.key(1), False),
+         ("nesterov", "with_replacement", jax.random.PRNGKey(2), True)]  # a raw uint32 key too
+
+
+@pytest.mark.parametrize("optimizer, sampling, key, diverges", CASES)
+def test_chunked_sweep_equals_one_scan_and_the_one_call_sweep_bit_for_bit(optimizer, sampling, key, diverges):
+    X, y, W0 = problem()
+    factory = partial(get_optimizer, optimizer)
+    kw = dict(key=key, learning_rates=LRS, regs=REGS, batch_size=16, num_steps=45, sampling=sampling,
+              X_val=X[:40], y_val=y[:40])
+    one_scan = sweep(softmax_loss, factory, W0, X, y, chunk_size=None, **kw)
+    chunked = sweep(softmax_loss, factory, W0, X, y, chunk_size=7, **kw)  # 6 chunks of 7 and one of 3
+    assert_same_sweep(chunked, one_scan)
+    # ... and both equal the whole sweep as one compiled call (the pure core, before chunking existed).
+    data = train_module._make_data(X, y, X[:40], y[:40])
+    config = train_module._make_config(softmax_loss, factory, 16, sampling, None, 1, len(y))
+    lr_M = jnp.asarray(np.repeat(LRS, len(REGS)), jnp.float32)
+    reg_M = jnp.asarray(np.tile(REGS, len(LRS)), jnp.float32)
+    W, losses, train_acc, val_acc = train_module._sweep_jit(config, 45, jnp.asarray(W0), key, data, lr_M, reg_M)
+    np.testing.assert_array_equal(np.asarray(W).reshape(chunked.params.shape), np.asarray(chunked.params))
+    np.testing.assert_array_equal(np.asarray(losses).reshape(chunked.losses.shape), chunked.losses)
+    np.testing.assert_array_equal(np.asarray(val_acc).reshape(2, 2), chunked.val_accuracy)
+    # A sweep goes on past a diverged model: only that one has non-finite losses.
+    finite = np.all(np.isfinite(chunked.losses), axis=2)
+    np.testing.assert_array_equal(finite, [[True, True], [True, not diverges]])
+
+
+@pytest.mark.parametrize("optimizer, sampling, key, diverges", CASES)
+def test_interrupted_sweep_resumed_from_a_checkpoint_file_is_bit_for_bit(tmp_path, optimizer, sampling, key,
+                                                                         diverges):
+    X, y, W0 = problem()
+    factory = partial(get_optimizer, optimizer)
+    kw = dict(key=key, learning_rates=LRS, regs=REGS, batch_size=16, num_steps=60, chunk_size=10,
+              sampling=sampling, X_val=X[:40], y_val=y[:40])
+    reference = sweep(svm_loss, factory, W0, X, y, **kw)
+
+    seen = []
+
+    def ctrl_c_at_the_third_chunk(state, metrics):
+        seen.append((int(state.step), metrics.loss.shape))
+        if len(seen) == 3:
+            raise KeyboardInterrupt  # what Python's SIGINT handler raises
+
+    with pytest.raises(TrainingInterrupted, match=r"sweep interrupted .* after 30 of 60 steps.*sweep\(\.\.\., "
+                                                  r"init_state=err.state") as info:
+        sweep(svm_loss, factory, W0, X, y, on_chunk=ctrl_c_at_the_third_chunk, **kw)
+    assert seen == [(10, (M, 10)), (20, (M, 20)), (30, (M, 30))]
+    err = info.value
+    assert isinstance(err, KeyboardInterrupt) and err.step == 30
+    # The sweep's state: weights and optimizer state per model, one shared key, step and epoch order.
+    assert err.state.params.shape == (M, 3, 6) and err.state.step.shape == () and int(err.state.step) == 30
+    assert all(leaf.shape[0] == M for leaf in jax.tree_util.tree_leaves(err.state.opt_state))
+    assert np.shape(err.state.key) == np.shape(key)
+    assert (err.state.order is None) == (sampling != "shuffle")
+    assert err.metrics.loss.shape == err.metrics.val_accuracy.shape == (M, 30)
+    np.testing.assert_array_equal(err.metrics.loss, reference.losses.reshape(M, 60)[:, :30])
+    # A diverged model's NaN/Inf weights are kept, and resumed from.
+    assert np.all(np.isfinite(np.asarray(err.state.params))) == (not diverges)
+
+    save_checkpoint(tmp_path, err.state, err.metrics, {"optimizer": optimizer})
+    one_model = TrainState(jnp.asarray(W0), factory(0.1).init(jnp.asarray(W0)), key, jnp.int32(0),
+                           jnp.arange(len(y), dtype=jnp.int32) if sampling == "shuffle" else None)
+    saved = load_checkpoint(tmp_path, sweep_like(one_model, M))
+    assert saved.config == {"optimizer": optimizer} and saved.metrics.loss.shape == (M, 30)
+    resumed = sweep(svm_loss, factory, W0, X, y, init_state=saved.state, init_metrics=saved.metrics, **kw)
+    assert_same_sweep(resumed, reference)
+
+
+def test_a_state_of_another_sweep_is_refused_with_the_argument_named():
+    X, y, W0 = problem()
+    factory = partial(get_optimizer, "momentum")
+    kw = dict(key=jax.random.key(0), batch_size=16, num_steps=20, chunk_size=10)
+    with pytest.raises(TrainingInterrupted) as info:
+        sweep(softmax_loss, factory, W0, X, y, learning_rates=LRS, regs=REGS,
+              on_chunk=lambda state, metrics: (_ for _ in ()).throw(KeyboardInterrupt), **kw)
+    state, metrics = info.value.state, info.value.metrics
+    with pytest.raises(ValueError, match=r"init_state.params must be float32 of shape \(2, 3, 6\) for this run, "
+                                         r"got float32 of shape \(4, 3, 6\)"):
+        sweep(softmax_loss, factory, W0, X, y, learning_rates=LRS, regs=[0.0], init_state=state, **kw)
+    with pytest.raises(ValueError, match=r"init_metrics must hold the 10 steps before init_state \(shape \(4, 10\)\)"):
+        sweep(softmax_loss, factory, W0, X, y, learning_rates=LRS, regs=REGS, init_state=state,
+              init_metrics=Metrics(metrics.loss[0], metrics.val_accuracy[0]), **kw)
+    one_model = TrainState(jnp.asarray(W0), factory(0.1).init(jnp.asarray(W0)), state.key, jnp.int32(10))
+    with pytest.raises(ValueError, match=r"init_state.params must be float32 of shape \(4, 3, 6\)"):
+        sweep(softmax_loss, factory, W0, X, y, learning_rates=LRS, regs=REGS, init_state=one_model, **kw)
+    with pytest.raises(TypeError, match="on_chunk must be a function, got int"):
+        sweep(softmax_loss, factory, W0, X, y, learning_rates=LRS, regs=REGS, on_chunk=3, **kw)
+    with pytest.raises(ValueError, match="num_models must be a positive integer, got 0"):
+        sweep_like(one_model, 0)
+
+
+# ---------------------------------------------------------------------------
+# The command line: a real SIGINT, then --resume
+# ---------------------------------------------------------------------------
+
+# 30 chunks of 1000 steps of 4 models (about 0.1 s a chunk on 2 CPU cores), so a
+# SIGINT sent after the first checkpoint lands mid-run; momentum, so the optimizer
+# state must survive the checkpoint too.
+SWEEP = ["sweep", "--steps", "30000", "--chunk-size", "1000", "--batch-size", "256", "--optimizer", "momentum",
+         "--lrs", "0.01,0.1", "--regs", "0,0.001", "--seed", "3"]
+
+
+def cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "jaxopt_course", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def load_run(folder: Path):
+    with np.load(folder / "params.npz") as z:
+        W = z["W"]
+    return W, json.loads((folder / "metrics.json").read_text())
+
+
+def test_ctrl_c_during_a_sweep_writes_a_checkpoint_and_resume_equals_an_uninterrupted_sweep(tmp_path):
+    reference = tmp_path / "uninterrupted"
+    done = cli(*SWEEP, "--out", reference, "--json")
+    assert done.returncode == 0, done.stderr
+
+    ckpt, out = tmp_path / "ckpt", tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "jaxopt_course", *SWEEP, "--checkpoint-dir", str(ckpt),
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (ckpt / CHECKPOINT_FILE).exists():  # the first chunk is done: the sweep is under way
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no checkpoint appeared"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    match = re.fullmatch(rf"jaxopt-course: interrupted at step (\d+) of 30000; checkpoint written to {ckpt}/ -- "
+                         rf"run the same command with --resume {ckpt} to continue", lines[0])
+    assert match, lines[0]
+    step = int(match.group(1))
+    assert 1000 <= step < 30000 and step % 1000 == 0  # a chunk boundary, before the end
+    assert read_checkpoint_config(ckpt)["step"] == step
+    assert sorted(p.name for p in ckpt.iterdir()) == [CHECKPOINT_FILE]  # no temporary file left behind
+    W_kept, metrics = load_run(out)
+    assert metrics["status"] == "interrupted" and metrics["step"] == step
+    assert W_kept.shape == (2, 2, 10, 65) and np.all(np.isfinite(W_kept))  # the lr x reg grid of digits models
+    assert np.shape(metrics["losses"]) == (2, 2, step)
+
+    resumed = cli(*SWEEP, "--resume", ckpt, "--out", out, "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    summary = json.loads(resumed.stdout)
+    assert summary["resumed_from_step"] == step
+    W_resumed, metrics_resumed = load_run(out)
+    W_reference, metrics_reference = load_run(reference)
+    np.testing.assert_array_equal(W_resumed, W_reference)  # bit for bit
+    assert metrics_resumed["losses"] == metrics_reference["losses"]
+    assert [row[:step] for grid_row in metrics_resumed["losses"] for row in grid_row] == \
+        [row for grid_row in metrics["losses"] for row in grid_row]
+    assert summary["val_accuracy"] == json.loads(done.stdout)["val_accuracy"]
+    assert summary["best"] == json.loads(done.stdout)["best"]
+    assert metrics_resumed["status"] == "completed"
+
+
+def test_sweep_resume_refuses_another_grid_and_a_train_checkpoint(tmp_path, capsys):
+    small = ["--steps", "4", "--chunk-size", "2", "--batch-size", "16"]
+    assert main(["sweep", *small, "--lrs", "0.1,1", "--regs", "0", "--checkpoint-dir", str(tmp_path / "sweep")]) == 0
+    assert read_checkpoint_config(tmp_path / "sweep")["step"] == 4
+    assert main(["train", *small, "--checkpoint-dir", str(tmp_path / "train")]) == 0
+    capsys.readouterr()
+    cases = [
+        (["sweep", *small, "--lrs", "0.1,2", "--regs", "0", "--resume", str(tmp_path / "sweep")],
+         r"the checkpoint is of a run with --lrs 0.1,1, this command has 0.1,2"),
+        (["sweep", *small, "--lrs", "0.1,1", "--regs", "0", "--resume", str(tmp_path / "train")],
+         r"the checkpoint is of a run with the subcommand train, this command has sweep"),
+        (["train", *small, "--resume", str(tmp_path / "sweep")],
+         r"the checkpoint is of a run with the subcommand sweep, this command has train"),
+        (["sweep", "--steps", "3", "--lrs", "0.1,1", "--regs", "0", "--batch-size", "16", "--resume",
+          str(tmp_path / "sweep")], r"the checkpoint is at step 4, beyond --steps 3"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and re.search(message, err[0]), err
