@@ -298,6 +298,7 @@ def sgd_training(cfg, X, y, W0, Xj, yj, ceil, torch_device):
                              "recompiles_on_second_call": recompiles})
         cases["numpy loop (CS231n)"] = partial(baselines.numpy_train, loss, W0, X, y, learning_rate=LR, reg=REG,
                                                num_iters=steps, batch_size=B)
+        baselines.numpy_train(loss, W0, X, y, learning_rate=LR, reg=REG, num_iters=3, batch_size=B)  # warm-up
         if torch_device is not None:
             import torch
 
@@ -335,7 +336,7 @@ def sgd_training(cfg, X, y, W0, Xj, yj, ceil, torch_device):
                         note=f"{epochs} epoch(s) = {epochs * N} examples, n_jobs={cfg['n_jobs']}"))
         engine_eps = steps * B / statistics.median(times[main])
         ratios = {name: timing.paired_ratio(times, name, main) for name in cases}
-        targets.append(target(f"SGD {loss}: engine vs NumPy loop", ratios["numpy loop (CS231n)"], 3, 
+        targets.append(target(f"SGD {loss}: engine vs NumPy loop", ratios["numpy loop (CS231n)"], 3,
                               ratios["numpy loop (CS231n)"] >= 3))
         if "torch eager loop" in ratios:
             targets.append(target(f"SGD {loss}: engine vs PyTorch eager", ratios["torch eager loop"], 4,
@@ -462,7 +463,7 @@ def sweeps(cfg, X, y, W0, Xj, yj, ceil):
 
     def vmapped():
         return sweep(svm_loss, optax.sgd, W0j, Xj, yj, key=key, learning_rates=SWEEP_LRS, regs=SWEEP_REGS,
-                     batch_size=B, num_steps=steps).params
+                     batch_size=B, num_steps=steps, progress=False).params
 
     train = make_train(svm_loss, optax.sgd, Xj, yj, batch_size=B, num_steps=steps, eval_every=None)
 
