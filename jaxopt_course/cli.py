@@ -53,6 +53,117 @@ def _emit(args, result: dict, lines: list[str]):
 
 
 # ---------------------------------------------------------------------------
+# More than one device or machine (train and sweep)
+# ---------------------------------------------------------------------------
+
+
+def _mesh_sizes(text):
+    """argparse type: ``"data=2,model=4"`` -> ``{"data": 2, "model": 4}``."""
+    from .distributed import parse_mesh
+
+    try:
+        return parse_mesh(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _add_mesh_args(p, *, devices_split: str):
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--devices", type=_positive_int, default=None, metavar="N",
+                       help=f"run on the first N devices JAX sees, {devices_split} (on a CPU, "
+                            "XLA_FLAGS=--xla_force_host_platform_device_count=N splits it into N devices)")
+    group.add_argument("--mesh", type=_mesh_sizes, default=None, metavar="data=D,model=M",
+                       help="the device mesh: D devices split every minibatch, M devices split a sweep's models "
+                            "(an axis left out has size 1)")
+    p.add_argument("--coordinator-address", default=None, metavar="HOST:PORT",
+                   help="several machines: process 0's address (or $JAX_COORDINATOR_ADDRESS); every process runs "
+                        "the same command with --num-processes and its own --process-id, and keeps only its share "
+                        "of the training rows")
+    p.add_argument("--num-processes", type=_positive_int, default=None, metavar="P",
+                   help="several machines: how many processes take part (or $JAX_NUM_PROCESSES)")
+    p.add_argument("--process-id", type=int, default=None, metavar="I",
+                   help="several machines: this process's number, 0 .. P-1 (or $JAX_PROCESS_ID)")
+
+
+def _start_multihost(args):
+    """--coordinator-address/--num-processes/--process-id (or $JAX_*): jax.distributed, before any JAX call."""
+    from .distributed import initialize_multihost
+
+    try:
+        initialize_multihost(args.coordinator_address, args.num_processes, args.process_id)
+    except ValueError as err:
+        raise UsageError(f"jaxopt-course: error: {err}") from None
+
+
+def _cli_mesh(args, *, one_model: bool):
+    """The mesh --devices/--mesh ask for; ``None`` for one device in one process.
+
+    ``--devices N`` splits the minibatch (train, ``one_model``) or the models
+    (sweep) N ways; several processes without either use all their devices so.
+    """
+    import jax
+
+    from .distributed import make_mesh
+
+    if args.devices is None and args.mesh is None and jax.process_count() == 1:
+        return None
+    if args.mesh is not None:
+        flag = "--mesh " + ",".join(f"{axis}={size}" for axis, size in args.mesh.items())
+        if one_model and args.mesh.get("model", 1) > 1:
+            raise UsageError(f"jaxopt-course: error: {flag}: train trains one model, so there are no models to "
+                             "split: split its minibatch with data=N (sweep splits models)")
+        sizes = {"data": args.mesh.get("data", 1), "model": args.mesh.get("model", 1)}
+    else:
+        flag = f"--devices {args.devices}" if args.devices is not None else "all devices"
+        count = args.devices if args.devices is not None else jax.device_count()
+        sizes = {"data": count, "model": 1} if one_model else {"data": 1, "model": count}
+    try:
+        return make_mesh(**sizes)
+    except ValueError as err:
+        raise UsageError(f"jaxopt-course: error: {flag}: {err}") from None
+
+
+def _mesh_report(mesh) -> dict:
+    from .distributed import describe
+
+    return describe(mesh)
+
+
+def _mesh_words(mesh) -> str:
+    if mesh is None:
+        return ""
+    import jax
+
+    hosts = f" in {jax.process_count()} processes" if jax.process_count() > 1 else ""
+    return f" on {mesh.size} devices{hosts} (data={mesh.shape['data']}, model={mesh.shape['model']})"
+
+
+def _host_rows(X, y, mesh):
+    """Several processes whose devices split 'data': this host's rows as global arrays split along it.
+
+    Returns ``(X, y, left_out)``: the last ``N % data`` rows are left out, since
+    every device of the 'data' axis must hold as many rows as the others.
+    Otherwise (one process, or a 'data' axis that does not span the processes,
+    as in a sweep split by models only) ``X``, ``y`` unchanged: every device
+    gets all of them.
+    """
+    import jax
+
+    from .distributed import axis_size, host_shard, shard_rows
+
+    data = 1 if mesh is None else axis_size(mesh, "data")
+    if jax.process_count() == 1 or data % jax.process_count():
+        return X, y, 0
+    keep = X.shape[0] - X.shape[0] % data
+    try:
+        X_local, y_local = host_shard(X[:keep], y[:keep])
+        X_rows, y_rows = shard_rows(X_local, y_local, mesh)
+    except ValueError as err:
+        raise UsageError(f"jaxopt-course: error: {err}") from None
+    return X_rows, y_rows, X.shape[0] - keep
+
+
+# ---------------------------------------------------------------------------
 # train
 # ---------------------------------------------------------------------------
 
@@ -146,6 +257,9 @@ def _cmd_train(args):
     from .model import init_weights
     from .train import DivergenceError, Metrics, TrainingInterrupted, TrainState, evaluate, fit, get_optimizer
 
+    _start_multihost(args)  # several processes: before any other JAX call
+    mesh = _cli_mesh(args, one_model=True)
+    writer = jax.process_index() == 0  # several processes: one of them writes files and prints
     splits = _load(args)
     loss_fn = partial(get_loss(args.loss), reg=args.reg)
     optimizer = get_optimizer(args.optimizer, args.lr)
@@ -161,6 +275,7 @@ def _cmd_train(args):
     out_config = {**run_config, "steps": args.steps, "chunk_size": args.chunk_size}
     # Folders are checked before any training: a run must not fail at its end.
     out, checkpoint_dir = _run_folders(args)
+    out = out if writer else None  # several processes: process 0 writes
     init_state = init_metrics = None
     if args.resume:
         like = TrainState(W0, optimizer.init(W0), key, jnp.zeros((), jnp.int32))
@@ -169,12 +284,13 @@ def _cmd_train(args):
     def write_checkpoint(state, metrics):
         save_checkpoint(checkpoint_dir, state, metrics, run_config)
 
+    X_train, y_train, left_out = _host_rows(splits.train.X, splits.train.y, mesh)
     start = time.perf_counter()
     try:
-        run = fit(loss_fn, W0, splits.train.X, splits.train.y, key=key, optimizer=optimizer,
+        run = fit(loss_fn, W0, X_train, y_train, key=key, optimizer=optimizer,
                   batch_size=batch_size, num_steps=args.steps, chunk_size=args.chunk_size,
                   init_state=init_state, init_metrics=init_metrics,
-                  on_chunk=write_checkpoint if checkpoint_dir else None)
+                  on_chunk=write_checkpoint if checkpoint_dir and writer else None, mesh=mesh)
     except DivergenceError as err:
         kept = ""
         if out is not None:
@@ -184,9 +300,11 @@ def _cmd_train(args):
         print(f"jaxopt-course: error: {err}{kept}", file=sys.stderr)
         return EXIT_DIVERGED
     except TrainingInterrupted as err:
+        if not writer:
+            return EXIT_INTERRUPTED
         return _interrupted(args, err, checkpoint_dir=checkpoint_dir, out=out, run_config=run_config,
                             out_config=out_config, params=err.state.params, metrics=err.metrics)
-    W = run.params
+    W = run.params if mesh is None else np.asarray(run.params)  # replicated over the mesh: one host copy
     final_loss = float(loss_fn(W, splits.train.X, splits.train.y))
     seconds = time.perf_counter() - start
     accuracies = evaluate(W, splits)
@@ -205,15 +323,20 @@ def _cmd_train(args):
         "test_accuracy": accuracies["test"],
         "final_loss": final_loss,
         "seconds": seconds,
+        **_mesh_report(mesh),
     }
+    if left_out:
+        result["train_examples_left_out"] = left_out
     if init_state is not None:
         result["resumed_from_step"] = int(init_state.step)
+    if not writer:
+        return 0
     if out is not None:
         save_run(out, params=W, metrics=Metrics(run.losses, np.full(len(run.losses), np.nan, np.float32)),
                  config=out_config, summary={"status": "completed", "step": args.steps, **result})
     _emit(args, result, [
         f"{args.loss} classifier on {args.data}: {args.steps} {method}, "
-        f"{args.optimizer} lr {args.lr:g}, reg {args.reg:g} ({seconds:.1f} s)",
+        f"{args.optimizer} lr {args.lr:g}, reg {args.reg:g}{_mesh_words(mesh)} ({seconds:.1f} s)",
         f"  final loss      {final_loss:.4f}",
         f"  train accuracy  {result['train_accuracy']:.2%}",
         f"  val accuracy    {result['val_accuracy']:.2%}",
@@ -408,6 +531,13 @@ def _cmd_sweep(args):
     from .model import init_weights
     from .train import Metrics, TrainingInterrupted, TrainState, evaluate, get_optimizer, sweep
 
+    _start_multihost(args)  # several processes: before any other JAX call
+    mesh = _cli_mesh(args, one_model=False)
+    writer = jax.process_index() == 0  # several processes: one of them writes files and prints
+    if jax.process_count() > 1 and (args.checkpoint_dir or args.resume):
+        raise UsageError("jaxopt-course: error: --checkpoint-dir/--resume: a sweep over several processes keeps each "
+                         "model's state on the host that trains it, and checkpointing that is not supported; run "
+                         "the sweep in one process (any number of devices) to checkpoint it")
     splits = _load(args)
     key, init_key = jax.random.split(jax.random.key(args.seed))
     W0 = init_weights(init_key, splits.num_classes, splits.dim, scale=args.init_scale)
@@ -417,6 +547,7 @@ def _cmd_sweep(args):
     run_config = _run_config(args, batch_size, splits)
     out_config = {**run_config, "steps": args.steps, "chunk_size": args.chunk_size}
     out, checkpoint_dir = _run_folders(args)
+    out = out if writer else None  # several processes: process 0 writes
     optimizer = partial(get_optimizer, args.optimizer)
     init_state = init_metrics = None
     if args.resume:
@@ -426,14 +557,20 @@ def _cmd_sweep(args):
     def write_checkpoint(state, metrics):
         save_checkpoint(checkpoint_dir, state, metrics, run_config)
 
+    X_train, y_train, left_out = _host_rows(splits.train.X, splits.train.y, mesh)
     start = time.perf_counter()
     try:
-        grid = sweep(get_loss(args.loss), optimizer, W0, splits.train.X, splits.train.y, key=key,
+        grid = sweep(get_loss(args.loss), optimizer, W0, X_train, y_train, key=key,
                      learning_rates=args.lrs, regs=args.regs, batch_size=batch_size, num_steps=args.steps,
                      X_val=splits.val.X, y_val=splits.val.y, chunk_size=args.chunk_size, init_state=init_state,
-                     init_metrics=init_metrics, on_chunk=write_checkpoint if checkpoint_dir else None)
+                     init_metrics=init_metrics, on_chunk=write_checkpoint if checkpoint_dir else None, mesh=mesh)
         jax.block_until_ready(grid.params)
+        if mesh is not None:  # replicated over the mesh: one host copy
+            grid = grid._replace(params=np.asarray(grid.params))
     except TrainingInterrupted as err:  # the M = L * R models so far, as an lr x reg grid in --out
+        if jax.process_count() > 1:
+            print(f"jaxopt-course: interrupted at step {err.step} of {args.steps}", file=sys.stderr)
+            return EXIT_INTERRUPTED
         params = np.asarray(err.state.params).reshape((L, R) + W0.shape)
         metrics = Metrics(*(np.asarray(m).reshape(L, R, err.step) for m in err.metrics))
         return _interrupted(args, err, checkpoint_dir=checkpoint_dir, out=out, run_config=run_config,
@@ -458,15 +595,20 @@ def _cmd_sweep(args):
         "best": {"lr": args.lrs[i], "reg": args.regs[j], "train_accuracy": accuracies["train"],
                  "val_accuracy": accuracies["val"], "test_accuracy": accuracies["test"]},
         "seconds": seconds,
+        **_mesh_report(mesh),
     }
+    if left_out:
+        result["train_examples_left_out"] = left_out
     if init_state is not None:
         result["resumed_from_step"] = int(init_state.step)
+    if not writer:
+        return 0
     if out is not None:
         save_run(out, params=grid.params, metrics=losses, config=out_config,
                  summary={"status": "completed", "step": args.steps, **result})
     width = max(8, *(len(f"{r:g}") + 1 for r in args.regs))
     lines = [f"{models} {args.loss} classifiers on {args.data}, {args.optimizer}, {args.steps} steps, trained at once, "
-             f"vmapped ({seconds:.1f} s): validation accuracy",
+             f"vmapped{_mesh_words(mesh)} ({seconds:.1f} s): validation accuracy",
              "  " + "lr / reg".rjust(10) + "".join(f"{r:g}".rjust(width) for r in args.regs)]
     for a, lr in enumerate(args.lrs):
         cells = ["diverged" if diverged[a, b] else f"{100 * val[a, b]:.1f}%" for b in range(len(args.regs))]
@@ -610,6 +752,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-scale", type=_nonnegative_float, default=1e-4,
                    help="initial W = init_scale * randn(C, D) (CS231n: 1e-4 in the notes, 1e-3 in the assignment)")
     _add_run_safety_args(p)
+    _add_mesh_args(p, devices_split="each minibatch split N ways (the same run up to float32 rounding)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=_cmd_train)
 
@@ -675,6 +818,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-scale", type=_nonnegative_float, default=1e-4, help="initial W = init_scale * randn(C, D)")
     p.add_argument("--seed", type=int, default=0, help="random seed (initial W and minibatches)")
     _add_run_safety_args(p)
+    _add_mesh_args(p, devices_split="the models split N ways (--mesh data=D,model=M splits each minibatch too)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=_cmd_sweep)
 

@@ -429,9 +429,29 @@ def _replay(config: _Config, state: TrainState, data: _Data, lr, reg, num_steps)
 _SWEEP_AXES = TrainState(params=0, opt_state=0, key=None, step=None, order=None)
 
 
+def _spmd_models(config: _Config) -> str | None:
+    """The mesh axis that splits a sweep's models (``vmap``'s ``spmd_axis_name``), if there is one."""
+    return MODEL_AXIS if config.mesh is not None and MODEL_AXIS in config.mesh.axis_names else None
+
+
+def _models_sharded(config: _Config, state: TrainState) -> TrainState:
+    """A sweep's state laid out over the mesh: each model's weights and optimizer
+    state on the devices of its ``"model"`` slice; key, step and order on all."""
+    if config.mesh is None:
+        return state
+
+    def per_model(x):
+        return _constrain(config, x, MODEL_AXIS)
+
+    return TrainState(jax.tree.map(per_model, state.params), jax.tree.map(per_model, state.opt_state),
+                      *_replicated(config, (state.key, state.step, state.order)))
+
+
 def _sweep_init_state(config: _Config, params, key, lr_M, num_examples: int) -> TrainState:
     """The state of M models before step 0: ``params`` (C, D) copied M times, one optimizer state per ``lr_M[m]``."""
-    return jax.vmap(lambda lr: _init_state(config, params, key, lr, num_examples), out_axes=_SWEEP_AXES)(lr_M)
+    state = jax.vmap(lambda lr: _init_state(config, params, key, lr, num_examples), out_axes=_SWEEP_AXES,
+                     spmd_axis_name=_spmd_models(config))(lr_M)
+    return _models_sharded(config, state)
 
 
 def _sweep_steps(config: _Config, num_steps: int, state: TrainState, data: _Data, lr_M, reg_M):
@@ -446,15 +466,20 @@ def _sweep_steps(config: _Config, num_steps: int, state: TrainState, data: _Data
     def one_model(state, lr, reg):
         return _run_steps(config, num_steps, state, data, lr, reg)
 
-    return jax.vmap(one_model, in_axes=(_SWEEP_AXES, 0, 0), out_axes=(_SWEEP_AXES, 0))(state, lr_M, reg_M)
+    # With a mesh, spmd_axis_name splits the models' axis along "model" in every
+    # annotation of the step; each chunk's metrics are then gathered to all devices.
+    state, metrics = jax.vmap(one_model, in_axes=(_SWEEP_AXES, 0, 0), out_axes=(_SWEEP_AXES, 0),
+                              spmd_axis_name=_spmd_models(config))(state, lr_M, reg_M)
+    return _models_sharded(config, state), _replicated(config, metrics)
 
 
-def _sweep_accuracies(W_MxCxD, data: _Data):
+def _sweep_accuracies(config: _Config, W_MxCxD, data: _Data):
     """The training and validation accuracy of each of the M models (NaN without a validation set)."""
     train_acc = jax.vmap(_accuracy_core, in_axes=(0, None, None))(W_MxCxD, data.X, data.y)
     if data.X_val is None:
-        return train_acc, jnp.full_like(train_acc, jnp.nan)
-    return train_acc, jax.vmap(_accuracy_core, in_axes=(0, None, None))(W_MxCxD, data.X_val, data.y_val)
+        return _replicated(config, (train_acc, jnp.full_like(train_acc, jnp.nan)))
+    val_acc = jax.vmap(_accuracy_core, in_axes=(0, None, None))(W_MxCxD, data.X_val, data.y_val)
+    return _replicated(config, (train_acc, val_acc))
 
 
 def _sweep(config: _Config, num_steps: int, params, key, data: _Data, lr_M, reg_M):
@@ -465,7 +490,7 @@ def _sweep(config: _Config, num_steps: int, params, key, data: _Data, lr_M, reg_
     """
     state = _sweep_init_state(config, params, key, lr_M, data.X.shape[0])
     state, metrics = _sweep_steps(config, num_steps, state, data, lr_M, reg_M)
-    return (state.params, metrics.loss, *_sweep_accuracies(state.params, data))
+    return (state.params, metrics.loss, *_sweep_accuracies(config, state.params, data))
 
 
 # The compiled entry points. The static configuration is part of the cache
@@ -478,7 +503,9 @@ _replay_jit = jax.jit(_replay, static_argnums=(0,))
 _sweep_jit = jax.jit(_sweep, static_argnums=(0, 1))
 _sweep_init_state_jit = jax.jit(_sweep_init_state, static_argnums=(0, 4))
 _sweep_steps_jit = jax.jit(_sweep_steps, static_argnums=(0, 1))
-_sweep_accuracies_jit = jax.jit(_sweep_accuracies)
+_sweep_accuracies_jit = jax.jit(_sweep_accuracies, static_argnums=(0,))
+_models_sharded_jit = jax.jit(_models_sharded, static_argnums=(0,))
+_replicated_jit = jax.jit(_replicated, static_argnums=(0,))
 
 
 # ---------------------------------------------------------------------------
@@ -971,7 +998,7 @@ def sweep(loss_fn, optimizer, W0, X, y, *, key, learning_rates, regs, batch_size
           num_steps: int = 1000, X_val=None, y_val=None, sampling: str = "with_replacement",
           unroll=1, chunk_size: int | None = 1000, progress: bool | None = None,
           init_state: TrainState | None = None, init_metrics: Metrics | None = None,
-          on_chunk: Callable[[TrainState, Metrics], Any] | None = None) -> SweepResult:
+          on_chunk: Callable[[TrainState, Metrics], Any] | None = None, mesh=None) -> SweepResult:
     """Train one model per ``(lr, reg)`` of a grid, all at once: one vmapped program.
 
     CS231n's hyperparameter search ("for lr in learning_rates: for reg in
@@ -1019,6 +1046,17 @@ def sweep(loss_fn, optimizer, W0, X, y, *, key, learning_rates, regs, batch_size
         before ``init_state`` (without them those losses are NaN).
       on_chunk: called as ``on_chunk(state, metrics)`` after every chunk, with
         the sweep's state and the metrics of steps ``0 .. state.step - 1``.
+      mesh: train on several devices: a :class:`jax.sharding.Mesh` from
+        :func:`jaxopt_course.distributed.make_mesh`. Its ``"model"`` axis
+        splits the M models (each of ``m`` devices trains ``M / m`` of them;
+        M need not be a multiple of ``m``), its ``"data"`` axis splits every
+        shared minibatch as in :func:`make_train`; the results equal the
+        unsharded sweep's up to float32 rounding. The sweep's state (in
+        ``on_chunk`` and :class:`TrainingInterrupted`) then has ``params``
+        and ``opt_state`` split along ``"model"``
+        (``NamedSharding(mesh, PartitionSpec("model"))``) and ``key``,
+        ``step``, ``order`` replicated; ``SweepResult.params`` is gathered,
+        replicated over the mesh; the other fields are NumPy arrays as always.
 
     Returns:
       A :class:`SweepResult` with a leading ``(L, R)`` grid axis.
@@ -1035,9 +1073,11 @@ def sweep(loss_fn, optimizer, W0, X, y, *, key, learning_rates, regs, batch_size
       >>> result.params.shape, result.losses.shape
       ((2, 3, 3, 6), (2, 3, 20))
     """
-    data = _make_data(X, y, X_val, y_val)
+    if mesh is not None:
+        _check_mesh(mesh)
+    data = _make_data(X, y, X_val, y_val, mesh)
     num_examples = int(data.X.shape[0])
-    config = _make_config(loss_fn, optimizer, batch_size, sampling, None, unroll, num_examples)
+    config = _make_config(loss_fn, optimizer, batch_size, sampling, None, unroll, num_examples, mesh)
     if _is_transformation(optimizer):
         raise TypeError(
             "sweep needs optimizer as a factory of the learning rate (e.g. lambda lr: optax.sgd(lr) or "
@@ -1059,11 +1099,12 @@ def sweep(loss_fn, optimizer, W0, X, y, *, key, learning_rates, regs, batch_size
     dtype = jnp.result_type(jnp.asarray(W0).dtype, jnp.float32)
     lr_M = jnp.asarray(np.repeat(lrs, R), dtype=dtype)
     reg_M = jnp.asarray(np.tile(regs_, L), dtype=dtype)
+    W0, key, lr_M, reg_M = _put_replicated(config, (jnp.asarray(W0), key, lr_M, reg_M))
 
-    state = _sweep_init_state_jit(config, jnp.asarray(W0), key, lr_M, num_examples)
+    state = _sweep_init_state_jit(config, W0, key, lr_M, num_examples)
     if init_state is not None:
         _check_init_state(init_state, state, num_steps, finite=False)
-        state = init_state
+        state = init_state if mesh is None else _models_sharded_jit(config, _put_replicated(config, init_state))
     start = _SoFar(int(state.step), state, *_prior_metrics(init_metrics, int(state.step), models=(L * R,)))
 
     def run_chunk(so_far, length):
@@ -1077,7 +1118,9 @@ def sweep(loss_fn, optimizer, W0, X, y, *, key, learning_rates, regs, batch_size
     so_far = _run_in_chunks(run_chunk, start, num_steps, chunk_size, progress=progress, after_chunk=after_chunk,
                             desc=f"sweep ({L * R} models)", what="sweep", resume="sweep")
     W = so_far.state.params
-    train_acc, val_acc = _sweep_accuracies_jit(W, data)
+    train_acc, val_acc = _sweep_accuracies_jit(config, W, data)
+    if mesh is not None:
+        W = _replicated_jit(config, W)  # every model's weights on every device (and host)
     return SweepResult(
         params=W.reshape((L, R) + W.shape[1:]),
         losses=so_far.metrics().loss.reshape(L, R, num_steps),

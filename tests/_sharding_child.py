@@ -4,7 +4,7 @@ XLA reads ``--xla_force_host_platform_device_count`` once, when JAX starts
 its CPU backend, so the parent test sets ``XLA_FLAGS`` in this process's
 environment before it begins. Usage::
 
-    XLA_FLAGS=--xla_force_host_platform_device_count=4 python tests/_sharding_child.py devices 4
+    XLA_FLAGS=--xla_force_host_platform_device_count=4 python tests/_sharding_child.py devices 4 [CHECK ...]
     python tests/_sharding_child.py multihost PROCESS_ID NUM_PROCESSES PORT   # one per process
 
 Every check runs whatever the others did; the last line of stdout is one
@@ -40,7 +40,7 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 
 from jaxopt_course import distributed, softmax_loss, svm_loss, synthetic_problem  # noqa: E402
 from jaxopt_course import train as train_module  # noqa: E402
-from jaxopt_course.train import DivergenceError, fit, get_optimizer, make_train  # noqa: E402
+from jaxopt_course.train import DivergenceError, fit, get_optimizer, make_train, sweep  # noqa: E402
 
 RTOL, ATOL = 2e-5, 1e-6  # float32: per-device partial sums add up in another order
 
@@ -204,28 +204,121 @@ def check_too_many_devices_is_a_clear_error(n):
         raise AssertionError("no ValueError")
 
 
-def check_command_line(n):
+def cli_json(argv):
     from jaxopt_course.cli import main
 
-    results = {}
-    for flags in (["--devices", str(n)], ["--mesh", f"data={n}"], []):
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            code = main(["train", "--steps", "30", "--batch-size", "64", "--chunk-size", "30", "--json", *flags])
-        assert code == 0, (flags, code)
-        results[" ".join(flags)] = json.loads(out.getvalue())
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(argv)
+    assert code == 0, (argv, code)
+    return json.loads(out.getvalue()) if out.getvalue().strip() else None
+
+
+def cli_error(argv):
+    """``(exit code, the stderr lines)`` of a command that should fail."""
+    from jaxopt_course.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(argv)
+    return code, err.getvalue().strip().splitlines()
+
+
+TRAIN = ["train", "--steps", "30", "--batch-size", "64", "--chunk-size", "30", "--json"]
+SWEEP = ["sweep", "--steps", "20", "--batch-size", "64", "--lrs", "0.01,0.1", "--regs", "0,0.001", "--json"]
+
+
+def check_command_line(n):
+    results = {" ".join(flags): cli_json(TRAIN + flags) for flags in (["--devices", str(n)], ["--mesh", f"data={n}"], [])}
     sharded, single = results[f"--devices {n}"], results[""]
     assert sharded["devices"] == n and sharded["mesh"] == {"data": n, "model": 1}, sharded
     assert results[f"--mesh data={n}"]["devices"] == n
-    assert single["devices"] == 1, single
+    assert single["devices"] == 1 and single["mesh"] == {"data": 1, "model": 1}, single
     np.testing.assert_allclose(sharded["final_loss"], single["final_loss"], rtol=1e-4)
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = main(["train", "--steps", "5", "--devices", str(2 * n), "--json"])
-    lines = err.getvalue().strip().splitlines()
-    assert code == 2 and len(lines) == 1, (code, lines)
-    assert lines[0].startswith(f"jaxopt-course: error: --devices {2 * n}: asked for {2 * n} devices"), lines[0]
-    assert f"but JAX sees {n} (cpu)" in lines[0], lines[0]
+    # sweep: --devices splits the models; --mesh both axes
+    sweeps = {" ".join(flags): cli_json(SWEEP + flags)
+              for flags in (["--devices", str(n)], ["--mesh", f"data=2,model={n // 2}"], [])}
+    assert sweeps[f"--devices {n}"]["mesh"] == {"data": 1, "model": n}, sweeps[f"--devices {n}"]
+    assert sweeps[f"--mesh data=2,model={n // 2}"]["mesh"] == {"data": 2, "model": n // 2}
+    assert sweeps[""]["devices"] == 1
+    for flags, run in sweeps.items():
+        np.testing.assert_allclose(np.array(run["val_accuracy"], float), np.array(sweeps[""]["val_accuracy"], float),
+                                   atol=1e-6, err_msg=flags)
+    # asking for more devices than exist: exit 2, one line
+    for argv, start in ((TRAIN + ["--devices", str(2 * n)], f"--devices {2 * n}: asked for {2 * n} devices"),
+                        (SWEEP + ["--mesh", f"data=2,model={n}"], f"--mesh data=2,model={n}: asked for {2 * n} devices")):
+        code, lines = cli_error(argv)
+        assert code == 2 and len(lines) == 1, (argv, code, lines)
+        assert lines[0].startswith(f"jaxopt-course: error: {start}"), lines[0]
+        assert f"but JAX sees {n} (cpu)" in lines[0], lines[0]
+    code, lines = cli_error(TRAIN + ["--mesh", "model=2"])
+    assert code == 2 and len(lines) == 1 and "train trains one model" in lines[0], (code, lines)
+
+
+def same_sweep(mesh, *, learning_rates, regs, on_chunk=None, **kw):
+    """The same sweep with the mesh and without one: (sharded, unsharded)."""
+    X, y, W0 = problem()
+    common = dict(key=jax.random.key(4), learning_rates=learning_rates, regs=regs, batch_size=24, num_steps=30,
+                  chunk_size=10, X_val=X[:40], y_val=y[:40], **kw)
+    optimizer = partial(get_optimizer, "momentum")
+    return (sweep(softmax_loss, optimizer, W0, X, y, mesh=mesh, on_chunk=on_chunk, **common),
+            sweep(softmax_loss, optimizer, W0, X, y, **common))
+
+
+def compare_sweeps(sharded, single, mesh):
+    close(sharded.params, single.params, "params")
+    close(sharded.losses, single.losses, "losses")
+    close(sharded.train_accuracy, single.train_accuracy, "train accuracy")
+    close(sharded.val_accuracy, single.val_accuracy, "val accuracy")
+    assert_replicated(sharded.params, mesh, "SweepResult.params")
+    for field in ("losses", "train_accuracy", "val_accuracy"):
+        assert isinstance(getattr(sharded, field), np.ndarray), field
+
+
+def check_sweep_splits_the_models(n):
+    # 16 models on n devices along "model": the sweep equals the unsharded one,
+    # and while it runs each device holds the weights of 16/n models.
+    mesh = distributed.make_mesh(n, data=1)
+    states = []
+    sharded, single = same_sweep(mesh, learning_rates=[0.01, 0.03, 0.1, 0.3], regs=[0.0, 1e-4, 1e-3, 1e-2],
+                                 on_chunk=lambda state, metrics: states.append(state))
+    compare_sweeps(sharded, single, mesh)
+    assert sharded.params.shape == (4, 4, 4, 8)
+    W = states[-1].params
+    assert W.shape == (16, 4, 8) and W.sharding.spec == P("model"), W.sharding
+    assert sorted({shard.data.shape for shard in W.addressable_shards}) == [(16 // n, 4, 8)]
+    for leaf in jax.tree.leaves(states[-1].opt_state):
+        assert leaf.sharding.spec[:1] == ("model",), leaf.sharding
+    assert states[-1].key.sharding.is_fully_replicated and states[-1].step.sharding.is_fully_replicated
+
+
+def check_sweep_on_data_and_model_axes_with_an_uneven_grid(n):
+    # 3 x 3 = 9 models do not split evenly over n/2 devices, and the batch of
+    # 24 is split in 2 along "data" on top.
+    mesh = distributed.make_mesh(data=2, model=n // 2)
+    sharded, single = same_sweep(mesh, learning_rates=[0.01, 0.1, 0.5], regs=[0.0, 1e-3, 1e-1],
+                                 sampling="shuffle")
+    compare_sweeps(sharded, single, mesh)
+
+
+def check_sweep_chunks_compile_once(n):
+    # Each chunk's output state is laid out like the first chunk's input
+    # state, so later chunks reuse the first chunk's program.
+    from jax import monitoring
+
+    compiles = []
+    monitoring.register_event_duration_secs_listener(
+        lambda event, duration, **kw: compiles.append(event) if event.endswith("backend_compile_duration") else None)
+    mesh = distributed.make_mesh(n, data=1)
+    X, y, W0 = problem()
+    counts = []
+    for num_steps in (10, 10, 30):  # the first run also compiles the eager helpers, once per process
+        loss = partial(softmax_loss)  # a new object: a new static config, compiled afresh
+        before = len(compiles)
+        sweep(loss, optax.sgd, W0, X, y, key=jax.random.key(0), learning_rates=[0.1, 0.2], regs=[0.0, 0.1, 0.2, 0.3],
+              batch_size=16, num_steps=num_steps, chunk_size=10, mesh=mesh)
+        counts.append(len(compiles) - before)
+    assert counts[1] == counts[2], f"1 chunk: {counts[1]} compilations, 3 chunks: {counts[2]}"
 
 
 SINGLE_PROCESS_CHECKS = [
@@ -237,6 +330,9 @@ SINGLE_PROCESS_CHECKS = [
     check_rows_split_over_the_devices,
     check_divergence_and_resume_on_the_mesh,
     check_too_many_devices_is_a_clear_error,
+    check_sweep_splits_the_models,
+    check_sweep_on_data_and_model_axes_with_an_uneven_grid,
+    check_sweep_chunks_compile_once,
     check_command_line,
 ]
 
@@ -263,6 +359,16 @@ def check_multihost(process_id, num_processes):
     close(sharded.params, single.params, "params")
     close(sharded.losses, single.losses, "losses")
     assert sharded.params.sharding.is_fully_replicated
+    # The command line: every process runs the same command, process 0 prints.
+    train_run = cli_json(TRAIN)
+    sweep_run = cli_json(SWEEP)
+    if process_id == 0:
+        for run_ in (train_run, sweep_run):
+            assert run_["processes"] == num_processes and run_["devices"] == n, run_
+        assert train_run["mesh"] == {"data": n, "model": 1} and sweep_run["mesh"] == {"data": 1, "model": n}
+        assert train_run["train_examples_left_out"] == 1257 % n  # digits: 1257 rows, every device holds as many
+    else:
+        assert train_run is None and sweep_run is None, "only process 0 prints"
 
 
 def run(checks, *args) -> dict:
@@ -280,7 +386,8 @@ def main(argv):
     if argv[0] == "devices":
         n = int(argv[1])
         assert jax.device_count() == n, f"expected {n} forced devices, JAX sees {jax.device_count()}"
-        results = run(SINGLE_PROCESS_CHECKS, n)
+        wanted = argv[2:] or [check.__name__ for check in SINGLE_PROCESS_CHECKS]
+        results = run([check for check in SINGLE_PROCESS_CHECKS if check.__name__ in wanted], n)
     elif argv[0] == "multihost":
         process_id, num_processes, port = map(int, argv[1:4])
         distributed.initialize_multihost(f"localhost:{port}", num_processes, process_id)

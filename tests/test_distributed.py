@@ -38,6 +38,10 @@ SINGLE_PROCESS_CHECKS = (
     "check_rows_split_over_the_devices",
     "check_divergence_and_resume_on_the_mesh",
     "check_too_many_devices_is_a_clear_error",
+    "check_sweep_splits_the_models",
+    "check_sweep_on_data_and_model_axes_with_an_uneven_grid",
+    "check_sweep_chunks_compile_once",
+    "check_command_line",
 )
 
 
@@ -58,15 +62,32 @@ def run_child(*args, devices: int | None, timeout: float = 240) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-@pytest.fixture(scope="module", params=[4, 8], ids=["4-devices", "8-devices"])
-def forced(request):
-    """The checks' results in a child process with ``request.param`` forced CPU devices."""
-    return request.param, run_child("devices", request.param, devices=request.param)
+# On 8 devices, the core of it again (the suite must stay short on 2 cores).
+ON_8_DEVICES = ("check_fit_matches_single_device", "check_every_step_is_split_and_the_compiler_all_reduces",
+                "check_too_many_devices_is_a_clear_error", "check_sweep_splits_the_models",
+                "check_sweep_on_data_and_model_axes_with_an_uneven_grid")
 
 
-@pytest.mark.parametrize("check", SINGLE_PROCESS_CHECKS)
-def test_sharded_run_on_forced_cpu_devices(forced, check):
-    devices, results = forced
+_RESULTS: dict = {}
+
+
+def results_on(devices: int) -> dict:
+    """The checks' results from one child process with ``devices`` forced CPU devices (run once)."""
+    if devices not in _RESULTS:
+        checks = () if devices == 4 else ON_8_DEVICES
+        try:
+            _RESULTS[devices] = run_child("devices", devices, *checks, devices=devices)
+        except (AssertionError, subprocess.TimeoutExpired) as err:  # every check of that child fails with it
+            _RESULTS[devices] = err
+    if isinstance(_RESULTS[devices], Exception):
+        raise _RESULTS[devices]
+    return _RESULTS[devices]
+
+
+@pytest.mark.parametrize("devices, check", [(4, check) for check in SINGLE_PROCESS_CHECKS]
+                         + [(8, check) for check in ON_8_DEVICES])
+def test_sharded_run_on_forced_cpu_devices(devices, check):
+    results = results_on(devices)
     assert check in results, f"the child did not run {check}: {sorted(results)}"
     assert results[check] == "ok", f"{check} on {devices} devices:\n{results[check]}"
 
