@@ -52,8 +52,17 @@ def check_finite(x, name: str) -> None:
     if is_traced(x):
         return
     arr = np.asarray(x)
-    if arr.size and not np.all(np.isfinite(arr)):
-        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+    if not arr.size:
+        return
+    # In blocks of rows: np.isfinite of a whole 600 MB matrix would allocate a
+    # 150 MB boolean temporary just to say "yes".
+    flat = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr.reshape(1, -1)
+    rows_per_block = max(1, (1 << 20) // max(1, flat.shape[1]))
+    bad = 0
+    for start in range(0, flat.shape[0], rows_per_block):
+        block = flat[start:start + rows_per_block]
+        bad += int(block.size - np.count_nonzero(np.isfinite(block)))
+    if bad:
         raise ValueError(f"{name} must be finite, got {bad} NaN/Inf value(s) out of {arr.size}")
 
 
