@@ -9,6 +9,7 @@ The modules follow the lecture's order:
 * :mod:`~jaxopt_course.toys` -- the tea-temperature objective and its failure cases;
 * :mod:`~jaxopt_course.search` -- exhaustive, random and random local search;
 * :mod:`~jaxopt_course.train` -- gradient descent and minibatch SGD, one compiled scan.
+* :mod:`~jaxopt_course.distributed` -- the same runs on several devices or machines (``mesh=``).
 
 Figures come from :mod:`~jaxopt_course.plots` (``from jaxopt_course import plots``;
 not imported here, so the maths never loads matplotlib), which draws the results
@@ -16,6 +17,7 @@ that the scripts in ``experiments/`` save.
 """
 
 from .data import Split, Splits, load_cifar10, load_data, load_digits, synthetic_problem
+from .distributed import make_mesh
 from .gradcheck import check_gradient, complex_step_gradient, numerical_gradient, relative_error
 from .losses import l2_penalty, softmax_loss, softmax_per_example, svm_loss, svm_per_example
 from .model import accuracy, init_weights, predict, scores
@@ -49,6 +51,7 @@ __all__ = [
     "load_cifar10",
     "load_data",
     "load_digits",
+    "make_mesh",
     "numerical_gradient",
     "predict",
     "relative_error",
