@@ -224,3 +224,27 @@ def test_describe_reports_the_devices_used():
     report = distributed.describe(distributed.make_mesh(1))
     assert report == {"devices": 1, "mesh": {"data": 1, "model": 1}, "processes": 1,
                       "platform": jax.devices()[0].platform}
+
+
+# ---------------------------------------------------------------------------
+# The scaling benchmark runs (its numbers are its output, not a contract)
+# ---------------------------------------------------------------------------
+
+
+def test_scaling_benchmark_measures_every_workload_on_one_and_two_devices(tmp_path):
+    out = tmp_path / "scaling.json"
+    proc = subprocess.run([sys.executable, str(CHILD.parents[1] / "benchmarks" / "scaling.py"), "--quick", "--out",
+                           str(out)], env=child_env(None), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(out.read_text())
+    rows = {(r["workload"], r["devices"], r["mesh"]): r for r in results["table"]}
+    assert set(rows) == {("train", 1, "no mesh"), ("train", 1, "data=1"), ("train", 2, "data=2"),
+                         ("train_rows_split", 1, "data=1"), ("train_rows_split", 2, "data=2"),
+                         ("sweep", 1, "no mesh"), ("sweep", 1, "model=1"), ("sweep", 2, "model=2")}
+    batch, models = results["config"]["batch"], results["config"]["models"]
+    for (workload, devices, _), r in rows.items():
+        assert np.isfinite(r["steps_per_s"]) and r["steps_per_s"] > 0, r
+        per_step = batch * (models if workload == "sweep" else 1)
+        assert r["examples_per_s"] == pytest.approx(per_step * r["steps_per_s"]), r
+    assert rows[("train", 1, "data=1")]["speedup_vs_1_device"] == 1.0
+    assert "| train (batch split along data) | 2 | data=2 |" in proc.stdout
