@@ -45,6 +45,32 @@ def build_cifar10() -> Path | None:
     return root
 
 
+def interrupt_after_first_checkpoint(args, ckpt, *, start_timeout=240, exit_timeout=120):
+    """Run ``jaxopt-course ARGS``, send SIGINT once its first checkpoint exists; ``(returncode, stderr)``.
+
+    The checkpoint file appearing means the first chunk is done: training is under way.
+    """
+    import signal
+    import time
+
+    from jaxopt_course.checkpoint import CHECKPOINT_FILE
+
+    proc = subprocess.Popen([sys.executable, "-m", "jaxopt_course", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + start_timeout
+        while not (Path(ckpt) / CHECKPOINT_FILE).exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no checkpoint appeared"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=exit_timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, err
+
+
 @pytest.fixture(scope="session")
 def cifar10_root():
     root = build_cifar10()

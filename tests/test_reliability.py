@@ -12,10 +12,8 @@ from __future__ import annotations
 import json
 import pickle
 import re
-import signal
 import subprocess
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from hypothesis import strategies as st
 
 from jaxopt_course import softmax_loss, softmax_per_example, svm_loss, svm_per_example, synthetic_problem
 from jaxopt_course.checkpoint import CHECKPOINT_FILE, load_checkpoint, read_checkpoint_config, save_checkpoint
+from conftest import interrupt_after_first_checkpoint
 from jaxopt_course.cli import main
 from jaxopt_course.data import read_cifar10_batch
 from jaxopt_course.train import DivergenceError, TrainingInterrupted, TrainState, fit, get_optimizer
@@ -68,20 +67,8 @@ def uninterrupted(tmp_path_factory):
 
 def test_ctrl_c_writes_a_checkpoint_and_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path, uninterrupted):
     ckpt, out = tmp_path / "ckpt", tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "jaxopt_course", *TRAIN, "--checkpoint-dir", str(ckpt),
-                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 240
-        while not (ckpt / CHECKPOINT_FILE).exists():  # the first chunk is done: training is under way
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "no checkpoint appeared"
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
+    returncode, err = interrupt_after_first_checkpoint([*TRAIN, "--checkpoint-dir", str(ckpt), "--out", str(out)], ckpt)
+    assert returncode == 130, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
     match = re.fullmatch(rf"jaxopt-course: interrupted at step (\d+) of 40000; checkpoint written to {ckpt}/ -- "

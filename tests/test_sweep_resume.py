@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
@@ -28,6 +26,7 @@ import pytest
 from jaxopt_course import softmax_loss, svm_loss, synthetic_problem
 from jaxopt_course import train as train_module
 from jaxopt_course.checkpoint import CHECKPOINT_FILE, load_checkpoint, read_checkpoint_config, save_checkpoint, sweep_like
+from conftest import interrupt_after_first_checkpoint
 from jaxopt_course.cli import main
 from jaxopt_course.train import Metrics, TrainingInterrupted, TrainState, get_optimizer, sweep
 
@@ -167,20 +166,8 @@ def test_ctrl_c_during_a_sweep_writes_a_checkpoint_and_resume_equals_an_uninterr
     assert done.returncode == 0, done.stderr
 
     ckpt, out = tmp_path / "ckpt", tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "jaxopt_course", *SWEEP, "--checkpoint-dir", str(ckpt),
-                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 240
-        while not (ckpt / CHECKPOINT_FILE).exists():  # the first chunk is done: the sweep is under way
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "no checkpoint appeared"
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
+    returncode, err = interrupt_after_first_checkpoint([*SWEEP, "--checkpoint-dir", str(ckpt), "--out", str(out)], ckpt)
+    assert returncode == 130, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
     match = re.fullmatch(rf"jaxopt-course: interrupted at step (\d+) of 30000; checkpoint written to {ckpt}/ -- "
