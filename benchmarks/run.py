@@ -353,7 +353,6 @@ def main(argv=None) -> int:
     if args.device == "gpu" and jax.default_backend() != "gpu":
         print(NO_GPU_MESSAGE.format(devices=[str(d) for d in jax.devices()]), file=sys.stderr)
         return 2
-    import numpy as np
 
     try:
         import torch

@@ -14,7 +14,6 @@ shapes with fewer steps and rounds, ``smoke`` a tiny problem for the tests.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ import optax
 
 import baselines
 import timing
-from jaxopt_course import fit, load_cifar10, make_train, softmax_loss, svm_loss, sweep
+from jaxopt_course import fit, make_train, softmax_loss, svm_loss, sweep
 from jaxopt_course.analytic import softmax_loss_and_grad, svm_loss_and_grad
 
 HERE = Path(__file__).resolve().parent

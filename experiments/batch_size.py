@@ -55,7 +55,6 @@ def run(args, splits=None) -> dict:
 
     import jax
     import jax.numpy as jnp
-    import numpy as np
 
     from jaxopt_course import plots
     from jaxopt_course.losses import softmax_loss

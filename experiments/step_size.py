@@ -198,7 +198,7 @@ def run(args, splits=None) -> dict:
     rows = [[f"{r['factor']:g} x", f"{r['lr']:.3g}", "-" if r["final_loss"] is None else f"{r['final_loss']:.4f}",
              "-" if r["lambda_max_at_end"] is None else f"{r['lambda_max_at_end']:.4f}", r["verdict"]]
             for r in runs]
-    table = format_table([f"lr / (2/lam_max) ", "lr", f"loss after {steps} steps", "lam_max at the end", "run"],
+    table = format_table(["lr / (2/lam_max) ", "lr", f"loss after {steps} steps", "lam_max at the end", "run"],
                          rows)
     table += "\n\n" + format_table(
         ["preprocessing", "lam_max(W0)", "lam_min(W0)", "kappa", "lam_max(W*)", "lr = 0.9 x 2/lam_max",

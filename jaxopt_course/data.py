@@ -26,7 +26,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
