@@ -185,6 +185,17 @@ def check_mesh(mesh, *, name: str = "mesh", one_model: bool = False) -> None:
     of its type, which the plain NumPy-style training code does not spell
     out). ``one_model=True`` (``fit``, ``make_train``): a single model has
     nothing to split along ``"model"``, so that axis must have size 1.
+
+    Raises:
+      TypeError: ``mesh`` is not a :class:`jax.sharding.Mesh`.
+      ValueError: other axis names, explicit axes, or a ``"model"`` axis for one model.
+
+    Examples:
+      >>> check_mesh(make_mesh(1), one_model=True)  # fine: nothing to say
+      >>> check_mesh("data=2")
+      Traceback (most recent call last):
+      ...
+      TypeError: mesh must be a jax.sharding.Mesh (e.g. jaxopt_course.distributed.make_mesh(4)), got str
     """
     if not isinstance(mesh, Mesh):
         raise TypeError(f"{name} must be a jax.sharding.Mesh (e.g. jaxopt_course.distributed.make_mesh(4)), "
@@ -204,7 +215,12 @@ def check_mesh(mesh, *, name: str = "mesh", one_model: bool = False) -> None:
 
 
 def axis_size(mesh, axis: str) -> int:
-    """The size of ``axis`` in ``mesh`` (1 when the mesh has no such axis)."""
+    """The size of ``axis`` in ``mesh`` (1 when the mesh has no such axis).
+
+    Examples:
+      >>> axis_size(make_mesh(1), MODEL_AXIS)
+      1
+    """
     return int(dict(mesh.shape).get(axis, 1))
 
 
