@@ -58,7 +58,6 @@ all-reduce; a sweep's models are split along ``"model"``. See
 
 from __future__ import annotations
 
-import numbers
 import sys
 from functools import partial
 from typing import Any, Callable, NamedTuple
