@@ -11,8 +11,10 @@ the lecture (CS231n) does it:
    the bias (D = 3073 for CIFAR-10, 65 for digits).
 
 Everything here is NumPy on the host; the arrays go to JAX when they are
-used. Preprocessing writes into one preallocated float32 array per split, so
-CIFAR-10 never holds more than the raw uint8 pixels plus the float32 result.
+used. Preprocessing writes into one preallocated, 64-byte-aligned float32
+array per split (which XLA can then use without a copy); CIFAR-10's pixels go
+into it batch file by batch file, so beside the float32 result only one
+batch's raw uint8 pixels are held at a time.
 """
 
 from __future__ import annotations
