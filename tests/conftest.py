@@ -1,10 +1,13 @@
 """Shared test set-up.
 
 * ``jax_numpy_rank_promotion="raise"`` catches ``(n,)`` vs ``(n, 1)`` bugs.
-* ``cifar10_root``: the real CIFAR-10 copy in ``../shared/data/cifar10``,
-  rebuilt once into the official ``cifar-10-batches-py`` layout in a cache
-  folder (``$JAXOPT_COURSE_CACHE`` or ``.cache/`` in the repo); tests that
-  use it skip cleanly when ``../shared`` is absent (a user's clone).
+* ``cifar10_root``: a folder holding the official ``cifar-10-batches-py``.
+  First ``$JAXOPT_COURSE_CIFAR10`` (a user's own copy: the folder holding
+  ``cifar-10-batches-py/``, or that folder itself); else the JPEG copy in
+  ``../shared/data/cifar10`` next to the repository, rebuilt once with its
+  ``to_batches.py`` into a cache folder (``$JAXOPT_COURSE_CACHE`` or
+  ``.cache/`` in the repo). Tests that use it skip cleanly when neither is
+  there (a user's clone without CIFAR-10).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CIFAR = REPO.parent / "shared" / "data" / "cifar10"
+CIFAR10_FOLDER = "cifar-10-batches-py"  # the official archive's folder (data.CIFAR10_FOLDER)
 
 
 def cifar10_cache_dir() -> Path:
@@ -71,11 +75,36 @@ def interrupt_after_first_checkpoint(args, ckpt, *, start_timeout=240, exit_time
     return proc.returncode, err
 
 
+def user_cifar10(value: str, holder: Path) -> Path | None:
+    """The folder holding ``cifar-10-batches-py`` for ``$JAXOPT_COURSE_CIFAR10 = value``; None if it holds none.
+
+    ``value`` may name the folder that holds ``cifar-10-batches-py/`` or that folder itself
+    (under any name: then ``holder`` gets a link to it under the official name).
+    """
+    given = Path(value).expanduser()
+    if (given / CIFAR10_FOLDER / "test_batch").is_file():
+        return given
+    if not (given / "test_batch").is_file():
+        return None
+    if given.name == CIFAR10_FOLDER:
+        return given.parent
+    holder.mkdir(parents=True, exist_ok=True)
+    (holder / CIFAR10_FOLDER).symlink_to(given.resolve(), target_is_directory=True)
+    return holder
+
+
 @pytest.fixture(scope="session")
-def cifar10_root():
+def cifar10_root(tmp_path_factory):
+    value = os.environ.get("JAXOPT_COURSE_CIFAR10")
+    if value:
+        root = user_cifar10(value, tmp_path_factory.mktemp("cifar10"))
+        if root is None:
+            pytest.skip(f"$JAXOPT_COURSE_CIFAR10={value} holds no {CIFAR10_FOLDER} (no test_batch there)")
+        return root
     root = build_cifar10()
     if root is None:
-        pytest.skip("the CIFAR-10 copy in ../shared/data/cifar10 is absent")
+        pytest.skip("no CIFAR-10: set $JAXOPT_COURSE_CIFAR10 to a folder holding cifar-10-batches-py/ "
+                    f"(the copy in {SHARED_CIFAR} is absent too)")
     return root
 
 
