@@ -14,6 +14,7 @@ or ``cifar10`` with ``$JAXOPT_COURSE_CIFAR10`` naming the folder that holds
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -40,7 +41,10 @@ def execute(source: Path, out_dir: Path, *, timeout: int = 600, kernel_name: str
     notebook = jupytext.read(source)
     client = NotebookClient(notebook, timeout=timeout, kernel_name=kernel_name,
                             resources={"metadata": {"path": str(source.parent)}})
-    client.execute()
+    # Figures become outputs only with the kernel's inline backend: a MPLBACKEND
+    # of the caller's (Agg in a headless shell) would send them nowhere.
+    env = {**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    client.execute(env=env)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / (source.stem + ".ipynb")
     nbformat.write(notebook, target)

@@ -1,0 +1,82 @@
+"""The lecture notebooks (notebooks/NN_*.py) run end to end in a real Jupyter kernel.
+
+Each notebook is converted by jupytext and executed by nbclient exactly as
+``make notebooks`` does (``notebooks/execute.py``), on digits. A failing
+cell -- an exercise's check included -- fails the test with its traceback.
+jupytext, nbclient and ipykernel are in the ``test`` extra, so these tests
+never skip.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def _load_execute_module():
+    spec = importlib.util.spec_from_file_location("notebooks_execute", NOTEBOOKS / "execute.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+execute_module = _load_execute_module()
+SOURCES = execute_module.notebook_sources(NOTEBOOKS)
+
+
+def test_there_are_four_notebooks_in_the_lectures_order():
+    names = [p.stem for p in SOURCES]
+    assert len(names) >= 4, names
+    assert names[:4] == ["01_scores_and_losses", "02_search_without_gradients",
+                         "03_numerical_vs_analytic_gradients", "04_gradient_descent_and_sgd"]
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=[p.stem for p in SOURCES])
+def test_notebook_uses_only_public_names(source):
+    """No ``_private`` name of the package is imported or reached through an attribute."""
+    tree = ast.parse(source.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("jaxopt_course"):
+            assert not any(part.startswith("_") for part in node.module.split(".")), node.module
+            assert not any(alias.name.startswith("_") for alias in node.names), ast.dump(node)
+        if isinstance(node, ast.Import):
+            assert not any(a.name.startswith("jaxopt_course._") for a in node.names)
+    assert "jaxopt_course._" not in source.read_text()
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=[p.stem for p in SOURCES])
+def test_notebook_is_a_percent_script_with_exercises(source):
+    import jupytext
+
+    notebook = jupytext.read(source)
+    assert notebook.metadata["jupytext"]["text_representation"]["format_name"] == "percent"
+    markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
+    assert "## Exercises" in markdown
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert all(not c.get("outputs") for c in code), "a notebook in git must carry no outputs"
+    after_exercises = notebook.cells[[i for i, c in enumerate(notebook.cells)
+                                      if c.cell_type == "markdown" and "## Exercises" in c.source][0]:]
+    # Every exercise has a check: an assert against the library after the section starts.
+    assert any("assert" in c.source for c in after_exercises if c.cell_type == "code")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", SOURCES, ids=[p.stem for p in SOURCES])
+def test_notebook_executes_on_digits(source, tmp_path, monkeypatch):
+    import nbformat
+
+    monkeypatch.setenv("JAXOPT_COURSE_DATA", "digits")   # the kernel inherits the environment
+    target = execute_module.execute(source, tmp_path, timeout=300)
+    executed = nbformat.read(target, as_version=4)
+    code = [c for c in executed.cells if c.cell_type == "code"]
+    assert all(c.get("execution_count") for c in code), "every code cell ran"
+    outputs = [o for c in code for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.output_type == "error"]
+    figures = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert figures, "every notebook draws at least one figure"
