@@ -631,3 +631,128 @@ def plot_second_order(result_dir) -> list[Path]:
 
 DRAWERS["step_size"] = draw_step_size
 DRAWERS["second_order"] = draw_second_order
+
+
+# ---------------------------------------------------------------------------
+# Optimizer comparison over seeds (experiments/compare.py)
+# ---------------------------------------------------------------------------
+
+
+def _band(ax, xs, mean, sd, color, label, marker="o"):
+    """A mean curve with a shaded mean +- sd band (no band where sd is missing)."""
+    mean = _floats(mean)
+    ax.plot(xs, mean, marker=marker, ms=3, lw=1.4, color=color, label=label)
+    if sd is not None:
+        sd = _floats(sd)
+        ax.fill_between(xs, mean - sd, mean + sd, color=color, alpha=0.18, lw=0)
+
+
+def draw_compare_lr(config: dict, metrics: dict) -> Figure:
+    """Learning-rate sensitivity: mean validation accuracy over seeds (+- sd band) and the final gap, per lr."""
+    runs = metrics["runs"]
+    fig = _figure(13, 4.4)
+    ax, gx = fig.subplots(1, 2)
+    f_star = (metrics.get("optimum") or {}).get("value")
+    for i, r in enumerate(runs):
+        color = COLORS[i % len(COLORS)]
+        lrs = _floats(r["learning_rates"])
+        val = r["val_by_lr"]
+        _band(ax, lrs, 100 * _floats(val["mean"]), None if val["sd"] is None else 100 * _floats(val["sd"]),
+              color, r["optimizer"])
+        if r.get("lr") is not None:
+            ax.scatter([r["lr"]], [100 * r["val_accuracy"]["mean"]], s=80, facecolor="none", edgecolor=color, lw=1.8)
+        if f_star is not None:
+            per_seed = _floats(r["final_objective_by_lr"]["per_seed"]) - f_star
+            gx.plot(lrs, np.nanmean(per_seed, axis=1), "o-", ms=3, lw=1.4, color=color, label=r["optimizer"])
+            gx.fill_between(lrs, np.nanmin(per_seed, axis=1), np.nanmax(per_seed, axis=1), color=color, alpha=0.18)
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel(f"validation accuracy (%), mean ± sd over {config.get('seeds')} seeds")
+    ax.set_title("Validation accuracy against the lr (circle: chosen; gaps: diverged)", fontsize=10)
+    ax.legend(fontsize=8)
+    gx.set_xscale("log")
+    gx.set_yscale("log")
+    gx.set_xlabel("learning rate")
+    gx.set_ylabel("final gap f(W_T) - f* (mean; band: min to max over seeds)")
+    gx.set_title(f"Training objective after {config.get('num_steps')} steps", fontsize=10)
+    fig.suptitle(f"Learning-rate sensitivity, the same grid for every optimizer{_data_title(config)}")
+    return fig
+
+
+def draw_compare_gap(config: dict, metrics: dict) -> Figure:
+    """The gap ``f(W_t) - f*`` against steps (log scale), each seed thin, the mean thick; and the test accuracies."""
+    runs = [r for r in metrics["runs"] if "gap" in r]
+    optimum = metrics.get("optimum") or {}
+    floor = max(float(optimum.get("resolution") or 0.0), 1e-12)
+    fig = _figure(13, 4.6)
+    ax, bx = fig.subplots(1, 2, width_ratios=[1.3, 1])
+    for i, r in enumerate(runs):
+        color = COLORS[i % len(COLORS)]
+        steps = _floats(r["gap"]["steps"])
+        for row in _floats(r["gap"]["per_seed"]):
+            ax.plot(steps, np.maximum(row, floor), color=color, lw=0.6, alpha=0.45)
+        ax.plot(steps, np.maximum(_floats(r["gap"]["mean"]), floor), color=color, lw=2,
+                label=f"{r['optimizer']} (lr {r['lr']:.1e})")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"step (the full objective evaluated every {config.get('eval_every')} steps)")
+    ax.set_ylabel(f"f(W_t) - f*  (floored at {floor:.1e}, the objective's resolution)")
+    ax.set_title(f"Gap to the {optimum.get('kind', 'optimum')} f* = {optimum.get('value', float('nan')):.8g}",
+                 fontsize=10)
+    ax.legend(fontsize=8)
+    tested = [r for r in metrics["runs"] if "test_accuracy" in r]
+    for i, r in enumerate(tested):
+        t = r["test_accuracy"]
+        low, high = _floats([t["low"], t["high"]])
+        bx.errorbar([100 * t["mean"]], [i], xerr=[[100 * (t["mean"] - low)], [100 * (high - t["mean"])]]
+                    if np.isfinite(low) else None, fmt="o", color=COLORS[i % len(COLORS)], capsize=4,
+                    label="95 % t interval over seeds" if i == 0 else None)
+        bx.scatter(100 * _floats(t["per_seed"]), [i] * len(t["per_seed"]), s=10, color="0.4", zorder=3)
+        bx.plot(100 * (t["mean"] + np.array([-1, 1]) * t["test_set_se"]), [i - 0.25] * 2, color="0.6", lw=3,
+                label="± test-set SE" if i == 0 else None)
+    bx.set_yticks(range(len(tested)))
+    bx.set_yticklabels([r["optimizer"] for r in tested])
+    bx.set_xlabel("test accuracy (%)  (dots: seeds)")
+    bx.set_title("Test accuracy at the chosen lr", fontsize=10)
+    if tested:
+        bx.legend(fontsize=7)
+    fig.suptitle(f"Distance to the optimum and test accuracy, {config.get('seeds')} seeds{_data_title(config)}")
+    return fig
+
+
+def draw_compare_profile(config: dict, metrics: dict) -> Figure:
+    """Dolan--More performance profiles over optimizers x seeds: by final gap and by steps to the target."""
+    profiles = metrics.get("profile") or {}
+    fig = _figure(12, 4.2)
+    axes = fig.subplots(1, 2)
+    titles = {"final_gap": "cost = final gap f(W_T) - f*",
+              "steps_to_target": f"cost = steps to f <= {config.get('target_loss') or float('nan'):.6g}"}
+    for ax, key in zip(axes, ("final_gap", "steps_to_target")):
+        prof = profiles.get(key)
+        if not prof:
+            ax.set_axis_off()
+            continue
+        taus = _floats(prof["taus"])
+        for i, (name, rho) in enumerate(zip(prof["optimizers"], prof["rho"])):
+            ax.step(taus, _floats(rho), where="post", color=COLORS[i % len(COLORS)], lw=1.6, label=name)
+        ax.set_xscale("log")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("tau: within a factor tau of the best on that seed")
+        ax.set_ylabel("fraction of seeds (problems)")
+        ax.set_title(titles[key], fontsize=10)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"Performance profiles (Dolan-More), each seed a problem{_data_title(config)}")
+    return fig
+
+
+def draw_compare(config: dict, metrics: dict) -> dict:
+    """``compare_lr.png``, ``compare_gap.png``, ``compare_profile.png`` of an optimizer comparison."""
+    return {"compare_lr.png": draw_compare_lr(config, metrics), "compare_gap.png": draw_compare_gap(config, metrics),
+            "compare_profile.png": draw_compare_profile(config, metrics)}
+
+
+def plot_compare(result_dir) -> list[Path]:
+    """:func:`draw_compare` from ``result_dir``'s saved JSON, written there as PNGs; their paths."""
+    return _plot(result_dir, draw_compare)
+
+
+DRAWERS["compare"] = draw_compare
