@@ -19,10 +19,12 @@ batch's raw uint8 pixels are held at a time.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
 import shutil
+import sys
 import tarfile
 import tempfile
 import urllib.error
@@ -31,6 +33,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+
+from .files import dir_mode, file_mode
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -212,6 +216,17 @@ def load_digits(*, val_fraction: float = 0.15, test_fraction: float = 0.15, seed
 # ---------------------------------------------------------------------------
 
 
+# What the official archive holds, and so the most an extraction may write:
+# nine entries (the folder, 5 training batches, the test batch, batches.meta,
+# readme.html), the largest a batch of 31,035,704 bytes, 186 MB in all.
+CIFAR10_MAX_MEMBERS = 16
+CIFAR10_MAX_MEMBER_BYTES = 32 * 2 ** 20
+CIFAR10_MAX_TOTAL_BYTES = 192 * 2 ** 20
+#: The lock file (hidden, kept) that serializes downloads and extractions into one folder.
+CIFAR10_LOCK = ".cifar-10.lock"
+_PART_GLOB, _EXTRACT_PREFIX = f".{CIFAR10_ARCHIVE}.*.part", ".cifar-10-extract."
+
+
 def _md5(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.md5()
     with open(path, "rb") as f:
@@ -221,7 +236,7 @@ def _md5(path: Path, chunk: int = 1 << 20) -> str:
 
 
 def download_cifar10(root, *, url: str = CIFAR10_URL, md5: str = CIFAR10_MD5, progress: bool = True,
-                     timeout: float = 60.0) -> Path:
+                     timeout: float = 60.0, lock_timeout: float = 3600.0) -> Path:
     """Download and extract the official CIFAR-10 archive into ``root``.
 
     Atomic: the archive is streamed to a temporary file in ``root``, its MD5
@@ -229,19 +244,84 @@ def download_cifar10(root, *, url: str = CIFAR10_URL, md5: str = CIFAR10_MD5, pr
     to ``root/cifar-10-batches-py``. A failed, interrupted or corrupted
     download leaves nothing behind that could be mistaken for the data.
 
+    Safe when several processes do it at once: the work is done holding a lock
+    on ``root`` (the file ``root/.cifar-10.lock``); a second process waits
+    for it (at most ``lock_timeout`` seconds), then finds and uses the finished
+    copy. Holding the lock, it also removes what killed processes left behind
+    (``.cifar-10-python.tar.gz.*.part`` files, ``.cifar-10-extract.*``
+    folders): only the lock holder writes those, so any found then are stale.
+    The extraction writes only what the official archive holds: at most
+    :data:`CIFAR10_MAX_MEMBERS` entries, each of at most
+    :data:`CIFAR10_MAX_MEMBER_BYTES`, :data:`CIFAR10_MAX_TOTAL_BYTES` in all,
+    checked before anything is written.
+
     Returns:
       The path of ``cifar-10-batches-py``.
+
+    Raises:
+      ConnectionError: the download failed. ValueError: the archive is
+      corrupted, unsafe or too large. TimeoutError: another process held the
+      lock longer than ``lock_timeout``.
     """
     root = Path(root)
     target = root / CIFAR10_FOLDER
     if target.is_dir():
         return target
     root.mkdir(parents=True, exist_ok=True)
-    archive = root / CIFAR10_ARCHIVE
-    if not (archive.is_file() and _md5(archive) == md5):
-        _download_verified(url, archive, md5, progress=progress, timeout=timeout)
-    _extract_atomically(archive, root)
+    with _folder_lock(root, lock_timeout, progress=progress):
+        if target.is_dir():  # another process finished it while this one waited
+            return target
+        _remove_stale_downloads(root)
+        archive = root / CIFAR10_ARCHIVE
+        if not (archive.is_file() and _md5(archive) == md5):
+            _download_verified(url, archive, md5, progress=progress, timeout=timeout)
+        _extract_atomically(archive, root)
     return target
+
+
+@contextlib.contextmanager
+def _folder_lock(root: Path, timeout: float, *, progress: bool):
+    """Hold ``root/.cifar-10.lock``; say so on stderr while waiting for another process."""
+    import filelock  # here, not at the top: only a download needs it
+
+    path = root / CIFAR10_LOCK
+    lock = filelock.FileLock(path, mode=file_mode())
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        if progress:
+            print(f"waiting for another process that is downloading CIFAR-10 into {root} (it holds {path})",
+                  file=sys.stderr, flush=True)
+        try:
+            lock.acquire(timeout=timeout)
+        except filelock.Timeout:
+            raise TimeoutError(f"another process has been downloading CIFAR-10 into {root} for more than "
+                               f"{timeout:g} s (it holds {path}); let it finish, or stop it and try again") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _remove_stale_downloads(root: Path) -> None:
+    """Remove partial downloads and extractions of killed processes (called holding the folder lock)."""
+    for part in root.glob(_PART_GLOB):
+        part.unlink(missing_ok=True)
+    for folder in root.glob(f"{_EXTRACT_PREFIX}*"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _stream(response, out, h, bar) -> int:
+    """Copy the response body to ``out`` (hashing it); the number of bytes received."""
+    received = 0
+    read = getattr(response, "read1", response.read)  # what has arrived, not a full megabyte: the .part grows
+    for block in iter(lambda: read(1 << 20), b""):
+        out.write(block)
+        h.update(block)
+        received += len(block)
+        if bar is not None:
+            bar.update(len(block))
+    return received
 
 
 def _download_verified(url, archive: Path, md5: str, *, progress: bool, timeout: float) -> None:
@@ -249,6 +329,7 @@ def _download_verified(url, archive: Path, md5: str, *, progress: bool, timeout:
     h = hashlib.md5()
     try:
         with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), file_mode())
             try:
                 response = urllib.request.urlopen(url, timeout=timeout)
             except (urllib.error.URLError, OSError) as err:
@@ -264,19 +345,11 @@ def _download_verified(url, archive: Path, md5: str, *, progress: bool, timeout:
                     from tqdm.auto import tqdm
 
                     bar = tqdm(total=total, unit="B", unit_scale=True, desc="CIFAR-10", leave=False)
-                received = 0
                 try:
-                    for block in iter(lambda: response.read(1 << 20), b""):
-                        out.write(block)
-                        h.update(block)
-                        received += len(block)
-                        if bar is not None:
-                            bar.update(len(block))
+                    received = _stream(response, out, h, bar)
                 except (OSError, urllib.error.URLError) as err:
-                    raise ConnectionError(
-                        f"the download of {url} broke off after {received} bytes ({err}); nothing was kept, "
-                        "try again"
-                    ) from err
+                    raise ConnectionError(f"the download of {url} broke off ({err}); nothing was kept, try again"
+                                          ) from err
                 finally:
                     if bar is not None:
                         bar.close()
@@ -293,25 +366,241 @@ def _download_verified(url, archive: Path, md5: str, *, progress: bool, timeout:
             os.unlink(part)
 
 
+def _checked_members(tar: tarfile.TarFile, archive: Path) -> list:
+    """The archive's entries under ``cifar-10-batches-py/``, each checked before anything is extracted.
+
+    Refused: unsafe names (absolute, ``..``), links, devices, sparse files,
+    and more entries or bytes than the official archive holds. Entries
+    outside the folder are skipped.
+    """
+    members, total = [], 0
+    for count, member in enumerate(tar, start=1):
+        name = Path(member.name)
+        if name.is_absolute() or ".." in name.parts or not (member.isfile() or member.isdir()) or member.issparse():
+            raise ValueError(f"{archive} holds an unsafe entry {member.name!r}; refusing to extract")
+        if count > CIFAR10_MAX_MEMBERS:
+            raise ValueError(f"{archive} holds more than {CIFAR10_MAX_MEMBERS} entries; the official CIFAR-10 archive "
+                             "holds 9 -- refusing to extract")
+        if member.size > CIFAR10_MAX_MEMBER_BYTES:
+            raise ValueError(f"{archive}: the entry {member.name!r} is {member.size} bytes, more than any file of the "
+                             f"official CIFAR-10 archive ({CIFAR10_MAX_MEMBER_BYTES} at most) -- refusing to extract")
+        total += member.size
+        if total > CIFAR10_MAX_TOTAL_BYTES:
+            raise ValueError(f"{archive} would extract more than {CIFAR10_MAX_TOTAL_BYTES} bytes, more than the "
+                             "official CIFAR-10 archive holds (186 MB) -- refusing to extract")
+        if name.parts and name.parts[0] == CIFAR10_FOLDER:
+            members.append(member)
+    return members
+
+
 def _extract_atomically(archive: Path, root: Path) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix=".cifar-10-extract.", dir=root))
+    tmp = Path(tempfile.mkdtemp(prefix=_EXTRACT_PREFIX, dir=root))
     try:
         try:
             with tarfile.open(archive, "r:gz") as tar:
-                for member in tar.getmembers():
-                    name = Path(member.name)
-                    if name.is_absolute() or ".." in name.parts or not (member.isfile() or member.isdir()):
-                        raise ValueError(f"{archive} holds an unsafe entry {member.name!r}; refusing to extract")
-                tar.extractall(tmp, filter="data") if hasattr(tarfile, "data_filter") else tar.extractall(tmp)
+                members = _checked_members(tar, archive)
+                if hasattr(tarfile, "data_filter"):
+                    tar.extractall(tmp, members=members, filter="data")
+                else:  # Pythons before 3.11.4: the checks above refused links, devices and escaping names
+                    tar.extractall(tmp, members=members)
         except (tarfile.TarError, EOFError, OSError) as err:
             raise ValueError(f"{archive} is not a readable CIFAR-10 archive ({err}); delete it and download again") from err
         extracted = tmp / CIFAR10_FOLDER
         missing = [f for f in (*CIFAR10_TRAIN_FILES, CIFAR10_TEST_FILE) if not (extracted / f).is_file()]
         if missing:
             raise ValueError(f"{archive} does not hold the CIFAR-10 layout: {CIFAR10_FOLDER}/ lacks {missing}")
+        os.chmod(extracted, dir_mode())  # mkdtemp's 0700 would keep others out of a shared data folder
         os.replace(extracted, root / CIFAR10_FOLDER)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# Reading a batch pickle without trusting it
+# ---------------------------------------------------------------------------
+#
+# A pickle is a small program: it may call any function it names, with any
+# arguments. A CIFAR-10 batch needs only NumPy's array and dtype constructors
+# and the latin-1 codec, but even those are unsafe to call as asked:
+# ``numpy.ndarray((4_000_000, 3072), uint8)`` allocates 12 GB from a 234-byte
+# file, and nested ``_codecs.encode(..., "hex")`` calls double a string each
+# time. So the unpickler below calls nothing: each allowed name builds an
+# inert record of the arguments it was given (:class:`_Call`), and only after
+# loading are the two values a batch needs turned into arrays -- once their
+# dtype, shape and row count are checked, and only as views of bytes that
+# the file really held, of exactly the right length. Memory is then bounded
+# by the file's size, and the file's size by :data:`CIFAR10_MAX_FILE_BYTES`.
+
+CIFAR10_BATCH_ROWS = 10000  # images in one official batch file
+CIFAR10_MAX_FILE_BYTES = 64 * 2 ** 20  # an official batch file is 31,035,704 bytes (the test batch 31,035,623)
+
+# The dtypes a batch's arrays may have (pixels uint8, labels any integer).
+_PLAIN_DTYPES = {"u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8", "uint8", "int8", "uint16", "int16", "uint32",
+                 "int32", "uint64", "int64", "b1", "f4", "f8"}
+
+
+class _Call:
+    """What an allowed name was called with while unpickling (``what``, ``args``, then ``state`` from BUILD)."""
+
+    def __init__(self, what: str, args: tuple):
+        self.what, self.args, self.state = what, args, None
+
+    def __setstate__(self, state):
+        self.state = state
+
+
+class _NDArrayClass:
+    """Stands for ``numpy.ndarray`` in a pickle: passed to ``_reconstruct``, never called."""
+
+    def __new__(cls, *args, **kwargs):
+        raise pickle.UnpicklingError("it calls numpy.ndarray(shape, dtype) directly, which allocates memory the file "
+                                     "does not hold; a CIFAR-10 batch builds its arrays from their bytes")
+
+
+def _recorder(what):
+    return lambda *args: _Call(what, args)
+
+
+def _latin1(text, encoding="latin1"):
+    """``_codecs.encode`` as Python 3 pickles ``bytes`` (protocol 2): latin-1 of a string, nothing else."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"it calls _codecs.encode with {type(text).__name__}, {encoding!r}; a CIFAR-10 "
+                                     "batch only encodes strings as latin1")
+    return text.encode("latin1")
+
+
+def _empty_bytes(*args):
+    """``bytes()`` as protocol 2 pickles ``b""``; ``bytes(n)`` would allocate n bytes, so it is refused."""
+    if args:
+        raise pickle.UnpicklingError("it calls bytes() with arguments; a CIFAR-10 batch never does")
+    return b""
+
+
+_ALLOWED_NAMES = {
+    ("_codecs", "encode"): _latin1,
+    ("builtins", "bytes"): _empty_bytes,
+    ("__builtin__", "bytes"): _empty_bytes,
+    ("numpy", "ndarray"): _NDArrayClass,
+    ("numpy", "dtype"): _recorder("dtype"),
+    **{(module, "_reconstruct"): _recorder("reconstruct")
+       for module in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    **{(module, "scalar"): _recorder("scalar") for module in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    **{(module, "_frombuffer"): _recorder("frombuffer") for module in ("numpy.core.numeric", "numpy._core.numeric")},
+}
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """An unpickler that runs nothing: dicts, lists, numbers, strings and inert :class:`_Call` records.
+
+    Anything outside :data:`_ALLOWED_NAMES` (say ``os.system``) is refused
+    instead of run (the Python docs' "restricting globals").
+    """
+
+    def find_class(self, module, name):
+        if (module, name) in _ALLOWED_NAMES:
+            return _ALLOWED_NAMES[(module, name)]
+        raise pickle.UnpicklingError(f"it refers to {module}.{name}, which a CIFAR-10 batch never holds")
+
+
+def _load_batch_pickle(path: Path):
+    """The unpickled record of a batch file, read in memory bounded by the file's (capped) size."""
+    size = path.stat().st_size
+    if size > CIFAR10_MAX_FILE_BYTES:
+        raise pickle.UnpicklingError(f"it is {size} bytes, more than any CIFAR-10 batch file "
+                                     f"({CIFAR10_MAX_FILE_BYTES} at most; the official ones are 31 MB)")
+    with open(path, "rb") as f:
+        return _BatchUnpickler(f, encoding="bytes").load()
+
+
+def _dtype(record) -> np.dtype:
+    """A real dtype from a recorded ``numpy.dtype(code, ...)`` call: plain numbers only (no objects, no fields)."""
+    code = record.args[0] if isinstance(record, _Call) and record.what == "dtype" and record.args else None
+    state = record.state if isinstance(record, _Call) else None
+    if not isinstance(code, str) or code not in _PLAIN_DTYPES:
+        raise ValueError(f"got dtype {code!r}, not a plain number type")
+    if state is not None and not (isinstance(state, tuple) and len(state) >= 5 and state[1] in ("<", ">", "|", "=")
+                                  and state[2] is None and state[3] is None and state[4] is None):
+        raise ValueError("got a dtype with fields or sub-arrays")
+    order = state[1] if state is not None and state[1] != "|" else "="
+    return np.dtype(code).newbyteorder(order)
+
+
+def _array_parts(record):
+    """``(buffer, dtype record, shape, fortran)`` of a recorded array, in either of NumPy's pickle forms."""
+    if record.what == "frombuffer" and len(record.args) == 4:
+        buffer, dtype, shape, order = record.args
+        return buffer, dtype, shape, order == "F"
+    if record.what == "reconstruct" and len(record.args) == 3 and record.args[0] is _NDArrayClass:
+        state = record.state
+        if isinstance(state, tuple) and len(state) in (4, 5):
+            shape, dtype, fortran, buffer = state[-4:]
+            return buffer, dtype, shape, bool(fortran)
+    raise ValueError(f"got a {record.what} record, not a NumPy array")
+
+
+def _as_array(record, *, ndim: int) -> np.ndarray:
+    """A read-only array viewing the bytes a recorded array holds, after checking dtype, shape and length.
+
+    Raises ValueError (without allocating) for anything else.
+    """
+    if not isinstance(record, _Call):
+        raise ValueError(f"got {type(record).__name__}")
+    buffer, dtype, shape, fortran = _array_parts(record)
+    dtype = _dtype(dtype)
+    if not (isinstance(shape, tuple) and len(shape) == ndim
+            and all(type(n) is int and n >= 0 for n in shape)):
+        raise ValueError(f"got {dtype} array of shape {shape!r}")
+    if shape[0] > CIFAR10_BATCH_ROWS:
+        raise ValueError(f"got {dtype} array of shape {shape}: more than the {CIFAR10_BATCH_ROWS} rows of a batch")
+    if ndim == 2 and shape[1] != CIFAR10_PIXELS:
+        raise ValueError(f"got {dtype} array of shape {shape}")
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if not isinstance(buffer, (bytes, bytearray)) or len(buffer) != expected:
+        got = f"{len(buffer)} bytes" if isinstance(buffer, (bytes, bytearray)) else f"a {type(buffer).__name__}"
+        raise ValueError(f"got {dtype} array of shape {shape} whose data are {got} in the file, not {expected} bytes")
+    return np.frombuffer(buffer, dtype).reshape(shape, order="F" if fortran else "C")
+
+
+def _pixels(value, path: Path) -> np.ndarray:
+    """A batch's ``data``: ``(n, 3072)`` uint8, ``n <= 10000``, from bytes the file holds."""
+    try:
+        data = _as_array(value, ndim=2)
+        if data.dtype != np.uint8:
+            raise ValueError(f"got {data.dtype} array of shape {data.shape}")
+    except ValueError as err:
+        raise ValueError(f"{path}: 'data' must be a uint8 array of shape (n, {CIFAR10_PIXELS}) with n <= "
+                         f"{CIFAR10_BATCH_ROWS}, {err}") from None
+    return data
+
+
+def _label(value) -> int:
+    if type(value) is int:
+        return value
+    if isinstance(value, _Call) and value.what == "scalar" and len(value.args) == 2:
+        dtype, raw = _dtype(value.args[0]), value.args[1]
+        if dtype.kind in "iu" and isinstance(raw, bytes) and len(raw) == dtype.itemsize:
+            return int(np.frombuffer(raw, dtype)[0])
+    raise ValueError(f"got a {type(value).__name__} among them")
+
+
+def _labels(value, path: Path, num_rows: int) -> np.ndarray:
+    """A batch's ``labels``: a flat list (or 1-D integer array) of one label in [0, 10) per image."""
+    try:
+        if isinstance(value, (list, tuple)):
+            if len(value) > CIFAR10_BATCH_ROWS:
+                raise ValueError(f"got {len(value)}, more than the {CIFAR10_BATCH_ROWS} of a batch")
+            labels = np.array([_label(v) for v in value], dtype=np.int64)
+        else:
+            labels = _as_array(value, ndim=1)
+            if labels.dtype.kind not in "iu":
+                raise ValueError(f"got {labels.dtype} array of shape {labels.shape}")
+    except (ValueError, OverflowError) as err:
+        raise ValueError(f"{path}: 'labels' must be a list of integers ({err})") from None
+    if len(labels) != num_rows:
+        raise ValueError(f"{path}: {num_rows} images but {len(labels)} labels")
+    if len(labels) and (labels.min() < 0 or labels.max() >= len(CIFAR10_CLASSES)):
+        raise ValueError(f"{path}: labels must lie in [0, 10), got [{labels.min()}, {labels.max()}]")
+    return labels.astype(np.int32)
 
 
 def _get(record: dict, key: str):
@@ -321,56 +610,10 @@ def _get(record: dict, key: str):
     raise KeyError(key)
 
 
-# What a CIFAR-10 pickle may refer to: NumPy arrays (any NumPy's spelling) and
-# the latin-1 codec that Python 3 uses for bytes in a protocol-2 pickle.
-_CIFAR10_PICKLE_GLOBALS = {
-    ("_codecs", "encode"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"),
-}
-
-
-class _BatchUnpickler(pickle.Unpickler):
-    """An unpickler that builds only what a CIFAR-10 batch holds (dicts, lists, NumPy arrays).
-
-    A pickle can name any Python function to call while loading; a batch file
-    never needs more than NumPy's array constructors, so anything else (say
-    ``os.system``) is refused instead of run (the Python docs' "restricting
-    globals").
-    """
-
-    def find_class(self, module, name):
-        if (module, name) in _CIFAR10_PICKLE_GLOBALS:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"it refers to {module}.{name}, which a CIFAR-10 batch never holds")
-
-
-def _load_batch_pickle(f):
-    return _BatchUnpickler(f, encoding="bytes").load()
-
-
-def read_cifar10_batch(path) -> tuple[np.ndarray, np.ndarray]:
-    """Read one official CIFAR-10 batch file: ``(pixels (n, 3072) uint8, labels (n,) int32)``.
-
-    The files are Python pickles (as published by the data set's authors).
-    They are read with an unpickler that builds only dicts, lists, numbers,
-    strings and NumPy arrays, so a file that would run other code is refused.
-
-    Raises:
-      FileNotFoundError: the file is missing.
-      ValueError: the file is truncated, corrupted or not a CIFAR-10 batch
-        (wrong keys, sizes, dtypes or labels); the message names the file.
-    """
-    path = Path(path)
+def _read_record(path: Path) -> dict:
+    """The dict a batch (or meta) file holds; clear errors for a missing, unreadable or hostile file."""
     try:
-        with open(path, "rb") as f:
-            record = _load_batch_pickle(f)
+        record = _load_batch_pickle(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"CIFAR-10 batch file {path} is missing") from None
     except IsADirectoryError:
@@ -382,24 +625,32 @@ def read_cifar10_batch(path) -> tuple[np.ndarray, np.ndarray]:
         ) from None
     if not isinstance(record, dict):
         raise ValueError(f"{path} must hold a dict with 'data' and 'labels', got {type(record).__name__}")
+    return record
+
+
+def read_cifar10_batch(path) -> tuple[np.ndarray, np.ndarray]:
+    """Read one official CIFAR-10 batch file: ``(pixels (n, 3072) uint8, labels (n,) int32)``.
+
+    The files are Python pickles (as published by the data set's authors).
+    They are read without running anything they name (see the comment above
+    :class:`_Call`), and their sizes are checked before any array is made:
+    ``n == len(labels) <= 10000``. The pixels are a read-only view of the
+    bytes read from the file.
+
+    Raises:
+      FileNotFoundError: the file is missing.
+      ValueError: the file is truncated, corrupted or not a CIFAR-10 batch
+        (wrong keys, sizes, dtypes or labels); the message names the file.
+    """
+    path = Path(path)
+    record = _read_record(path)
     try:
         data, labels = _get(record, "data"), _get(record, "labels")
     except KeyError as err:
-        raise ValueError(f"{path} lacks the key {err.args[0]!r} of a CIFAR-10 batch (has {list(record)[:6]})") from None
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != CIFAR10_PIXELS:
-        desc = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
-        raise ValueError(f"{path}: 'data' must be a uint8 array of shape (n, {CIFAR10_PIXELS}), got {desc}")
-    try:
-        labels = np.asarray(labels)
-    except Exception:  # ragged or odd objects
-        raise ValueError(f"{path}: 'labels' must be a list of integers") from None
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"{path}: 'labels' must be a list of integers, got {labels.dtype} of shape {labels.shape}")
-    if len(labels) != len(data):
-        raise ValueError(f"{path}: {len(data)} images but {len(labels)} labels")
-    if len(labels) and (labels.min() < 0 or labels.max() >= len(CIFAR10_CLASSES)):
-        raise ValueError(f"{path}: labels must lie in [0, 10), got [{labels.min()}, {labels.max()}]")
-    return data, labels.astype(np.int32)
+        keys = [k for k in list(record)[:6]]
+        raise ValueError(f"{path} lacks the key {err.args[0]!r} of a CIFAR-10 batch (has {keys})") from None
+    pixels = _pixels(data, path)
+    return pixels, _labels(labels, path, len(pixels))
 
 
 def _read_class_names(folder: Path) -> tuple:
@@ -407,14 +658,43 @@ def _read_class_names(folder: Path) -> tuple:
     if not meta.is_file():
         return CIFAR10_CLASSES
     try:
-        with open(meta, "rb") as f:
-            names = _get(_load_batch_pickle(f), "label_names")
-        names = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
+        names = _get(_read_record(meta), "label_names")
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, (bytes, str)) for n in names):
+            raise ValueError("label_names must be a list of strings")
+        names = tuple(n.decode() if isinstance(n, bytes) else n for n in names)
     except Exception as err:
         raise ValueError(f"{meta} is not a readable CIFAR-10 meta file ({err})") from None
     if len(names) != len(CIFAR10_CLASSES):
         raise ValueError(f"{meta}: expected 10 label names, got {len(names)}")
     return names
+
+
+def _fill_train_val(folder: Path, X_train: np.ndarray, X_val: np.ndarray) -> np.ndarray:
+    """Pixels of the training batch files into ``X_train`` then ``X_val`` (their first 3072 columns); the labels.
+
+    Each batch file's uint8 pixels go straight into the float32 matrices (a
+    casting copy, batch by batch), so the 150 MB of raw training pixels are
+    never held at once beside the 600 MB float32 training matrix.
+    """
+    d, num_training = CIFAR10_PIXELS, len(X_train)
+    need = num_training + len(X_val)
+    labels_all = np.empty(need, dtype=np.int32)
+    filled = 0
+    for name in CIFAR10_TRAIN_FILES:
+        if filled >= need:
+            break
+        data, labels = read_cifar10_batch(folder / name)
+        take = min(len(data), need - filled)
+        labels_all[filled:filled + take] = labels[:take]
+        first, stop = filled, filled + take  # rows of the 50000 this batch covers
+        split = min(max(num_training, first), stop)  # rows before it are train, from it val
+        X_train[first:split, :d] = data[:split - first]
+        X_val[split - num_training:stop - num_training, :d] = data[split - first:take]
+        filled = stop
+        del data
+    if filled < need:
+        raise ValueError(f"{folder} holds only {filled} training images, {need} were asked for")
+    return labels_all
 
 
 def load_cifar10(root, *, num_training: int = 49000, num_validation: int = 1000, num_test: int = 1000,
@@ -458,29 +738,10 @@ def load_cifar10(root, *, num_training: int = 49000, num_validation: int = 1000,
             )
     class_names = _read_class_names(folder)
 
-    # Each batch file's uint8 pixels go straight into the float32 matrices
-    # (a casting copy, batch by batch), so the 150 MB of raw training pixels
-    # are never held at once beside the 600 MB float32 training matrix.
     d, width = CIFAR10_PIXELS, CIFAR10_PIXELS + int(bias)
-    need = num_training + num_validation
     X_train = _empty_aligned((num_training, width), np.float32)
     X_val = _empty_aligned((num_validation, width), np.float32)
-    labels_all = np.empty(need, dtype=np.int32)
-    filled = 0
-    for name in CIFAR10_TRAIN_FILES:
-        if filled >= need:
-            break
-        data, labels = read_cifar10_batch(folder / name)
-        take = min(len(data), need - filled)
-        labels_all[filled:filled + take] = labels[:take]
-        first, stop = filled, filled + take  # rows of the 50000 this batch covers
-        split = min(max(num_training, first), stop)  # rows before it are train, from it val
-        X_train[first:split, :d] = data[:split - first]
-        X_val[split - num_training:stop - num_training, :d] = data[split - first:take]
-        filled = stop
-        del data
-    if filled < need:
-        raise ValueError(f"{folder} holds only {filled} training images, {need} were asked for")
+    labels_all = _fill_train_val(folder, X_train, X_val)
     test_pixels, test_labels = read_cifar10_batch(folder / CIFAR10_TEST_FILE)
     if len(test_pixels) < num_test:
         raise ValueError(f"{folder}/{CIFAR10_TEST_FILE} holds {len(test_pixels)} images, {num_test} were asked for")
@@ -496,7 +757,7 @@ def load_cifar10(root, *, num_training: int = 49000, num_validation: int = 1000,
     dev_rows = np.sort(np.random.default_rng(seed).choice(num_training, num_dev, replace=False))
     return Splits(
         train=Split(X_train, labels_all[:num_training]),
-        val=Split(X_val, labels_all[num_training:need]),
+        val=Split(X_val, labels_all[num_training:]),
         test=Split(X_test, test_labels[:num_test].copy()),
         dev=Split(X_train[dev_rows], labels_all[dev_rows]) if num_dev else None,
         class_names=class_names,
@@ -533,12 +794,29 @@ def synthetic_problem(seed: int = 0, num_examples: int = 200, dim: int = 5, num_
 DATASETS = ("digits", "cifar10")
 
 
-def load_data(name: str, data_dir=None, **kwargs) -> Splits:
-    """Load a data set by name: ``"digits"`` (default, offline) or ``"cifar10"``."""
+def load_data(name: str, data_dir=None, *, download: bool = False, **kwargs) -> Splits:
+    """Load a data set by name: ``"digits"`` (default, offline) or ``"cifar10"``.
+
+    The one loader the command line and the experiments call.
+
+    Args:
+      name: one of :data:`DATASETS`.
+      data_dir: for CIFAR-10, the folder that holds (or will hold)
+        ``cifar-10-batches-py/``; ``None``: ``$JAXOPT_COURSE_CIFAR10``.
+      download: for CIFAR-10, fetch the official archive if it is missing
+        (see :func:`download_cifar10`); digits ship with scikit-learn.
+      **kwargs: passed to :func:`load_digits` or :func:`load_cifar10`.
+
+    Examples:
+      >>> load_data("digits").train.X.shape[1]
+      65
+    """
     if name == "digits":
         return load_digits(**kwargs)
     if name == "cifar10":
+        data_dir = data_dir if data_dir is not None else os.environ.get("JAXOPT_COURSE_CIFAR10") or None
         if data_dir is None:
-            raise ValueError("data_dir must name the folder that holds cifar-10-batches-py/ for --data cifar10")
-        return load_cifar10(data_dir, **kwargs)
+            raise ValueError("data_dir must name the folder that holds cifar-10-batches-py/ (on the command line: "
+                             "--data cifar10 needs --data-dir DIR, or set $JAXOPT_COURSE_CIFAR10)")
+        return load_cifar10(data_dir, download=download, **kwargs)
     raise ValueError(f"data must be one of {list(DATASETS)}, got {name!r}")

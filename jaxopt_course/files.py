@@ -1,20 +1,140 @@
-"""Files that must never be half-written: results JSON, figures' data, checkpoints.
+"""Files that must never be half-written: results JSON, figures, checkpoints.
 
 Every writer here writes to a temporary file in the target's folder and then
 renames it over the target (``os.replace`` is atomic on POSIX), so a crash or
-Ctrl-C leaves either the old file or the new one, never a torn one.
+Ctrl-C leaves either the old file or the new one, never a torn one. Three
+more promises:
+
+* **Modes follow the umask.** ``tempfile.mkstemp`` creates its file ``0600``;
+  the file gets ``0o666 & ~umask`` before the rename, as ``open(path, "w")``
+  would give (``0644`` under the usual umask 022), so a shared ``results/``
+  can be read by others.
+* **A failed write says so.** Any ``OSError`` while writing (a full disk, an
+  I/O error, a read-only file system) becomes one :class:`WriteError` that
+  names the file and the cause; the temporary is removed and the previous
+  file is untouched.
+* **No leftovers.** A process killed mid-write (SIGKILL, power loss) leaves
+  its temporary behind. Temporaries are named
+  ``.<target>.<host>-<pid>.<random>.tmp``, and the next write of the same
+  target in that folder removes those whose process is gone
+  (:func:`remove_stale_temporaries`).
 """
 
 from __future__ import annotations
 
+import errno as _errno
 import io
 import json
 import math
 import os
+import re
+import socket
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
+
+#: Temporaries of another machine (a shared network folder), or of an older
+#: version without the owner in the name, are only removed once older than these.
+OTHER_HOST_STALE_SECONDS = 24 * 3600
+UNTAGGED_STALE_SECONDS = 3600
+
+
+class WriteError(OSError):
+    """Writing ``path`` failed (disk full, I/O error, ...); the file that was there is unchanged.
+
+    An ``OSError`` (so ``except OSError`` still catches it) with the usual
+    ``errno``, ``strerror`` and ``filename``, plus ``path``. Its text is one
+    line naming the file and the cause, e.g. ``could not write
+    out/checkpoint.npz: No space left on device (ENOSPC); the file that was
+    there, if any, is unchanged``.
+    """
+
+    def __init__(self, path, cause: OSError):
+        super().__init__(cause.errno, cause.strerror or str(cause), str(path))
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        code = f" ({_errno.errorcode[self.errno]})" if self.errno in _errno.errorcode else ""
+        return f"could not write {self.path}: {self.strerror}{code}; the file that was there, if any, is unchanged"
+
+
+def file_mode() -> int:
+    """The mode a new file gets under the current umask: ``0o666 & ~umask``."""
+    return 0o666 & ~_umask()
+
+
+def dir_mode() -> int:
+    """The mode a new folder gets under the current umask: ``0o777 & ~umask``."""
+    return 0o777 & ~_umask()
+
+
+def _umask() -> int:
+    try:  # Linux says it without changing it (setting and restoring it would race with other threads)
+        with open("/proc/self/status") as f:
+            mask = next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        mask = os.umask(0o022)  # elsewhere the portable way: set it ...
+        os.umask(mask)  # ... and put it back
+    return mask
+
+
+def _owner_tag() -> str:
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+    return f"{host}-{os.getpid()}"
+
+
+def _process_gone(pid: int) -> bool:
+    """No process ``pid`` runs on this machine (a zombie, killed but not yet reaped, counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+def remove_stale_temporaries(path) -> list[Path]:
+    """Remove the leftovers of killed writers of ``path``: its temporaries whose process is gone.
+
+    A temporary ``.<name>.<host>-<pid>.<random>.tmp`` is stale when ``host``
+    is this machine and no process ``pid`` runs (a live writer's file is
+    never touched: its pid is alive); another machine's only after
+    :data:`OTHER_HOST_STALE_SECONDS`, an untagged one (an older version's
+    ``.<name>.<random>.tmp``) after :data:`UNTAGGED_STALE_SECONDS`: no write
+    takes that long. Returns the paths removed.
+    """
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\.)?[A-Za-z0-9_]+\.tmp")
+    here, now, removed = _owner_tag().rsplit("-", 1)[0], time.time(), []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if not match or not entry.is_file(follow_symlinks=False):
+            continue
+        try:
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+            if match["pid"] is None:
+                stale = age > UNTAGGED_STALE_SECONDS
+            elif match["host"] == here:
+                stale = int(match["pid"]) != os.getpid() and _process_gone(int(match["pid"]))
+            else:
+                stale = age > OTHER_HOST_STALE_SECONDS
+            if stale:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:  # gone already (another cleaner), or not ours to remove
+            continue
+    return removed
 
 
 def ensure_dir(path) -> Path:
@@ -31,18 +151,29 @@ def ensure_dir(path) -> Path:
 
 
 def atomic_write_bytes(path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename)."""
+    """Write ``data`` to ``path`` atomically (temporary file, mode from the umask, fsync, rename).
+
+    Raises:
+      WriteError: the file could not be written (the old one is kept).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{_owner_tag()}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), file_mode())
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except WriteError:
+        raise
+    except OSError as err:
+        raise WriteError(path, err) from err
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
     return path
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from jaxopt_course import load_cifar10, load_digits, synthetic_problem
-from jaxopt_course.data import download_cifar10, load_data, read_cifar10_batch
+from jaxopt_course.data import CIFAR10_LOCK, download_cifar10, load_data, read_cifar10_batch
 
 # ---------------------------------------------------------------------------
 # Digits
@@ -223,6 +223,15 @@ def server(tmp_path_factory, archive_bytes):
         httpd.server_close()
 
 
+def entries(root: Path) -> list[str]:
+    """What a download left in ``root``, beside the lock file every download keeps (hidden, empty)."""
+    names = sorted(p.name for p in root.iterdir())
+    if CIFAR10_LOCK in names:
+        names.remove(CIFAR10_LOCK)
+        assert (root / CIFAR10_LOCK).stat().st_size == 0
+    return names
+
+
 def test_download_verifies_md5_and_extracts(tmp_path, server, archive_bytes):
     base, _ = server
     md5 = hashlib.md5(archive_bytes).hexdigest()
@@ -231,7 +240,7 @@ def test_download_verifies_md5_and_extracts(tmp_path, server, archive_bytes):
                      num_training=150, num_validation=10, num_test=5, num_dev=5)
     assert s.train.X.shape == (150, 3073)
     assert (root / "cifar-10-batches-py" / "test_batch").is_file()
-    assert sorted(p.name for p in root.iterdir()) == ["cifar-10-batches-py", "cifar-10-python.tar.gz"]
+    assert entries(root) == ["cifar-10-batches-py", "cifar-10-python.tar.gz"]
     # Second call: no download needed (the server could be gone).
     assert download_cifar10(root, url="http://127.0.0.1:9/none", md5=md5) == root / "cifar-10-batches-py"
 
@@ -241,7 +250,7 @@ def test_download_with_wrong_checksum_keeps_nothing(tmp_path, server):
     root = tmp_path / "data"
     with pytest.raises(ValueError, match="has MD5 .* expected c58f30108f718f92721af3b95e74349a.*deleted"):
         load_cifar10(root, download=True, url=f"{base}/cifar-10-python.tar.gz")
-    assert list(root.iterdir()) == []  # no archive, no part file, no half folder
+    assert entries(root) == []  # no archive, no part file, no half folder
 
 
 def test_truncated_download_keeps_nothing(tmp_path, server, archive_bytes):
@@ -249,7 +258,7 @@ def test_truncated_download_keeps_nothing(tmp_path, server, archive_bytes):
     root = tmp_path / "data"
     with pytest.raises(ValueError, match="corrupted or incomplete"):
         download_cifar10(root, url=f"{base}/truncated.tar.gz", md5=hashlib.md5(archive_bytes).hexdigest())
-    assert list(root.iterdir()) == []
+    assert entries(root) == []
 
 
 def test_download_404_and_unreachable_are_connection_errors(tmp_path, server):
@@ -258,7 +267,7 @@ def test_download_404_and_unreachable_are_connection_errors(tmp_path, server):
         download_cifar10(tmp_path / "a", url=f"{base}/missing.tar.gz", progress=False)
     with pytest.raises(ConnectionError, match="could not download"):
         download_cifar10(tmp_path / "b", url="http://127.0.0.1:9/x.tar.gz", progress=False, timeout=5)
-    assert list((tmp_path / "a").iterdir()) == []
+    assert entries(tmp_path / "a") == []
 
 
 def test_archive_without_the_layout_is_refused(tmp_path, server):
@@ -273,4 +282,4 @@ def test_archive_without_the_layout_is_refused(tmp_path, server):
     with pytest.raises(ValueError, match="does not hold the CIFAR-10 layout"):
         download_cifar10(root, url=f"{base}/other.tar.gz", md5=hashlib.md5(buf.getvalue()).hexdigest())
     assert not (root / "cifar-10-batches-py").exists()
-    assert [p.name for p in root.iterdir()] == ["cifar-10-python.tar.gz"]  # verified archive kept, no folder
+    assert entries(root) == ["cifar-10-python.tar.gz"]  # verified archive kept, no folder
