@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # like the package; it says nothing about this project, so pip's build step hides it.
 PIP    := PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip
 
-.PHONY: demo test test-fast bench install clean
+.PHONY: demo test test-fast bench notebooks docs install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,18 @@ test: $(STAMP)
 # The quick subset: every module, without the tests marked @pytest.mark.slow.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# The lecture notebooks (notebooks/NN_*.py, jupytext percent format), each run
+# top to bottom on digits in a Jupyter kernel; executed copies in build/notebooks/.
+# JAXOPT_COURSE_DATA=cifar10 (with JAXOPT_COURSE_CIFAR10=folder) runs them on CIFAR-10.
+notebooks: $(STAMP)
+	$(BIN)/python notebooks/execute.py --out build/notebooks
+
+# The documentation site (MkDocs + Material + mkdocstrings), built strictly into build/site/.
+docs: $(STAMP)
+	$(PIP) install --quiet -e '.[test,docs]'
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
+	@echo "the site: build/site/index.html"
 
 bench: $(STAMP)
 	$(PIP) install --quiet -e '.[test,bench]'
