@@ -46,7 +46,7 @@ def first_line(module: str) -> str:
 
 
 def _api_nav() -> list:
-    return ["api/index.md", {"jaxopt_course (the package root)": "api/jaxopt_course.md"}] + [
+    return [{"Overview": "api/index.md"}, {"jaxopt_course (the package root)": "api/jaxopt_course.md"}] + [
         {f"jaxopt_course.{m}": f"api/{m}.md"} for m in public_modules()]
 
 
