@@ -44,7 +44,10 @@ Examples:
 from __future__ import annotations
 
 import json
+import math
+import re
 import zipfile
+import zlib
 from pathlib import Path
 from typing import NamedTuple
 
@@ -165,26 +168,128 @@ def save_checkpoint(directory, state: TrainState, metrics: Metrics | None = None
     )
 
 
-def _open(directory) -> tuple[Path, dict]:
-    """The checkpoint's arrays, read whole; clear errors for a missing, truncated or foreign file."""
-    directory = Path(directory)
-    path = directory / CHECKPOINT_FILE if directory.suffix != ".npz" else directory
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}: a run writes one with --checkpoint-dir (or "
-                                "save_checkpoint), and on Ctrl-C")
+def resolve(path) -> Path:
+    """The checkpoint file that ``path`` names: the file itself, or ``path/checkpoint.npz`` for a folder.
+
+    What ``--resume PATH`` accepts. Nothing is created: a missing path is an
+    error. New checkpoints of the resumed run go to ``resolve(path).parent``.
+
+    Raises:
+      FileNotFoundError: no checkpoint there (the message names the path).
+
+    Examples:
+      >>> import tempfile
+      >>> resolve(tempfile.mkdtemp())
+      Traceback (most recent call last):
+      ...
+      FileNotFoundError: no checkpoint at ...checkpoint.npz: a run writes one with --checkpoint-dir (or save_checkpoint), and on Ctrl-C
+    """
+    path = Path(path).expanduser()
+    if path.is_file():
+        return path
+    missing = path if path.suffix == ".npz" and not path.is_dir() else path / CHECKPOINT_FILE
+    if missing.is_file():
+        return missing
+    raise FileNotFoundError(f"no checkpoint at {missing}: a run writes one with --checkpoint-dir (or "
+                            "save_checkpoint), and on Ctrl-C")
+
+
+# What a checkpoint file may hold: these members, plus leaf_00000, leaf_00001, ...
+# (one per state leaf), each an uncompressed .npy as numpy.savez writes them.
+_META = ("format", "step", "key_impl", "leaf_names", "metrics_loss", "metrics_val_accuracy", "config_json")
+_LEAF = re.compile(r"leaf_\d{5}")
+_TEXT_MAX_BYTES = 16 * 2 ** 20  # the config (JSON), the leaf names, the key's name
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, KeyError,
+               NotImplementedError, RuntimeError, zlib.error)
+
+
+def _unreadable(path: Path, reason: str) -> ValueError:
+    return ValueError(f"{path} is not a readable checkpoint ({reason}); it is truncated or corrupted -- delete it "
+                      "and start the run again")
+
+
+class _CheckpointFile:
+    """A checkpoint's zip directory, checked; its members read one by one, each only after its header is checked.
+
+    Every member must be one this project writes, stored uncompressed inside
+    the file (as ``numpy.savez`` does): so no member can claim more bytes
+    than the file holds, and nothing is read before its declared size and
+    shape are known to be the expected ones.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.zip = zipfile.ZipFile(path)
+        size, infos = path.stat().st_size, self.zip.infolist()
+        names = [info.filename for info in infos]
+        if len(set(names)) != len(names):
+            raise _unreadable(path, "it names a member twice")
+        self.members = {}
+        for info in infos:
+            name = info.filename.removesuffix(".npy")
+            if not info.filename.endswith(".npy") or not (name in _META or _LEAF.fullmatch(name)):
+                raise _unreadable(path, f"it holds an unexpected member {info.filename!r}")
+            if (info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1
+                    or info.file_size != info.compress_size or info.header_offset + info.compress_size > size):
+                raise _unreadable(path, f"its member {info.filename!r} is compressed, encrypted or larger than the "
+                                        "file (checkpoints are written uncompressed)")
+            self.members[name] = info
+        missing = [k for k in _META if k not in self.members]
+        if missing:
+            raise ValueError(f"{path} is not a jaxopt-course checkpoint: it lacks {missing}")
+
+    def read(self, name: str, check) -> np.ndarray:
+        """Member ``name``'s array; ``check(shape, dtype)`` returns why it is refused (or None) before reading."""
+        info = self.members.get(name)
+        if info is None:
+            raise _unreadable(self.path, f"it lacks the member {name}")
+        with self.zip.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read_header(f)
+            nbytes = math.prod(shape) * dtype.itemsize
+            if dtype.hasobject or f.tell() + nbytes != info.file_size:
+                raise _unreadable(self.path, f"its member {name} declares {dtype} of shape {shape} ({nbytes} bytes), "
+                                             f"the file holds {info.file_size - f.tell()}")
+            refused = check(shape, dtype)
+            if refused:
+                raise refused if isinstance(refused, Exception) else _unreadable(self.path, f"{name}: {refused}")
+            array = np.empty(shape, dtype, order="F" if fortran else "C")
+            view = memoryview(array.reshape(-1, order="A").view(np.uint8)) if nbytes else memoryview(b"")
+            got = f.readinto(view) if nbytes else 0
+            if got != nbytes:
+                raise _unreadable(self.path, f"its member {name} is cut short")
+        return array
+
+
+def _text(shape, dtype, *, ndim=0):
+    """The check for a text member (a string, or with ``ndim=1`` a list of them) of bounded size."""
+    if dtype.kind != "U" or len(shape) != ndim or math.prod(shape) * dtype.itemsize > _TEXT_MAX_BYTES:
+        return f"expected text of at most {_TEXT_MAX_BYTES} bytes, got {dtype} of shape {shape}"
+    return None
+
+
+def _integer(shape, dtype):
+    return None if dtype.kind in "iu" and shape == () else f"expected an integer, got {dtype} of shape {shape}"
+
+
+def _open_checked(directory) -> tuple[_CheckpointFile, dict]:
+    """The checkpoint file (checked) and its small members: format, step, key_impl, leaf_names, config_json."""
+    path = resolve(directory)
     try:
-        with np.load(path, allow_pickle=False) as z:
-            content = {name: z[name] for name in z.files}
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as err:
-        raise ValueError(f"{path} is not a readable checkpoint ({type(err).__name__}: {err}); it is truncated or "
-                         "corrupted -- delete it and start the run again") from None
-    missing = [k for k in ("format", "step", "key_impl", "leaf_names", "metrics_loss", "metrics_val_accuracy",
-                           "config_json") if k not in content]
-    if missing:
-        raise ValueError(f"{path} is not a jaxopt-course checkpoint: it lacks {missing}")
-    if int(content["format"]) != FORMAT:
-        raise ValueError(f"{path} has checkpoint format {int(content['format'])}, this version reads {FORMAT}")
-    return path, content
+        ckpt = _CheckpointFile(path)
+        meta = {"format": ckpt.read("format", _integer), "step": ckpt.read("step", _integer)}
+        if int(meta["format"]) != FORMAT:
+            raise ValueError(f"{path} has checkpoint format {int(meta['format'])}, this version reads {FORMAT}")
+        meta["key_impl"] = ckpt.read("key_impl", _text)
+        meta["leaf_names"] = ckpt.read("leaf_names", lambda s, d: _text(s, d, ndim=1))
+        meta["config_json"] = ckpt.read("config_json", _text)
+    except ValueError:
+        raise
+    except _ZIP_ERRORS as err:
+        raise _unreadable(path, f"{type(err).__name__}: {err}") from None
+    return ckpt, meta
 
 
 def _config(path: Path, content: dict) -> dict:
@@ -198,9 +303,14 @@ def _config(path: Path, content: dict) -> dict:
 
 
 def read_checkpoint_config(directory) -> dict:
-    """The saved run configuration and step, without restoring the state: ``{**config, "step": n}``."""
-    path, content = _open(directory)
-    return {**_config(path, content), "step": int(content["step"])}
+    """The saved run configuration and step, without restoring the state: ``{**config, "step": n}``.
+
+    Reads only the small members (never the weights or the metrics), each
+    after checking its declared size.
+    """
+    ckpt, meta = _open_checked(directory)
+    with ckpt.zip:
+        return {**_config(ckpt.path, meta), "step": int(meta["step"])}
 
 
 def load_checkpoint(directory, like: TrainState) -> Checkpoint:
@@ -224,35 +334,54 @@ def load_checkpoint(directory, like: TrainState) -> Checkpoint:
     """
     if not isinstance(like, TrainState):
         raise TypeError(f"like must be a TrainState of the same run, got {type(like).__name__}")
-    path, content = _open(directory)
+    ckpt, meta = _open_checked(directory)
+    with ckpt.zip:
+        return _restore(ckpt, meta, like)
+
+
+def _restore(ckpt: _CheckpointFile, meta: dict, like: TrainState) -> Checkpoint:
+    """The state, metrics and config of a checked checkpoint file, each array read after its shape is checked."""
+    path = ckpt.path
     raw_like, impl_like = _with_raw_key(like)
     names, leaves, treedef = _leaves(raw_like)
-    saved_names = [str(n) for n in content["leaf_names"]]
+    saved_names = [str(n) for n in meta["leaf_names"]]
     if saved_names != names:
         raise ValueError(f"{path} holds the state of another kind of run (another optimizer or sampling?): "
                          f"its arrays are {saved_names}, this run's are {names}")
-    restored = []
-    for i, (name, leaf) in enumerate(zip(names, leaves)):
-        arr = content.get(f"leaf_{i:05d}")
-        if arr is None:
-            raise ValueError(f"{path} lacks the array of state{name}; it is corrupted")
-        if arr.shape != np.shape(leaf) or arr.dtype != jnp.result_type(leaf):
-            raise ValueError(f"{path}: state{name} is {arr.dtype} of shape {arr.shape}, this run needs "
-                             f"{jnp.result_type(leaf)} of shape {np.shape(leaf)} (another data set or model?)")
-        restored.append(jnp.asarray(arr))
-    state = jax.tree_util.tree_unflatten(treedef, restored)
-    impl = str(content["key_impl"])
+    if sum(1 for m in ckpt.members if _LEAF.fullmatch(m)) != len(names):
+        raise _unreadable(path, f"it holds another number of state arrays than its {len(names)} names")
+
+    def same_as(name, leaf):
+        def check(shape, dtype):
+            if shape != np.shape(leaf) or dtype != jnp.result_type(leaf):
+                return ValueError(f"{path}: state{name} is {dtype} of shape {shape}, this run needs "
+                                  f"{jnp.result_type(leaf)} of shape {np.shape(leaf)} (another data set or model?)")
+            return None
+        return check
+
+    try:
+        restored = [jnp.asarray(ckpt.read(f"leaf_{i:05d}", same_as(name, leaf)))
+                    for i, (name, leaf) in enumerate(zip(names, leaves))]
+        state = jax.tree_util.tree_unflatten(treedef, restored)
+        step = int(meta["step"])
+        shape = _models(state) + (step,)
+        if int(state.step) != step:
+            raise _unreadable(path, f"its step is {step} but its state's step {int(state.step)}")
+
+        def metric(shape_, dtype):
+            return None if shape_ == shape and dtype.kind == "f" else f"expected {shape} floats, got {dtype} {shape_}"
+
+        loss, val = ckpt.read("metrics_loss", metric), ckpt.read("metrics_val_accuracy", metric)
+    except ValueError:
+        raise
+    except _ZIP_ERRORS as err:
+        raise _unreadable(path, f"{type(err).__name__}: {err}") from None
+    impl = str(meta["key_impl"])
     if impl != impl_like:
         raise ValueError(f"{path} holds a {impl or 'raw uint32'} key, this run uses a {impl_like or 'raw uint32'} key")
     if impl:
         state = state._replace(key=jax.random.wrap_key_data(state.key, impl=impl))
-    step = int(content["step"])
-    loss, val = content["metrics_loss"], content["metrics_val_accuracy"]
-    shape = _models(state) + (step,)
-    if int(state.step) != step or loss.shape != shape or val.shape != shape:
-        raise ValueError(f"{path} is inconsistent: step {step}, state.step {int(state.step)}, "
-                         f"{loss.shape[0]} losses; it is corrupted")
-    return Checkpoint(state, Metrics(loss, val), _config(path, content), path)
+    return Checkpoint(state, Metrics(loss, val), _config(path, meta), path)
 
 
 def save_run(directory, *, params, metrics: Metrics, summary: dict, config: dict | None = None) -> Path:

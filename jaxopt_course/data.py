@@ -259,9 +259,9 @@ def download_cifar10(root, *, url: str = CIFAR10_URL, md5: str = CIFAR10_MD5, pr
       The path of ``cifar-10-batches-py``.
 
     Raises:
-      ConnectionError: the download failed. ValueError: the archive is
-      corrupted, unsafe or too large. TimeoutError: another process held the
-      lock longer than ``lock_timeout``.
+      ConnectionError: the download failed.
+      ValueError: the archive is corrupted, unsafe or too large.
+      TimeoutError: another process held the lock longer than ``lock_timeout``.
     """
     root = Path(root)
     target = root / CIFAR10_FOLDER
