@@ -280,8 +280,8 @@ CATALOGUE = [
         r"data_batch_1 is not a readable CIFAR-10 batch .*posix.system, which a CIFAR-10 batch never holds",
         write_file("data_batch_1", pickle.dumps({b"data": _RunsCode(), b"labels": []}, protocol=2))),
     Row("batch-wrong-size", "python", "images of 3071 bytes", lambda t: read_cifar10_batch(t / "data_batch_1"),
-        ValueError, r"data_batch_1: 'data' must be a uint8 array of shape \(n, 3072\), got uint8 array of shape "
-        r"\(2, 3071\)",
+        ValueError, r"data_batch_1: 'data' must be a uint8 array of shape \(n, 3072\) with n <= 10000, got uint8 "
+        r"array of shape \(2, 3071\)",
         write_file("data_batch_1", pickle.dumps({b"data": np.zeros((2, 3071), np.uint8), b"labels": [0, 1]}))),
     Row("cifar-truncated", "python", "load_cifar10 on a folder with a truncated batch",
         lambda t: load_cifar10(t, num_training=10, num_validation=0, num_test=1, num_dev=0), ValueError,
