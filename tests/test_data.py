@@ -1,5 +1,6 @@
 """Data loading: digits, the official CIFAR-10 layout, and the atomic, checksummed download."""
 
+import contextlib
 import hashlib
 import http.server
 import io
@@ -8,6 +9,7 @@ import tarfile
 import threading
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -195,14 +197,73 @@ def test_real_cifar10_copy(cifar10_root):
 # ---------------------------------------------------------------------------
 
 
-@pytest.fixture
+def archive_of(root: Path) -> bytes:
+    """``root/cifar-10-batches-py`` as a gzipped tar, the layout of the official archive."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        tar.add(root / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
 def archive_bytes(tmp_path_factory):
     src = tmp_path_factory.mktemp("src")
     write_small_cifar(src)
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        tar.add(src / "cifar-10-batches-py", arcname="cifar-10-batches-py")
-    return buf.getvalue()
+    return archive_of(src)
+
+
+class Server(NamedTuple):
+    """A real HTTP server on 127.0.0.1 serving ``folder``.
+
+    ``GET /hold/NAME`` sends the first half of ``folder/NAME``, then waits
+    for ``release`` (a ``threading.Event``) before the rest: a download
+    caught in the middle. ``requests`` lists every path asked for.
+    """
+
+    base: str
+    folder: Path
+    requests: list
+    release: threading.Event
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        state = self.server.state
+        state.requests.append(self.path)
+        if not self.path.startswith("/hold/"):
+            return super().do_GET()
+        data = (state.folder / self.path.removeprefix("/hold/")).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        half = len(data) // 2
+        self.wfile.write(data[:half])
+        self.wfile.flush()
+        state.release.wait(120)
+        try:
+            self.wfile.write(data[half:])
+        except OSError:  # the client was killed meanwhile
+            pass
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path):
+    """Run a :class:`Server` for ``folder`` in a thread; yields it."""
+    handler = partial(_Handler, directory=str(folder))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    httpd.state = Server(f"http://127.0.0.1:{httpd.server_address[1]}", Path(folder), [], threading.Event())
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield httpd.state
+    finally:
+        httpd.state.release.set()
+        httpd.shutdown()
+        httpd.server_close()
 
 
 @pytest.fixture
@@ -211,16 +272,8 @@ def server(tmp_path_factory, archive_bytes):
     folder = tmp_path_factory.mktemp("www")
     (folder / "cifar-10-python.tar.gz").write_bytes(archive_bytes)
     (folder / "truncated.tar.gz").write_bytes(archive_bytes[: len(archive_bytes) // 2])
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *a, **k: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", folder
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve_folder(folder) as state:
+        yield state.base, folder
 
 
 def entries(root: Path) -> list[str]:
