@@ -7,6 +7,14 @@ Each script answers one question of the lecture and runs as
 writing ``<out>/<name>/config.json``, ``metrics.json`` and its PNG figures,
 and printing a short table. Figures are drawn by :mod:`jaxopt_course.plots`
 from the saved metrics only, so a figure can always be redrawn from disk.
+
+The scripts need the package installed (``make install``, i.e. ``pip install
+-e .``, then ``source .venv/bin/activate``). They import each other by name
+(``from _common import ...``): Python puts a script's own folder first on
+``sys.path``; ``jaxopt-course lecture`` imports them by their file paths
+instead (:func:`jaxopt_course.cli.import_experiment`). Importing this module
+turns on JAX's persistent compilation cache, as the command line does
+(:mod:`jaxopt_course.cache`; ``JAXOPT_COURSE_NO_CACHE=1`` turns it off).
 """
 
 from __future__ import annotations
@@ -18,23 +26,27 @@ import sys
 import time
 from pathlib import Path
 
-# Make `python experiments/x.py` work from a source checkout without install.
-_REPO = Path(__file__).resolve().parents[1]
-if str(_REPO) not in sys.path:
-    sys.path.insert(0, str(_REPO))
+from jaxopt_course.cache import enable_compilation_cache
+from jaxopt_course.files import atomic_write_json, ensure_dir
 
-from jaxopt_course.files import atomic_write_json, ensure_dir  # noqa: E402
+enable_compilation_cache()  # before any experiment imports JAX
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
+        fail(self, message)
+
+
+def fail(args, message: str):
+    """One line ``<prog>: error: <message>`` on stderr, exit code 2 (``args``: the parsed arguments or the parser)."""
+    print(f"{getattr(args, 'prog', 'experiments')}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def make_parser(name: str, description: str) -> argparse.ArgumentParser:
     """The common arguments; a script adds its own before ``parse_args``."""
     p = _Parser(prog=f"experiments/{name}.py", description=description)
+    p.set_defaults(prog=p.prog)  # the name its one-line errors start with
     p.add_argument("--data", choices=["digits", "cifar10"], default="digits",
                    help="digits (bundled, offline; default) or cifar10")
     p.add_argument("--data-dir", default=os.environ.get("JAXOPT_COURSE_CIFAR10"),
@@ -46,18 +58,15 @@ def make_parser(name: str, description: str) -> argparse.ArgumentParser:
 
 
 def load_splits(args):
-    """The data named by ``--data``; exits with code 2 and one line if it cannot be had."""
-    from jaxopt_course.data import load_cifar10, load_digits
+    """The data named by ``--data`` (:func:`jaxopt_course.data.load_data`); exit code 2 and one line if it cannot be had."""
+    from jaxopt_course.data import load_data
 
     try:
-        if args.data == "digits":
-            return load_digits()
-        if not args.data_dir:
+        if args.data == "cifar10" and not args.data_dir:
             raise ValueError("--data cifar10 needs --data-dir DIR (the folder holding cifar-10-batches-py/)")
-        return load_cifar10(args.data_dir)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
+        return load_data(args.data, args.data_dir)
+    except (ValueError, OSError) as err:
+        fail(args, str(err).splitlines()[0])
 
 
 def output_dir(args, name: str) -> Path:
@@ -65,8 +74,7 @@ def output_dir(args, name: str) -> Path:
     try:
         return ensure_dir(Path(args.out) / name)
     except PermissionError as err:
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
+        fail(args, str(err))
 
 
 def save_results(outdir: Path, config: dict, metrics: dict) -> None:

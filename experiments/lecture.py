@@ -21,13 +21,19 @@ progress bar on stderr shows which step is running.
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import time
 from pathlib import Path
 
-from _common import Timer, format_table, load_splits, make_parser, output_dir, save_results
+from _common import Timer, fail, format_table, load_splits, make_parser, output_dir, save_results
+
+from jaxopt_course.cli import import_experiment
+
+#: This folder: each experiment is imported from its file here, by path
+#: (:func:`jaxopt_course.cli.import_experiment`), so that ``jaxopt-course
+#: lecture`` runs them without this folder on ``sys.path``.
+FOLDER = Path(__file__).resolve().parent
 
 NAME = "lecture"
 
@@ -92,8 +98,7 @@ def _selected(args):
     wanted = [w.strip() for w in args.only.split(",") if w.strip()]
     unknown = [w for w in wanted if w not in names]
     if unknown:
-        print(f"error: --only got unknown experiment(s) {unknown}; choose from {names}", file=sys.stderr)
-        raise SystemExit(2)
+        fail(args, f"--only got unknown experiment(s) {unknown}; choose from {names}")
     return [s for s in SECTIONS if s[0] in wanted]
 
 
@@ -114,7 +119,7 @@ def run(args, splits=None) -> dict:
             bar.update(1)
             for name, title, intro in sections:
                 bar.set_description(f"lecture: {name}")
-                module = importlib.import_module(name)
+                module = import_experiment(name, FOLDER)
                 with Timer() as t:
                     item = module.run(_experiment_args(module, args), splits=splits)
                 item.update(title=title, intro=intro, seconds=t.seconds)

@@ -16,27 +16,43 @@ not imported here, so the maths never loads matplotlib), which draws the results
 that the scripts in ``experiments/`` save.
 """
 
-from .data import Split, Splits, load_cifar10, load_data, load_digits, synthetic_problem
-from .distributed import make_mesh
-from .gradcheck import check_gradient, complex_step_gradient, numerical_gradient, relative_error
-from .losses import l2_penalty, softmax_loss, softmax_per_example, svm_loss, svm_per_example
-from .model import accuracy, init_weights, predict, scores
-from .search import SearchResult, grid_search, random_local_search, random_search
-from .toys import gradient_descent_1d, tea_cost, tea_cost_local_minima, tea_cost_wiggly
-from .train import (
-    DivergenceError,
-    FitResult,
-    Metrics,
-    SweepResult,
-    TrainOutput,
-    TrainState,
-    TrainingInterrupted,
-    evaluate,
-    fit,
-    get_optimizer,
-    make_train,
-    sweep,
-)
+import importlib
+
+#: Where each name of the package root lives: ``from jaxopt_course import fit``
+#: imports :mod:`jaxopt_course.train` on first use (PEP 562), so that
+#: ``import jaxopt_course`` -- and the ``jaxopt-course --help`` that starts
+#: with it -- imports no JAX until a name needs it.
+_EXPORTS = {
+    "data": ("Split", "Splits", "load_cifar10", "load_data", "load_digits", "synthetic_problem"),
+    "distributed": ("make_mesh",),
+    "gradcheck": ("check_gradient", "complex_step_gradient", "numerical_gradient", "relative_error"),
+    "losses": ("l2_penalty", "softmax_loss", "softmax_per_example", "svm_loss", "svm_per_example"),
+    "model": ("accuracy", "init_weights", "predict", "scores"),
+    "search": ("SearchResult", "grid_search", "random_local_search", "random_search"),
+    "toys": ("gradient_descent_1d", "tea_cost", "tea_cost_local_minima", "tea_cost_wiggly"),
+    "train": ("DivergenceError", "FitResult", "Metrics", "SweepResult", "TrainOutput", "TrainState",
+              "TrainingInterrupted", "evaluate", "fit", "get_optimizer", "make_train", "sweep"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+_SUBMODULES = ("analytic", "cache", "checkpoint", "cli", "curvature", "data", "distributed", "files", "gradcheck",
+               "losses", "model", "plots", "search", "toys", "train")
+
+
+def __getattr__(name):
+    """``jaxopt_course.fit`` (or ``.train``): import the module that holds it, on first use."""
+    if name in _MODULE_OF:
+        value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value  # the next look-up is a plain attribute
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_MODULE_OF) | set(_SUBMODULES))
+
 
 __version__ = "0.1.0"
 

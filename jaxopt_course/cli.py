@@ -1,7 +1,24 @@
 """The ``jaxopt-course`` command (also ``python -m jaxopt_course``).
 
 Every subcommand prints a short human table, or one JSON object with
-``--json``. Bad arguments end with exit code 2 and one line on stderr.
+``--json``. Bad arguments end with exit code 2 and one line on stderr that
+starts ``jaxopt-course: error:``.
+
+How this file is laid out (read top to bottom):
+
+* argument types and the per-data-set defaults (:data:`RECIPES`);
+* ``train`` and ``sweep``: one shared path (:func:`_run_command`) that loads
+  the data, checks the folders, resumes, trains, and reports; the two differ
+  only in a :class:`_Kind` of four small functions;
+* ``search``, ``gradcheck``, ``tea`` and ``lecture``;
+* the parser: one :class:`_Command` row per subcommand in :data:`COMMANDS`.
+  :func:`main` builds only the arguments of the subcommand it runs, and
+  every module is imported inside the function that needs it, so
+  ``jaxopt-course --help`` never imports JAX and ``tea`` never imports
+  scikit-learn.
+
+Adding a subcommand: write ``_add_<name>_args(p)`` (its options) and
+``_cmd_<name>(args) -> exit code``, and add a :class:`_Command` row.
 """
 
 from __future__ import annotations
@@ -10,51 +27,86 @@ import argparse
 import json
 import sys
 import time
-from functools import partial
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
 
 EXIT_USAGE = 2
+EXIT_DIVERGED = 1
+EXIT_WRITE_FAILED = 74  # BSD sysexits EX_IOERR: a checkpoint or result could not be written (disk full, ...)
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, the shell's convention for Ctrl-C
+DEFAULT_CHECKPOINT_DIR = "jaxopt-course-checkpoint"
+PREFIX = "jaxopt-course: error:"
 
 
 class UsageError(Exception):
-    """A bad argument: reported in one line, exit code 2."""
+    """A bad argument: reported in one line (``jaxopt-course: error: ...``), exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr and exit code 2."""
 
     def error(self, message):  # noqa: D401 - argparse's API
-        raise UsageError(f"{self.prog}: error: {message}")
+        command = self.prog.split(" ", 1)[1] if " " in self.prog else None
+        see = f" (see jaxopt-course {command} --help)" if command else ""
+        raise UsageError(f"{message}{see}")
 
 
-def _add_data_args(p):
-    p.add_argument("--data", choices=["digits", "cifar10"], default="digits",
-                   help="the data set: digits (bundled with scikit-learn, offline; default) or cifar10")
-    p.add_argument("--data-dir", default=None,
-                   help="the folder holding cifar-10-batches-py/ (for --data cifar10)")
-    p.add_argument("--download", action="store_true",
-                   help="download CIFAR-10 into --data-dir if it is not there (MD5-checked)")
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default; options without one (``None``, flags) say nothing."""
 
-
-def _load(args):
-    from .data import load_cifar10, load_digits
-
-    if args.data == "digits":
-        return load_digits()
-    if args.data_dir is None:
-        raise UsageError("--data cifar10 needs --data-dir DIR, the folder that holds cifar-10-batches-py/")
-    return load_cifar10(args.data_dir, download=args.download)
-
-
-def _emit(args, result: dict, lines: list[str]):
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print("\n".join(lines))
+    def _get_help_string(self, action):
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 # ---------------------------------------------------------------------------
-# More than one device or machine (train and sweep)
+# Argument types
 # ---------------------------------------------------------------------------
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _number(text, *, low: str):
+    """``text`` as a finite float ``>= 0`` (``low=">= 0"``) or ``> 0`` (``low="> 0"``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number {low}, got {text}")
+    if value < 0 or (low == "> 0" and value == 0):
+        raise argparse.ArgumentTypeError(f"expected a number {low}, got {text}")
+    return value
+
+
+def _nonnegative_float(text):
+    return _number(text, low=">= 0")
+
+
+def _positive_float(text):
+    return _number(text, low="> 0")
+
+
+def _float_list(positive: bool):
+    """argparse type: ``"1e-7,5e-7"`` -> ``[1e-07, 5e-07]``, every number > 0 (or >= 0)."""
+    check = _positive_float if positive else _nonnegative_float
+
+    def parse(text):
+        values = [check(part.strip()) for part in text.split(",") if part.strip()]
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+        return values
+
+    return parse
 
 
 def _mesh_sizes(text):
@@ -67,22 +119,96 @@ def _mesh_sizes(text):
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def _add_mesh_args(p, *, devices_split: str):
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--devices", type=_positive_int, default=None, metavar="N",
-                       help=f"run on the first N devices JAX sees, {devices_split} (on a CPU, "
-                            "XLA_FLAGS=--xla_force_host_platform_device_count=N splits it into N devices)")
-    group.add_argument("--mesh", type=_mesh_sizes, default=None, metavar="data=D,model=M",
-                       help="the device mesh: D devices split every minibatch, M devices split a sweep's models "
-                            "(an axis left out has size 1)")
-    p.add_argument("--coordinator-address", default=None, metavar="HOST:PORT",
-                   help="several machines: process 0's address (or $JAX_COORDINATOR_ADDRESS); every process runs "
-                        "the same command with --num-processes and its own --process-id, and keeps only its share "
-                        "of the training rows")
-    p.add_argument("--num-processes", type=_positive_int, default=None, metavar="P",
-                   help="several machines: how many processes take part (or $JAX_NUM_PROCESSES)")
-    p.add_argument("--process-id", type=int, default=None, metavar="I",
-                   help="several machines: this process's number, 0 .. P-1 (or $JAX_PROCESS_ID)")
+# ---------------------------------------------------------------------------
+# Defaults that follow the data set
+# ---------------------------------------------------------------------------
+
+#: The options whose default depends on ``--data``: digits' values suit its
+#: pixels in [-1, 1]; CIFAR-10's are CS231n's recipe (assignment 1: pixels
+#: of order 100, so weights and steps 100 to 10^7 times smaller).
+RECIPES = {
+    "train": {"digits": dict(lr=1.0, reg=1e-4, batch_size=256, steps=2000, init_scale=1e-4),
+              "cifar10": dict(lr=1e-7, reg=2.5e4, batch_size=200, steps=1500, init_scale=1e-3)},
+    "sweep": {"digits": dict(lrs=[1e-2, 1e-1, 1.0], regs=[0.0, 1e-3, 1e-1], batch_size=256, steps=1000,
+                             init_scale=1e-4),
+              "cifar10": dict(lrs=[1e-7, 5e-7], regs=[2.5e4, 5e4], batch_size=200, steps=1500, init_scale=1e-3)},
+    "search": {"digits": dict(scale={"random": 1e-2, "local": 1e-1}, step_size=1e-2),
+               "cifar10": dict(scale={"random": 1e-4, "local": 1e-3}, step_size=1e-4)},
+    # CS231n checks 10 random weights of its dev set (grad_check_sparse); digits are small enough for all.
+    "gradcheck": {"digits": dict(num_checks=None), "cifar10": dict(num_checks=10)},
+}
+
+
+def _shown(value) -> str:
+    """An option's value as the user would type it: ``1e-07``, ``0.01,0.1``, ``all`` (None)."""
+    if isinstance(value, dict):
+        return ", ".join(f"{_shown(v)} ({k})" for k, v in value.items())
+    if isinstance(value, list):
+        return ",".join(f"{v:g}" for v in value)
+    return "all" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _by_data(command: str, name: str) -> str:
+    """``"default: 1 on digits, 1e-07 on cifar10"``, for the help of an option of :data:`RECIPES`."""
+    return "default: " + ", ".join(f"{_shown(recipe[name])} on {data}" for data, recipe in RECIPES[command].items())
+
+
+def _apply_recipe(args) -> dict:
+    """Fill the options left unset (``None``) from ``RECIPES[command][data]``; return those filled, by flag."""
+    filled = {}
+    for name, value in RECIPES.get(args.command, {}).get(getattr(args, "data", None), {}).items():
+        if getattr(args, name, None) is None:
+            value = value.get(args.method) if isinstance(value, dict) else value  # search: per --method
+            if value is not None:
+                setattr(args, name, value)
+                filled["--" + name.replace("_", "-")] = value
+    return filled
+
+
+def _say_recipe(args) -> None:
+    """On CIFAR-10, say on stderr which options took the CS231n recipe's values."""
+    if args.data == "cifar10" and args.recipe:
+        words = " ".join(f"{flag} {_shown(value)}" for flag, value in args.recipe.items())
+        print(f"jaxopt-course: --data cifar10: CS231n's recipe for the options not given: {words}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------
+# Data, output
+# ---------------------------------------------------------------------------
+
+
+def _load(args):
+    """The data set named by ``--data``, through :func:`jaxopt_course.data.load_data`."""
+    import os
+
+    from .data import load_data
+
+    data_dir = args.data_dir or os.environ.get("JAXOPT_COURSE_CIFAR10") or None
+    if args.data == "cifar10" and data_dir is None:
+        raise UsageError("--data cifar10 needs --data-dir DIR, the folder that holds cifar-10-batches-py/ "
+                         "(or $JAXOPT_COURSE_CIFAR10; add --download to fetch it there)")
+    kwargs = {"download": args.download} if args.data == "cifar10" else {}
+    splits = load_data(args.data, data_dir, **kwargs)
+    _say_recipe(args)
+    return splits
+
+
+def _emit(args, result: dict, lines: list[str]):
+    if args.json:
+        print(json.dumps(result), flush=True)
+    else:
+        print("\n".join(lines), flush=True)
+
+
+def _with_recipe(args, result: dict) -> dict:
+    if args.data == "cifar10" and args.recipe:
+        result["cs231n_recipe"] = args.recipe
+    return result
+
+
+# ---------------------------------------------------------------------------
+# More than one device or machine (train and sweep)
+# ---------------------------------------------------------------------------
 
 
 def _start_multihost(args):
@@ -92,7 +218,7 @@ def _start_multihost(args):
     try:
         initialize_multihost(args.coordinator_address, args.num_processes, args.process_id)
     except ValueError as err:
-        raise UsageError(f"jaxopt-course: error: {err}") from None
+        raise UsageError(str(err)) from None
 
 
 def _cli_mesh(args, *, one_model: bool):
@@ -110,8 +236,8 @@ def _cli_mesh(args, *, one_model: bool):
     if args.mesh is not None:
         flag = "--mesh " + ",".join(f"{axis}={size}" for axis, size in args.mesh.items())
         if one_model and args.mesh.get("model", 1) > 1:
-            raise UsageError(f"jaxopt-course: error: {flag}: train trains one model, so there are no models to "
-                             "split: split its minibatch with data=N (sweep splits models)")
+            raise UsageError(f"{flag}: train trains one model, so there are no models to split: split its "
+                             "minibatch with data=N (sweep splits models)")
         sizes = {"data": args.mesh.get("data", 1), "model": args.mesh.get("model", 1)}
     else:
         flag = f"--devices {args.devices}" if args.devices is not None else "all devices"
@@ -120,13 +246,7 @@ def _cli_mesh(args, *, one_model: bool):
     try:
         return make_mesh(**sizes)
     except ValueError as err:
-        raise UsageError(f"jaxopt-course: error: {flag}: {err}") from None
-
-
-def _mesh_report(mesh) -> dict:
-    from .distributed import describe
-
-    return describe(mesh)
+        raise UsageError(f"{flag}: {err}") from None
 
 
 def _mesh_words(mesh) -> str:
@@ -159,18 +279,13 @@ def _host_rows(X, y, mesh):
         X_local, y_local = host_shard(X[:keep], y[:keep])
         X_rows, y_rows = shard_rows(X_local, y_local, mesh)
     except ValueError as err:
-        raise UsageError(f"jaxopt-course: error: {err}") from None
+        raise UsageError(str(err)) from None
     return X_rows, y_rows, X.shape[0] - keep
 
 
 # ---------------------------------------------------------------------------
-# train
+# train and sweep: the run's identity, its folders, resume
 # ---------------------------------------------------------------------------
-
-
-EXIT_DIVERGED = 1
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, the shell's convention for Ctrl-C
-DEFAULT_CHECKPOINT_DIR = "jaxopt-course-checkpoint"
 
 # What makes a train (or sweep) run the same run: a checkpoint written with other
 # values cannot be resumed (--steps, --chunk-size and the output options may change).
@@ -178,6 +293,25 @@ _RUN_OPTIONS = {"command": "the subcommand", "data": "--data", "loss": "--loss",
                 "lr": "--lr", "reg": "--reg", "lrs": "--lrs", "regs": "--regs",
                 "batch_size": "--batch-size (or --full-batch)", "seed": "--seed", "init_scale": "--init-scale",
                 "train_data": "training data (fingerprint)"}
+
+
+class _Run(NamedTuple):
+    """What ``train`` and ``sweep`` share once the data are loaded and the folders checked."""
+
+    args: argparse.Namespace
+    splits: Any
+    mesh: Any  # a jax.sharding.Mesh, or None: one device
+    writer: bool  # several processes: only process 0 writes files and prints
+    key: Any  # the run's key (minibatches)
+    W0: Any  # the initial weights (C, D)
+    batch_size: int | None  # None: gradient descent on the whole training set
+    run_config: dict  # the run's identity, saved in its checkpoints
+    out: Path | None  # --out, on the writing process
+    checkpoint_dir: Path | None  # where a checkpoint goes after every chunk (None: only on Ctrl-C)
+    interrupt_dir: Path  # where the checkpoint goes on Ctrl-C
+    X_train: Any
+    y_train: Any
+    left_out: int  # several processes: training rows no device holds
 
 
 def _run_config(args, batch_size, splits) -> dict:
@@ -194,155 +328,441 @@ def _run_config(args, batch_size, splits) -> dict:
             "batch_size": batch_size, "seed": args.seed, "init_scale": args.init_scale, "train_data": fingerprint}
 
 
-def _shown(value) -> str:
+def _saved(value) -> str:
+    """A run option as its checkpoint holds it (``1.0``; lists as ``0.1,1``)."""
     return ",".join(f"{v:g}" for v in value) if isinstance(value, list) else str(value)
 
 
-def _check_same_run(saved: dict, now: dict, args) -> None:
-    """``--resume DIR`` continues the run saved there, so its options must be that run's."""
+def _other_run(saved: dict, now: dict) -> str | None:
+    """The first option in which a checkpoint's run differs from this one: ``"--lr 1, this command has 0.5"``."""
     for name, value in now.items():
         if saved.get(name) != value:
-            raise UsageError(
-                f"jaxopt-course: error: --resume {args.resume}: the checkpoint is of a run with {_RUN_OPTIONS[name]} "
-                f"{_shown(saved.get(name))}, this command has {_shown(value)}; repeat the interrupted command's "
-                "options (only --steps, --chunk-size, --checkpoint-dir, --out and --json may change)")
+            return f"{_RUN_OPTIONS[name]} {_saved(saved.get(name))}, this command has {_saved(value)}"
+    return None
+
+
+def _resume_path(args):
+    """``--resume PATH``: ``(folder, file)`` of the checkpoint to continue; a missing path creates nothing."""
+    from .checkpoint import CHECKPOINT_FILE
+
+    path = Path(args.resume)
+    if path.is_dir():
+        return path, path / CHECKPOINT_FILE
+    if path.is_file():
+        return path.parent, path
+    raise UsageError(f"--resume {args.resume}: no checkpoint at {path if path.suffix == '.npz' else path / CHECKPOINT_FILE}"
+                     " (no such file or folder); give the folder (or the checkpoint.npz file) that --checkpoint-dir "
+                     "or Ctrl-C wrote")
 
 
 def _run_folders(args):
-    """``--out`` and the checkpoint folder (``--checkpoint-dir``, else ``--resume``), checked before any training."""
+    """``(out, checkpoint_dir, interrupt_dir)``, created and checked writable before any training."""
     from .files import ensure_dir
 
     out = ensure_dir(args.out) if args.out else None
-    checkpoint_dir = args.checkpoint_dir or args.resume
-    if checkpoint_dir:
-        ensure_dir(checkpoint_dir)
-    return out, checkpoint_dir
+    if args.checkpoint_dir:
+        checkpoint_dir = ensure_dir(args.checkpoint_dir)
+    elif args.resume:
+        checkpoint_dir = _resume_path(args)[0]
+    else:
+        checkpoint_dir = None
+    default = out / "checkpoint" if out is not None else Path(DEFAULT_CHECKPOINT_DIR)
+    return out, checkpoint_dir, checkpoint_dir or default
 
 
-def _resume(args, like, run_config):
-    """The state and metrics checkpointed in ``--resume DIR``, refused unless they are this command's run."""
+def _refuse_overwrite(args, folder: Path, run_config: dict) -> None:
+    """A checkpoint of another run in ``folder`` is never overwritten silently: exit 2 unless ``--force``."""
+    from .checkpoint import CHECKPOINT_FILE, read_checkpoint_config
+
+    path = folder / CHECKPOINT_FILE
+    if args.force or not path.is_file() or (args.resume and _resume_path(args)[1].resolve() == path.resolve()):
+        return
+    try:
+        differs = _other_run(read_checkpoint_config(folder), run_config)
+    except ValueError as err:  # unreadable: still somebody's file
+        differs = f"an unreadable checkpoint ({err})".splitlines()[0]
+    if differs:
+        raise UsageError(f"{path} holds the checkpoint of another run ({differs}); this run would overwrite it: "
+                         f"continue that run with its own options and --resume {folder}, pick another "
+                         "--checkpoint-dir (or --out), or pass --force to overwrite it")
+
+
+def _prepare_run(args, *, one_model: bool) -> _Run:
+    """Everything before training: devices, data, batch size, folders, the run's identity."""
+    import jax
+
+    from .model import init_weights
+
+    _start_multihost(args)  # several processes: before any other JAX call
+    mesh = _cli_mesh(args, one_model=one_model)
+    writer = jax.process_index() == 0
+    if not one_model and jax.process_count() > 1 and (args.checkpoint_dir or args.resume):
+        raise UsageError("--checkpoint-dir/--resume: a sweep over several processes keeps each model's state on "
+                         "the host that trains it, and checkpointing that is not supported; run the sweep in one "
+                         "process (any number of devices) to checkpoint it")
+    splits = _load(args)
+    key, init_key = jax.random.split(jax.random.key(args.seed))
+    W0 = init_weights(init_key, splits.num_classes, splits.dim, scale=args.init_scale)
+    # Gradient descent sees the whole training set each step; minibatch SGD
+    # samples batch_size examples (with replacement, the lecture's X.sample(n=256)).
+    # A --batch-size above N is cut to N: drawn with replacement, it would
+    # repeat examples to no use (and the run is still not the full batch).
+    batch_size = None if args.full_batch else min(args.batch_size, splits.train.X.shape[0])
+    run_config = _run_config(args, batch_size, splits)
+    out, checkpoint_dir, interrupt_dir = _run_folders(args)  # checked now: a run must not fail at its end
+    if writer:
+        _refuse_overwrite(args, interrupt_dir, run_config)
+    X_train, y_train, left_out = _host_rows(splits.train.X, splits.train.y, mesh)
+    return _Run(args, splits, mesh, writer, key, W0, batch_size, run_config, out if writer else None,
+                checkpoint_dir, interrupt_dir, X_train, y_train, left_out)
+
+
+def _resume(run: _Run, like):
+    """The state and metrics checkpointed at ``--resume``, refused unless they are this command's run."""
     from .checkpoint import load_checkpoint, read_checkpoint_config
 
-    _check_same_run(read_checkpoint_config(args.resume), run_config, args)
-    saved = load_checkpoint(args.resume, like=like)
+    args = run.args
+    path = _resume_path(args)[1]
+    differs = _other_run(read_checkpoint_config(path), run.run_config)
+    if differs:
+        raise UsageError(f"--resume {args.resume}: the checkpoint is of a run with {differs}; repeat the "
+                         "interrupted command's options (only --steps, --chunk-size, --checkpoint-dir, --out and "
+                         "--json may change)")
+    saved = load_checkpoint(path, like=like)
     if int(saved.state.step) > args.steps:
-        raise UsageError(f"jaxopt-course: error: --resume {args.resume}: the checkpoint is at step "
-                         f"{int(saved.state.step)}, beyond --steps {args.steps}")
+        raise UsageError(f"--resume {args.resume}: the checkpoint is at step {int(saved.state.step)}, beyond "
+                         f"--steps {args.steps}")
     return saved.state, saved.metrics
 
 
-def _interrupted(args, err, *, checkpoint_dir, out, run_config, out_config, params, metrics) -> int:
+def _fresh_state(run: _Run, optimizer):
+    """The state a run starts from, built by the engine (the ``like`` of a checkpoint to resume)."""
+    import jax.numpy as jnp
+
+    from .train import TrainState
+
+    return TrainState(run.W0, optimizer.init(run.W0), run.key, jnp.zeros((), jnp.int32))
+
+
+# ---------------------------------------------------------------------------
+# train and sweep: writing, and the ways a run ends early
+# ---------------------------------------------------------------------------
+
+
+class _WriteFailed(Exception):
+    """A checkpoint or result could not be written (``OSError``: disk full, permissions, ...)."""
+
+    def __init__(self, what: str, path, err: OSError):
+        super().__init__(f"could not write {what} {path}: {err.strerror or err}")
+        self.path, self.err = path, err
+
+
+def _write(what: str, path, save, *args, **kwargs):
+    """``save(*args, **kwargs)``, an ``OSError`` turned into :class:`_WriteFailed` naming the file."""
+    try:
+        return save(*args, **kwargs)
+    except OSError as err:
+        raise _WriteFailed(what, getattr(err, "filename", None) or path, err) from err
+
+
+def _checkpoint_hook(run: _Run, last: dict):
+    """``on_chunk``: a checkpoint after every chunk into ``--checkpoint-dir``; ``last["step"]`` the latest saved."""
+    from .checkpoint import CHECKPOINT_FILE, save_checkpoint
+
+    if run.checkpoint_dir is None or not run.writer:
+        return None
+
+    def write_checkpoint(state, metrics):
+        _write("the checkpoint", run.checkpoint_dir / CHECKPOINT_FILE, save_checkpoint, run.checkpoint_dir, state,
+               metrics, run.run_config)
+        last["step"] = int(state.step)
+
+    return write_checkpoint
+
+
+def _write_failed(run: _Run, err: _WriteFailed, last: dict) -> int:
+    """One line: what could not be written and why, the checkpoint that is kept, how to continue."""
+    if last.get("step") is not None:
+        folder = run.checkpoint_dir
+        hint = (f"; the last good checkpoint (step {last['step']}) is kept in {folder}/ -- free some space and run "
+                f"the same command with --resume {folder} to continue")
+    else:
+        hint = "; no checkpoint of this run was written"
+    print(f"{PREFIX} {err}{hint}", file=sys.stderr)
+    return EXIT_WRITE_FAILED
+
+
+def _save_out(run: _Run, *, params, metrics, summary: dict):
+    """``--out``: params.npz, metrics.json, config.json."""
+    from .checkpoint import save_run
+
+    if run.out is not None:
+        config = {**run.run_config, "steps": run.args.steps, "chunk_size": run.args.chunk_size}
+        _write("the results in", run.out, save_run, run.out, params=params, metrics=metrics, config=config,
+               summary=summary)
+
+
+def _interrupted(run: _Run, err, params, metrics, last: dict) -> int:
     """Ctrl-C: a checkpoint of the last chunk boundary (and the run so far in ``--out``), one line, exit 130."""
-    from pathlib import Path
+    from .checkpoint import CHECKPOINT_FILE, save_checkpoint
 
-    from .checkpoint import save_checkpoint, save_run
+    import jax
 
-    where = Path(checkpoint_dir or (out / "checkpoint" if out is not None else DEFAULT_CHECKPOINT_DIR))
-    save_checkpoint(where, err.state, err.metrics, run_config)
-    if out is not None:
-        save_run(out, params=params, metrics=metrics, config=out_config,
-                 summary={"status": "interrupted", "step": err.step})
+    args, where = run.args, run.interrupt_dir
+    if not run.writer:
+        return EXIT_INTERRUPTED
+    if not run.args.command == "train" and jax.process_count() > 1:  # each host holds only its own models
+        print(f"jaxopt-course: interrupted at step {err.step} of {args.steps}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    try:
+        _write("the checkpoint", where / CHECKPOINT_FILE, save_checkpoint, where, err.state, err.metrics,
+               run.run_config)
+        last["step"] = err.step
+        _save_out(run, params=params, metrics=metrics, summary={"status": "interrupted", "step": err.step})
+    except _WriteFailed as failed:
+        run = run._replace(checkpoint_dir=where)
+        return _write_failed(run, failed, last)
     print(f"jaxopt-course: interrupted at step {err.step} of {args.steps}; checkpoint written to {where}/ -- "
           f"run the same command with --resume {where} to continue", file=sys.stderr)
     return EXIT_INTERRUPTED
 
 
-def _cmd_train(args):
-    import jax
-    import jax.numpy as jnp
+def _diverged(run: _Run, err) -> int:
+    """train: the loss turned NaN/Inf: one line in the command's words, the last finite weights in ``--out``."""
     import numpy as np
 
-    from .checkpoint import save_checkpoint, save_run
-    from .losses import get_loss
-    from .model import init_weights
-    from .train import DivergenceError, Metrics, TrainingInterrupted, TrainState, evaluate, fit, get_optimizer
+    loss = np.asarray(err.metrics.loss)[err.step]
+    earlier = f" (the last finite loss was {err.last_finite_loss:.6g} at step {err.step - 1})" if err.step else ""
+    line = (f"training diverged: the loss is {loss} at step {err.step} of {run.args.steps}{earlier}; the step size "
+            "is probably too large -- try a smaller --lr.")
+    if run.out is not None:
+        _save_out(run, params=err.params, metrics=err.metrics,
+                  summary={"status": "diverged", "step": err.step, "last_finite_loss": err.last_finite_loss})
+        line += f" Kept the last finite params and the metrics so far in {run.out}/."
+    else:
+        line += " (--out DIR keeps the last finite weights and the metrics so far.)"
+    print(f"{PREFIX} {line}", file=sys.stderr)
+    return EXIT_DIVERGED
 
-    _start_multihost(args)  # several processes: before any other JAX call
-    mesh = _cli_mesh(args, one_model=True)
-    writer = jax.process_index() == 0  # several processes: one of them writes files and prints
-    splits = _load(args)
-    loss_fn = partial(get_loss(args.loss), reg=args.reg)
-    optimizer = get_optimizer(args.optimizer, args.lr)
-    key, init_key = jax.random.split(jax.random.key(args.seed))
-    W0 = init_weights(init_key, splits.num_classes, splits.dim, scale=args.init_scale)
-    n = splits.train.X.shape[0]
-    # Gradient descent sees the whole training set each step; minibatch SGD
-    # samples batch_size examples (with replacement, the lecture's X.sample(n=256)).
-    # A --batch-size above N is cut to N: drawn with replacement, it would
-    # repeat examples to no use (and the run is still not the full batch).
-    batch_size = None if args.full_batch else min(args.batch_size, n)
-    run_config = _run_config(args, batch_size, splits)
-    out_config = {**run_config, "steps": args.steps, "chunk_size": args.chunk_size}
-    # Folders are checked before any training: a run must not fail at its end.
-    out, checkpoint_dir = _run_folders(args)
-    out = out if writer else None  # several processes: process 0 writes
+
+# ---------------------------------------------------------------------------
+# train and sweep: the one path
+# ---------------------------------------------------------------------------
+
+
+class _Kind(NamedTuple):
+    """How ``train`` and ``sweep`` differ: four small functions of a :class:`_Run`."""
+
+    one_model: bool  # train: one model (--devices split its minibatch); sweep: a grid (split the models)
+    like: Callable  # (run) -> the fresh TrainState a checkpoint must fit
+    train: Callable  # (run, init_state, init_metrics, on_chunk) -> the engine's result, on the host
+    so_far: Callable  # (run, TrainingInterrupted) -> (params, metrics) to keep in --out
+    report: Callable  # (run, output) -> (result, lines, params, metrics), or an exit code
+
+
+def _run_command(args, kind: _Kind) -> int:
+    """``train`` or ``sweep``: prepare, resume, train (in chunks), report, write -- each early end its one line."""
+    import numpy as np
+
+    from .train import DivergenceError, Metrics, TrainingInterrupted
+
+    run = _prepare_run(args, one_model=kind.one_model)
     init_state = init_metrics = None
     if args.resume:
-        like = TrainState(W0, optimizer.init(W0), key, jnp.zeros((), jnp.int32))
-        init_state, init_metrics = _resume(args, like, run_config)
-
-    def write_checkpoint(state, metrics):
-        save_checkpoint(checkpoint_dir, state, metrics, run_config)
-
-    X_train, y_train, left_out = _host_rows(splits.train.X, splits.train.y, mesh)
+        init_state, init_metrics = _resume(run, kind.like(run))
+    first = 0 if init_state is None else int(init_state.step)
+    last = {"step": first if init_state is not None else None}  # the latest checkpoint on disk
     start = time.perf_counter()
     try:
-        run = fit(loss_fn, W0, X_train, y_train, key=key, optimizer=optimizer,
-                  batch_size=batch_size, num_steps=args.steps, chunk_size=args.chunk_size,
-                  init_state=init_state, init_metrics=init_metrics,
-                  on_chunk=write_checkpoint if checkpoint_dir and writer else None, mesh=mesh)
+        output = kind.train(run, init_state, init_metrics, _checkpoint_hook(run, last))
+        seconds = time.perf_counter() - start
+        reported = kind.report(run, output)
+        if isinstance(reported, int):
+            return reported
+        result, lines, params, losses = reported
+        result.update(_timing(result, lines, seconds, first, args.steps))
+        if not run.writer:
+            return 0
+        _emit(args, result, lines)  # first: printed even when --out cannot be written
+        _save_out(run, params=params, metrics=Metrics(losses, np.full_like(losses, np.nan)),
+                  summary={"status": "completed", "step": args.steps, **result})
     except DivergenceError as err:
-        kept = ""
-        if out is not None:
-            save_run(out, params=err.params, metrics=err.metrics, config=out_config,
-                     summary={"status": "diverged", "step": err.step, "last_finite_loss": err.last_finite_loss})
-            kept = f" Kept the last finite params and the metrics so far in {out}/."
-        print(f"jaxopt-course: error: {err}{kept}", file=sys.stderr)
-        return EXIT_DIVERGED
+        return _diverged(run, err)
     except TrainingInterrupted as err:
-        if not writer:
-            return EXIT_INTERRUPTED
-        return _interrupted(args, err, checkpoint_dir=checkpoint_dir, out=out, run_config=run_config,
-                            out_config=out_config, params=err.state.params, metrics=err.metrics)
-    W = run.params if mesh is None else np.asarray(run.params)  # replicated over the mesh: one host copy
-    final_loss = float(loss_fn(W, splits.train.X, splits.train.y))
-    seconds = time.perf_counter() - start
-    accuracies = evaluate(W, splits)
-    method = "gradient descent (full batch)" if batch_size is None else f"SGD steps of batch {batch_size}"
-    result = {
-        "data": args.data,
-        "loss": args.loss,
-        "optimizer": args.optimizer,
-        "lr": args.lr,
-        "reg": args.reg,
-        "batch_size": batch_size,
-        "steps": args.steps,
-        "seed": args.seed,
-        "train_accuracy": accuracies["train"],
-        "val_accuracy": accuracies["val"],
-        "test_accuracy": accuracies["test"],
-        "final_loss": final_loss,
-        "seconds": seconds,
-        **_mesh_report(mesh),
-    }
-    if left_out:
-        result["train_examples_left_out"] = left_out
-    if init_state is not None:
-        result["resumed_from_step"] = int(init_state.step)
-    if not writer:
-        return 0
-    if out is not None:
-        save_run(out, params=W, metrics=Metrics(run.losses, np.full(len(run.losses), np.nan, np.float32)),
-                 config=out_config, summary={"status": "completed", "step": args.steps, **result})
-    _emit(args, result, [
-        f"{args.loss} classifier on {args.data}: {args.steps} {method}, "
-        f"{args.optimizer} lr {args.lr:g}, reg {args.reg:g}{_mesh_words(mesh)} ({seconds:.1f} s)",
-        f"  final loss      {final_loss:.4f}",
-        f"  train accuracy  {result['train_accuracy']:.2%}",
-        f"  val accuracy    {result['val_accuracy']:.2%}",
-        f"  test accuracy   {result['test_accuracy']:.2%}",
-    ])
+        return _interrupted(run, err, *kind.so_far(run, err), last)
+    except _WriteFailed as err:
+        return _write_failed(run, err, last)
     return 0
+
+
+def _timing(result: dict, lines: list[str], seconds: float, first: int, steps: int) -> dict:
+    """``seconds`` (and the table's first line) say which steps they timed: a resumed run times only its own."""
+    if first:
+        lines[0] += f" ({seconds:.1f} s for steps {first + 1}-{steps}, resumed from step {first})"
+        return {"seconds": seconds, "resumed_from_step": first, "timed_steps": steps - first}
+    lines[0] += f" ({seconds:.1f} s)"
+    return {"seconds": seconds, "timed_steps": steps}
+
+
+def _common_result(run: _Run) -> dict:
+    from .distributed import describe
+
+    result = describe(run.mesh)
+    if run.left_out:
+        result["train_examples_left_out"] = run.left_out
+    return _with_recipe(run.args, result)
+
+
+# --- train -------------------------------------------------------------------
+
+
+def _train_like(run: _Run):
+    from .train import get_optimizer
+
+    return _fresh_state(run, get_optimizer(run.args.optimizer, run.args.lr))
+
+
+def _train_train(run: _Run, init_state, init_metrics, on_chunk):
+    from functools import partial
+
+    import numpy as np
+
+    from .losses import get_loss
+    from .train import fit, get_optimizer
+
+    args = run.args
+    loss_fn = partial(get_loss(args.loss), reg=args.reg)
+    fitted = fit(loss_fn, run.W0, run.X_train, run.y_train, key=run.key,
+                 optimizer=get_optimizer(args.optimizer, args.lr), batch_size=run.batch_size, num_steps=args.steps,
+                 chunk_size=args.chunk_size, init_state=init_state, init_metrics=init_metrics, on_chunk=on_chunk,
+                 mesh=run.mesh)
+    W = np.asarray(fitted.params)  # replicated over a mesh: one host copy
+    return W, np.asarray(fitted.losses), float(loss_fn(W, run.splits.train.X, run.splits.train.y))
+
+
+def _train_so_far(run: _Run, err):
+    return err.state.params, err.metrics
+
+
+def _train_report(run: _Run, output):
+    from .train import evaluate
+
+    args = run.args
+    W, losses, final_loss = output
+    accuracies = evaluate(W, run.splits)
+    method = "gradient descent (full batch)" if run.batch_size is None else f"SGD steps of batch {run.batch_size}"
+    result = {"data": args.data, "loss": args.loss, "optimizer": args.optimizer, "lr": args.lr, "reg": args.reg,
+              "batch_size": run.batch_size, "steps": args.steps, "seed": args.seed,
+              "train_accuracy": accuracies["train"], "val_accuracy": accuracies["val"],
+              "test_accuracy": accuracies["test"], "final_loss": final_loss, **_common_result(run)}
+    lines = [f"{args.loss} classifier on {args.data}: {args.steps} {method}, {args.optimizer} lr {args.lr:g}, "
+             f"reg {args.reg:g}{_mesh_words(run.mesh)}",
+             f"  final loss      {final_loss:.4f}",
+             f"  train accuracy  {result['train_accuracy']:.2%}",
+             f"  val accuracy    {result['val_accuracy']:.2%}",
+             f"  test accuracy   {result['test_accuracy']:.2%}"]
+    return result, lines, W, losses
+
+
+TRAIN = _Kind(True, _train_like, _train_train, _train_so_far, _train_report)
+
+
+def _cmd_train(args):
+    return _run_command(args, TRAIN)
+
+
+# --- sweep -------------------------------------------------------------------
+
+
+def _sweep_like(run: _Run):
+    from .checkpoint import sweep_like
+    from .train import get_optimizer
+
+    args = run.args
+    return sweep_like(_fresh_state(run, get_optimizer(args.optimizer, args.lrs[0])), len(args.lrs) * len(args.regs))
+
+
+def _sweep_train(run: _Run, init_state, init_metrics, on_chunk):
+    from functools import partial
+
+    import jax
+    import numpy as np
+
+    from .losses import get_loss
+    from .train import get_optimizer, sweep
+
+    args = run.args
+    grid = sweep(get_loss(args.loss), partial(get_optimizer, args.optimizer), run.W0, run.X_train, run.y_train,
+                 key=run.key, learning_rates=args.lrs, regs=args.regs, batch_size=run.batch_size,
+                 num_steps=args.steps, X_val=run.splits.val.X, y_val=run.splits.val.y, chunk_size=args.chunk_size,
+                 init_state=init_state, init_metrics=init_metrics, on_chunk=on_chunk, mesh=run.mesh)
+    jax.block_until_ready(grid.params)
+    return grid._replace(params=np.asarray(grid.params))  # replicated over a mesh: one host copy
+
+
+def _sweep_so_far(run: _Run, err):
+    """The M = L * R models so far, as an lr x reg grid."""
+    import numpy as np
+
+    from .train import Metrics
+
+    L, R = len(run.args.lrs), len(run.args.regs)
+    params = np.asarray(err.state.params).reshape((L, R) + run.W0.shape)
+    return params, Metrics(*(np.asarray(m).reshape(L, R, err.step) for m in err.metrics))
+
+
+def _sweep_report(run: _Run, grid):
+    import numpy as np
+
+    from .train import evaluate
+
+    args = run.args
+    diverged = ~np.all(np.isfinite(grid.losses), axis=2)
+    val = np.where(diverged, np.nan, grid.val_accuracy)
+    if np.all(np.isnan(val)):
+        _save_out(run, params=grid.params, metrics=_losses_only(grid.losses),
+                  summary={"status": "diverged", "step": args.steps})
+        print(f"{PREFIX} every model of the sweep diverged; try smaller --lrs", file=sys.stderr)
+        return EXIT_DIVERGED
+    i, j = np.unravel_index(int(np.nanargmax(val)), val.shape)
+    accuracies = evaluate(grid.params[i, j], run.splits)
+    result = {"data": args.data, "loss": args.loss, "optimizer": args.optimizer, "learning_rates": args.lrs,
+              "regs": args.regs, "steps": args.steps, "batch_size": run.batch_size, "seed": args.seed,
+              "val_accuracy": [[None if np.isnan(v) else float(v) for v in row] for row in val],
+              "diverged": diverged.tolist(),
+              "best": {"lr": args.lrs[i], "reg": args.regs[j], "train_accuracy": accuracies["train"],
+                       "val_accuracy": accuracies["val"], "test_accuracy": accuracies["test"]},
+              **_common_result(run)}
+    return result, _sweep_table(run, val, diverged, result["best"]), grid.params, grid.losses
+
+
+def _losses_only(losses):
+    import numpy as np
+
+    from .train import Metrics
+
+    return Metrics(losses, np.full_like(losses, np.nan))
+
+
+def _sweep_table(run: _Run, val, diverged, best) -> list[str]:
+    args = run.args
+    width = max(8, *(len(f"{r:g}") + 1 for r in args.regs))
+    lines = [f"{len(args.lrs) * len(args.regs)} {args.loss} classifiers on {args.data}, {args.optimizer}, "
+             f"{args.steps} steps, trained at once, vmapped{_mesh_words(run.mesh)}: validation accuracy",
+             "  " + "lr / reg".rjust(10) + "".join(f"{r:g}".rjust(width) for r in args.regs)]
+    for a, lr in enumerate(args.lrs):
+        cells = ["diverged" if diverged[a, b] else f"{100 * val[a, b]:.1f}%" for b in range(len(args.regs))]
+        lines.append("  " + f"{lr:g}".rjust(10) + "".join(cell.rjust(width) for cell in cells))
+    lines.append(f"  best: lr {best['lr']:g}, reg {best['reg']:g} -- val {best['val_accuracy']:.2%}, "
+                 f"test {best['test_accuracy']:.2%}")
+    return lines
+
+
+SWEEP = _Kind(False, _sweep_like, _sweep_train, _sweep_so_far, _sweep_report)
+
+
+def _cmd_sweep(args):
+    return _run_command(args, SWEEP)
 
 
 # ---------------------------------------------------------------------------
@@ -351,74 +771,40 @@ def _cmd_train(args):
 
 
 def _cmd_search(args):
+    if args.method == "grid":
+        return _search_grid(args)
     import jax
     import jax.numpy as jnp
 
-    from .search import grid_search, random_local_search, random_search
-
-    start = time.perf_counter()
-    if args.method == "grid":
-        from .toys import TEA_TEMPERATURE_RANGE, get_tea_cost
-
-        low, high = TEA_TEMPERATURE_RANGE
-        found = grid_search(get_tea_cost(args.toy), jnp.linspace(low, high, args.points))
-        seconds = time.perf_counter() - start
-        result = {
-            "method": "grid",
-            "toy": args.toy,
-            "evaluations": args.points,
-            "best_temperature": float(found.params),
-            "best_loss": float(found.loss),
-            "seconds": seconds,
-        }
-        _emit(args, result, [
-            f"exhaustive search over {args.points} tea temperatures in [{low:g}, {high:g}] C "
-            f"({args.toy} toy, {seconds:.2f} s)",
-            f"  best temperature  {result['best_temperature']:.2f} C",
-            f"  its cost          {result['best_loss']:.4f}",
-        ])
-        return 0
-
     from .losses import get_loss
+    from .search import random_local_search, random_search
     from .train import evaluate
 
     splits = _load(args)
+    start = time.perf_counter()
     X, y = jnp.asarray(splits.train.X), jnp.asarray(splits.train.y)
     loss = get_loss(args.loss)
 
     def loss_fn(W):
         return loss(W, X, y, reg=args.reg)
 
-    shape = (splits.num_classes, splits.dim)
-    key = jax.random.key(args.seed)
+    shape, key = (splits.num_classes, splits.dim), jax.random.key(args.seed)
     if args.method == "random":
-        scale = 1e-4 if args.scale is None else args.scale
-        found = random_search(loss_fn, key, shape, trials=args.trials, scale=scale)
-        what = f"random search: {args.trials} random W = {scale:g} * randn{shape}"
+        found = random_search(loss_fn, key, shape, trials=args.trials, scale=args.scale)
+        what = f"random search: {args.trials} random W = {args.scale:g} * randn{shape}"
     else:
-        scale = 1e-3 if args.scale is None else args.scale
         init_key, key = jax.random.split(key)
-        W0 = scale * jax.random.normal(init_key, shape)
+        W0 = args.scale * jax.random.normal(init_key, shape)
         found = random_local_search(loss_fn, key, W0, steps=args.trials, step_size=args.step_size)
         what = (f"random local search: {args.trials} tries of steps {args.step_size:g} * randn{shape} "
-                f"from W0 = {scale:g} * randn")
+                f"from W0 = {args.scale:g} * randn")
     accuracies = evaluate(found.params, splits)
     seconds = time.perf_counter() - start
-    result = {
-        "method": args.method,
-        "data": args.data,
-        "loss": args.loss,
-        "reg": args.reg,
-        "evaluations": args.trials,
-        "scale": scale,
-        "step_size": args.step_size if args.method == "local" else None,
-        "seed": args.seed,
-        "best_loss": float(found.loss),
-        "train_accuracy": accuracies["train"],
-        "val_accuracy": accuracies["val"],
-        "test_accuracy": accuracies["test"],
-        "seconds": seconds,
-    }
+    result = _with_recipe(args, {
+        "method": args.method, "data": args.data, "loss": args.loss, "reg": args.reg, "evaluations": args.trials,
+        "scale": args.scale, "step_size": args.step_size if args.method == "local" else None, "seed": args.seed,
+        "best_loss": float(found.loss), "train_accuracy": accuracies["train"], "val_accuracy": accuracies["val"],
+        "test_accuracy": accuracies["test"], "seconds": seconds})
     _emit(args, result, [
         f"{what} on {args.data}, {args.loss} loss ({seconds:.1f} s)",
         f"  best loss       {result['best_loss']:.4f}",
@@ -429,14 +815,67 @@ def _cmd_search(args):
     return 0
 
 
+def _search_grid(args):
+    import jax.numpy as jnp
+
+    from .search import grid_search
+    from .toys import TEA_TEMPERATURE_RANGE, get_tea_cost
+
+    low, high = TEA_TEMPERATURE_RANGE
+    start = time.perf_counter()
+    found = grid_search(get_tea_cost(args.toy), jnp.linspace(low, high, args.points))
+    seconds = time.perf_counter() - start
+    result = {"method": "grid", "toy": args.toy, "evaluations": args.points,
+              "best_temperature": float(found.params), "best_loss": float(found.loss), "seconds": seconds}
+    _emit(args, result, [
+        f"exhaustive search over {args.points} tea temperatures in [{low:g}, {high:g}] C "
+        f"({args.toy} toy, {seconds:.2f} s)",
+        f"  best temperature  {result['best_temperature']:.2f} C",
+        f"  its cost          {result['best_loss']:.4f}",
+    ])
+    return 0
+
+
 # ---------------------------------------------------------------------------
 # gradcheck
 # ---------------------------------------------------------------------------
+
+#: gradcheck's finite-difference step when --h is not given: CS231n's 1e-5 in
+#: float64; in float32 the loss is known to about 1e-7 of itself, so a slope
+#: needs a larger step to rise above round-off.
+GRADCHECK_H = {"float64": 1e-5, "float32": 1e-2}
 
 
 def _cmd_gradcheck(args):
     import contextlib
 
+    import jax
+
+    splits = _load(args)
+    # CIFAR-10: CS231n's 500-image dev set; digits (no dev set): the training split.
+    split, split_name = (splits.dev, "dev") if splits.dev is not None else (splits.train, "train")
+    if args.h is None:
+        args.h = GRADCHECK_H[args.dtype]
+    x64 = jax.enable_x64(True) if args.dtype == "float64" else contextlib.nullcontext()
+    start = time.perf_counter()
+    with x64:
+        report, autodiff_vs_hand, W_shape = _gradcheck(args, splits, split)
+    seconds = time.perf_counter() - start
+    result = _with_recipe(args, {
+        "data": args.data, "split": split_name, "num_examples": int(split.X.shape[0]), "loss": args.loss,
+        "reg": args.reg, "init_scale": args.init_scale, "seed": args.seed,
+        "jax_grad_vs_hand_max_relative_error": autodiff_vs_hand, **report.to_dict(), "seconds": seconds})
+    _emit(args, result, [
+        f"{args.loss} loss on {args.data} ({split_name}: {split.X.shape[0]} examples), W = {args.init_scale:g} * "
+        f"randn{W_shape}, reg {args.reg:g}: numerical vs hand-derived gradient ({seconds:.1f} s)",
+        str(report),
+        f"  jax.grad vs hand-derived: max relative error {autodiff_vs_hand:.2e}",
+    ])
+    return 0
+
+
+def _gradcheck(args, splits, split):
+    """The check itself, in ``--dtype``: ``(report, max relative error of jax.grad vs by hand, W's shape)``."""
     import jax
     import jax.numpy as jnp
 
@@ -444,49 +883,24 @@ def _cmd_gradcheck(args):
     from .gradcheck import check_gradient, relative_error, svm_kink_crossings
     from .losses import get_loss
 
-    splits = _load(args)
-    # CIFAR-10: CS231n's 500-image dev set; digits (no dev set): the training split.
-    split, split_name = (splits.dev, "dev") if splits.dev is not None else (splits.train, "train")
-    x64 = jax.enable_x64(True) if args.dtype == "float64" else contextlib.nullcontext()
-    start = time.perf_counter()
-    with x64:
-        X, y = jnp.asarray(split.X, dtype=args.dtype), jnp.asarray(split.y)
-        W = args.init_scale * jax.random.normal(jax.random.key(args.seed), (splits.num_classes, splits.dim),
-                                                dtype=args.dtype)
-        loss = get_loss(args.loss)
+    X, y = jnp.asarray(split.X, dtype=args.dtype), jnp.asarray(split.y)
+    W = args.init_scale * jax.random.normal(jax.random.key(args.seed), (splits.num_classes, splits.dim),
+                                            dtype=args.dtype)
+    loss = get_loss(args.loss)
 
-        def loss_fn(W):
-            return loss(W, X, y, reg=args.reg)
+    def loss_fn(W):
+        return loss(W, X, y, reg=args.reg)
 
-        _, hand_dW = LOSS_AND_GRAD[args.loss](W, X, y, reg=args.reg)
-        autodiff_vs_hand = float(jnp.max(relative_error(jax.grad(loss_fn)(W), hand_dW)))
-        kinks = svm_kink_crossings(W, X, y, h=args.h) if args.loss == "svm" else None
-        report = check_gradient(loss_fn, W, hand_dW, num_checks=args.num_checks, h=args.h, method=args.method,
-                                key=jax.random.key(args.seed + 1), kinks=kinks)
-    seconds = time.perf_counter() - start
-    result = {
-        "data": args.data,
-        "split": split_name,
-        "num_examples": int(X.shape[0]),
-        "loss": args.loss,
-        "reg": args.reg,
-        "init_scale": args.init_scale,
-        "seed": args.seed,
-        "jax_grad_vs_hand_max_relative_error": autodiff_vs_hand,
-        **report.to_dict(),
-        "seconds": seconds,
-    }
-    _emit(args, result, [
-        f"{args.loss} loss on {args.data} ({split_name}: {X.shape[0]} examples), W = {args.init_scale:g} * randn"
-        f"{tuple(W.shape)}, reg {args.reg:g}: numerical vs hand-derived gradient ({seconds:.1f} s)",
-        str(report),
-        f"  jax.grad vs hand-derived: max relative error {autodiff_vs_hand:.2e}",
-    ])
-    return 0
+    _, hand_dW = LOSS_AND_GRAD[args.loss](W, X, y, reg=args.reg)
+    autodiff_vs_hand = float(jnp.max(relative_error(jax.grad(loss_fn)(W), hand_dW)))
+    kinks = svm_kink_crossings(W, X, y, h=args.h) if args.loss == "svm" else None
+    report = check_gradient(loss_fn, W, hand_dW, num_checks=args.num_checks, h=args.h, method=args.method,
+                            key=jax.random.key(args.seed + 1), kinks=kinks)
+    return report, autodiff_vs_hand, tuple(W.shape)
 
 
 # ---------------------------------------------------------------------------
-# tea, sweep, lecture
+# tea, lecture
 # ---------------------------------------------------------------------------
 
 
@@ -521,143 +935,68 @@ def _cmd_tea(args):
     return 0
 
 
-def _cmd_sweep(args):
-    import jax
-    import jax.numpy as jnp
-    import numpy as np
+def experiments_folder() -> Path:
+    """``experiments/`` of the source checkout this package runs from (``pip install -e .``).
 
-    from .checkpoint import save_checkpoint, save_run, sweep_like
-    from .losses import get_loss
-    from .model import init_weights
-    from .train import Metrics, TrainingInterrupted, TrainState, evaluate, get_optimizer, sweep
-
-    _start_multihost(args)  # several processes: before any other JAX call
-    mesh = _cli_mesh(args, one_model=False)
-    writer = jax.process_index() == 0  # several processes: one of them writes files and prints
-    if jax.process_count() > 1 and (args.checkpoint_dir or args.resume):
-        raise UsageError("jaxopt-course: error: --checkpoint-dir/--resume: a sweep over several processes keeps each "
-                         "model's state on the host that trains it, and checkpointing that is not supported; run "
-                         "the sweep in one process (any number of devices) to checkpoint it")
-    splits = _load(args)
-    key, init_key = jax.random.split(jax.random.key(args.seed))
-    W0 = init_weights(init_key, splits.num_classes, splits.dim, scale=args.init_scale)
-    batch_size = None if args.full_batch else min(args.batch_size, splits.train.X.shape[0])
-    L, R = len(args.lrs), len(args.regs)
-    models = L * R
-    run_config = _run_config(args, batch_size, splits)
-    out_config = {**run_config, "steps": args.steps, "chunk_size": args.chunk_size}
-    out, checkpoint_dir = _run_folders(args)
-    out = out if writer else None  # several processes: process 0 writes
-    optimizer = partial(get_optimizer, args.optimizer)
-    init_state = init_metrics = None
-    if args.resume:
-        one_model = TrainState(W0, optimizer(args.lrs[0]).init(W0), key, jnp.zeros((), jnp.int32))
-        init_state, init_metrics = _resume(args, sweep_like(one_model, models), run_config)
-
-    def write_checkpoint(state, metrics):
-        save_checkpoint(checkpoint_dir, state, metrics, run_config)
-
-    X_train, y_train, left_out = _host_rows(splits.train.X, splits.train.y, mesh)
-    start = time.perf_counter()
-    try:
-        grid = sweep(get_loss(args.loss), optimizer, W0, X_train, y_train, key=key,
-                     learning_rates=args.lrs, regs=args.regs, batch_size=batch_size, num_steps=args.steps,
-                     X_val=splits.val.X, y_val=splits.val.y, chunk_size=args.chunk_size, init_state=init_state,
-                     init_metrics=init_metrics, on_chunk=write_checkpoint if checkpoint_dir else None, mesh=mesh)
-        jax.block_until_ready(grid.params)
-        if mesh is not None:  # replicated over the mesh: one host copy
-            grid = grid._replace(params=np.asarray(grid.params))
-    except TrainingInterrupted as err:  # the M = L * R models so far, as an lr x reg grid in --out
-        if jax.process_count() > 1:
-            print(f"jaxopt-course: interrupted at step {err.step} of {args.steps}", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        params = np.asarray(err.state.params).reshape((L, R) + W0.shape)
-        metrics = Metrics(*(np.asarray(m).reshape(L, R, err.step) for m in err.metrics))
-        return _interrupted(args, err, checkpoint_dir=checkpoint_dir, out=out, run_config=run_config,
-                            out_config=out_config, params=params, metrics=metrics)
-    seconds = time.perf_counter() - start
-    losses = Metrics(grid.losses, np.full_like(grid.losses, np.nan))
-    diverged = ~np.all(np.isfinite(grid.losses), axis=2)
-    val = np.where(diverged, np.nan, grid.val_accuracy)
-    if np.all(np.isnan(val)):
-        if out is not None:
-            save_run(out, params=grid.params, metrics=losses, config=out_config,
-                     summary={"status": "diverged", "step": args.steps})
-        print("jaxopt-course: error: every model of the sweep diverged; try smaller --lrs", file=sys.stderr)
-        return EXIT_DIVERGED
-    i, j = np.unravel_index(int(np.nanargmax(val)), val.shape)
-    accuracies = evaluate(grid.params[i, j], splits)
-    clean = [[None if np.isnan(v) else float(v) for v in row] for row in val]
-    result = {
-        "data": args.data, "loss": args.loss, "optimizer": args.optimizer, "learning_rates": args.lrs,
-        "regs": args.regs, "steps": args.steps, "batch_size": batch_size, "seed": args.seed,
-        "val_accuracy": clean, "diverged": diverged.tolist(),
-        "best": {"lr": args.lrs[i], "reg": args.regs[j], "train_accuracy": accuracies["train"],
-                 "val_accuracy": accuracies["val"], "test_accuracy": accuracies["test"]},
-        "seconds": seconds,
-        **_mesh_report(mesh),
-    }
-    if left_out:
-        result["train_examples_left_out"] = left_out
-    if init_state is not None:
-        result["resumed_from_step"] = int(init_state.step)
-    if not writer:
-        return 0
-    if out is not None:
-        save_run(out, params=grid.params, metrics=losses, config=out_config,
-                 summary={"status": "completed", "step": args.steps, **result})
-    width = max(8, *(len(f"{r:g}") + 1 for r in args.regs))
-    lines = [f"{models} {args.loss} classifiers on {args.data}, {args.optimizer}, {args.steps} steps, trained at once, "
-             f"vmapped{_mesh_words(mesh)} ({seconds:.1f} s): validation accuracy",
-             "  " + "lr / reg".rjust(10) + "".join(f"{r:g}".rjust(width) for r in args.regs)]
-    for a, lr in enumerate(args.lrs):
-        cells = ["diverged" if diverged[a, b] else f"{100 * val[a, b]:.1f}%" for b in range(len(args.regs))]
-        lines.append("  " + f"{lr:g}".rjust(10) + "".join(cell.rjust(width) for cell in cells))
-    best = result["best"]
-    lines.append(f"  best: lr {best['lr']:g}, reg {best['reg']:g} -- val {best['val_accuracy']:.2%}, "
-                 f"test {best['test_accuracy']:.2%}")
-    _emit(args, result, lines)
-    return 0
-
-
-def _experiments_dir():
-    """``experiments/`` of the source checkout this package runs from (``pip install -e .``)."""
-    from pathlib import Path
-
+    Raises:
+      UsageError: when there is none (an installed wheel has no experiments).
+    """
     folder = Path(__file__).resolve().parents[1] / "experiments"
-    if not (folder / "lecture.py").is_file():
-        raise UsageError(
-            f"jaxopt-course lecture runs the scripts in experiments/ of a source checkout, and there is none at "
-            f"{folder}: clone the repository and install it with pip install -e . (or run make demo)")
+    if not (folder / "lecture.py").is_file() or not (folder / "_common.py").is_file():
+        raise UsageError(f"lecture runs the scripts in experiments/ of a source checkout, and there is none at "
+                         f"{folder}: clone the repository and install it with pip install -e . (or make install)")
     return folder
 
 
-def _cmd_lecture(args):
-    import importlib
+def import_experiment(name: str, folder: Path | None = None):
+    """Import ``experiments/<name>.py`` by its file path, as the module ``name``.
 
-    folder = _experiments_dir()
-    splits = _load(args)
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-    lecture = importlib.import_module("lecture")
-    argv = ["--data", args.data, "--out", args.out, "--seed", str(args.seed), "--progress", args.progress]
-    if args.data_dir:
-        argv += ["--data-dir", args.data_dir]
-    if args.quick:
-        argv.append("--quick")
-    if args.only:
-        argv += ["--only", args.only]
+    The explicit form of what ``python experiments/<name>.py`` does
+    implicitly (its folder first on ``sys.path``), without touching
+    ``sys.path``: the module is loaded from its file with
+    :mod:`importlib.util` and registered in ``sys.modules`` under the name
+    the scripts import each other by (``_common``, ``lecture``, ...). A
+    module already imported from that same file is reused.
+    """
+    import importlib.util
+
+    path = (folder or experiments_folder()) / f"{name}.py"
+    loaded = sys.modules.get(name)
+    if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() == path.resolve():
+        return loaded
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     try:
-        lecture_args = lecture.build_parser().parse_args(argv)
-        run = lecture.run(lecture_args, splits=splits)
-    except SystemExit as exit_:  # the experiments' own one-line errors (already printed)
-        return int(exit_.code or 0)
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def _cmd_lecture(args):
+    from .files import ensure_dir
+
+    folder = experiments_folder()
+    import_experiment("_common", folder)  # what every script imports first (`from _common import ...`)
+    lecture = import_experiment("lecture", folder)
+    names = [name for name, _, _ in lecture.SECTIONS]
+    unknown = [w for w in (args.only or "").split(",") if w.strip() and w.strip() not in names]
+    if unknown:
+        raise UsageError(f"--only got unknown experiment(s) {unknown}; choose from {names}")
+    ensure_dir(args.out)
+    splits = _load(args)
+    argv = ["--data", args.data, "--out", args.out, "--seed", str(args.seed), "--progress", args.progress]
+    argv += ["--data-dir", args.data_dir] if args.data_dir else []
+    argv += ["--quick"] if args.quick else []
+    argv += ["--only", args.only] if args.only else []
+    lecture_args = lecture.build_parser().parse_args(argv)
+    lecture_args.prog = "jaxopt-course"  # the experiments' one-line errors start with it
+    run = lecture.run(lecture_args, splits=splits)
     items = run["items"]
     result = {
-        "report": str(run["report"]),
-        "data": args.data,
-        "quick": args.quick,
-        "seconds": run["metrics"]["seconds"],
+        "report": str(run["report"]), "data": args.data, "quick": args.quick, "seconds": run["metrics"]["seconds"],
         "experiments": [item["name"] for item in items],
         "summaries": {item["name"]: item["summary"] for item in items},
         "figures": {item["name"]: [str(f) for f in item["figures"]] for item in items},
@@ -671,101 +1010,119 @@ def _cmd_lecture(args):
     return 0
 
 
-def _float_list(positive: bool):
-    """argparse type: ``"1e-7,5e-7"`` -> ``[1e-07, 5e-07]``, every number > 0 (or >= 0)."""
-    check = _positive_float if positive else _nonnegative_float
-
-    def parse(text):
-        values = [check(part.strip()) for part in text.split(",") if part.strip()]
-        if not values:
-            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
-        return values
-
-    return parse
+# ---------------------------------------------------------------------------
+# The parser: one _Command row per subcommand
+# ---------------------------------------------------------------------------
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _add_data_args(p):
+    from .data import DATASETS
+
+    p.add_argument("--data", choices=DATASETS, default="digits",
+                   help="the data set: digits (bundled with scikit-learn, offline) or cifar10; the defaults of "
+                        "the options marked 'on digits / on cifar10' follow it")
+    p.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="the folder holding cifar-10-batches-py/ (for --data cifar10; default $JAXOPT_COURSE_CIFAR10)")
+    p.add_argument("--download", action="store_true",
+                   help="download CIFAR-10 into --data-dir if it is not there (MD5-checked)")
 
 
-def _nonnegative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
-    return value
+def _add_json_arg(p):
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
 
-def _positive_float(text):
-    value = _nonnegative_float(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
+def _add_model_args(p, command: str):
+    """train's and sweep's loss, optimizer, batch, steps, init and seed."""
+    from .train import OPTIMIZERS as OPTIMIZER_NAMES
+
+    p.add_argument("--loss", choices=["softmax", "svm"], default="softmax",
+                   help="the data loss: softmax cross-entropy or multiclass SVM (hinge)")
+    p.add_argument("--optimizer", choices=OPTIMIZER_NAMES, default="sgd",
+                   help="the update rule (sgd: W <- W - lr * dW, the lecture's)")
+    p.add_argument("--batch-size", type=_positive_int, default=None,
+                   help=f"examples per SGD step ({_by_data(command, 'batch_size')})")
+    p.add_argument("--full-batch", action="store_true",
+                   help="gradient descent: use the whole training set every step (ignores --batch-size)")
+    p.add_argument("--steps", type=_positive_int, default=None,
+                   help=f"number of SGD steps, maxIterations ({_by_data(command, 'steps')})")
+    p.add_argument("--init-scale", type=_nonnegative_float, default=None,
+                   help=f"initial W = init_scale * randn(C, D) ({_by_data(command, 'init_scale')})")
+    p.add_argument("--seed", type=int, default=0, help="random seed (initial W and minibatches)")
 
 
 def _add_run_safety_args(p):
-    """train's and sweep's --chunk-size, --checkpoint-dir, --resume and --out."""
+    """train's and sweep's --chunk-size, --checkpoint-dir, --resume, --force and --out."""
     p.add_argument("--chunk-size", type=_positive_int, default=1000,
                    help="steps per compiled chunk; progress, checkpoints (and train's divergence check) happen "
                         "between chunks (it never changes the result)")
     p.add_argument("--checkpoint-dir", default=None, metavar="DIR",
                    help="write a checkpoint (params, optimizer state, key, step, metrics) to DIR after every "
-                        "chunk and on Ctrl-C")
-    p.add_argument("--resume", default=None, metavar="DIR",
-                   help="continue the run checkpointed in DIR (give the same options; --steps may grow; new "
-                        "checkpoints go to DIR unless --checkpoint-dir says otherwise); the result equals an "
-                        "uninterrupted run's bit for bit")
+                        "chunk and on Ctrl-C (default on Ctrl-C: OUT/checkpoint with --out, else "
+                        f"./{DEFAULT_CHECKPOINT_DIR})")
+    p.add_argument("--resume", default=None, metavar="PATH",
+                   help="continue the run checkpointed at PATH, a folder or its checkpoint.npz (give the same "
+                        "options; --steps may grow; new checkpoints go to that folder unless --checkpoint-dir says "
+                        "otherwise); the result equals an uninterrupted run's bit for bit")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite a checkpoint of another run in the checkpoint folder (refused otherwise)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="write params.npz, metrics.json (losses per step, status) and config.json to DIR -- also "
                         "when the run diverges (train: the last finite params) or is interrupted")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="jaxopt-course", description=(
-        "How linear classifiers are optimized: the CS231n optimization lecture in JAX."))
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
+def _add_mesh_args(p, *, devices_split: str):
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--devices", type=_positive_int, default=None, metavar="N",
+                       help=f"run on the first N devices JAX sees, {devices_split} (on a CPU, "
+                            "XLA_FLAGS=--xla_force_host_platform_device_count=N splits it into N devices)")
+    group.add_argument("--mesh", type=_mesh_sizes, default=None, metavar="data=D,model=M",
+                       help="the device mesh: D devices split every minibatch, M devices split a sweep's models "
+                            "(an axis left out has size 1)")
+    p.add_argument("--coordinator-address", default=None, metavar="HOST:PORT",
+                   help="several machines: process 0's address (or $JAX_COORDINATOR_ADDRESS); every process runs "
+                        "the same command with --num-processes and its own --process-id, and keeps only its share "
+                        "of the training rows")
+    p.add_argument("--num-processes", type=_positive_int, default=None, metavar="P",
+                   help="several machines: how many processes take part (or $JAX_NUM_PROCESSES)")
+    p.add_argument("--process-id", type=int, default=None, metavar="I",
+                   help="several machines: this process's number, 0 .. P-1 (or $JAX_PROCESS_ID)")
 
-    p = sub.add_parser("train", help="train a linear classifier with minibatch SGD",
-                       description="Train a linear classifier (scores W x) by minibatch stochastic gradient "
-                                   "descent: sample --batch-size examples, step against the gradient, repeat.")
+
+def _add_train_args(p):
     _add_data_args(p)
-    p.add_argument("--loss", choices=["softmax", "svm"], default="softmax",
-                   help="the data loss: softmax cross-entropy or multiclass SVM (hinge)")
-    p.add_argument("--lr", type=_positive_float, default=1.0, help="the step size (learning rate)")
-    p.add_argument("--reg", type=_nonnegative_float, default=1e-4, help="regularization strength lambda")
-    p.add_argument("--batch-size", type=_positive_int, default=256, help="examples per SGD step")
-    p.add_argument("--steps", type=_positive_int, default=2000, help="number of SGD steps (maxIterations)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (initial W and minibatches)")
-    p.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad"],
-                   default="sgd", help="the update rule (sgd: W <- W - lr * dW, the lecture's)")
-    p.add_argument("--full-batch", action="store_true",
-                   help="gradient descent: use the whole training set every step (ignores --batch-size)")
-    p.add_argument("--init-scale", type=_nonnegative_float, default=1e-4,
-                   help="initial W = init_scale * randn(C, D) (CS231n: 1e-4 in the notes, 1e-3 in the assignment)")
+    p.add_argument("--lr", type=_positive_float, default=None,
+                   help=f"the step size, learning rate ({_by_data('train', 'lr')})")
+    p.add_argument("--reg", type=_nonnegative_float, default=None,
+                   help=f"regularization strength lambda ({_by_data('train', 'reg')})")
+    _add_model_args(p, "train")
     _add_run_safety_args(p)
     _add_mesh_args(p, devices_split="each minibatch split N ways (the same run up to float32 rounding)")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    p.set_defaults(func=_cmd_train)
+    _add_json_arg(p)
 
-    p = sub.add_parser("search", help="optimize without gradients: grid, random or random local search",
-                       description="The lecture's first strategies. grid: exhaustive search over the "
-                                   "tea-temperature toy; random: keep the best of --trials random W; local: "
-                                   "perturb W by --step-size * randn, keep it if the loss drops.")
+
+def _add_sweep_args(p):
+    _add_data_args(p)
+    p.add_argument("--lrs", type=_float_list(positive=True), default=None,
+                   help=f"comma-separated learning rates, e.g. 1e-7,5e-7 ({_by_data('sweep', 'lrs')})")
+    p.add_argument("--regs", type=_float_list(positive=False), default=None,
+                   help=f"comma-separated regularization strengths, e.g. 2.5e4,5e4 ({_by_data('sweep', 'regs')})")
+    _add_model_args(p, "sweep")
+    _add_run_safety_args(p)
+    _add_mesh_args(p, devices_split="the models split N ways (--mesh data=D,model=M splits each minibatch too)")
+    _add_json_arg(p)
+
+
+def _add_toy_args(p, what: str):
+    p.add_argument("--toy", choices=["smooth", "local_minima", "wiggly"], default="smooth",
+                   help=f"the tea-temperature cost{what}: smooth (one minimum), local_minima (iced tea, a forgotten "
+                        "cup) or wiggly")
+    p.add_argument("--points", type=_positive_int, default=101, help="exhaustive search: grid points over 0..100 C")
+
+
+def _add_search_args(p):
     p.add_argument("--method", choices=["grid", "random", "local"], default="random",
                    help="grid (tea toy), random or local (on the data)")
-    p.add_argument("--toy", choices=["smooth", "local_minima", "wiggly"], default="smooth",
-                   help="the tea-temperature cost for --method grid")
-    p.add_argument("--points", type=_positive_int, default=101,
-                   help="grid points over 0..100 C for --method grid")
+    _add_toy_args(p, " for --method grid")
     _add_data_args(p)
     p.add_argument("--loss", choices=["softmax", "svm"], default="svm",
                    help="the loss to minimize over the training set")
@@ -773,98 +1130,152 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=_positive_int, default=1000,
                    help="loss evaluations: random W to draw, or local steps to try")
     p.add_argument("--scale", type=_nonnegative_float, default=None,
-                   help="std of the random W (random; default 1e-4) or of W0 (local; default 1e-3)")
-    p.add_argument("--step-size", type=_positive_float, default=1e-4, help="std of a local step")
+                   help=f"std of the random W (random) or of W0 (local) ({_by_data('search', 'scale')})")
+    p.add_argument("--step-size", type=_positive_float, default=None,
+                   help=f"std of a local step ({_by_data('search', 'step_size')})")
     p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    p.set_defaults(func=_cmd_search)
+    _add_json_arg(p)
 
-    p = sub.add_parser("gradcheck", help="check the analytic gradient against finite differences",
-                       description="The lecture's numerical gradient, (L(W + h e_k) - L(W)) / h for every weight "
-                                   "(or the central difference), against the hand-derived gradient: relative "
-                                   "error |a - b| / max(|a|, |b|) and the worst coordinates. CIFAR-10 uses its "
-                                   "500-image dev set.")
+
+def _add_gradcheck_args(p):
     _add_data_args(p)
     p.add_argument("--loss", choices=["softmax", "svm"], default="svm", help="the loss whose gradient to check")
     p.add_argument("--method", choices=["forward", "central"], default="central",
                    help="forward (the lecture's formula) or central differences (the better one)")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
-                   help="float64 for a tight check (round-off eps/h is 1e9 times smaller)")
-    p.add_argument("--h", type=_positive_float, default=1e-4, help="the finite-difference step")
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                   help="float64: a tight check (float32 round-off, eps * |L| / h, hides slopes below ~1e-6 / h)")
+    p.add_argument("--h", type=_positive_float, default=None,
+                   help="the finite-difference step (default: " + ", ".join(
+                       f"{h:g} in {dtype}" for dtype, h in GRADCHECK_H.items()) + ")")
     p.add_argument("--reg", type=_nonnegative_float, default=0.0, help="regularization strength lambda")
     p.add_argument("--num-checks", type=_positive_int, default=None,
-                   help="check this many random weights (CS231n's grad_check_sparse; default: all)")
+                   help="check this many random weights, CS231n's grad_check_sparse "
+                        f"({_by_data('gradcheck', 'num_checks')})")
     p.add_argument("--init-scale", type=_nonnegative_float, default=1e-4, help="W = init_scale * randn(C, D)")
     p.add_argument("--seed", type=int, default=0, help="random seed (W and the checked weights)")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    p.set_defaults(func=_cmd_gradcheck)
+    _add_json_arg(p)
 
-    p = sub.add_parser("sweep", help="train a learning rate x regularization grid in one vmapped call",
-                       description="CS231n's tuning step: train one linear classifier per (learning rate, "
-                                   "regularization strength) pair -- all of them at once, one vmapped call, the "
-                                   "same minibatches for every model -- and keep the best on the validation set; "
-                                   "report its test accuracy.")
-    _add_data_args(p)
-    p.add_argument("--loss", choices=["softmax", "svm"], default="softmax", help="the data loss")
-    p.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad"],
-                   default="sgd", help="the update rule (sgd: W <- W - lr * dW, the lecture's)")
-    p.add_argument("--lrs", type=_float_list(positive=True), default=[1e-2, 1e-1, 1.0],
-                   help="comma-separated learning rates (step sizes), e.g. 1e-7,5e-7 (default 0.01,0.1,1)")
-    p.add_argument("--regs", type=_float_list(positive=False), default=[0.0, 1e-3, 1e-1],
-                   help="comma-separated regularization strengths, e.g. 2.5e4,5e4 (default 0,0.001,0.1)")
-    p.add_argument("--steps", type=_positive_int, default=1000, help="SGD steps per model (maxIterations)")
-    p.add_argument("--batch-size", type=_positive_int, default=256, help="examples per SGD step")
-    p.add_argument("--full-batch", action="store_true", help="gradient descent: the whole training set every step")
-    p.add_argument("--init-scale", type=_nonnegative_float, default=1e-4, help="initial W = init_scale * randn(C, D)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (initial W and minibatches)")
-    _add_run_safety_args(p)
-    _add_mesh_args(p, devices_split="the models split N ways (--mesh data=D,model=M splits each minibatch too)")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    p.set_defaults(func=_cmd_sweep)
 
-    p = sub.add_parser("tea", help="exhaustive search vs gradient descent on the tea-temperature toy",
-                       description="The lecture's one-parameter problem: the best temperature for a cup of tea. "
-                                   "Exhaustive search tastes every temperature of a grid; gradient descent starts "
-                                   "at --start and steps downhill, t <- t - step_size * slope. Try --toy "
-                                   "local_minima or wiggly to see gradient descent get stuck.")
-    p.add_argument("--toy", choices=["smooth", "local_minima", "wiggly"], default="smooth",
-                   help="the cost: smooth (one minimum), local_minima (iced tea, a forgotten cup) or wiggly")
-    p.add_argument("--points", type=_positive_int, default=101, help="exhaustive search: grid points over 0..100 C")
+def _add_tea_args(p):
+    _add_toy_args(p, "")
     p.add_argument("--start", type=float, default=20.0, help="gradient descent: the starting temperature (C)")
     p.add_argument("--step-size", type=_positive_float, default=5.0, help="gradient descent: the step size")
     p.add_argument("--steps", type=_positive_int, default=500, help="gradient descent: the number of steps")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    p.set_defaults(func=_cmd_tea)
+    _add_json_arg(p)
 
-    p = sub.add_parser("lecture", help="run the whole lecture and write results/lecture/report.md",
-                       description="The main job: every experiment of the optimization lecture in its order -- the "
-                                   "loss landscape, random search, exhaustive search vs gradient descent, the "
-                                   "numerical vs analytic gradient, batch sizes and SGD, optax optimizers, the "
-                                   "lr x reg sweep, the learned templates -- writing each one's results and "
-                                   "figures under --out and a report with every table and figure. Needs the "
-                                   "experiments/ folder of a source checkout.")
+
+def _add_lecture_args(p):
     _add_data_args(p)
     p.add_argument("--quick", action="store_true", help="small budgets: a smoke test")
-    p.add_argument("--out", default="results", help="the results folder (default: results/)")
+    p.add_argument("--out", default="results", help="the results folder")
     p.add_argument("--only", default=None, help="comma-separated experiments to run (default: all)")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--progress", choices=["auto", "on", "off"], default="auto",
                    help="the progress bar on stderr (auto: when stderr is a terminal)")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    p.set_defaults(func=_cmd_lecture)
+    _add_json_arg(p)
+
+
+class _Command(NamedTuple):
+    """One subcommand: its name, one-line help, description, options and the function that runs it."""
+
+    name: str
+    help: str
+    description: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+COMMANDS = (
+    _Command("train", "train a linear classifier with minibatch SGD",
+             "Train a linear classifier (scores W x) by minibatch stochastic gradient descent: sample "
+             "--batch-size examples, step against the gradient, repeat. On --data cifar10 the defaults are "
+             "CS231n's recipe (lr 1e-7, reg 2.5e4, batch 200, 1500 steps, init 1e-3).",
+             _add_train_args, _cmd_train),
+    _Command("search", "optimize without gradients: grid, random or random local search",
+             "The lecture's first strategies. grid: exhaustive search over the tea-temperature toy; random: keep "
+             "the best of --trials random W; local: perturb W by --step-size * randn, keep it if the loss drops.",
+             _add_search_args, _cmd_search),
+    _Command("gradcheck", "check the analytic gradient against finite differences",
+             "The lecture's numerical gradient, (L(W + h e_k) - L(W)) / h for every weight (or the central "
+             "difference), against the hand-derived gradient: relative error |a - b| / max(|a|, |b|) (the CS231n "
+             "notes'; its assignment code divides by |a| + |b|, half as large near a match), the worst "
+             "coordinates and a verdict with CS231n's thresholds (> 1e-2 probably wrong, < 1e-7 good; kinks "
+             "explained). CIFAR-10 uses its 500-image dev set.",
+             _add_gradcheck_args, _cmd_gradcheck),
+    _Command("sweep", "train a learning rate x regularization grid in one vmapped call",
+             "CS231n's tuning step: train one linear classifier per (learning rate, regularization strength) "
+             "pair -- all of them at once, one vmapped call, the same minibatches for every model -- and keep "
+             "the best on the validation set; report its test accuracy.",
+             _add_sweep_args, _cmd_sweep),
+    _Command("tea", "exhaustive search vs gradient descent on the tea-temperature toy",
+             "The lecture's one-parameter problem: the best temperature for a cup of tea. Exhaustive search "
+             "tastes every temperature of a grid; gradient descent starts at --start and steps downhill, "
+             "t <- t - step_size * slope. Try --toy local_minima or wiggly to see gradient descent get stuck.",
+             _add_tea_args, _cmd_tea),
+    _Command("lecture", "run the whole lecture and write results/lecture/report.md",
+             "The main job: every experiment of the optimization lecture in its order -- the loss landscape, "
+             "random search, exhaustive search vs gradient descent, the numerical vs analytic gradient, batch "
+             "sizes and SGD, optax optimizers, the lr x reg sweep, the learned templates -- writing each one's "
+             "results and figures under --out and a report with every table and figure. Needs the experiments/ "
+             "folder of a source checkout (it imports experiments/*.py by their file paths).",
+             _add_lecture_args, _cmd_lecture),
+)
+
+EPILOG = ("Start-up: JAX's persistent compilation cache is on, in $XDG_CACHE_HOME/jaxopt-course/jax "
+          "(~/.cache/jaxopt-course/jax; $JAX_COMPILATION_CACHE_DIR wins if set), so a repeated command skips "
+          "most compiling; JAXOPT_COURSE_NO_CACHE=1 turns it off. Exit codes: 0 done, 1 diverged, 2 bad "
+          f"arguments or data, {EXIT_WRITE_FAILED} a checkpoint or result could not be written (disk full...), "
+          "130 interrupted (Ctrl-C).")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; ``only="train"`` adds only that subcommand's options (``only=""``: none of them).
+
+    :func:`main` passes the subcommand it runs, so that building the parser
+    imports nothing the command does not use.
+    """
+    parser = _Parser(prog="jaxopt-course", formatter_class=_HelpFormatter, epilog=EPILOG, description=(
+        "How linear classifiers are optimized: the CS231n optimization lecture in JAX. "
+        "Run jaxopt-course COMMAND --help for a command's options and their defaults."))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for command in COMMANDS:
+        p = sub.add_parser(command.name, help=command.help, description=command.description, epilog=EPILOG,
+                           formatter_class=_HelpFormatter)
+        if only is None or only == command.name:
+            command.add_arguments(p)
+        p.set_defaults(func=command.run)
     return parser
 
 
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """Parse ``argv`` with only its subcommand's options built; fill the data-set defaults (``args.recipe``)."""
+    names = {command.name for command in COMMANDS}
+    args = build_parser(only=argv[0] if argv[0] in names else "").parse_args(argv)
+    args.recipe = _apply_recipe(args)
+    return args
+
+
 def main(argv=None) -> int:
-    parser = build_parser()
+    """``jaxopt-course ...``: run one subcommand; return its exit code."""
+    from .cache import enable_compilation_cache
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # bare `jaxopt-course`: what there is to run
+        build_parser(only="").print_help()
+        return 0
+    enable_compilation_cache()
     try:
-        args = parser.parse_args(argv)
+        args = _parse(argv)
         return args.func(args)
     except UsageError as err:
-        print(str(err), file=sys.stderr)
+        print(f"{PREFIX} {err}", file=sys.stderr)
         return EXIT_USAGE
-    except (ValueError, TypeError, FileNotFoundError, ConnectionError, PermissionError) as err:
-        print(f"jaxopt-course: error: {err}".splitlines()[0], file=sys.stderr)
+    except _WriteFailed as err:
+        print(f"{PREFIX} {err}", file=sys.stderr)
+        return EXIT_WRITE_FAILED
+    except (ValueError, TypeError, OSError, ConnectionError) as err:
+        print(f"{PREFIX} {err}".splitlines()[0], file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:  # Ctrl-C outside a training loop: nothing to save
         print("jaxopt-course: interrupted", file=sys.stderr)

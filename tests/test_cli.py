@@ -1,8 +1,11 @@
 """The command line: the main job's JSON, and one-line errors with exit code 2."""
 
 import json
+import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +56,191 @@ def test_missing_cifar_folder_is_one_line(tmp_path):
 def test_help_in_the_lectures_words():
     proc = run_cli("train", "--help")
     assert proc.returncode == 0 and "minibatch" in proc.stdout
+
+
+# ---------------------------------------------------------------------------
+# Start-up: lazy imports, the compilation cache, the bare command
+# ---------------------------------------------------------------------------
+
+IMPORTED = ("import sys\nfrom jaxopt_course.cli import main\ntry:\n    code = main({argv!r})\nexcept SystemExit as e:\n"
+            "    code = e.code\nprint(code, sorted(m for m in ('jax', 'sklearn', 'matplotlib') if m in sys.modules))")
+
+
+def imported_by(argv, **env):
+    proc = subprocess.run([sys.executable, "-c", IMPORTED.format(argv=argv)], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "JAXOPT_COURSE_NO_CACHE": "1", **env})
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def test_help_and_the_bare_command_import_no_jax():
+    assert imported_by(["--help"]) == "0 []"
+    assert imported_by([]) == "0 []"
+    assert imported_by(["tea", "--help"]) == "0 []"
+    assert imported_by(["gradcheck", "--help"]) == "0 []"
+
+
+def test_tea_does_not_import_scikit_learn():
+    assert imported_by(["tea", "--steps", "3", "--json"]) == "0 ['jax']"
+
+
+def test_bare_command_lists_the_commands():
+    proc = run_cli()
+    assert proc.returncode == 0, proc.stderr
+    for command in ("train", "search", "gradcheck", "sweep", "tea", "lecture"):
+        assert f"\n    {command}" in proc.stdout
+    assert "JAXOPT_COURSE_NO_CACHE=1" in proc.stdout.replace("\n", " ")
+
+
+def test_the_compilation_cache_is_written_under_xdg_cache_home_unless_turned_off(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_") and k != "JAXOPT_COURSE_NO_CACHE"}
+    cold = subprocess.run([sys.executable, "-m", "jaxopt_course", "tea", "--steps", "3", "--json"], capture_output=True,
+                          text=True, timeout=300, env={**env, "XDG_CACHE_HOME": str(tmp_path / "on")})
+    assert cold.returncode == 0 and cold.stderr == "", cold.stderr
+    assert any((tmp_path / "on" / "jaxopt-course" / "jax").iterdir())
+    off = subprocess.run([sys.executable, "-m", "jaxopt_course", "tea", "--steps", "3", "--json"], capture_output=True,
+                         text=True, timeout=300,
+                         env={**env, "XDG_CACHE_HOME": str(tmp_path / "off"), "JAXOPT_COURSE_NO_CACHE": "1"})
+    assert off.returncode == 0, off.stderr
+    assert not (tmp_path / "off").exists()
+    assert json.loads(off.stdout) == {**json.loads(cold.stdout), "seconds": json.loads(off.stdout)["seconds"]}
+
+
+def test_enable_compilation_cache_leaves_an_imported_jax_alone():
+    from jaxopt_course.cache import cache_dir, enable_compilation_cache
+
+    env = {"XDG_CACHE_HOME": "/nowhere"}
+    assert enable_compilation_cache(env) is None and env == {"XDG_CACHE_HOME": "/nowhere"}  # jax is imported here
+    assert cache_dir(env) == Path("/nowhere/jaxopt-course/jax")
+
+
+# ---------------------------------------------------------------------------
+# Help, defaults that follow the data set, one-line errors
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command, shown", [
+    ("train", ["--lr LR", "1 on digits, 1e-07 on cifar10", "25000 on cifar10", "200 on cifar10",
+               "1500 on cifar10", "0.001 on cifar10", "(default: sgd)", "(default: softmax)", "(default: 1000)"]),
+    ("sweep", ["0.01,0.1,1 on digits, 1e-07,5e-07 on cifar10", "25000,50000 on cifar10"]),
+    ("search", ["0.01 (random), 0.1 (local) on digits", "(default: random)", "(default: 1000)"]),
+    ("gradcheck", ["(default: float64)", "1e-05 in float64, 0.01 in float32", "10 on cifar10"]),
+    ("tea", ["(default: 20.0)", "(default: 5.0)", "(default: smooth)"]),
+    ("lecture", ["(default: results)"]),
+])
+def test_every_help_shows_the_defaults(command, shown):
+    from jaxopt_course.cli import build_parser
+
+    text = " ".join(build_parser()._subparsers._group_actions[0].choices[command].format_help().split())
+    for words in shown:
+        assert words in text, words
+
+
+def test_cifar10_defaults_are_the_cs231n_recipe_unless_told_otherwise():
+    from jaxopt_course.cli import _parse
+
+    args = _parse(["train", "--data", "cifar10", "--data-dir", "D", "--lr", "5e-7"])
+    assert (args.lr, args.reg, args.batch_size, args.steps, args.init_scale) == (5e-7, 2.5e4, 200, 1500, 1e-3)
+    assert args.recipe == {"--reg": 2.5e4, "--batch-size": 200, "--steps": 1500, "--init-scale": 1e-3}
+    digits = _parse(["train"])
+    assert (digits.lr, digits.reg, digits.batch_size, digits.steps, digits.init_scale) == (1.0, 1e-4, 256, 2000, 1e-4)
+    local = _parse(["search", "--method", "local"])
+    assert (local.scale, local.step_size) == (0.1, 0.01)  # digits' scales: the README's 83.7 % row
+    assert _parse(["search", "--data", "cifar10", "--data-dir", "D"]).scale == 1e-4
+    assert _parse(["sweep", "--data", "cifar10", "--data-dir", "D"]).lrs == [1e-7, 5e-7]
+    assert _parse(["gradcheck", "--data", "cifar10", "--data-dir", "D"]).num_checks == 10
+
+
+def test_the_recipe_is_announced_on_stderr(capsys):
+    from jaxopt_course.cli import _parse, _say_recipe
+
+    _say_recipe(_parse(["train", "--data", "cifar10", "--data-dir", "D", "--steps", "10"]))
+    assert capsys.readouterr().err == ("jaxopt-course: --data cifar10: CS231n's recipe for the options not given: "
+                                       "--lr 1e-07 --reg 25000 --batch-size 200 --init-scale 0.001\n")
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["train", "--lr", "-0.1"], "jaxopt-course: error: argument --lr: expected a number > 0, got -0.1"),
+    (["train", "--lr", "0"], "jaxopt-course: error: argument --lr: expected a number > 0, got 0"),
+    (["train", "--reg", "-1"], "jaxopt-course: error: argument --reg: expected a number >= 0, got -1"),
+    (["train", "--data", "cifar10"], "jaxopt-course: error: --data cifar10 needs --data-dir DIR"),
+    (["sweep", "--resume", "{tmp}/missing"], "jaxopt-course: error: --resume {tmp}/missing: no checkpoint at"),
+])
+def test_errors_are_one_line_with_the_prefix(argv, line, tmp_path, capsys, monkeypatch):
+    from jaxopt_course.cli import main
+
+    monkeypatch.delenv("JAXOPT_COURSE_CIFAR10", raising=False)
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(line.replace("{tmp}", str(tmp_path))), err
+    assert not (tmp_path / "missing").exists()  # a missing --resume folder is not created
+
+
+def test_lecture_outside_a_checkout_is_one_line(tmp_path, capsys, monkeypatch):
+    from jaxopt_course import cli
+
+    monkeypatch.setattr(cli, "__file__", str(tmp_path / "site-packages" / "jaxopt_course" / "cli.py"))
+    assert cli.main(["lecture", "--out", str(tmp_path / "results")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("jaxopt-course: error: lecture runs the scripts in experiments/")
+    assert "pip install -e ." in err[0]
+
+
+# ---------------------------------------------------------------------------
+# Checkpoints are never lost silently; resume says so
+# ---------------------------------------------------------------------------
+
+SMALL = ["train", "--steps", "4", "--chunk-size", "2", "--batch-size", "16"]
+
+
+def test_a_checkpoint_of_another_run_is_not_overwritten_without_force(tmp_path, capsys):
+    from jaxopt_course.checkpoint import read_checkpoint_config
+    from jaxopt_course.cli import main
+
+    ckpt = str(tmp_path / "ckpt")
+    assert main([*SMALL, "--checkpoint-dir", ckpt]) == 0
+    before = (tmp_path / "ckpt" / "checkpoint.npz").read_bytes()
+    capsys.readouterr()
+    assert main([*SMALL, "--loss", "svm", "--checkpoint-dir", ckpt]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "holds the checkpoint of another run (--loss softmax, this command has svm)" in err[0]
+    assert "--force" in err[0] and f"--resume {ckpt}" in err[0]
+    assert (tmp_path / "ckpt" / "checkpoint.npz").read_bytes() == before
+    assert main([*SMALL, "--checkpoint-dir", ckpt]) == 0  # the same run again: nothing is lost
+    assert main([*SMALL, "--loss", "svm", "--checkpoint-dir", ckpt, "--force"]) == 0
+    assert read_checkpoint_config(ckpt)["loss"] == "svm"
+
+
+def test_the_default_ctrl_c_folder_is_guarded_too(tmp_path, capsys, monkeypatch):
+    from jaxopt_course.cli import DEFAULT_CHECKPOINT_DIR, main
+
+    monkeypatch.chdir(tmp_path)
+    assert main([*SMALL, "--checkpoint-dir", DEFAULT_CHECKPOINT_DIR]) == 0  # as an interrupted run leaves it
+    capsys.readouterr()
+    assert main([*SMALL, "--lr", "0.5"]) == 2  # would write there on Ctrl-C
+    assert f"{DEFAULT_CHECKPOINT_DIR}/checkpoint.npz holds the checkpoint of another run" in capsys.readouterr().err
+
+
+def test_resume_from_a_checkpoint_file_says_so_and_times_only_its_steps(tmp_path, capsys):
+    from jaxopt_course.cli import main
+
+    ckpt = tmp_path / "ckpt"
+    assert main([*SMALL, "--checkpoint-dir", str(ckpt), "--json"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    assert main([*SMALL[:2], "6", *SMALL[3:], "--resume", str(ckpt / "checkpoint.npz")]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\(\d+\.\d s for steps 5-6, resumed from step 4\)", out.splitlines()[0]), out
+    assert main([*SMALL[:2], "8", *SMALL[3:], "--resume", str(ckpt / "checkpoint.npz"), "--json"]) == 0
+    resumed = json.loads(capsys.readouterr().out)
+    assert resumed["resumed_from_step"] == 6 and resumed["timed_steps"] == 2 and whole["timed_steps"] == 4
+    assert sorted(p.name for p in ckpt.iterdir()) == ["checkpoint.npz"]
+
+
+def test_divergence_is_told_in_the_commands_words(capsys):
+    from jaxopt_course.cli import main
+
+    assert main(["train", "--lr", "1000", "--reg", "1", "--steps", "30", "--chunk-size", "10"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("jaxopt-course: error: training diverged: the loss is")
+    assert "try a smaller --lr" in err[0] and "--out DIR keeps the last finite weights" in err[0]
+    assert ".params" not in err[0]
