@@ -99,7 +99,7 @@ for start in (5.0, 20.0, 80.0):
     ax.plot(path, costs, "o-", markersize=2, label=f"descent from {start:.0f} C -> {float(path[-1]):.1f} C")
 best = grid_search(tea_cost_local_minima, temperatures)
 ax.plot(float(best.params), float(best.loss), "r*", markersize=12, label=f"grid: {float(best.params):.0f} C")
-ax.set_ylim(-3.5, 6)
+ax.set_ylim(-0.5, 6)
 ax.set_xlabel("temperature (C)")
 ax.legend(fontsize=8)
 plt.show()

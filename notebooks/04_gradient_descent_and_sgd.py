@@ -162,7 +162,8 @@ image = ax.imshow(mean_LxR, cmap="viridis")
 for i in range(L):
     for j in range(R):
         text = f"{mean_LxR[i, j]:.3f}" + (f"\n± {spread_LxR[i, j]:.3f}" if spread_LxR is not None else "")
-        ax.text(j, i, text, ha="center", va="center", color="white", fontsize=8)
+        light = mean_LxR[i, j] > (mean_LxR.min() + mean_LxR.max()) / 2     # dark text on the light cells
+        ax.text(j, i, text, ha="center", va="center", color="black" if light else "white", fontsize=8)
 ax.set_xticks(range(R), [f"{r:g}" for r in REGS])
 ax.set_yticks(range(L), [f"{lr:g}" for lr in LEARNING_RATES])
 ax.set(xlabel="reg", ylabel="learning rate", title=f"validation accuracy (mean of {num_seeds} seed(s))")
