@@ -67,6 +67,7 @@ def test_large_scores_use_the_real_max_shift():
 
 @settings(derandomize=True, deadline=None, max_examples=20)
 @given(seed=st.integers(0, 10_000), scale=st.floats(0.01, 5.0), reg=st.floats(0.0, 1.0))
+@pytest.mark.slow
 def test_matches_the_hand_derived_gradient_for_any_weights(seed, scale, reg):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((12, 5))
