@@ -43,6 +43,7 @@ def smoke(tmp_path_factory):
     return json.loads(out.read_text()), proc.stdout
 
 
+@pytest.mark.slow
 def test_smoke_run_measures_every_cpu_section(smoke):
     results, markdown = smoke
     sections = results["sections"]
@@ -66,6 +67,7 @@ def test_smoke_run_measures_every_cpu_section(smoke):
     assert "### Targets" in markdown and "| SGD svm: engine vs NumPy loop |" in markdown
 
 
+@pytest.mark.slow
 def test_smoke_run_records_the_blas_kernel_and_the_removed_overrides(smoke):
     machine = smoke[0]["machine"]
     assert any(lib["internal_api"] == "openblas" and lib["architecture"] for lib in machine["blas"])
@@ -74,6 +76,7 @@ def test_smoke_run_records_the_blas_kernel_and_the_removed_overrides(smoke):
     assert machine["load_average_before"] and machine["jax_backend"] == "cpu"
 
 
+@pytest.mark.slow
 def test_all_implementations_compute_the_same_loss_and_gradient(smoke):
     checks = smoke[0]["sections"]["loss_grad"]["agreement"]
     assert {c["impl"] for c in checks} >= {"jax value_and_grad", "jax hand-derived", "numpy (CS231n)"}
@@ -82,6 +85,7 @@ def test_all_implementations_compute_the_same_loss_and_gradient(smoke):
         assert c["grad_max_diff_rel"] < 1e-3, c
 
 
+@pytest.mark.slow
 def test_engine_compiles_once_and_the_sweep_equals_sequential_runs(smoke):
     results = smoke[0]
     for c in results["sections"]["sgd"]["compiles"]:
@@ -89,6 +93,7 @@ def test_engine_compiles_once_and_the_sweep_equals_sequential_runs(smoke):
     assert results["sections"]["sweep"]["sweep_vs_sequential_max_rel_diff"] < 1e-4
 
 
+@pytest.mark.slow
 def test_cores_option_pins_the_suite_and_every_librarys_threads(tmp_path):
     out = tmp_path / "one_core.json"
     proc = run_suite("--smoke", "--cores", "1", "--only", "ceilings", "--out", str(out), timeout=120)

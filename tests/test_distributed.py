@@ -86,6 +86,7 @@ def results_on(devices: int) -> dict:
 
 @pytest.mark.parametrize("devices, check", [(4, check) for check in SINGLE_PROCESS_CHECKS]
                          + [(8, check) for check in ON_8_DEVICES])
+@pytest.mark.slow
 def test_sharded_run_on_forced_cpu_devices(devices, check):
     results = results_on(devices)
     assert check in results, f"the child did not run {check}: {sorted(results)}"
@@ -98,6 +99,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_two_processes_each_holding_half_the_rows_train_like_one_device():
     port = free_port()
     procs = [subprocess.Popen([sys.executable, str(CHILD), "multihost", str(pid), "2", str(port)],
@@ -231,6 +233,7 @@ def test_describe_reports_the_devices_used():
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_scaling_benchmark_measures_every_workload_on_one_and_two_devices(tmp_path):
     out = tmp_path / "scaling.json"
     proc = subprocess.run([sys.executable, str(CHILD.parents[1] / "benchmarks" / "scaling.py"), "--quick", "--out",

@@ -61,6 +61,7 @@ def quick_lecture(tmp_path_factory, digits):
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_lecture_runs_every_experiment_in_the_lectures_order(quick_lecture):
     _, result = quick_lecture
     assert [item["name"] for item in result["items"]] == NAMES
@@ -69,6 +70,7 @@ def test_the_lecture_runs_every_experiment_in_the_lectures_order(quick_lecture):
 
 
 @pytest.mark.parametrize("name", list(FIGURES))
+@pytest.mark.slow
 def test_each_experiment_writes_valid_json_and_its_pngs(quick_lecture, name):
     out, result = quick_lecture
     folder = out / name
@@ -84,6 +86,7 @@ def test_each_experiment_writes_valid_json_and_its_pngs(quick_lecture, name):
     assert item["table"].startswith("|") and item["summary"].endswith(".")
 
 
+@pytest.mark.slow
 def test_the_report_names_every_figure_it_links_and_every_link_exists(quick_lecture):
     out, result = quick_lecture
     report = result["report"]
@@ -120,6 +123,7 @@ def np_tea(t):  # toys.tea_cost restated: exp(u) - u - 1, u = (t - 60) / 10
     return np.exp(u) - u - 1.0
 
 
+@pytest.mark.slow
 def test_tea_records_every_tasted_point_and_its_cost(quick_lecture):
     out, _ = quick_lecture
     m = strict_json(out / "tea_temperature" / "metrics.json")
@@ -140,6 +144,7 @@ def test_tea_records_every_tasted_point_and_its_cost(quick_lecture):
     assert abs(minima["grid"]["best_t"] - 60.0) <= 2.5
 
 
+@pytest.mark.slow
 def test_random_search_curves_and_budgets(quick_lecture):
     out, _ = quick_lecture
     config = strict_json(out / "random_search" / "config.json")
@@ -155,6 +160,7 @@ def test_random_search_curves_and_budgets(quick_lecture):
     assert sgd["test_accuracy"] > many["test_accuracy"] + 0.2
 
 
+@pytest.mark.slow
 def test_gradient_check_agrees_in_float64_and_the_study_finds_the_roundoff_floor(quick_lecture):
     out, _ = quick_lecture
     m = strict_json(out / "gradient_check" / "metrics.json")
@@ -173,6 +179,7 @@ def test_gradient_check_agrees_in_float64_and_the_study_finds_the_roundoff_floor
     assert study["best_error"]["float64"]["central"] < study["best_error"]["float64"]["forward"]
 
 
+@pytest.mark.slow
 def test_batch_size_bookkeeping(quick_lecture):
     out, _ = quick_lecture
     config = strict_json(out / "batch_size" / "config.json")
@@ -188,6 +195,7 @@ def test_batch_size_bookkeeping(quick_lecture):
         assert r["train_loss"][r["eval_steps"].index(r["steps_to_target"])] <= m["target_loss"]
 
 
+@pytest.mark.slow
 def test_sweep_picks_the_best_validation_model(quick_lecture):
     out, _ = quick_lecture
     config = strict_json(out / "sweep" / "config.json")
@@ -199,6 +207,7 @@ def test_sweep_picks_the_best_validation_model(quick_lecture):
     assert m["best"]["val_accuracy"] == pytest.approx(val[i, j], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_weights_templates_span_0_to_255(quick_lecture):
     out, _ = quick_lecture
     m = strict_json(out / "weights" / "metrics.json")
@@ -207,6 +216,7 @@ def test_weights_templates_span_0_to_255(quick_lecture):
     assert t.min() == 0 and t.max() == 255  # one min and max over all templates (CS231n)
 
 
+@pytest.mark.slow
 def test_landscape_slices_pass_through_W(quick_lecture):
     out, _ = quick_lecture
     m = strict_json(out / "landscape" / "metrics.json")
@@ -277,6 +287,7 @@ def test_scripts_exit_2_with_one_line_on_bad_arguments(tmp_path, args, pattern):
     assert len(lines) == 1 and pattern in lines[0] and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_cli_tea_sweep_and_lecture(tmp_path, capsys):
     from jaxopt_course.cli import main
 

@@ -176,6 +176,7 @@ def test_softmax_three_way_agreement(seed):
 
 
 @pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.slow
 def test_svm_three_way_agreement_away_from_kinks(seed):
     h = 1e-3
     with jax.enable_x64(True):
@@ -206,6 +207,7 @@ def test_svm_three_way_agreement_smooth_data():
     assert report.mean_relative_error_away_from_kinks <= 1e-8
 
 
+@pytest.mark.slow
 def test_jax_check_grads_on_both_losses():
     with jax.enable_x64(True):
         W, X, y = smooth_problem(0)
@@ -244,6 +246,7 @@ def test_kink_crossings_match_a_numpy_loop():
 
 @pytest.mark.parametrize("loss", ["svm", "softmax"])
 @pytest.mark.parametrize("method", ["forward", "central"])
+@pytest.mark.slow
 def test_linear_equals_generic_float64(loss, method):
     with jax.enable_x64(True):
         W, X, y = smooth_problem(3)
@@ -256,6 +259,7 @@ def test_linear_equals_generic_float64(loss, method):
 
 
 @pytest.mark.parametrize("loss", ["svm", "softmax"])
+@pytest.mark.slow
 def test_linear_equals_generic_float32(loss):
     W, X, y = smooth_problem(4, dtype=np.float32, w_scale=0.05)
     h, reg = 1e-3, 0.5
@@ -269,6 +273,7 @@ def test_linear_equals_generic_float32(loss):
     np.testing.assert_allclose(np.asarray(fast), np.asarray(jax.grad(f)(W)), atol=50 * tol)
 
 
+@pytest.mark.slow
 def test_linear_with_a_custom_per_example_loss_and_margin():
     with jax.enable_x64(True):
         W, X, y = smooth_problem(5)
@@ -287,6 +292,7 @@ def test_linear_with_a_custom_per_example_loss_and_margin():
             np.asarray(numerical_gradient(f2, W)), atol=1e-10)
 
 
+@pytest.mark.slow
 def test_linear_softmax_shortcut_equals_whole_rows_and_survives_huge_scores():
     from jaxopt_course.gradcheck import PER_EXAMPLE_FROM_SCORES
 
@@ -349,6 +355,7 @@ def test_relative_error_properties(a, b):
     np.testing.assert_allclose(r, ref, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_sparse_check_picks_random_distinct_coordinates():
     W, X, y = smooth_problem(0, dtype=np.float32)
     f = lambda W: losses.softmax_loss(W, X, y)  # noqa: E731
@@ -387,6 +394,7 @@ def test_report_table_and_json():
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_step_size_study_shows_truncation_and_round_off():
     study = step_size_study()
     json.dumps(study)  # plain data
@@ -473,6 +481,7 @@ def test_bad_inputs_raise_clear_errors():
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cli_gradcheck_table_and_json(capsys):
     from jaxopt_course.cli import main
 

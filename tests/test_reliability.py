@@ -65,6 +65,7 @@ def uninterrupted(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_ctrl_c_writes_a_checkpoint_and_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path, uninterrupted):
     ckpt, out = tmp_path / "ckpt", tmp_path / "out"
     returncode, err = interrupt_after_first_checkpoint([*TRAIN, "--checkpoint-dir", str(ckpt), "--out", str(out)], ckpt)
@@ -93,6 +94,7 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_equals_an_uninterrupted_run_bit_f
     assert metrics_resumed["test_accuracy"] == metrics_reference["test_accuracy"]
 
 
+@pytest.mark.slow
 def test_two_processes_with_one_seed_give_identical_params_and_metrics(tmp_path, uninterrupted):
     second = cli(*TRAIN, "--out", tmp_path / "second", "--chunk-size", "7000", "--json")  # other chunks, too
     assert second.returncode == 0, second.stderr
@@ -116,6 +118,7 @@ def test_two_processes_with_one_seed_give_identical_params_and_metrics(tmp_path,
     ("adam", "shuffle", jax.random.key(1)),
     ("nesterov", "with_replacement", jax.random.PRNGKey(2)),  # a raw uint32 key survives too
 ])
+@pytest.mark.slow
 def test_interrupted_fit_resumed_from_a_checkpoint_file_is_bit_for_bit(tmp_path, optimizer, sampling, key):
     X, y = synthetic_problem(0, num_examples=96, dim=5, num_classes=3)
     W0 = np.zeros((3, 6), np.float32)
@@ -216,6 +219,7 @@ def test_divergence_names_the_step_and_the_last_finite_loss_and_keeps_those_para
     np.testing.assert_allclose(np.asarray(err.params), weights[bad - 1], rtol=1e-4)  # the last finite weights
 
 
+@pytest.mark.slow
 def test_divergence_right_after_a_resume_keeps_the_resumed_weights():
     X, y = synthetic_problem(1, num_examples=40, dim=5, num_classes=3)
     W0 = np.full((3, 6), 0.01, np.float32)
@@ -233,6 +237,7 @@ def test_divergence_right_after_a_resume_keeps_the_resumed_weights():
     np.testing.assert_array_equal(np.asarray(info.value.params), np.asarray(before.params))
 
 
+@pytest.mark.slow
 def test_the_command_line_writes_the_last_finite_params_and_metrics_on_divergence(tmp_path, capsys):
     args = ["train", "--lr", "1000", "--reg", "1", "--chunk-size", "10"]
     assert main([*args, "--steps", "100", "--out", str(tmp_path / "diverged")]) == 1
@@ -287,6 +292,7 @@ def check_read(path: Path):
 
 @settings(max_examples=300, **HYPOTHESIS)
 @given(record=records, protocol=st.sampled_from([2, 4, 5]))
+@pytest.mark.slow
 def test_malformed_batch_pickles_end_in_a_clear_error(tmp_path_factory, record, protocol):
     path = tmp_path_factory.getbasetemp() / "malformed_batch"
     path.write_bytes(pickle.dumps(record, protocol=protocol))
@@ -328,6 +334,7 @@ def close(a, b):
 @settings(max_examples=60, **HYPOTHESIS)
 @given(values=st.lists(st.floats(-BIG, BIG, width=32), min_size=NUM * CLASSES, max_size=NUM * CLASSES),
        y=st.lists(st.integers(0, CLASSES - 1), min_size=NUM, max_size=NUM))
+@pytest.mark.slow
 def test_scores_up_to_1e30_in_float32_give_finite_losses_and_gradients(values, y):
     W = jnp.eye(CLASSES, dtype=jnp.float32)  # scores = X exactly
     X = np.array(values, np.float32).reshape(NUM, CLASSES)

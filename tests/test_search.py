@@ -65,6 +65,7 @@ def test_grid_search_history_is_the_running_best():
 
 @SETTINGS
 @given(a=st.floats(-2.9, 2.9), b=st.floats(-2.9, 2.9))
+@pytest.mark.slow
 def test_grid_search_over_a_product_of_grids_matches_numpy(a, b):
     ga, gb = np.linspace(-3.0, 3.0, 13), np.linspace(-3.0, 3.0, 7)
 
@@ -108,6 +109,7 @@ def test_grid_search_rejects_bad_arguments():
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_random_search_matches_the_lectures_numpy_loop():
     X, y = small_problem()
     key = jax.random.key(3)
@@ -127,6 +129,7 @@ def test_random_search_matches_the_lectures_numpy_loop():
 
 @settings(derandomize=True, deadline=None, max_examples=8)  # each example compiles a new search
 @given(seed=st.integers(0, 2**31 - 1), scale=st.floats(1e-3, 10.0))
+@pytest.mark.slow
 def test_random_search_properties(seed, scale):
     X, y = small_problem()
     result = random_search(lambda W: svm_loss(W, X, y), jax.random.key(seed), (3, 4), trials=12, scale=scale,
@@ -240,6 +243,7 @@ def test_cli_search_grid_on_the_tea_toy(capsys):
     assert out["best_loss"] >= 0.0
 
 
+@pytest.mark.slow
 def test_cli_search_random_and_local_on_digits(capsys):
     results = {}
     for method in ("random", "local"):

@@ -74,6 +74,7 @@ def test_lbfgs_reaches_the_minimum_of_a_convex_quadratic_in_at_most_d_plus_1_ste
     assert np.all(np.diff(result.losses) <= 1e-12)  # a line search never goes up
 
 
+@pytest.mark.slow
 def test_engine_lbfgs_equals_optax_documented_loop_and_reports_true_losses():
     # The loop from optax.lbfgs's docstring, by hand, against fit/make_train (which reuse the
     # line search's stored value and gradient on the full batch).
@@ -273,6 +274,7 @@ def run_experiment(name, tmp_path):
     return config, metrics, pngs
 
 
+@pytest.mark.slow
 def test_step_size_experiment_quick(tmp_path):
     config, metrics, pngs = run_experiment("step_size", tmp_path)
     assert {p.name for p in pngs} >= {"step_size.png", "preprocessing.png"}
@@ -295,6 +297,7 @@ def test_step_size_experiment_quick(tmp_path):
     assert both["condition_number"] < 1e-2 * raw["condition_number"]
 
 
+@pytest.mark.slow
 def test_second_order_experiment_quick(tmp_path):
     config, metrics, pngs = run_experiment("second_order", tmp_path)
     assert {p.name for p in pngs} >= {"second_order.png"}

@@ -52,6 +52,7 @@ CASES = [("adam", "shuffle", jax.random.key(1), False),
 
 
 @pytest.mark.parametrize("optimizer, sampling, key, diverges", CASES)
+@pytest.mark.slow
 def test_chunked_sweep_equals_one_scan_and_the_one_call_sweep_bit_for_bit(optimizer, sampling, key, diverges):
     X, y, W0 = problem()
     factory = partial(get_optimizer, optimizer)
@@ -160,6 +161,7 @@ def load_run(folder: Path):
     return W, json.loads((folder / "metrics.json").read_text())
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_a_sweep_writes_a_checkpoint_and_resume_equals_an_uninterrupted_sweep(tmp_path):
     reference = tmp_path / "uninterrupted"
     done = cli(*SWEEP, "--out", reference, "--json")
@@ -197,6 +199,7 @@ def test_ctrl_c_during_a_sweep_writes_a_checkpoint_and_resume_equals_an_uninterr
     assert metrics_resumed["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_sweep_resume_refuses_another_grid_and_a_train_checkpoint(tmp_path, capsys):
     small = ["--steps", "4", "--chunk-size", "2", "--batch-size", "16"]
     assert main(["sweep", *small, "--lrs", "0.1,1", "--regs", "0", "--checkpoint-dir", str(tmp_path / "sweep")]) == 0

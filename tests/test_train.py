@@ -51,6 +51,7 @@ LEARNING_RATES = {"sgd": 0.5, "momentum": 0.1, "nesterov": 0.1, "adam": 0.05, "r
 
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.slow
 def test_each_optimizer_decreases_the_loss_on_a_separable_problem(name):
     X, y, W0 = separable()
     result = fit(softmax_loss, W0, X, y, key=jax.random.key(0), optimizer=get_optimizer(name, LEARNING_RATES[name]),
@@ -117,6 +118,7 @@ def test_a_fixed_key_gives_identical_results_and_another_key_does_not():
 
 
 @pytest.mark.parametrize("sampling", ["with_replacement", "shuffle"])
+@pytest.mark.slow
 def test_chunked_and_single_scan_runs_agree(sampling):
     X, y, W0 = separable(100)
     X_val, y_val = X[:30], y[:30]
@@ -135,6 +137,7 @@ def test_chunked_and_single_scan_runs_agree(sampling):
     assert int(chunked.state.step) == 47
 
 
+@pytest.mark.slow
 def test_shuffle_sampling_visits_every_example_once_per_epoch():
     # X = identity, loss = -sum(X_b @ W^T): each step adds the one-hot rows of its minibatch
     # to W, so W counts how often every example was drawn.
@@ -155,6 +158,7 @@ def test_shuffle_sampling_visits_every_example_once_per_epoch():
     assert not np.all(np.asarray(replaced.params) == 1.0)  # ...but with repeats
 
 
+@pytest.mark.slow
 def test_sweep_equals_a_python_loop_over_the_same_hyperparameters():
     X, y, W0 = separable(90)
     X_val, y_val = synthetic_problem(0, num_examples=30, dim=5, num_classes=3, spread=0.3)
@@ -204,6 +208,7 @@ def test_sweep_gathers_each_minibatch_once_for_all_models():
     assert (16, 6) in shapes and (4, 16, 6) not in shapes
 
 
+@pytest.mark.slow
 def test_unrolled_scan_gives_the_same_run():
     X, y, W0 = separable(60)
     kw = dict(key=jax.random.key(0), optimizer=optax.sgd(0.1), batch_size=8, num_steps=30)
@@ -212,6 +217,7 @@ def test_unrolled_scan_gives_the_same_run():
     chex.assert_trees_all_close(a.params, b.params, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_vmap_over_keys_trains_one_model_per_seed():
     X, y, W0 = separable(60)
     train = make_train(softmax_loss, optax.sgd(0.1), X, y, batch_size=8, num_steps=20)
@@ -226,6 +232,7 @@ def test_vmap_over_keys_trains_one_model_per_seed():
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_no_retrace_on_a_second_call_with_the_same_shapes():
     X, y, W0 = separable(60)
     traces = []
@@ -268,6 +275,7 @@ def diverging_run(chunk_size, W0=None, num_steps=60):
                batch_size=8, num_steps=num_steps, chunk_size=chunk_size)
 
 
+@pytest.mark.slow
 def test_divergence_names_the_step_and_keeps_the_last_finite_params():
     X, y, W_default = separable(60)
     W0 = W_default + 0.01
@@ -302,6 +310,7 @@ def test_divergence_at_step_zero_keeps_the_initial_params():
     np.testing.assert_array_equal(np.asarray(info.value.params), W0)
 
 
+@pytest.mark.slow
 def test_checkpoint_is_called_with_the_carry_at_every_chunk_boundary():
     X, y, W0 = separable(60)
     saved = []
@@ -357,6 +366,7 @@ def test_bad_arguments_are_reported_by_name():
         get_optimizer("adam", 0.0)
 
 
+@pytest.mark.slow
 def test_get_optimizer_builds_the_named_update_rules():
     g, W = jnp.array([1.0, -2.0]), jnp.zeros(2)
     for name in OPTIMIZERS:
@@ -386,6 +396,7 @@ def test_evaluate_scores_every_split(digits):
 
 
 @pytest.mark.parametrize("loss, lr", [(softmax_loss, 1.0), (svm_loss, 0.1)])
+@pytest.mark.slow
 def test_sgd_on_digits_reaches_95_percent(digits, loss, lr):
     key, init_key = jax.random.split(jax.random.key(0))
     W0 = 1e-4 * jax.random.normal(init_key, (digits.num_classes, digits.dim))
@@ -405,6 +416,7 @@ def test_cli_train_defaults_reach_95_percent_on_digits(capsys):
     assert out["optimizer"] == "sgd" and out["batch_size"] == 256 and out["steps"] == 2000
 
 
+@pytest.mark.slow
 def test_cli_train_options_and_divergence(capsys):
     assert main(["train", "--optimizer", "adam", "--lr", "0.05", "--full-batch", "--steps", "100", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
