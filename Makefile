@@ -34,9 +34,12 @@ test-fast: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/python notebooks/execute.py --out build/notebooks
 
-# The documentation site (MkDocs + Material + mkdocstrings), built strictly into build/site/.
+# The documentation site (MkDocs + Material + mkdocstrings), built strictly into build/site/:
+# the pages of docs/, the API reference, the notebooks (executed) and the lecture's report
+# (run first into build/report/, so its numbers and figures are this code's).
 docs: $(STAMP)
 	$(PIP) install --quiet -e '.[test,docs]'
+	$(BIN)/jaxopt-course lecture --out build/report --progress off
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 	@echo "the site: build/site/index.html"
 

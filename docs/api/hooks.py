@@ -7,9 +7,10 @@
   order. A new module appears in the site without editing anything; a module
   that fails to render fails the strict build.
 * ``api/index.md`` lists the modules with the first line of their docstrings.
-* When ``build/lecture/report.md`` exists (``make docs`` writes it with
-  ``jaxopt-course lecture --quick``), it becomes the page "Lecture report",
-  with its figures.
+* When ``build/report/lecture/report.md`` exists (``make docs`` writes it
+  with ``jaxopt-course lecture --out build/report``), it becomes the page
+  "Lecture report", with its figures (``build/report/<experiment>/*.png``,
+  which the report links as ``../<experiment>/<figure>.png``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ log = logging.getLogger("mkdocs.hooks.api_pages")
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "jaxopt_course"
-REPORT_DIR = ROOT / "build" / "lecture"
+REPORT_DIR = ROOT / "build" / "report"   # the --out folder of `jaxopt-course lecture`
 
 #: The lecture's order; modules not named here follow, alphabetically.
 ORDER = ("model", "losses", "analytic", "data", "search", "toys", "finite_differences", "gradcheck",
@@ -62,8 +63,8 @@ def _fill_nav(nav: list) -> bool:
 def on_config(config):
     if config.nav is not None and not _fill_nav(config.nav):
         log.warning("mkdocs.yml's nav has no 'API reference' entry for the module pages")
-    if (REPORT_DIR / "report.md").is_file() and config.nav is not None:
-        config.nav.append({"Lecture report": "lecture/report.md"})
+    if (REPORT_DIR / "lecture" / "report.md").is_file() and config.nav is not None:
+        config.nav.insert(2, {"Lecture report": "report/lecture/report.md"})
     return config
 
 
@@ -96,9 +97,9 @@ def on_files(files, config):
     files.append(File.generated(config, "api/jaxopt_course.md", content=_root_page()))
     for module in public_modules():
         files.append(File.generated(config, f"api/{module}.md", content=_module_page(module)))
-    if (REPORT_DIR / "report.md").is_file():
+    if (REPORT_DIR / "lecture" / "report.md").is_file():
         for path in sorted(REPORT_DIR.rglob("*")):
-            if path.is_file() and path.suffix in (".md", ".png", ".svg"):
+            if path.is_file() and path.suffix in (".png", ".svg") or path.name == "report.md":
                 rel = path.relative_to(REPORT_DIR).as_posix()
-                files.append(File.generated(config, f"lecture/{rel}", abs_src_path=str(path)))
+                files.append(File.generated(config, f"report/{rel}", abs_src_path=str(path)))
     return files
