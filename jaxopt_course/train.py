@@ -1,118 +1,82 @@
-"""Following the gradient: gradient descent and minibatch SGD as one compiled function.
+"""The runner around the lecture's loop: ``fit``, ``sweep``, and the chunks of steps between them.
 
-The lecture's loop::
+The loop itself -- sample a minibatch, ``value_and_grad``, the optimizer's
+update, ``apply_updates``, scanned over the steps -- is
+:mod:`jaxopt_course.sgd`, on one screen. This module is what a user calls,
+in layers around it, each in one place:
 
-    while count < maxIterations:
-        count = count + 1
-        X_sample = X.sample(n=256)                                  # minibatch
-        W_gradient_dW = calculateGradient(lossFunction, X_sample, W)
-        W = W + -1 * (stepSize * W_gradient_dW)
+* **what users pass, normalized once.** A loss with ``reg`` bound
+  (``partial(svm_loss, reg=2.5e4)``) or unbound (``reg=`` given), an optax
+  ``GradientTransformation`` or a factory of the learning rate (``lr=``
+  given), an optimizer with or without extra arguments: all become the
+  loop's one convention (:class:`jaxopt_course.sgd.Config`) before
+  anything is traced. Inputs are checked here too, once, with errors that
+  name the argument.
+* **the chunks.** :func:`make_chunk` prepares a problem (checked data on
+  its devices) and runs ``n`` steps from a :class:`TrainState` as one
+  compiled call, with the validation accuracy measured after every
+  ``eval_every``-th update; :func:`make_sweep_chunk` does the same for a
+  grid of models. They are public: benchmarks and the CLI build on them.
+* **the host loop** of :func:`fit` and :func:`sweep`: chunk after chunk, a
+  progress bar, the divergence check, one hook (``on_chunk``; ``checkpoint``
+  is the same hook with the state alone), Ctrl-C as
+  :class:`TrainingInterrupted`, and ``init_state=`` to resume bit for bit.
+* **devices**: with ``mesh=`` the inputs are placed on the mesh and the
+  outputs laid out once per compiled call; inside the step one hook splits
+  the minibatch along ``"data"`` (see :mod:`jaxopt_course.distributed`).
 
-becomes, PureJaxRL-style, a pure function built once by :func:`make_train`
-and run as a single ``lax.scan`` over the steps:
-
-* the carry is a :class:`TrainState` ``(params, opt_state, key, step, order)``;
-* step ``t`` draws its minibatch from ``jax.random.fold_in(key, t)``, so
-  splitting a run into chunks can never change its randomness;
-* the update is any optax ``GradientTransformation``: the lecture's
-  ``W = W + -1 * (stepSize * dW)`` is ``optax.sgd(stepSize)``, and momentum,
-  Nesterov, Adam, RMSProp, Adagrad or a schedule are one argument away
-  (:func:`get_optimizer`);
-* the per-step :class:`Metrics` (the loss; the validation accuracy every
-  ``eval_every`` steps) come back stacked from the scan.
-
-Gradient descent is ``batch_size=None`` (every step sees the whole training
-set); minibatch SGD samples ``batch_size`` examples per step, *with
-replacement* like the lecture's ``X.sample(n=256)`` and CS231n's
-``np.random.choice(N, batch_size, replace=True)`` (``sampling=
-"with_replacement"``), or from a fresh random order each epoch
+Step ``t`` draws its minibatch from ``jax.random.fold_in(key, t)``, so
+splitting a run into chunks never changes it. Gradient descent is
+``batch_size=None``; minibatch SGD samples ``batch_size`` examples per
+step, with replacement like the lecture's ``X.sample(n=256)``
+(``sampling="with_replacement"``) or from a fresh order every epoch
 (``sampling="shuffle"``).
 
-The learning rate ``lr`` and the regularization strength ``reg`` may be
-traced arguments: give the optimizer as a *factory* of the learning rate
-(``lambda lr: optax.sgd(lr)``, or ``functools.partial(get_optimizer,
-"adam")``) and the loss unbound (``svm_loss``, called as ``loss_fn(W, X, y,
-reg=reg)``). Then :func:`sweep` trains a whole ``lr x reg`` grid as one
-vmapped program, every model seeing the same minibatches.
-
-Around the pure core, :func:`fit` and :func:`sweep` are the host-side
-runners for everyday use: they scan in chunks, and between chunks they move
-a progress bar and call a checkpoint hook; Ctrl-C becomes
-:class:`TrainingInterrupted` holding the run at its last chunk boundary, and
-``init_state=`` resumes it bit for bit. :func:`fit` also stops with a
-:class:`DivergenceError` when the loss turns NaN/Inf (a sweep goes on with
-its other models).
-
-Data are passed to the compiled functions as arguments (never baked into
-the program as constants) and indexed in place: a minibatch is a gather
-``X[idx]``, scores are ``X @ W.T`` with ``W`` of shape ``(C, D)``.
-
-On several devices, ``mesh=`` (a :class:`jax.sharding.Mesh` from
-:func:`jaxopt_course.distributed.make_mesh`) runs the same core with
-sharding annotations: step ``t`` draws the same global minibatch indices as
-on one device, the ``"data"`` axis splits them (and the gathered rows)
-across devices, and the compiler averages the gradients with its own
-all-reduce; a sweep's models are split along ``"model"``. See
-:mod:`jaxopt_course.distributed`.
+One argument order for the three entry points -- the loss, the
+optimizer, the starting weights, the data, then keywords:
+``make_train(loss_fn, optimizer, X, y, ...)`` (its ``train`` takes the
+weights), ``fit(loss_fn, optimizer, W0, X, y, *, key, ...)`` and
+``sweep(loss_fn, optimizer, W0, X, y, *, key, ...)``. The older
+``fit(loss_fn, W0, X, y, *, key, optimizer=...)`` still works.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
-from functools import partial
 from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import NamedSharding
-from jax.sharding import PartitionSpec as P
 
-from . import _checks
-from .distributed import DATA_AXIS, MODEL_AXIS
-from .distributed import check_mesh as _check_mesh
-from .distributed import replicate as _replicate
-from .model import accuracy as _accuracy
+from . import _checks, distributed, model, sgd
 from ._checks import check_int as _check_int
 from ._checks import check_key as _check_key
+from .distributed import MODEL_AXIS
+from .sgd import SAMPLINGS, TrainState
 
-SAMPLINGS = ("with_replacement", "shuffle")
+__all__ = ["OPTIMIZER_NAMES", "OPTIMIZERS", "SAMPLINGS", "Chunk", "DivergenceError", "FitResult", "Metrics",
+           "SweepChunk", "SweepResult", "TrainOutput", "TrainState", "TrainingInterrupted", "evaluate", "fit",
+           "get_optimizer", "initial_state", "initial_sweep_state", "make_chunk", "make_sweep_chunk", "make_train",
+           "sweep"]
 
 
 # ---------------------------------------------------------------------------
-# The state, the metrics and the results
+# The metrics, the results and the errors
 # ---------------------------------------------------------------------------
-
-
-class TrainState(NamedTuple):
-    """The carry of the training scan.
-
-    Attributes:
-      params: the weights ``W`` (C, D).
-      opt_state: the optimizer's state (empty for plain SGD).
-      key: the run's key; step ``t`` uses ``jax.random.fold_in(key, t)``.
-      step: how many updates were made so far, an int32 scalar.
-      order: with ``sampling="shuffle"``, the current epoch's order of the
-        training examples ``(N,)`` int32; ``None`` otherwise.
-    """
-
-    params: Any
-    opt_state: Any
-    key: jax.Array
-    step: jax.Array
-    order: jax.Array | None = None
 
 
 class Metrics(NamedTuple):
-    """Per-step metrics, stacked by the scan (each of shape ``(num_steps,)``).
+    """Per-step metrics, stacked (each of shape ``(num_steps,)``; a sweep's ``(M, num_steps)``).
 
     Attributes:
       loss: the loss of step ``t``'s minibatch (the whole training set for
         gradient descent), measured at the weights *before* update ``t``.
       val_accuracy: the validation accuracy after update ``t`` when
         ``(t + 1) % eval_every == 0``; NaN at the other steps (and everywhere
-        when no validation set is given).
+        when no validation set is given, and in a sweep).
     """
 
     loss: jax.Array
@@ -146,15 +110,18 @@ class FitResult(NamedTuple):
 
 
 class SweepResult(NamedTuple):
-    """What :func:`sweep` returns, for a grid of ``L`` learning rates by ``R`` regs.
+    """What :func:`sweep` returns, for ``L`` learning rates by ``R`` regs (by ``S`` seeds).
+
+    With ``seeds=1`` the grid axes are ``(L, R)``; with ``seeds=S > 1`` a seed
+    axis follows them, ``(L, R, S)``.
 
     Attributes:
-      params: the trained weights of every model, ``(L, R, C, D)``.
-      losses: the per-step losses, ``(L, R, num_steps)`` (NaN/Inf where a
-        model diverged: a sweep does not stop for one bad model).
-      train_accuracy: the final training accuracy, ``(L, R)``.
-      val_accuracy: the final validation accuracy, ``(L, R)`` (NaN without a
-        validation set).
+      params: the trained weights of every model, ``(L, R[, S], C, D)``.
+      losses: the per-step losses, ``(L, R[, S], num_steps)`` (NaN/Inf where
+        a model diverged: a sweep does not stop for one bad model).
+      train_accuracy: the final training accuracy, ``(L, R[, S])``.
+      val_accuracy: the final validation accuracy, ``(L, R[, S])`` (NaN
+        without a validation set).
       learning_rates: ``(L,)``; regs: ``(R,)``.
     """
 
@@ -218,7 +185,9 @@ class TrainingInterrupted(KeyboardInterrupt):
 # Optimizers by name
 # ---------------------------------------------------------------------------
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
+#: The optimizers :func:`get_optimizer` knows by name (the CLI's ``--optimizer`` choices).
+OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
+OPTIMIZERS = OPTIMIZER_NAMES  # the older name, kept for existing imports
 
 
 def get_optimizer(name: str, lr, **kwargs) -> optax.GradientTransformation:
@@ -231,7 +200,7 @@ def get_optimizer(name: str, lr, **kwargs) -> optax.GradientTransformation:
     * ``"adam"``, ``"rmsprop"``, ``"adagrad"``: ``optax.adam(lr)`` etc.
 
     Args:
-      name: one of :data:`OPTIMIZERS`.
+      name: one of :data:`OPTIMIZER_NAMES`.
       lr: the learning rate: a number, a traced scalar (for :func:`sweep`)
         or an optax schedule ``step -> lr``.
       **kwargs: passed on to the optax factory (e.g. ``momentum=0.5``,
@@ -247,8 +216,7 @@ def get_optimizer(name: str, lr, **kwargs) -> optax.GradientTransformation:
       >>> updates.tolist()  # -lr * dW
       [-1.0]
     """
-    if name not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {name!r}")
+    _checks.check_choice(name, "optimizer", OPTIMIZER_NAMES)
     if not callable(lr):
         _checks.check_positive(lr, "lr")
     if name == "sgd":
@@ -261,20 +229,141 @@ def get_optimizer(name: str, lr, **kwargs) -> optax.GradientTransformation:
 
 
 # ---------------------------------------------------------------------------
-# The pure core (traced; no validation here)
+# What users pass, in the loop's one convention (sgd.Config)
 # ---------------------------------------------------------------------------
 
 
-class _Config(NamedTuple):
-    """Everything static about a run: hashable, it keys the compilation cache."""
+class _RegArgument(NamedTuple):
+    """An unbound loss given ``reg=``: called ``loss_fn(W, X, y, reg=reg)``."""
 
     loss_fn: Callable
-    optimizer: Any  # a GradientTransformation, or a factory lr -> GradientTransformation
-    batch_size: int | None
-    sampling: str
-    eval_every: int | None
-    unroll: int | bool
-    mesh: Any = None  # a jax.sharding.Mesh: the same steps, sharded (see _constrain)
+
+    def __call__(self, W, X, y, reg):
+        return self.loss_fn(W, X, y, reg=reg)
+
+
+class _RegBound(NamedTuple):
+    """A loss whose ``reg`` is already bound (``partial(svm_loss, reg=2.5e4)``): the loop's ``reg`` goes unused."""
+
+    loss_fn: Callable
+
+    def __call__(self, W, X, y, reg):
+        del reg
+        return self.loss_fn(W, X, y)
+
+
+class _Factory(NamedTuple):
+    """A factory of the learning rate; its optimizers take the extra arguments (ignoring those they do not use)."""
+
+    make: Callable
+
+    def __call__(self, lr):
+        return optax.with_extra_args_support(self.make(lr))
+
+
+class _Fixed(NamedTuple):
+    """A ready ``GradientTransformation``: the learning rate it was built with, whatever ``lr`` (None) comes."""
+
+    tx: optax.GradientTransformation
+
+    def __call__(self, lr):
+        del lr
+        return optax.with_extra_args_support(self.tx)
+
+
+class _Setup(NamedTuple):
+    """What is static about a run here (hashable: it keys the compilation cache)."""
+
+    core: sgd.Config
+    eval_every: int | None = None
+    mesh: Any = None
+
+
+def _is_transformation(optimizer) -> bool:
+    return isinstance(optimizer, optax.GradientTransformation)
+
+
+def _check_optimizer(optimizer) -> None:
+    if not (_is_transformation(optimizer) or callable(optimizer)):
+        raise TypeError(
+            "optimizer must be an optax GradientTransformation (e.g. optax.sgd(1e-3)) or a factory "
+            f"lr -> GradientTransformation, got {type(optimizer).__name__}")
+
+
+def _as_factory(optimizer) -> Callable:
+    return _Fixed(optimizer) if _is_transformation(optimizer) else _Factory(optimizer)
+
+
+def _check_sampling(batch_size, sampling, num_examples: int):
+    _checks.check_choice(sampling, "sampling", SAMPLINGS)
+    if batch_size is None:
+        return None
+    batch_size = _check_int(batch_size, "batch_size")
+    if sampling == "shuffle" and batch_size > num_examples:
+        raise ValueError(f"batch_size must be <= the number of training examples ({num_examples}) with "
+                         f"sampling='shuffle', got {batch_size}")
+    return batch_size
+
+
+def _setup(loss_fn, optimizer, *, batch_size, sampling, unroll, num_examples, eval_every=None, mesh=None,
+           reg_given: bool = False) -> _Setup:
+    """Check the static arguments and put them in the loop's convention (the loss takes ``reg``, and so on)."""
+    _checks.check_callable(loss_fn, "loss_fn", "a function loss_fn(W, X, y)")
+    _check_optimizer(optimizer)
+    batch_size = _check_sampling(batch_size, sampling, num_examples)
+    if eval_every is not None:
+        eval_every = _check_int(eval_every, "eval_every")
+    if not isinstance(unroll, bool):
+        unroll = _check_int(unroll, "unroll")
+    core = sgd.Config(loss_fn=(_RegArgument if reg_given else _RegBound)(loss_fn), optimizer=_as_factory(optimizer),
+                      batch_size=batch_size, sampling=sampling, unroll=unroll,
+                      place_batch=sgd.unchanged if mesh is None else distributed.BatchSplit(mesh))
+    return _Setup(core, eval_every, mesh)
+
+
+@functools.lru_cache(maxsize=64)
+def _optimizer_state(factory, W_shape, W_dtype, lr_tree) -> Any:
+    """The optimizer's state for weights of this shape, traced once with one update (cached, no computation)."""
+    W = jax.ShapeDtypeStruct(W_shape, W_dtype)
+    lr = jax.tree.unflatten(lr_tree[0], [jax.ShapeDtypeStruct((), lr_tree[1])] * lr_tree[0].num_leaves)
+
+    def first_update(W, lr):
+        tx = factory(lr)
+        state = tx.init(W)
+        tx.update(W, state, W, value=jnp.zeros((), W.dtype), grad=W, value_fn=lambda V: jnp.sum(V * V))
+        return state
+
+    return jax.eval_shape(first_update, W, lr)
+
+
+def _checked_optimizer_state(setup: _Setup, W0, lr):
+    """What the optimizer keeps for ``W0``; an optimizer that cannot update ``W0`` fails here, named (not in optax)."""
+    lr_tree = (jax.tree.structure(lr), jnp.result_type(jnp.asarray(W0).dtype, jnp.float32))
+    try:
+        return _optimizer_state(setup.core.optimizer, tuple(np.shape(W0)), jnp.asarray(W0).dtype, lr_tree)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"optimizer cannot update weights of shape {tuple(np.shape(W0))}: optax raised {type(err).__name__}: "
+            f"{err} -- is its learning rate a number? (optax.sgd(0.1), not optax.sgd('0.1'))") from None
+
+
+def _with_gradients_reused(setup: _Setup, W0, lr) -> _Setup:
+    """Check the optimizer on ``W0``; a line search on the full batch then hands the next step its stored gradient."""
+    opt_state = _checked_optimizer_state(setup, W0, lr)
+    if setup.core.batch_size is not None:
+        return setup
+    try:
+        stored = optax.tree.get(opt_state, "value") is not None and optax.tree.get(opt_state, "grad") is not None
+    except KeyError:  # several of them: ambiguous, so compute afresh
+        stored = False
+    if not stored:
+        return setup
+    return setup._replace(core=setup.core._replace(value_and_grad=sgd.stored_value_and_grad))
+
+
+# ---------------------------------------------------------------------------
+# The data, checked once where they enter
+# ---------------------------------------------------------------------------
 
 
 class _Data(NamedTuple):
@@ -284,258 +373,12 @@ class _Data(NamedTuple):
     y_val: jax.Array | None
 
 
-def _optimizer(config: _Config, lr):
-    return config.optimizer if lr is None else config.optimizer(lr)
-
-
-def _loss(config: _Config, reg):
-    return config.loss_fn if reg is None else partial(config.loss_fn, reg=reg)
-
-
-def _accuracy_core(W_CxD, X_NxD, y_N):
-    return jnp.mean(jnp.argmax(X_NxD @ W_CxD.T, axis=1) == y_N).astype(jnp.float32)
-
-
-def _constrain(config: _Config, x, *axes):
-    """``x`` laid out as ``PartitionSpec(*axes)`` over ``config.mesh`` (no mesh: ``x`` unchanged).
-
-    An annotation for the compiler, not a computation: ``_constrain(config,
-    X_b, "data")`` splits the minibatch's rows across the ``"data"`` devices,
-    ``_constrain(config, W)`` keeps ``W`` whole on every device. Under
-    ``jax.vmap(..., spmd_axis_name="model")`` (the sweep) the models' axis is
-    split along ``"model"`` on top. An axis the mesh lacks is not split.
-    """
-    if config.mesh is None:
-        return x
-    spec = P(*(axis if axis in config.mesh.axis_names else None for axis in axes))
-    return jax.lax.with_sharding_constraint(x, NamedSharding(config.mesh, spec))
-
-
-def _replicated(config: _Config, tree):
-    """Every array of ``tree`` whole on every device of the mesh (no mesh: ``tree`` unchanged)."""
-    return tree if config.mesh is None else jax.tree.map(lambda x: _constrain(config, x), tree)
-
-
-def _init_state(config: _Config, params, key, lr, num_examples: int) -> TrainState:
-    order = None
-    if config.batch_size is not None and config.sampling == "shuffle":
-        order = jnp.arange(num_examples, dtype=jnp.int32)  # replaced at step 0
-    # Strong types throughout: optax initializes some entries (L-BFGS's line-search counters) as weakly
-    # typed scalars that its update returns strongly typed, and fit's second chunk would compile again.
-    opt_state = jax.tree.map(lambda x: jnp.asarray(x, dtype=x.dtype), _optimizer(config, lr).init(params))
-    return _replicated(config, TrainState(params, opt_state, key, jnp.zeros((), jnp.int32), order))
-
-
-def _minibatch(config: _Config, data: _Data, state: TrainState):
-    """Step ``state.step``'s examples ``(X_b, y_b)`` and the (possibly new) epoch order.
-
-    With a mesh the indices are the same global ones; their rows are split
-    across the ``"data"`` devices, each gathering its share.
-    """
-    if config.batch_size is None:  # gradient descent: the whole training set
-        return _constrain(config, data.X, DATA_AXIS), _constrain(config, data.y, DATA_AXIS), state.order
-    num_examples, batch_size = data.X.shape[0], config.batch_size
-    step_key = jax.random.fold_in(state.key, state.step)
-    if config.sampling == "with_replacement":
-        idx = jax.random.randint(step_key, (batch_size,), 0, num_examples)
-        order = state.order
-    else:
-        # A fresh random order at the start of every epoch (drawn from the
-        # key of the epoch's first step), then consecutive slices of it.
-        steps_per_epoch = num_examples // batch_size
-        position = state.step % steps_per_epoch
-        order = jax.lax.cond(
-            position == 0,
-            lambda: jax.random.permutation(step_key, num_examples).astype(jnp.int32),
-            lambda: state.order,
-        )
-        idx = jax.lax.dynamic_slice_in_dim(order, position * batch_size, batch_size)
-    idx = _constrain(config, idx, DATA_AXIS)
-    return _constrain(config, data.X[idx], DATA_AXIS), _constrain(config, data.y[idx], DATA_AXIS), order
-
-
-def _stored_value_and_grad(opt_state) -> bool:
-    """Whether the optimizer state keeps the loss and gradient at the current weights.
-
-    A line search (``optax.lbfgs``'s zoom search) evaluates the loss and its
-    gradient at the point it accepts and stores them as ``value`` and
-    ``grad``; on the full batch the next step can reuse them instead of
-    computing them again (``optax.value_and_grad_from_state``).
-    """
-    try:
-        return optax.tree.get(opt_state, "value") is not None and optax.tree.get(opt_state, "grad") is not None
-    except KeyError:  # several of them: ambiguous, so compute afresh
-        return False
-
-
-def _train_step(config: _Config, data: _Data, lr, reg, state: TrainState):
-    """One step of the lecture's loop: sample, gradient, update."""
-    X_b, y_b, order = _minibatch(config, data, state)
-    loss_fn = _loss(config, reg)
-
-    def batch_loss(params):  # this step's loss as a function of W alone, for line searches
-        return loss_fn(params, X_b, y_b)
-
-    optimizer = _optimizer(config, lr)
-    if config.batch_size is None and _stored_value_and_grad(state.opt_state):
-        loss, grads = optax.value_and_grad_from_state(batch_loss)(state.params, state=state.opt_state)
-    else:
-        loss, grads = jax.value_and_grad(batch_loss)(state.params)
-    if isinstance(optimizer, optax.GradientTransformationExtraArgs):
-        # Optimizers that need the loss (L-BFGS's line search, reduce-on-plateau)
-        # get it, its gradient and the function itself; the others ignore them.
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params,
-                                              value=loss, grad=grads, value_fn=batch_loss)
-    else:
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    step = state.step + 1
-    if config.eval_every is None or data.X_val is None:
-        val_accuracy = jnp.float32(jnp.nan)
-    else:
-        val_accuracy = jax.lax.cond(
-            step % config.eval_every == 0,
-            lambda: _accuracy_core(params, data.X_val, data.y_val),
-            lambda: jnp.float32(jnp.nan),
-        )
-    # With a mesh: the new weights (and the loss) whole on every device -- the
-    # gradient of the mean over the split batch is where the compiler all-reduces.
-    return _replicated(config, (TrainState(params, opt_state, state.key, step, order), Metrics(loss, val_accuracy)))
-
-
-def _run_steps(config: _Config, num_steps: int, state: TrainState, data: _Data, lr, reg):
-    """``num_steps`` steps from ``state`` in one ``lax.scan``: ``(state, Metrics)``."""
-
-    def body(state, _):
-        return _train_step(config, data, lr, reg, state)
-
-    return jax.lax.scan(body, state, None, length=num_steps, unroll=config.unroll)
-
-
-def _train(config: _Config, num_steps: int, params, key, data: _Data, lr, reg) -> TrainOutput:
-    state = _init_state(config, params, key, lr, data.X.shape[0])
-    return TrainOutput(*_run_steps(config, num_steps, state, data, lr, reg))
-
-
-def _replay(config: _Config, state: TrainState, data: _Data, lr, reg, num_steps):
-    """``num_steps`` (traced) steps from ``state``, keeping only the final state."""
-    return jax.lax.fori_loop(0, num_steps, lambda i, s: _train_step(config, data, lr, reg, s)[0], state)
-
-
-# A sweep's state is a TrainState over M models: params and opt_state get a
-# leading (M,) axis, while key, step and the epoch order stay shared (unbatched),
-# so every model's step t draws the same minibatch, gathered once for all.
-_SWEEP_AXES = TrainState(params=0, opt_state=0, key=None, step=None, order=None)
-
-
-def _spmd_models(config: _Config) -> str | None:
-    """The mesh axis that splits a sweep's models (``vmap``'s ``spmd_axis_name``), if there is one."""
-    return MODEL_AXIS if config.mesh is not None and MODEL_AXIS in config.mesh.axis_names else None
-
-
-def _models_sharded(config: _Config, state: TrainState) -> TrainState:
-    """A sweep's state laid out over the mesh: each model's weights and optimizer
-    state on the devices of its ``"model"`` slice; key, step and order on all."""
-    if config.mesh is None:
-        return state
-
-    def per_model(x):
-        return _constrain(config, x, MODEL_AXIS)
-
-    return TrainState(jax.tree.map(per_model, state.params), jax.tree.map(per_model, state.opt_state),
-                      *_replicated(config, (state.key, state.step, state.order)))
-
-
-def _sweep_init_state(config: _Config, params, key, lr_M, num_examples: int) -> TrainState:
-    """The state of M models before step 0: ``params`` (C, D) copied M times, one optimizer state per ``lr_M[m]``."""
-    state = jax.vmap(lambda lr: _init_state(config, params, key, lr, num_examples), out_axes=_SWEEP_AXES,
-                     spmd_axis_name=_spmd_models(config))(lr_M)
-    return _models_sharded(config, state)
-
-
-def _sweep_steps(config: _Config, num_steps: int, state: TrainState, data: _Data, lr_M, reg_M):
-    """``num_steps`` steps of all M models from ``state``: ``(state, Metrics of shape (M, num_steps))``.
-
-    Only ``lr``, ``reg``, the weights and the optimizer state are batched:
-    the key, the step counter and so the minibatch indices stay unbatched
-    under ``vmap``, so every model's step uses the same gathered minibatch
-    (computed once).
-    """
-
-    def one_model(state, lr, reg):
-        return _run_steps(config, num_steps, state, data, lr, reg)
-
-    # With a mesh, spmd_axis_name splits the models' axis along "model" in every
-    # annotation of the step; each chunk's metrics are then gathered to all devices.
-    state, metrics = jax.vmap(one_model, in_axes=(_SWEEP_AXES, 0, 0), out_axes=(_SWEEP_AXES, 0),
-                              spmd_axis_name=_spmd_models(config))(state, lr_M, reg_M)
-    return _models_sharded(config, state), _replicated(config, metrics)
-
-
-def _sweep_accuracies(config: _Config, W_MxCxD, data: _Data):
-    """The training and validation accuracy of each of the M models (NaN without a validation set)."""
-    train_acc = jax.vmap(_accuracy_core, in_axes=(0, None, None))(W_MxCxD, data.X, data.y)
-    if data.X_val is None:
-        return _replicated(config, (train_acc, jnp.full_like(train_acc, jnp.nan)))
-    val_acc = jax.vmap(_accuracy_core, in_axes=(0, None, None))(W_MxCxD, data.X_val, data.y_val)
-    return _replicated(config, (train_acc, val_acc))
-
-
-def _sweep(config: _Config, num_steps: int, params, key, data: _Data, lr_M, reg_M):
-    """Train one model per ``(lr_M[m], reg_M[m])``, all from ``params`` and ``key``, in one go.
-
-    The whole sweep as one pure function: :func:`sweep` runs the same pieces
-    (initial state, steps, accuracies) with the steps in chunks.
-    """
-    state = _sweep_init_state(config, params, key, lr_M, data.X.shape[0])
-    state, metrics = _sweep_steps(config, num_steps, state, data, lr_M, reg_M)
-    return (state.params, metrics.loss, *_sweep_accuracies(config, state.params, data))
-
-
-# The compiled entry points. The static configuration is part of the cache
-# key, so a second call with the same loss function and optimizer objects
-# and the same shapes reuses the compiled program.
-_init_state_jit = jax.jit(_init_state, static_argnums=(0, 4))
-_run_steps_jit = jax.jit(_run_steps, static_argnums=(0, 1))
-_train_jit = jax.jit(_train, static_argnums=(0, 1))
-_replay_jit = jax.jit(_replay, static_argnums=(0,))
-_sweep_jit = jax.jit(_sweep, static_argnums=(0, 1))
-_sweep_init_state_jit = jax.jit(_sweep_init_state, static_argnums=(0, 4))
-_sweep_steps_jit = jax.jit(_sweep_steps, static_argnums=(0, 1))
-_sweep_accuracies_jit = jax.jit(_sweep_accuracies, static_argnums=(0,))
-_models_sharded_jit = jax.jit(_models_sharded, static_argnums=(0,))
-_replicated_jit = jax.jit(_replicated, static_argnums=(0,))
-
-
-# ---------------------------------------------------------------------------
-# Validation (plain Python, before tracing)
-# ---------------------------------------------------------------------------
-
-
-def _is_transformation(optimizer) -> bool:
-    return isinstance(optimizer, optax.GradientTransformation)
-
-
-def _make_config(loss_fn, optimizer, batch_size, sampling, eval_every, unroll, num_examples, mesh=None) -> _Config:
-    if not callable(loss_fn):
-        raise TypeError(f"loss_fn must be a function loss_fn(W, X, y), got {type(loss_fn).__name__}")
-    if not (_is_transformation(optimizer) or callable(optimizer)):
-        raise TypeError(
-            "optimizer must be an optax GradientTransformation (e.g. optax.sgd(1e-3)) or a factory "
-            f"lr -> GradientTransformation, got {type(optimizer).__name__}")
-    if sampling not in SAMPLINGS:
-        raise ValueError(f"sampling must be one of {list(SAMPLINGS)}, got {sampling!r}")
-    if batch_size is not None:
-        batch_size = _check_int(batch_size, "batch_size")
-        if sampling == "shuffle" and batch_size > num_examples:
-            raise ValueError(
-                f"batch_size must be <= the number of training examples ({num_examples}) with "
-                f"sampling='shuffle', got {batch_size}")
-    if eval_every is not None:
-        eval_every = _check_int(eval_every, "eval_every")
-    if not isinstance(unroll, bool):
-        unroll = _check_int(unroll, "unroll")
-    return _Config(loss_fn, optimizer, batch_size, sampling, eval_every, unroll, mesh)
+def _local(x):
+    """What this process can read of ``x``, for value checks: ``x`` itself, or -- for
+    an array spread over several processes -- the values of its local shards, flattened."""
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        return np.concatenate([np.asarray(shard.data).reshape(-1) for shard in x.addressable_shards])
+    return x
 
 
 def _make_data(X, y, X_val, y_val, mesh=None) -> _Data:
@@ -553,64 +396,24 @@ def _make_data(X, y, X_val, y_val, mesh=None) -> _Data:
             raise ValueError(f"X_val must have D = {x_shape[1]} columns like X, got shape {v_shape}")
         _checks.check_labels(y_val, None, name="y_val", n=v_shape[0])
         _checks.check_finite(_local(X_val), "X_val")
-        X_val, y_val = _to_device(X_val, mesh), _to_device(y_val, mesh)
-    return _Data(_to_device(X, mesh), _to_device(y, mesh), X_val, y_val)
-
-
-def _to_device(x, mesh=None) -> jax.Array:
-    """``x`` as a JAX array, copied at most once.
-
-    ``jnp.asarray`` of a NumPy array makes a transient second copy on the way
-    (1.2 GB at once for CIFAR-10's 600 MB training matrix); ``jax.device_put``
-    makes one, and none when the NumPy buffer is 64-byte aligned: the CPU
-    device then shares it (so modify ``X`` in place only after training).
-
-    With a mesh: an array already laid out over the mesh's devices (say, split
-    by rows with :func:`jaxopt_course.distributed.shard_rows`) stays as it
-    is; anything else is copied whole to every device of the mesh.
-    """
-    if mesh is None:
-        return jax.device_put(x if isinstance(x, (jax.Array, np.ndarray)) else np.asarray(x))
-    if isinstance(x, jax.Array) and x.sharding.device_set == set(mesh.devices.flat):
-        return x
-    return _replicate(x, mesh)
-
-
-def _local(x):
-    """What this process can read of ``x``, for value checks: ``x`` itself, or -- for
-    an array spread over several processes -- the values of its local shards, flattened."""
-    if isinstance(x, jax.Array) and not x.is_fully_addressable:
-        return np.concatenate([np.asarray(shard.data).reshape(-1) for shard in x.addressable_shards])
-    return x
-
-
-def _put_replicated(config: _Config, tree):
-    """Host values (``W0``, the key, ``lr``, ``reg``, a saved state) copied to every device of the mesh.
-
-    Done once before the compiled calls, so they find every argument on the
-    mesh (which several processes need). Without a mesh, or for traced
-    values (``train`` under the user's own ``jit``/``vmap``): unchanged.
-    """
-    if config.mesh is None:
-        return tree
-    return jax.tree.map(lambda x: x if _checks.is_traced(x) else _replicate(x, config.mesh), tree)
+        X_val, y_val = distributed.place_data(X_val, mesh), distributed.place_data(y_val, mesh)
+    return _Data(distributed.place_data(X, mesh), distributed.place_data(y, mesh), X_val, y_val)
 
 
 def _check_params(params, data: _Data, name: str = "W0") -> None:
-    # The data were checked once in _make_data; here only W against them
-    # (no second pass over a large X).
+    # The data were checked once in _make_data; here only W against them (no second pass over a large X).
     w_shape = _checks.check_real_array(params, name, ndim=2)
     if w_shape[1] != data.X.shape[1]:
-        raise ValueError(f"{name} must have shape (C, D) with D = {data.X.shape[1]} like X (N, D), "
-                         f"got {name} of shape {w_shape}")
+        raise ValueError(f"{name} must have shape (C, D) with D = {data.X.shape[1]} like X (N, D), got {name} of "
+                         f"shape {w_shape}" + _checks.dimension_hint(w_shape, data.X.shape[1], name))
     _checks.check_finite(params, name)
     _checks.check_labels(_local(data.y), w_shape[0])  # its shape was checked in _make_data
     if data.X_val is not None:
         _checks.check_labels(_local(data.y_val), w_shape[0], name="y_val")
 
 
-def _check_hyper(config: _Config, lr, reg) -> None:
-    if _is_transformation(config.optimizer):
+def _check_hyper(optimizer, lr, reg) -> None:
+    if _is_transformation(optimizer):
         if lr is not None:
             raise ValueError(
                 "lr was given but optimizer is already a GradientTransformation with its own learning "
@@ -626,8 +429,438 @@ def _check_hyper(config: _Config, lr, reg) -> None:
         _checks.check_nonnegative(reg, "reg")
 
 
+def _as_float(x, like):
+    """A hyperparameter (pytree) as arrays of the weights' floating dtype, so new values reuse the program."""
+    dtype = jnp.result_type(jnp.asarray(like).dtype, jnp.float32)
+    return jax.tree.map(lambda v: v if _checks.is_traced(v) else jnp.asarray(v, dtype), x)
+
+
 # ---------------------------------------------------------------------------
-# The public functions
+# The compiled programs: one model
+# ---------------------------------------------------------------------------
+
+
+def _init(setup: _Setup, W, key, lr, num_examples: int) -> TrainState:
+    return distributed.constrain(sgd.init_state(setup.core, W, key, lr, num_examples), setup.mesh)
+
+
+def _plan(start: int, num_steps: int, eval_every: int | None) -> tuple[int, int, int]:
+    """Steps ``start .. start + num_steps`` cut where the validation accuracy is due: ``(head, blocks, tail)``.
+
+    ``head`` steps reach the first multiple of ``eval_every`` (0: ``start``
+    is one), then ``blocks`` blocks of ``eval_every`` steps, each ending at
+    one, then ``tail`` steps without a validation. No validation: ``(0, 0, num_steps)``.
+    """
+    if eval_every is None:
+        return 0, 0, num_steps
+    head = -start % eval_every
+    if head > num_steps:
+        return 0, 0, num_steps
+    blocks, tail = divmod(num_steps - head, eval_every)
+    return head, blocks, tail
+
+
+def _val_accuracy(params, data: _Data):
+    return model.accuracy(params, data.X_val, data.y_val).astype(jnp.float32)
+
+
+def _steps(setup: _Setup, plan: tuple, state: TrainState, data: _Data, lr, reg):
+    """The steps of one chunk (``plan`` from :func:`_plan`): ``(state, Metrics)``, validated where due."""
+    head, blocks, tail = plan
+
+    def steps(state, n, validate):
+        state, loss_n = sgd.run_steps(setup.core, state, data.X, data.y, lr, reg, n)
+        val_n = jnp.full(n, jnp.nan, jnp.float32)
+        if validate:  # after the last of these n updates
+            val_n = val_n.at[-1].set(_val_accuracy(state.params, data))
+        return state, Metrics(loss_n, val_n)
+
+    pieces = []
+    if head:
+        state, metrics = steps(state, head, True)
+        pieces.append(metrics)
+    if blocks:
+        state, metrics = jax.lax.scan(lambda s, _: steps(s, setup.eval_every, True), state, None, length=blocks)
+        pieces.append(jax.tree.map(lambda x: x.reshape(-1), metrics))
+    if tail:
+        state, metrics = steps(state, tail, False)
+        pieces.append(metrics)
+    metrics = jax.tree.map(lambda *parts: jnp.concatenate(parts), *pieces)
+    return distributed.constrain((state, metrics), setup.mesh)
+
+
+def _train(setup: _Setup, num_steps: int, W, key, data: _Data, lr, reg) -> TrainOutput:
+    state = sgd.init_state(setup.core, W, key, lr, data.X.shape[0])
+    return TrainOutput(*_steps(setup, _plan(0, num_steps, setup.eval_every), state, data, lr, reg))
+
+
+def _replay(setup: _Setup, state: TrainState, data: _Data, lr, reg, num_steps):
+    """``num_steps`` (traced: one program for any count) steps from ``state``, keeping only the final state."""
+    return jax.lax.fori_loop(0, num_steps, lambda i, s: sgd.train_step(setup.core, data.X, data.y, lr, reg, s)[0],
+                             state)
+
+
+# The static setup is part of the cache key: a second call with the same loss function and optimizer
+# objects and the same shapes reuses the compiled program.
+_init_jit = jax.jit(_init, static_argnums=(0, 4))
+_steps_jit = jax.jit(_steps, static_argnums=(0, 1))
+_train_jit = jax.jit(_train, static_argnums=(0, 1))
+_replay_jit = jax.jit(_replay, static_argnums=(0,))
+
+
+# ---------------------------------------------------------------------------
+# The compiled programs: a grid of models (by seeds)
+# ---------------------------------------------------------------------------
+
+# A grid's state is a TrainState over M models: params and opt_state have a leading (M,) axis; key,
+# step and the epoch order are shared, so every model's step t draws the same minibatch, gathered once.
+_MODELS = TrainState(params=0, opt_state=0, key=None, step=None, order=None)
+
+
+def _spmd(mesh) -> str | None:
+    """The mesh axis that splits the models (``vmap``'s ``spmd_axis_name``), if there is one."""
+    return MODEL_AXIS if mesh is not None and MODEL_AXIS in mesh.axis_names else None
+
+
+def _place_models(mesh, state: TrainState) -> TrainState:
+    """A sweep's state over the mesh: each model's weights and optimizer state on its ``"model"`` slice."""
+    if mesh is None:
+        return state
+    per_model = functools.partial(distributed.constrain, mesh=mesh)
+    return TrainState(distributed.constrain(state.params, mesh, MODEL_AXIS),
+                      distributed.constrain(state.opt_state, mesh, MODEL_AXIS),
+                      *per_model((state.key, state.step, state.order)))
+
+
+def _sweep_init(setup: _Setup, seeds: int, W, key, lr_M, num_examples: int) -> TrainState:
+    """The state of M models before step 0: ``W`` copied M times, one optimizer state per ``lr_M[m]``."""
+    state = jax.vmap(lambda lr: sgd.init_state(setup.core, W, key, lr, num_examples), out_axes=_MODELS)(lr_M)
+    if seeds > 1 and state.order is not None:  # one epoch order per seed
+        state = state._replace(order=jnp.broadcast_to(state.order, (seeds,) + state.order.shape))
+    return _place_models(setup.mesh, state)
+
+
+def _grid_steps(setup: _Setup, num_steps: int, data: _Data, state: TrainState, lr_G, reg_G, spmd=None):
+    """``num_steps`` steps of G models sharing key, step and epoch order: one minibatch a step for all."""
+
+    def one_model(state, lr, reg):
+        return sgd.run_steps(setup.core, state, data.X, data.y, lr, reg, num_steps)
+
+    return jax.vmap(one_model, in_axes=(_MODELS, 0, 0), out_axes=(_MODELS, 0), spmd_axis_name=spmd)(
+        state, lr_G, reg_G)
+
+
+def _seeded_steps(setup: _Setup, seeds: int, num_steps: int, data: _Data, state: TrainState, lr_M, reg_M):
+    """The grid once per seed: seed ``s`` draws from ``fold_in(key, s)``; model ``m = g * S + s``."""
+
+    def by_seed(x):  # (M, ...) -> (G, S, ...)
+        return x.reshape((-1, seeds) + x.shape[1:])
+
+    def merged(x):  # (G, S, ...) -> (M, ...)
+        return x.reshape((-1,) + x.shape[2:])
+
+    keys_S = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(state.key, jnp.arange(seeds))
+    seeded = TrainState(jax.tree.map(by_seed, state.params), jax.tree.map(by_seed, state.opt_state), keys_S,
+                        state.step, state.order)
+    axes = TrainState(params=1, opt_state=1, key=0, step=None, order=None if state.order is None else 0)
+    grid = functools.partial(_grid_steps, setup, num_steps, data)
+    seeded, loss_GxSxT = jax.vmap(grid, in_axes=(axes, 1, 1), out_axes=(axes, 1), spmd_axis_name=_spmd(setup.mesh))(
+        seeded, by_seed(lr_M), by_seed(reg_M))
+    state = TrainState(jax.tree.map(merged, seeded.params), jax.tree.map(merged, seeded.opt_state), state.key,
+                       seeded.step, seeded.order)
+    return state, merged(loss_GxSxT)
+
+
+def _sweep_steps(setup: _Setup, seeds: int, num_steps: int, state: TrainState, data: _Data, lr_M, reg_M):
+    """``num_steps`` steps of all M models from ``state``: ``(state, Metrics of shape (M, num_steps))``."""
+    if seeds == 1:
+        state, loss_MxT = _grid_steps(setup, num_steps, data, state, lr_M, reg_M, _spmd(setup.mesh))
+    else:
+        state, loss_MxT = _seeded_steps(setup, seeds, num_steps, data, state, lr_M, reg_M)
+    metrics = Metrics(loss_MxT, jnp.full_like(loss_MxT, jnp.nan))  # a sweep scores the validation set at the end
+    return _place_models(setup.mesh, state), distributed.constrain(metrics, setup.mesh)
+
+
+def _sweep_accuracies(setup: _Setup, W_MxCxD, data: _Data):
+    """The training and validation accuracy of each of the M models (NaN without a validation set)."""
+    accuracy_M = jax.vmap(lambda W, X, y: model.accuracy(W, X, y).astype(jnp.float32), in_axes=(0, None, None))
+    train_acc = accuracy_M(W_MxCxD, data.X, data.y)
+    val_acc = jnp.full_like(train_acc, jnp.nan) if data.X_val is None else accuracy_M(W_MxCxD, data.X_val, data.y_val)
+    return distributed.constrain((train_acc, val_acc), setup.mesh)
+
+
+_sweep_init_jit = jax.jit(_sweep_init, static_argnums=(0, 1, 5))
+_sweep_steps_jit = jax.jit(_sweep_steps, static_argnums=(0, 1, 2))
+_sweep_accuracies_jit = jax.jit(_sweep_accuracies, static_argnums=(0,))
+_place_models_jit = jax.jit(_place_models, static_argnums=(0,))
+_gathered_jit = jax.jit(distributed.constrain, static_argnums=(1,))
+
+
+# ---------------------------------------------------------------------------
+# The initial state and the chunks (public: the CLI and the benchmarks build on them)
+# ---------------------------------------------------------------------------
+
+
+def _lr_key(lr) -> tuple:
+    return jax.tree.structure(lr), tuple(jax.ShapeDtypeStruct(np.shape(v), jnp.result_type(v))
+                                         for v in jax.tree.leaves(lr))
+
+
+def _init_setup(setup: _Setup) -> _Setup:
+    """What the initial state depends on (so that every way of building it shares one program)."""
+    core = setup.core
+    return _Setup(sgd.Config(None, core.optimizer, core.batch_size, core.sampling), mesh=setup.mesh)
+
+
+def initial_state(optimizer, W0, key, *, lr=None, batch_size: int | None = 256, sampling: str = "with_replacement",
+                  num_examples: int, mesh=None) -> TrainState:
+    """The :class:`TrainState` of one model before step 0, exactly as :func:`fit` starts it.
+
+    The weights ``W0``, the optimizer's fresh state (strongly typed, so a
+    second chunk reuses the first one's program), the key, step 0 and, with
+    ``sampling="shuffle"``, a placeholder epoch order of ``num_examples``
+    entries. Use it as the ``like`` of
+    :func:`~jaxopt_course.checkpoint.load_checkpoint` before a resume.
+
+    Args:
+      optimizer: an optax ``GradientTransformation``, or a factory of ``lr`` (then give ``lr``).
+      W0: the initial weights ``(C, D)``.
+      key: the run's ``jax.random`` key.
+      lr: the learning rate, for a factory.
+      batch_size, sampling: as in :func:`fit`.
+      num_examples: ``N``, the number of training examples.
+      mesh: a :class:`jax.sharding.Mesh`: the state is then replicated over it.
+
+    Examples:
+      >>> import jax, optax
+      >>> state = initial_state(optax.adam(1e-3), jax.numpy.zeros((3, 5)), jax.random.key(0), num_examples=100)
+      >>> state.params.shape, int(state.step), state.order is None
+      ((3, 5), 0, True)
+    """
+    _check_optimizer(optimizer)
+    num_examples = _check_int(num_examples, "num_examples")
+    setup = _Setup(sgd.Config(None, _as_factory(optimizer), _check_sampling(batch_size, sampling, num_examples),
+                              sampling), mesh=mesh)
+    _checks.check_real_array(W0, "W0", ndim=2)
+    _checks.check_finite(W0, "W0")
+    _check_key(key)
+    _check_hyper(optimizer, lr, None)
+    _checked_optimizer_state(setup, W0, lr)
+    return _init_jit(setup, *distributed.place((jnp.asarray(W0), key, lr), mesh), num_examples)
+
+
+class Chunk:
+    """A training problem prepared once -- its data checked and on their devices -- run chunk by chunk.
+
+    Made by :func:`make_chunk`. ``chunk.init(W0, key, lr=None)`` is the
+    state before step 0; ``chunk(state, num_steps, lr=None, reg=None)`` runs
+    ``num_steps`` steps from ``state`` as one compiled call and returns
+    ``(state, Metrics)`` as JAX arrays: what :func:`fit` runs between two
+    chunk boundaries. Metrics hold the validation accuracy after every
+    update that completes a multiple of ``eval_every`` (NaN elsewhere).
+    """
+
+    def __init__(self, loss_fn, optimizer, data: _Data, **static):
+        self.loss_fn, self.optimizer, self.data, self.mesh = loss_fn, optimizer, data, static["mesh"]
+        self._setups = {reg_given: _setup(loss_fn, optimizer, reg_given=reg_given, **static)
+                        for reg_given in (False, True)}
+
+    def setup(self, W, lr, reg) -> _Setup:
+        """The static setup for these hyperparameters (the optimizer checked on ``W`` once)."""
+        return _with_gradients_reused(self._setups[reg is not None], W, lr)
+
+    def init(self, W0, key, lr=None) -> TrainState:
+        """The state before step 0 (see :func:`initial_state`), ``W0``, ``key`` and ``lr`` checked."""
+        _check_params(W0, self.data)
+        _check_key(key)
+        _check_hyper(self.optimizer, lr, None)
+        setup = self.setup(W0, lr, None)
+        return _init_jit(_init_setup(setup), *distributed.place((jnp.asarray(W0), key, lr), self.mesh),
+                         int(self.data.X.shape[0]))
+
+    def run(self, setup: _Setup, start: int, num_steps: int, state: TrainState, lr, reg):
+        """``num_steps`` steps from ``state`` (after ``start`` updates), nothing checked: :func:`fit`'s inner call."""
+        return _steps_jit(setup, _plan(start, num_steps, setup.eval_every), state, self.data, lr, reg)
+
+    def __call__(self, state: TrainState, num_steps: int, lr=None, reg=None):
+        num_steps = _check_int(num_steps, "num_steps")
+        _check_hyper(self.optimizer, lr, reg)
+        lr, reg = distributed.place((lr, reg), self.mesh)
+        return self.run(self.setup(state.params, lr, reg), int(state.step), num_steps, state, lr, reg)
+
+
+def make_chunk(loss_fn, optimizer, X, y, *, batch_size: int | None = 256, X_val=None, y_val=None,
+               eval_every: int | None = 100, sampling: str = "with_replacement", unroll=1, mesh=None) -> Chunk:
+    """Prepare a training problem for running in chunks: the chunk-level entry point of the engine.
+
+    Checks ``X``, ``y`` (and the validation set) once and places them on the
+    device(s); the arguments mean what they mean in :func:`make_train`.
+
+    Returns:
+      A :class:`Chunk`: ``state = chunk.init(W0, key)``, then
+      ``state, metrics = chunk(state, num_steps)`` as often as wanted.
+
+    Examples:
+      >>> import jax, optax
+      >>> from jaxopt_course import softmax_loss, synthetic_problem
+      >>> X, y = synthetic_problem(num_examples=60)
+      >>> chunk = make_chunk(softmax_loss, optax.sgd(0.1), X, y, batch_size=16)
+      >>> state, metrics = chunk(chunk.init(jax.numpy.zeros((3, 6)), jax.random.key(0)), 30)
+      >>> state, metrics = chunk(state, 20)
+      >>> int(state.step), metrics.loss.shape
+      (50, (20,))
+    """
+    if mesh is not None:
+        distributed.check_mesh(mesh, one_model=True)
+    data = _make_data(X, y, X_val, y_val, mesh)
+    if eval_every is not None:
+        eval_every = _check_int(eval_every, "eval_every")
+    return Chunk(loss_fn, optimizer, data, batch_size=batch_size, sampling=sampling, unroll=unroll,
+                 num_examples=int(data.X.shape[0]), eval_every=None if X_val is None else eval_every, mesh=mesh)
+
+
+class _Grid(NamedTuple):
+    """A sweep's ``L`` learning rates by ``R`` regs by ``S`` seeds, flattened to ``M = L * R * S`` models."""
+
+    learning_rates: np.ndarray
+    regs: np.ndarray
+    seeds: int
+
+    @property
+    def shape(self) -> tuple:
+        L, R, S = len(self.learning_rates), len(self.regs), self.seeds
+        return (L, R) if S == 1 else (L, R, S)
+
+    def hyperparameters(self, W0):
+        """``(lr_M, reg_M)``: model ``m = (i * R + j) * S + s`` trains with ``learning_rates[i]``, ``regs[j]``."""
+        dtype = jnp.result_type(jnp.asarray(W0).dtype, jnp.float32)
+        L, R, S = len(self.learning_rates), len(self.regs), self.seeds
+        return (jnp.asarray(np.repeat(self.learning_rates, R * S), dtype=dtype),
+                jnp.asarray(np.tile(np.repeat(self.regs, S), L), dtype=dtype))
+
+
+def _grid(learning_rates, regs, seeds) -> _Grid:
+    values = []
+    for name, given in (("learning_rates", learning_rates), ("regs", regs)):
+        arr = np.asarray(given, dtype=np.float64)
+        if arr.ndim != 1 or arr.size == 0:
+            raise ValueError(f"{name} must be a non-empty 1-D sequence of numbers, got shape {arr.shape}")
+        (_checks.check_positive if name == "learning_rates" else _checks.check_nonnegative)(arr, name)
+        values.append(arr)
+    return _Grid(*values, _check_int(seeds, "seeds"))
+
+
+def _check_factory(optimizer) -> None:
+    _check_optimizer(optimizer)
+    if _is_transformation(optimizer):
+        raise TypeError(
+            "sweep needs optimizer as a factory of the learning rate (e.g. lambda lr: optax.sgd(lr) or "
+            "functools.partial(get_optimizer, 'adam')), got a GradientTransformation with a fixed lr")
+
+
+def initial_sweep_state(optimizer, W0, key, *, learning_rates, regs, seeds: int = 1, batch_size: int | None = 256,
+                        sampling: str = "with_replacement", num_examples: int, mesh=None) -> TrainState:
+    """The :class:`TrainState` of a sweep's ``M = L * R * S`` models before step 0, as :func:`sweep` starts it.
+
+    ``params`` ``(M, C, D)`` and every ``opt_state`` leaf have a leading
+    model axis (model ``m = (i * R + j) * S + s``); ``key`` and ``step`` are
+    shared; with ``sampling="shuffle"`` the epoch order is ``(N,)`` for one
+    seed, ``(S, N)`` for several. The ``like`` of
+    :func:`~jaxopt_course.checkpoint.load_checkpoint` for a sweep's checkpoint.
+
+    Examples:
+      >>> import jax, optax
+      >>> state = initial_sweep_state(optax.sgd, jax.numpy.zeros((3, 5)), jax.random.key(0), learning_rates=[0.1, 1.0],
+      ...                             regs=[0.0], seeds=4, num_examples=100)
+      >>> state.params.shape, state.step.shape
+      ((8, 3, 5), ())
+    """
+    _check_factory(optimizer)
+    num_examples = _check_int(num_examples, "num_examples")
+    grid = _grid(learning_rates, regs, seeds)
+    setup = _Setup(sgd.Config(None, _as_factory(optimizer), _check_sampling(batch_size, sampling, num_examples),
+                              sampling), mesh=mesh)
+    _checks.check_real_array(W0, "W0", ndim=2)
+    _checks.check_finite(W0, "W0")
+    _check_key(key)
+    lr_M, _ = grid.hyperparameters(W0)
+    _checked_optimizer_state(setup, W0, lr_M[0])
+    W0, key, lr_M = distributed.place((jnp.asarray(W0), key, lr_M), mesh)
+    return _sweep_init_jit(setup, grid.seeds, W0, key, lr_M, num_examples)
+
+
+class SweepChunk:
+    """A grid of models prepared once, run chunk by chunk: made by :func:`make_sweep_chunk`.
+
+    ``sweep_chunk.init(W0, key)`` is the state of all M models before step
+    0 (see :func:`initial_sweep_state`); ``sweep_chunk(state, num_steps)``
+    runs ``num_steps`` steps of all of them in one compiled call and returns
+    ``(state, Metrics of shape (M, num_steps))`` as JAX arrays.
+    """
+
+    def __init__(self, loss_fn, optimizer, data: _Data, grid: _Grid, **static):
+        self.optimizer, self.data, self.grid, self.mesh = optimizer, data, grid, static["mesh"]
+        self.setup = _setup(loss_fn, optimizer, reg_given=True, **static)
+        self.num_models = int(np.prod(grid.shape))
+        self._hyper = None
+
+    def init(self, W0, key) -> TrainState:
+        _check_params(W0, self.data)
+        _check_key(key)
+        lr_M, reg_M = self.grid.hyperparameters(W0)
+        self.setup = _with_gradients_reused(self.setup, W0, lr_M[0])
+        W0, key, *self._hyper = distributed.place((jnp.asarray(W0), key, lr_M, reg_M), self.mesh)
+        return _sweep_init_jit(_init_setup(self.setup), self.grid.seeds, W0, key, self._hyper[0],
+                               int(self.data.X.shape[0]))
+
+    def placed(self, state: TrainState) -> TrainState:
+        """A state from the host (a checkpoint) laid out over the mesh as the chunks expect it."""
+        return state if self.mesh is None else _place_models_jit(self.mesh, distributed.place(state, self.mesh))
+
+    def __call__(self, state: TrainState, num_steps: int):
+        if self._hyper is None:
+            raise ValueError("call sweep_chunk.init(W0, key) first: it fixes the dtype of the grid's hyperparameters")
+        return _sweep_steps_jit(self.setup, self.grid.seeds, _check_int(num_steps, "num_steps"), state, self.data,
+                                *self._hyper)
+
+    def result(self, W_MxCxD, loss_MxT) -> SweepResult:
+        """The :class:`SweepResult` of the trained models: accuracies, and every array on the grid's axes."""
+        train_acc, val_acc = _sweep_accuracies_jit(self.setup, W_MxCxD, self.data)
+        if self.mesh is not None:
+            W_MxCxD = _gathered_jit(W_MxCxD, self.mesh)  # every model's weights on every device (and host)
+        shape = self.grid.shape
+        return SweepResult(params=W_MxCxD.reshape(shape + W_MxCxD.shape[1:]),
+                           losses=np.asarray(loss_MxT).reshape(shape + np.shape(loss_MxT)[-1:]),
+                           train_accuracy=np.asarray(train_acc).reshape(shape),
+                           val_accuracy=np.asarray(val_acc).reshape(shape),
+                           learning_rates=self.grid.learning_rates, regs=self.grid.regs)
+
+
+def make_sweep_chunk(loss_fn, optimizer, X, y, *, learning_rates, regs, seeds: int = 1,
+                     batch_size: int | None = 256, X_val=None, y_val=None, sampling: str = "with_replacement",
+                     unroll=1, mesh=None) -> SweepChunk:
+    """Prepare a sweep (``learning_rates x regs x seeds``) for running in chunks; arguments as in :func:`sweep`.
+
+    Examples:
+      >>> import jax, optax
+      >>> from jaxopt_course import softmax_loss, synthetic_problem
+      >>> X, y = synthetic_problem(num_examples=60)
+      >>> grid = make_sweep_chunk(softmax_loss, optax.sgd, X, y, learning_rates=[0.01, 0.1], regs=[0.0], seeds=3,
+      ...                         batch_size=16)
+      >>> state, metrics = grid(grid.init(jax.numpy.zeros((3, 6)), jax.random.key(0)), 10)
+      >>> state.params.shape, metrics.loss.shape
+      ((6, 3, 6), (6, 10))
+    """
+    if mesh is not None:
+        distributed.check_mesh(mesh)
+    data = _make_data(X, y, X_val, y_val, mesh)
+    _check_factory(optimizer)
+    return SweepChunk(loss_fn, optimizer, data, _grid(learning_rates, regs, seeds), batch_size=batch_size,
+                      sampling=sampling, unroll=unroll, num_examples=int(data.X.shape[0]), mesh=mesh)
+
+
+# ---------------------------------------------------------------------------
+# The whole run as one pure function
 # ---------------------------------------------------------------------------
 
 
@@ -635,13 +868,15 @@ def make_train(loss_fn, optimizer, X, y, batch_size, num_steps, *, X_val=None, y
                eval_every: int | None = 100, sampling: str = "with_replacement", unroll=1, mesh=None):
     """Build ``train(params, key, lr=None, reg=None)``: a whole training run as one pure function.
 
-    ``train`` runs ``num_steps`` steps of::
+    Arguments in the engine's one order: the loss, the optimizer, the data
+    (``train`` takes the weights). ``train`` runs ``num_steps`` steps of
+    :func:`jaxopt_course.sgd.train_step`::
 
         X_b, y_b = minibatch(fold_in(key, t))          # or all of X, y
         loss_t, dW = value_and_grad(loss_fn)(W, X_b, y_b)
         W = W + optimizer_update(dW)                    # optax.sgd: W - lr * dW
 
-    inside one ``lax.scan`` whose carry is a :class:`TrainState`, and returns
+    inside ``lax.scan`` whose carry is a :class:`TrainState`, and returns
     ``TrainOutput(state, metrics)`` with the per-step :class:`Metrics`
     stacked. It is compiled on its first call (``X``, ``y`` are passed to the
     compiled program as arguments, not baked in) and reused afterwards; it is
@@ -657,16 +892,17 @@ def make_train(loss_fn, optimizer, X, y, batch_size, num_steps, *, X_val=None, y
       optimizer: an optax ``GradientTransformation`` (``optax.sgd(1e-7)``),
         or a factory ``lr -> GradientTransformation`` when ``train`` gets ``lr``
         (``lr`` may also be a dict of numbers, e.g. a schedule's parameters:
-        all traced, so new values reuse the compiled program). Optimizers
-        with extra arguments (``optax.GradientTransformationExtraArgs``, e.g.
-        ``optax.lbfgs()`` and its line search) are called with
-        ``value=loss, grad=dW, value_fn=W -> loss of the step's examples``;
-        on the full batch the loss and gradient a line search stored at the
-        accepted point are reused (``optax.value_and_grad_from_state``).
+        all traced, so new values reuse the compiled program). Every update
+        gets the extra arguments ``value=loss, grad=dW, value_fn=W -> loss of
+        the step's examples`` (``optax.with_extra_args_support``: optimizers
+        that do not use them ignore them; ``optax.lbfgs()``'s line search
+        does); on the full batch the loss and gradient a line search stored
+        at the accepted point are reused (``optax.value_and_grad_from_state``).
       X, y: the training set ``(N, D)``, ``(N,)`` int32.
       batch_size: examples per step; ``None`` for gradient descent (the full batch).
       num_steps: the number of updates (the lecture's ``maxIterations``).
-      X_val, y_val: an optional validation set, scored every ``eval_every`` steps.
+      X_val, y_val: an optional validation set, scored after every
+        ``eval_every``-th update (between the scans of ``eval_every`` steps).
       eval_every: the validation interval (``None``: never).
       sampling: ``"with_replacement"`` (the lecture, CS231n) or ``"shuffle"``
         (a fresh random order every epoch of ``N // batch_size`` steps).
@@ -674,8 +910,8 @@ def make_train(loss_fn, optimizer, X, y, batch_size, num_steps, *, X_val=None, y
       mesh: train on several devices: a :class:`jax.sharding.Mesh` from
         :func:`jaxopt_course.distributed.make_mesh` (axes ``"data"``, and
         ``"model"`` of size 1). Step ``t`` draws the same global minibatch
-        indices as without a mesh; the ``"data"`` axis splits them, and the
-        rows gathered, across the devices, and the compiler all-reduces the
+        indices as without a mesh; the ``"data"`` axis splits the rows
+        gathered across the devices, and the compiler all-reduces the
         gradient. ``X``, ``y`` (and the validation set) are copied whole to
         every device unless they are laid out on the mesh already
         (:func:`~jaxopt_course.distributed.shard_rows`). Every array that
@@ -696,169 +932,23 @@ def make_train(loss_fn, optimizer, X, y, batch_size, num_steps, *, X_val=None, y
       >>> bool(out.metrics.loss[-1] < out.metrics.loss[0])
       True
     """
-    if mesh is not None:
-        _check_mesh(mesh, one_model=True)
-    data = _make_data(X, y, X_val, y_val, mesh)
-    config = _make_config(loss_fn, optimizer, batch_size, sampling, eval_every, unroll, data.X.shape[0], mesh)
+    chunk = make_chunk(loss_fn, optimizer, X, y, batch_size=batch_size, X_val=X_val, y_val=y_val,
+                       eval_every=eval_every, sampling=sampling, unroll=unroll, mesh=mesh)
     num_steps = _check_int(num_steps, "num_steps")
 
     def train(params, key, lr=None, reg=None) -> TrainOutput:
-        _check_params(params, data, "params")
+        _check_params(params, chunk.data, "params")
         _check_key(key)
-        _check_hyper(config, lr, reg)
-        params, key, lr, reg = _put_replicated(config, (params, key, lr, reg))
-        return _train_jit(config, num_steps, params, key, data, lr, reg)
+        _check_hyper(optimizer, lr, reg)
+        setup = chunk.setup(params, lr, reg)
+        params, key, lr, reg = distributed.place((params, key, lr, reg), mesh)
+        return _train_jit(setup, num_steps, params, key, chunk.data, lr, reg)
 
     return train
 
 
-def _divergence(config, data, lr, reg, *, bad_step, losses, vals, chunks, num_steps):
-    """Build the :class:`DivergenceError` for the first non-finite loss at ``bad_step``."""
-    metrics = Metrics(losses[:bad_step + 1], vals[:bad_step + 1])
-    earlier = [(s, st) for s, st in chunks if s <= bad_step - 1]
-    last = float(losses[bad_step - 1]) if bad_step else float("nan")
-    if not earlier:
-        # The very first step of this run (step 0, or the first after
-        # init_state): no earlier weights exist here, keep the starting ones.
-        params = chunks[-1][1].params
-    else:
-        # The weights of step bad_step - 1 are rebuilt from the latest chunk
-        # start at or before it (steps are deterministic: fold_in(key, t)).
-        start, state = earlier[-1]
-        params = _replay_jit(config, state, data, lr, reg, bad_step - 1 - start).params
-    message = (
-        f"training diverged: the loss is {losses[bad_step]} at step {bad_step} of {num_steps}"
-        + (f" (the last finite loss was {last:.6g} at step {bad_step - 1})" if bad_step else "")
-        + "; the step size (learning rate) is probably too large -- try a smaller lr. "
-        "The error's .params hold the last weights with a finite loss.")
-    return DivergenceError(message, step=bad_step, last_finite_loss=last, params=params, metrics=metrics)
-
-
-def fit(loss_fn, W0, X, y, *, key, optimizer, batch_size: int | None = 256, num_steps: int = 1000,
-        lr=None, reg=None, X_val=None, y_val=None, eval_every: int | None = 100,
-        sampling: str = "with_replacement", unroll=1, chunk_size: int | None = 1000,
-        progress: bool | None = None, checkpoint: Callable[[TrainState], Any] | None = None,
-        init_state: TrainState | None = None, init_metrics: Metrics | None = None,
-        on_chunk: Callable[[TrainState, Metrics], Any] | None = None, mesh=None) -> FitResult:
-    """Train ``W`` by gradient descent or minibatch SGD: the everyday runner.
-
-    The same steps as :func:`make_train`'s ``train`` (same key, same result),
-    scanned in chunks of ``chunk_size`` steps. Between chunks, on the host:
-
-    * a tqdm progress bar on stderr moves (``progress=None``: only when
-      stderr is a terminal);
-    * the losses are checked: the first NaN/Inf raises
-      :class:`DivergenceError` naming the step, with the last weights whose
-      loss was finite in ``.params``;
-    * ``checkpoint(state)`` is called with the :class:`TrainState` carry
-      (and ``on_chunk(state, metrics)`` with the metrics of every step so far);
-    * Ctrl-C (``KeyboardInterrupt``) becomes :class:`TrainingInterrupted`,
-      holding the state and metrics of the last chunk boundary.
-
-    Chunking never changes the result: step ``t``'s randomness is
-    ``fold_in(key, t)`` wherever the chunk boundaries fall. Neither does
-    stopping and resuming: ``init_state`` continues a run from a saved
-    :class:`TrainState` (a checkpoint, or a :class:`TrainingInterrupted`'s
-    ``.state``) to the same final weights, bit for bit.
-
-    Args:
-      loss_fn: ``loss_fn(W, X, y) -> scalar`` (``reg`` bound by
-        ``functools.partial``, or passed as ``reg=``).
-      W0: the initial weights ``(C, D)``.
-      X, y: the training set ``(N, D)``, ``(N,)``.
-      key: a ``jax.random`` key for the minibatches.
-      optimizer: an optax ``GradientTransformation``, e.g. ``optax.sgd(lr)``
-        or ``get_optimizer("adam", 1e-3)``; or a factory of ``lr``.
-      batch_size: examples per step, ``None`` for full-batch gradient descent.
-      num_steps: the number of updates.
-      lr, reg: traced hyperparameters (see :func:`make_train`).
-      X_val, y_val, eval_every, sampling, unroll: as in :func:`make_train`.
-      chunk_size: steps per compiled chunk (``None``: one scan for the run).
-      progress: show a progress bar (``None``: when stderr is a terminal).
-      checkpoint: called as ``checkpoint(state)`` after every chunk.
-      init_state: continue this run from a :class:`TrainState` saved after
-        ``init_state.step`` updates (it must match ``W0``'s shape, the
-        optimizer's state and ``key``); ``num_steps`` counts from step 0, so
-        ``num_steps - init_state.step`` steps remain.
-      init_metrics: the :class:`Metrics` of the steps before ``init_state``
-        (length ``init_state.step``), so the result's curves are whole;
-        without them those steps' losses are NaN.
-      on_chunk: called as ``on_chunk(state, metrics)`` after every chunk,
-        ``metrics`` holding steps ``0 .. state.step - 1`` (what a checkpoint
-        file needs besides the state).
-      mesh: train on several devices (see :func:`make_train`): the same
-        steps, each minibatch split along the mesh's ``"data"`` axis, the
-        same result up to float32 rounding. ``.params``, ``.state`` (and
-        the hooks' states) are then replicated over the mesh,
-        ``NamedSharding(mesh, PartitionSpec())``.
-
-    Returns:
-      A :class:`FitResult`: ``.params``, ``.losses`` (per step), the
-      validation curve and the final state.
-
-    Raises:
-      DivergenceError: the loss became NaN or Inf.
-      TrainingInterrupted: Ctrl-C; holds the run up to the last chunk boundary.
-
-    Examples:
-      >>> import jax, optax
-      >>> from functools import partial
-      >>> from jaxopt_course import softmax_loss, synthetic_problem
-      >>> X, y = synthetic_problem(num_examples=90)
-      >>> result = fit(partial(softmax_loss, reg=1e-3), jax.numpy.zeros((3, 6)), X, y,
-      ...              key=jax.random.key(0), optimizer=optax.sgd(0.1), batch_size=32, num_steps=100)
-      >>> result.losses.shape, bool(result.losses[-1] < result.losses[0])
-      ((100,), True)
-    """
-    if mesh is not None:
-        _check_mesh(mesh, one_model=True)
-    data = _make_data(X, y, X_val, y_val, mesh)
-    num_examples = int(data.X.shape[0])
-    config = _make_config(loss_fn, optimizer, batch_size, sampling, eval_every, unroll, num_examples, mesh)
-    num_steps = _check_int(num_steps, "num_steps")
-    chunk_size = num_steps if chunk_size is None else min(_check_int(chunk_size, "chunk_size"), num_steps)
-    _check_params(W0, data)
-    _check_key(key)
-    _check_hyper(config, lr, reg)
-    lr, reg = _put_replicated(config, (lr, reg))
-    _check_hooks(checkpoint=checkpoint, on_chunk=on_chunk)
-
-    state = _init_state_jit(config, *_put_replicated(config, (jnp.asarray(W0), key)), lr, num_examples)
-    if init_state is not None:
-        _check_init_state(init_state, state, num_steps)
-        state = _put_replicated(config, init_state)
-    start = _SoFar(int(state.step), state, *_prior_metrics(init_metrics, int(state.step)))
-    chunks = []  # (first step, state at that step) of the last two chunks, for a divergence
-
-    def run_chunk(so_far, length):
-        chunks[:] = chunks[-1:] + [(so_far.done, so_far.state)]
-        new_state, metrics = _run_steps_jit(config, length, so_far.state, data, lr, reg)
-        chunk_losses = np.asarray(metrics.loss)
-        chunk_vals = np.asarray(metrics.val_accuracy)
-        bad = np.flatnonzero(~np.isfinite(chunk_losses))
-        if bad.size:
-            raise _divergence(config, data, lr, reg, bad_step=so_far.done + int(bad[0]),
-                              losses=np.concatenate(so_far.losses + (chunk_losses,)),
-                              vals=np.concatenate(so_far.vals + (chunk_vals,)),
-                              chunks=chunks, num_steps=num_steps)
-        return new_state, Metrics(chunk_losses, chunk_vals)
-
-    def after_chunk(so_far):
-        if checkpoint is not None:
-            checkpoint(so_far.state)
-        if on_chunk is not None:
-            on_chunk(so_far.state, so_far.metrics())
-
-    so_far = _run_in_chunks(run_chunk, start, num_steps, chunk_size, progress=progress, after_chunk=after_chunk,
-                            desc="train", what="training", resume="fit")
-    all_vals = so_far.metrics().val_accuracy
-    val_steps = np.flatnonzero(~np.isnan(all_vals)) + 1
-    return FitResult(params=so_far.state.params, losses=so_far.metrics().loss, val_steps=val_steps,
-                     val_accuracies=all_vals[val_steps - 1], state=so_far.state)
-
-
 # ---------------------------------------------------------------------------
-# The host-side loop shared by fit and sweep: chunks, progress, Ctrl-C
+# The host loop shared by fit and sweep: chunks, progress, one hook, Ctrl-C
 # ---------------------------------------------------------------------------
 
 
@@ -902,10 +992,20 @@ def _prior_metrics(init_metrics, start: int, models: tuple = ()) -> tuple[tuple,
     return (loss,), (val,)
 
 
-def _check_hooks(**hooks) -> None:
-    for name, hook in hooks.items():
+def _one_hook(checkpoint=None, on_chunk=None):
+    """``checkpoint(state)`` and ``on_chunk(state, metrics)`` fire at the same point: one hook ``(state, metrics)``."""
+    for name, hook in (("checkpoint", checkpoint), ("on_chunk", on_chunk)):
         if hook is not None and not callable(hook):
             raise TypeError(f"{name} must be a function, got {type(hook).__name__}")
+    if checkpoint is None:
+        return on_chunk
+
+    def hook(state, metrics):
+        checkpoint(state)
+        if on_chunk is not None:
+            on_chunk(state, metrics)
+
+    return hook
 
 
 def _latest_loss(chunk_losses) -> str:
@@ -915,14 +1015,18 @@ def _latest_loss(chunk_losses) -> str:
     return f"{finite.min():.4g}" if finite.size else "nan"
 
 
-def _run_in_chunks(run_chunk, so_far: _SoFar, num_steps: int, chunk_size: int, *, progress, after_chunk,
+def _chunk_size(chunk_size, num_steps: int) -> int:
+    return num_steps if chunk_size is None else min(_check_int(chunk_size, "chunk_size"), num_steps)
+
+
+def _run_in_chunks(run_chunk, so_far: _SoFar, num_steps: int, chunk_size: int, *, progress, hook,
                    desc: str, what: str, resume: str) -> _SoFar:
     """Run ``so_far`` on to ``num_steps`` steps, chunk by chunk: the host loop of :func:`fit` and :func:`sweep`.
 
     ``run_chunk(so_far, length) -> (state, Metrics)`` runs ``length`` steps
-    (one compiled scan) from the last chunk boundary; between chunks a tqdm
-    bar moves and ``after_chunk(so_far)`` is called (checkpoints). Ctrl-C
-    (``KeyboardInterrupt``) anywhere in the loop becomes
+    (one compiled call) from the last chunk boundary; between chunks a tqdm
+    bar moves and ``hook(state, metrics so far)`` is called (checkpoints).
+    Ctrl-C (``KeyboardInterrupt``) anywhere in the loop becomes
     :class:`TrainingInterrupted` holding the last chunk boundary's state and
     metrics: the chunk that was running is dropped, and redone on resume.
     """
@@ -939,8 +1043,8 @@ def _run_in_chunks(run_chunk, so_far: _SoFar, num_steps: int, chunk_size: int, *
             so_far = so_far.extended(length, state, metrics)
             bar.update(length)
             bar.set_postfix(loss=_latest_loss(metrics.loss), refresh=False)
-            if after_chunk is not None:
-                after_chunk(so_far)
+            if hook is not None:
+                hook(so_far.state, so_far.metrics())
     except KeyboardInterrupt:
         raise TrainingInterrupted(
             f"{what} interrupted (Ctrl-C) after {so_far.done} of {num_steps} steps; the error's .state and "
@@ -993,20 +1097,192 @@ def _check_init_state(init_state, fresh: TrainState, num_steps: int, *, finite: 
         _checks.check_finite(init_state.params, "init_state.params")
 
 
-def sweep(loss_fn, optimizer, W0, X, y, *, key, learning_rates, regs, batch_size: int | None = 256,
-          num_steps: int = 1000, X_val=None, y_val=None, sampling: str = "with_replacement",
-          unroll=1, chunk_size: int | None = 1000, progress: bool | None = None,
+# ---------------------------------------------------------------------------
+# fit
+# ---------------------------------------------------------------------------
+
+
+def _fit_arguments(arrays: tuple, optimizer) -> tuple:
+    """``(optimizer, W0, X, y)`` from ``fit``'s positional arguments, in the one order or the older one."""
+    if len(arrays) == 4 and optimizer is None:
+        return arrays
+    if len(arrays) == 3 and optimizer is not None:  # the older fit(loss_fn, W0, X, y, *, optimizer=...)
+        return (optimizer, *arrays)
+    raise TypeError(f"fit takes fit(loss_fn, optimizer, W0, X, y, *, key, ...) or fit(loss_fn, W0, X, y, *, key, "
+                    f"optimizer, ...), got {1 + len(arrays)} positional argument(s)"
+                    + (" and optimizer=" if optimizer is not None else " and no optimizer"))
+
+
+def _divergence(chunk: Chunk, setup, lr, reg, *, bad_step, losses, vals, starts, num_steps):
+    """Build the :class:`DivergenceError` for the first non-finite loss at ``bad_step``."""
+    metrics = Metrics(losses[:bad_step + 1], vals[:bad_step + 1])
+    earlier = [(s, st) for s, st in starts if s <= bad_step - 1]
+    last = float(losses[bad_step - 1]) if bad_step else float("nan")
+    if not earlier:
+        # The very first step of this run (step 0, or the first after
+        # init_state): no earlier weights exist here, keep the starting ones.
+        params = starts[-1][1].params
+    else:
+        # The weights of step bad_step - 1 are rebuilt from the latest chunk
+        # start at or before it (steps are deterministic: fold_in(key, t)).
+        start, state = earlier[-1]
+        params = _replay_jit(setup, state, chunk.data, lr, reg, bad_step - 1 - start).params
+    message = (
+        f"training diverged: the loss is {losses[bad_step]} at step {bad_step} of {num_steps}"
+        + (f" (the last finite loss was {last:.6g} at step {bad_step - 1})" if bad_step else "")
+        + "; the step size (learning rate) is probably too large -- try a smaller lr. "
+        "The error's .params hold the last weights with a finite loss.")
+    return DivergenceError(message, step=bad_step, last_finite_loss=last, params=params, metrics=metrics)
+
+
+def fit(loss_fn, *arrays, key, optimizer=None, batch_size: int | None = 256, num_steps: int = 1000,
+        lr=None, reg=None, X_val=None, y_val=None, eval_every: int | None = 100,
+        sampling: str = "with_replacement", unroll=1, chunk_size: int | None = 1000,
+        progress: bool | None = None, checkpoint: Callable[[TrainState], Any] | None = None,
+        init_state: TrainState | None = None, init_metrics: Metrics | None = None,
+        on_chunk: Callable[[TrainState, Metrics], Any] | None = None, mesh=None) -> FitResult:
+    """Train ``W`` by gradient descent or minibatch SGD: the everyday runner.
+
+    Called ``fit(loss_fn, optimizer, W0, X, y, *, key, ...)``: the engine's
+    one argument order (loss, optimizer, weights, data). The older
+    ``fit(loss_fn, W0, X, y, *, key, optimizer=...)`` still works, and means
+    the same.
+
+    The same steps as :func:`make_train`'s ``train`` (same key, same result),
+    run in chunks of ``chunk_size`` steps (:func:`make_chunk`). Between
+    chunks, on the host:
+
+    * a tqdm progress bar on stderr moves (``progress=None``: only when
+      stderr is a terminal);
+    * the losses are checked: the first NaN/Inf raises
+      :class:`DivergenceError` naming the step, with the last weights whose
+      loss was finite in ``.params``;
+    * the chunk hook runs: ``checkpoint(state)`` with the :class:`TrainState`
+      carry, and ``on_chunk(state, metrics)`` with the metrics of every step
+      so far (the same point; give either or both);
+    * Ctrl-C (``KeyboardInterrupt``) becomes :class:`TrainingInterrupted`,
+      holding the state and metrics of the last chunk boundary.
+
+    Chunking never changes the result: step ``t``'s randomness is
+    ``fold_in(key, t)`` wherever the chunk boundaries fall. Neither does
+    stopping and resuming: ``init_state`` continues a run from a saved
+    :class:`TrainState` (a checkpoint, or a :class:`TrainingInterrupted`'s
+    ``.state``) to the same final weights, bit for bit.
+
+    Args:
+      loss_fn: ``loss_fn(W, X, y) -> scalar`` (``reg`` bound by
+        ``functools.partial``, or passed as ``reg=``).
+      optimizer: an optax ``GradientTransformation``, e.g. ``optax.sgd(lr)``
+        or ``get_optimizer("adam", 1e-3)``; or a factory of ``lr``.
+      W0: the initial weights ``(C, D)``.
+      X, y: the training set ``(N, D)``, ``(N,)``.
+      key: a ``jax.random`` key for the minibatches.
+      batch_size: examples per step, ``None`` for full-batch gradient descent.
+      num_steps: the number of updates.
+      lr, reg: traced hyperparameters (see :func:`make_train`).
+      X_val, y_val, eval_every, sampling, unroll: as in :func:`make_train`.
+      chunk_size: steps per compiled chunk (``None``: one call for the run).
+      progress: show a progress bar (``None``: when stderr is a terminal).
+      checkpoint: called as ``checkpoint(state)`` after every chunk.
+      init_state: continue this run from a :class:`TrainState` saved after
+        ``init_state.step`` updates (it must match ``W0``'s shape, the
+        optimizer's state and ``key``: :func:`initial_state` builds the
+        template to load it with); ``num_steps`` counts from step 0, so
+        ``num_steps - init_state.step`` steps remain.
+      init_metrics: the :class:`Metrics` of the steps before ``init_state``
+        (length ``init_state.step``), so the result's curves are whole;
+        without them those steps' losses are NaN.
+      on_chunk: called as ``on_chunk(state, metrics)`` after every chunk,
+        ``metrics`` holding steps ``0 .. state.step - 1`` (what a checkpoint
+        file needs besides the state).
+      mesh: train on several devices (see :func:`make_train`): the same
+        steps, each minibatch split along the mesh's ``"data"`` axis, the
+        same result up to float32 rounding. ``.params``, ``.state`` (and
+        the hooks' states) are then replicated over the mesh,
+        ``NamedSharding(mesh, PartitionSpec())``.
+
+    Returns:
+      A :class:`FitResult`: ``.params``, ``.losses`` (per step), the
+      validation curve and the final state.
+
+    Raises:
+      DivergenceError: the loss became NaN or Inf.
+      TrainingInterrupted: Ctrl-C; holds the run up to the last chunk boundary.
+
+    Examples:
+      >>> import jax, optax
+      >>> from functools import partial
+      >>> from jaxopt_course import softmax_loss, synthetic_problem
+      >>> X, y = synthetic_problem(num_examples=90)
+      >>> result = fit(partial(softmax_loss, reg=1e-3), optax.sgd(0.1), jax.numpy.zeros((3, 6)), X, y,
+      ...              key=jax.random.key(0), batch_size=32, num_steps=100)
+      >>> result.losses.shape, bool(result.losses[-1] < result.losses[0])
+      ((100,), True)
+    """
+    optimizer, W0, X, y = _fit_arguments(arrays, optimizer)
+    chunk = make_chunk(loss_fn, optimizer, X, y, batch_size=batch_size, X_val=X_val, y_val=y_val,
+                       eval_every=eval_every, sampling=sampling, unroll=unroll, mesh=mesh)
+    num_steps = _check_int(num_steps, "num_steps")
+    chunk_size = _chunk_size(chunk_size, num_steps)
+    hook = _one_hook(checkpoint, on_chunk)
+    state = chunk.init(W0, key, lr)
+    _check_hyper(optimizer, lr, reg)
+    if init_state is not None:
+        _check_init_state(init_state, state, num_steps)
+        state = distributed.place(init_state, mesh)
+    setup = chunk.setup(W0, lr, reg)
+    lr, reg = distributed.place((lr, reg), mesh)
+    starts = []  # (first step, state at that step) of the last two chunks, for a divergence
+
+    def run_chunk(so_far, length):
+        starts[:] = starts[-1:] + [(so_far.done, so_far.state)]
+        new_state, metrics = chunk.run(setup, so_far.done, length, so_far.state, lr, reg)
+        metrics = Metrics(np.asarray(metrics.loss), np.asarray(metrics.val_accuracy))
+        bad = np.flatnonzero(~np.isfinite(metrics.loss))
+        if bad.size:
+            raise _divergence(chunk, setup, lr, reg, bad_step=so_far.done + int(bad[0]),
+                              losses=np.concatenate(so_far.losses + (metrics.loss,)),
+                              vals=np.concatenate(so_far.vals + (metrics.val_accuracy,)),
+                              starts=starts, num_steps=num_steps)
+        return new_state, metrics
+
+    start = _SoFar(int(state.step), state, *_prior_metrics(init_metrics, int(state.step)))
+    so_far = _run_in_chunks(run_chunk, start, num_steps, chunk_size, progress=progress, hook=hook,
+                            desc="train", what="training", resume="fit")
+    metrics = so_far.metrics()
+    val_steps = np.flatnonzero(~np.isnan(metrics.val_accuracy)) + 1
+    return FitResult(params=so_far.state.params, losses=metrics.loss, val_steps=val_steps,
+                     val_accuracies=metrics.val_accuracy[val_steps - 1], state=so_far.state)
+
+
+# ---------------------------------------------------------------------------
+# sweep
+# ---------------------------------------------------------------------------
+
+
+def sweep(loss_fn, optimizer, W0, X, y, *, key, learning_rates, regs, seeds: int = 1,
+          batch_size: int | None = 256, num_steps: int = 1000, X_val=None, y_val=None,
+          sampling: str = "with_replacement", unroll=1, chunk_size: int | None = 1000, progress: bool | None = None,
           init_state: TrainState | None = None, init_metrics: Metrics | None = None,
           on_chunk: Callable[[TrainState, Metrics], Any] | None = None, mesh=None) -> SweepResult:
-    """Train one model per ``(lr, reg)`` of a grid, all at once: one vmapped program.
+    """Train one model per ``(lr, reg[, seed])`` of a grid, all at once: one vmapped program.
 
+    Arguments in the engine's one order (loss, optimizer, weights, data).
     CS231n's hyperparameter search ("for lr in learning_rates: for reg in
     regularization_strengths: train, score on val") as a ``jax.vmap`` over
-    the flattened grid of ``M = L * R`` models: ``lr`` and ``reg`` are
-    traced, everything else is shared. Every model starts from ``W0`` and,
-    because the key is shared, sees the *same* minibatch at every step
-    (gathered once for all models) -- faster, and a fairer comparison of the
+    the flattened grid of ``M = L * R * S`` models: ``lr`` and ``reg`` are
+    traced, everything else is shared. Every model starts from ``W0``; the
+    models of one seed see the *same* minibatch at every step (gathered once
+    for all of them) -- faster, and a fairer comparison of the
     hyperparameters.
+
+    Seeds: with ``seeds=1`` (the default) every model draws its minibatches
+    from ``key`` itself, and the results have the grid axes ``(L, R)``. With
+    ``seeds=S > 1``, seed ``s`` draws them from ``jax.random.fold_in(key,
+    s)`` (so it equals ``sweep(..., key=fold_in(key, s))``), all ``L * R * S``
+    models train in the same compiled call, and the seed axis comes right
+    after the lr and reg axes: ``params (L, R, S, C, D)``, ``losses (L, R, S,
+    num_steps)``, accuracies ``(L, R, S)``.
 
     The steps run in chunks of ``chunk_size``, like :func:`fit`: between
     chunks a progress bar moves and ``on_chunk`` is called, and Ctrl-C
@@ -1016,10 +1292,12 @@ def sweep(loss_fn, optimizer, W0, X, y, *, key, learning_rates, regs, batch_size
     one uninterrupted call, bit for bit. A sweep does not stop for a model
     that diverges (its losses turn NaN/Inf); the others go on.
 
-    The sweep's state is a :class:`TrainState` over the M models: ``params``
-    ``(M, C, D)`` and every ``opt_state`` leaf have a leading model axis,
-    model ``m`` being ``(learning_rates[m // R], regs[m % R])``; ``key``,
-    ``step`` and ``order`` are shared. Its :class:`Metrics` have shape
+    The sweep's state is a :class:`TrainState` over the M models
+    (:func:`initial_sweep_state`): ``params`` ``(M, C, D)`` and every
+    ``opt_state`` leaf have a leading model axis, model ``m = (i * R + j) *
+    S + s`` being ``(learning_rates[i], regs[j], seed s)``; ``key`` (the
+    ``key`` given) and ``step`` are shared, and so is ``order`` for one seed
+    (``(S, N)``, one per seed, for several). Its :class:`Metrics` have shape
     ``(M, steps)`` (``val_accuracy`` is all NaN: a sweep scores the
     validation set once, at the end).
 
@@ -1027,38 +1305,38 @@ def sweep(loss_fn, optimizer, W0, X, y, *, key, learning_rates, regs, batch_size
       loss_fn: the unbound loss, called ``loss_fn(W, X, y, reg=reg)`` (e.g.
         :func:`~jaxopt_course.losses.svm_loss`).
       optimizer: a factory ``lr -> GradientTransformation``, e.g.
-        ``lambda lr: optax.sgd(lr)`` or ``functools.partial(get_optimizer, "adam")``.
+        ``optax.sgd`` or ``functools.partial(get_optimizer, "adam")``.
       W0: the initial weights ``(C, D)``, shared by all models.
       X, y: the training set.
-      key: a ``jax.random`` key, shared by all models.
+      key: a ``jax.random`` key (see seeds above).
       learning_rates: ``(L,)`` learning rates.
       regs: ``(R,)`` regularization strengths.
+      seeds: ``S``, how many seeds train each ``(lr, reg)``.
       batch_size, num_steps, sampling, unroll: as in :func:`make_train`.
       X_val, y_val: a validation set for the final accuracies.
-      chunk_size: steps per compiled chunk (``None``: one scan for the sweep).
+      chunk_size: steps per compiled chunk (``None``: one call for the sweep).
       progress: show a progress bar (``None``: when stderr is a terminal).
       init_state: continue a sweep from its state after ``init_state.step``
         updates (a checkpoint, or a :class:`TrainingInterrupted`'s ``.state``;
-        same grid, ``W0``, optimizer and ``key``); ``num_steps`` counts from
-        step 0.
+        same grid, seeds, ``W0``, optimizer and ``key``); ``num_steps``
+        counts from step 0.
       init_metrics: the :class:`Metrics` ``(M, init_state.step)`` of the steps
         before ``init_state`` (without them those losses are NaN).
       on_chunk: called as ``on_chunk(state, metrics)`` after every chunk, with
         the sweep's state and the metrics of steps ``0 .. state.step - 1``.
       mesh: train on several devices: a :class:`jax.sharding.Mesh` from
         :func:`jaxopt_course.distributed.make_mesh`. Its ``"model"`` axis
-        splits the M models (each of ``m`` devices trains ``M / m`` of them;
-        M need not be a multiple of ``m``), its ``"data"`` axis splits every
-        shared minibatch as in :func:`make_train`; the results equal the
-        unsharded sweep's up to float32 rounding. The sweep's state (in
-        ``on_chunk`` and :class:`TrainingInterrupted`) then has ``params``
-        and ``opt_state`` split along ``"model"``
-        (``NamedSharding(mesh, PartitionSpec("model"))``) and ``key``,
-        ``step``, ``order`` replicated; ``SweepResult.params`` is gathered,
-        replicated over the mesh; the other fields are NumPy arrays as always.
+        splits the M models (M need not be a multiple of its size), its
+        ``"data"`` axis splits every shared minibatch as in
+        :func:`make_train`; the results equal the unsharded sweep's up to
+        float32 rounding. The sweep's state (in ``on_chunk`` and
+        :class:`TrainingInterrupted`) then has ``params`` and ``opt_state``
+        split along ``"model"`` and ``key``, ``step``, ``order`` replicated;
+        ``SweepResult.params`` is gathered, replicated over the mesh; the
+        other fields are NumPy arrays as always.
 
     Returns:
-      A :class:`SweepResult` with a leading ``(L, R)`` grid axis.
+      A :class:`SweepResult` on the grid's axes ``(L, R)`` (``(L, R, S)`` for several seeds).
 
     Raises:
       TrainingInterrupted: Ctrl-C; holds the sweep up to the last chunk boundary.
@@ -1071,63 +1349,29 @@ def sweep(loss_fn, optimizer, W0, X, y, *, key, learning_rates, regs, batch_size
       ...                learning_rates=[0.01, 0.1], regs=[0.0, 1e-3, 1e-2], batch_size=16, num_steps=20)
       >>> result.params.shape, result.losses.shape
       ((2, 3, 3, 6), (2, 3, 20))
+      >>> sweep(softmax_loss, optax.sgd, jax.numpy.zeros((3, 6)), X, y, key=jax.random.key(0), seeds=4,
+      ...       learning_rates=[0.01, 0.1], regs=[0.0, 1e-3, 1e-2], batch_size=16, num_steps=20).losses.shape
+      (2, 3, 4, 20)
     """
-    if mesh is not None:
-        _check_mesh(mesh)
-    data = _make_data(X, y, X_val, y_val, mesh)
-    num_examples = int(data.X.shape[0])
-    config = _make_config(loss_fn, optimizer, batch_size, sampling, None, unroll, num_examples, mesh)
-    if _is_transformation(optimizer):
-        raise TypeError(
-            "sweep needs optimizer as a factory of the learning rate (e.g. lambda lr: optax.sgd(lr) or "
-            "functools.partial(get_optimizer, 'adam')), got a GradientTransformation with a fixed lr")
+    grid = make_sweep_chunk(loss_fn, optimizer, X, y, learning_rates=learning_rates, regs=regs, seeds=seeds,
+                            batch_size=batch_size, X_val=X_val, y_val=y_val, sampling=sampling, unroll=unroll,
+                            mesh=mesh)
     num_steps = _check_int(num_steps, "num_steps")
-    chunk_size = num_steps if chunk_size is None else min(_check_int(chunk_size, "chunk_size"), num_steps)
-    _check_params(W0, data)
-    _check_key(key)
-    _check_hooks(on_chunk=on_chunk)
-    grid = []
-    for name, values in (("learning_rates", learning_rates), ("regs", regs)):
-        arr = np.asarray(values, dtype=np.float64)
-        if arr.ndim != 1 or arr.size == 0:
-            raise ValueError(f"{name} must be a non-empty 1-D sequence of numbers, got shape {arr.shape}")
-        (_checks.check_positive if name == "learning_rates" else _checks.check_nonnegative)(arr, name)
-        grid.append(arr)
-    lrs, regs_ = grid
-    L, R = len(lrs), len(regs_)
-    dtype = jnp.result_type(jnp.asarray(W0).dtype, jnp.float32)
-    lr_M = jnp.asarray(np.repeat(lrs, R), dtype=dtype)
-    reg_M = jnp.asarray(np.tile(regs_, L), dtype=dtype)
-    W0, key, lr_M, reg_M = _put_replicated(config, (jnp.asarray(W0), key, lr_M, reg_M))
-
-    state = _sweep_init_state_jit(config, W0, key, lr_M, num_examples)
+    chunk_size = _chunk_size(chunk_size, num_steps)
+    hook = _one_hook(on_chunk=on_chunk)
+    state = grid.init(W0, key)
     if init_state is not None:
         _check_init_state(init_state, state, num_steps, finite=False)
-        state = init_state if mesh is None else _models_sharded_jit(config, _put_replicated(config, init_state))
-    start = _SoFar(int(state.step), state, *_prior_metrics(init_metrics, int(state.step), models=(L * R,)))
+        state = grid.placed(init_state)
 
     def run_chunk(so_far, length):
-        new_state, metrics = _sweep_steps_jit(config, length, so_far.state, data, lr_M, reg_M)
+        new_state, metrics = grid(so_far.state, length)
         return new_state, Metrics(np.asarray(metrics.loss), np.asarray(metrics.val_accuracy))
 
-    def after_chunk(so_far):
-        if on_chunk is not None:
-            on_chunk(so_far.state, so_far.metrics())
-
-    so_far = _run_in_chunks(run_chunk, start, num_steps, chunk_size, progress=progress, after_chunk=after_chunk,
-                            desc=f"sweep ({L * R} models)", what="sweep", resume="sweep")
-    W = so_far.state.params
-    train_acc, val_acc = _sweep_accuracies_jit(config, W, data)
-    if mesh is not None:
-        W = _replicated_jit(config, W)  # every model's weights on every device (and host)
-    return SweepResult(
-        params=W.reshape((L, R) + W.shape[1:]),
-        losses=so_far.metrics().loss.reshape(L, R, num_steps),
-        train_accuracy=np.asarray(train_acc).reshape(L, R),
-        val_accuracy=np.asarray(val_acc).reshape(L, R),
-        learning_rates=lrs,
-        regs=regs_,
-    )
+    start = _SoFar(int(state.step), state, *_prior_metrics(init_metrics, int(state.step), (grid.num_models,)))
+    so_far = _run_in_chunks(run_chunk, start, num_steps, chunk_size, progress=progress, hook=hook,
+                            desc=f"sweep ({grid.num_models} models)", what="sweep", resume="sweep")
+    return grid.result(so_far.state.params, so_far.metrics().loss)
 
 
 def evaluate(W, splits) -> dict:
@@ -1161,5 +1405,5 @@ def evaluate(W, splits) -> dict:
         X_s, y_s = split
         if len(y_s) == 0:
             continue
-        out[name] = float(_accuracy(W, X_s, y_s))
+        out[name] = float(model.accuracy(W, X_s, y_s))
     return out

@@ -4,8 +4,8 @@
 it to the same promises: chunking never changes a bit of the result, Ctrl-C
 becomes ``TrainingInterrupted`` at the last chunk boundary, and a sweep
 resumed from a checkpoint file ends exactly where an uninterrupted one does.
-The reference for each is an uninterrupted sweep (or the one-call pure
-``_sweep``), never the interrupted run's own output. The last test sends a
+The reference for each is an uninterrupted sweep (or all its steps as one
+call of ``make_sweep_chunk``), never the interrupted run's own output. The last test sends a
 real SIGINT to a real ``jaxopt-course sweep``.
 """
 
@@ -18,17 +18,18 @@ import sys
 from functools import partial
 from pathlib import Path
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from jaxopt_course import softmax_loss, svm_loss, synthetic_problem
-from jaxopt_course import train as train_module
 from jaxopt_course.checkpoint import CHECKPOINT_FILE, load_checkpoint, read_checkpoint_config, save_checkpoint, sweep_like
 from conftest import interrupt_after_first_checkpoint
 from jaxopt_course.cli import main
-from jaxopt_course.train import Metrics, TrainingInterrupted, TrainState, get_optimizer, sweep
+from jaxopt_course.train import (Metrics, TrainingInterrupted, TrainState, get_optimizer, initial_sweep_state,
+                                 make_sweep_chunk, sweep)
 
 LRS, REGS = [0.05, 10.0], [0.0, 1.0]  # lr 10 with reg 1 diverges: (1 - 2 lr reg) = -19 per step
 M = len(LRS) * len(REGS)
@@ -61,15 +62,12 @@ def test_chunked_sweep_equals_one_scan_and_the_one_call_sweep_bit_for_bit(optimi
     one_scan = sweep(softmax_loss, factory, W0, X, y, chunk_size=None, **kw)
     chunked = sweep(softmax_loss, factory, W0, X, y, chunk_size=7, **kw)  # 6 chunks of 7 and one of 3
     assert_same_sweep(chunked, one_scan)
-    # ... and both equal the whole sweep as one compiled call (the pure core, before chunking existed).
-    data = train_module._make_data(X, y, X[:40], y[:40])
-    config = train_module._make_config(softmax_loss, factory, 16, sampling, None, 1, len(y))
-    lr_M = jnp.asarray(np.repeat(LRS, len(REGS)), jnp.float32)
-    reg_M = jnp.asarray(np.tile(REGS, len(LRS)), jnp.float32)
-    W, losses, train_acc, val_acc = train_module._sweep_jit(config, 45, jnp.asarray(W0), key, data, lr_M, reg_M)
-    np.testing.assert_array_equal(np.asarray(W).reshape(chunked.params.shape), np.asarray(chunked.params))
-    np.testing.assert_array_equal(np.asarray(losses).reshape(chunked.losses.shape), chunked.losses)
-    np.testing.assert_array_equal(np.asarray(val_acc).reshape(2, 2), chunked.val_accuracy)
+    # ... and both equal the whole sweep as one compiled call of the public chunk-level entry point.
+    grid = make_sweep_chunk(softmax_loss, factory, X, y, learning_rates=LRS, regs=REGS, batch_size=16,
+                            sampling=sampling, X_val=X[:40], y_val=y[:40])
+    state, metrics = grid(grid.init(W0, key), 45)
+    whole = grid.result(state.params, metrics.loss)
+    assert_same_sweep(whole, chunked)
     # A sweep goes on past a diverged model: only that one has non-finite losses.
     finite = np.all(np.isfinite(chunked.losses), axis=2)
     np.testing.assert_array_equal(finite, [[True, True], [True, not diverges]])
@@ -137,6 +135,52 @@ def test_a_state_of_another_sweep_is_refused_with_the_argument_named():
         sweep(softmax_loss, factory, W0, X, y, learning_rates=LRS, regs=REGS, on_chunk=3, **kw)
     with pytest.raises(ValueError, match="num_models must be a positive integer, got 0"):
         sweep_like(one_model, 0)
+
+
+# ---------------------------------------------------------------------------
+# Seeds: an S axis after the lr and reg axes, seed s drawing from fold_in(key, s)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sampling", ["with_replacement", "shuffle"])
+def test_the_seed_axis_equals_separate_sweeps_with_folded_keys(sampling):
+    X, y, W0 = problem()
+    key, S = jax.random.key(4), 3
+    kw = dict(learning_rates=[0.05, 0.5], regs=[0.0, 1e-2, 0.1], batch_size=16, num_steps=30, chunk_size=12,
+              sampling=sampling, X_val=X[:40], y_val=y[:40])
+    factory = partial(get_optimizer, "momentum")
+    seeded = sweep(softmax_loss, factory, W0, X, y, key=key, seeds=S, **kw)
+    assert seeded.params.shape == (2, 3, S, 3, 6) and seeded.losses.shape == (2, 3, S, 30)
+    assert seeded.train_accuracy.shape == seeded.val_accuracy.shape == (2, 3, S)
+    for s in range(S):
+        alone = sweep(softmax_loss, factory, W0, X, y, key=jax.random.fold_in(key, s), **kw)
+        for field in ("params", "losses", "train_accuracy", "val_accuracy"):
+            chex.assert_trees_all_close(np.asarray(getattr(seeded, field))[:, :, s],
+                                        np.asarray(getattr(alone, field)), rtol=1e-6, atol=1e-7)
+    # The seeds really differ (different minibatches), so the test above can fail.
+    assert not np.allclose(seeded.losses[:, :, 0], seeded.losses[:, :, 1])
+
+
+def test_an_interrupted_seeded_sweep_resumes_from_its_checkpoint_bit_for_bit(tmp_path):
+    X, y, W0 = problem()
+    factory = partial(get_optimizer, "adam")
+    grid = dict(learning_rates=LRS, regs=REGS, seeds=2)
+    kw = dict(key=jax.random.key(5), batch_size=16, num_steps=40, chunk_size=10, sampling="shuffle", **grid)
+    reference = sweep(svm_loss, factory, W0, X, y, **kw)
+
+    def ctrl_c_at_the_second_chunk(state, metrics):
+        if int(state.step) == 20:
+            raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted) as info:
+        sweep(svm_loss, factory, W0, X, y, on_chunk=ctrl_c_at_the_second_chunk, **kw)
+    err = info.value
+    assert err.state.params.shape == (2 * M, 3, 6) and err.state.order.shape == (2, len(y))  # one order per seed
+    save_checkpoint(tmp_path, err.state, err.metrics, {"seeds": 2})
+    like = initial_sweep_state(factory, W0, kw["key"], batch_size=16, sampling="shuffle", num_examples=len(y), **grid)
+    saved = load_checkpoint(tmp_path, like)
+    resumed = sweep(svm_loss, factory, W0, X, y, init_state=saved.state, init_metrics=saved.metrics, **kw)
+    assert_same_sweep(resumed, reference)
 
 
 # ---------------------------------------------------------------------------

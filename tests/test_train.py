@@ -180,18 +180,18 @@ def test_sweep_equals_a_python_loop_over_the_same_hyperparameters():
             assert result.train_accuracy[i, j] == pytest.approx(acc_train)
 
 
-def test_sweep_gathers_each_minibatch_once_for_all_models():
-    # Under the sweep's vmap only lr and reg are batched: the minibatch X[idx] is one (B, D)
-    # gather shared by the M models, not M gathers of shape (M, B, D).
+@pytest.mark.parametrize("seeds", [1, 2])
+def test_sweep_gathers_each_minibatch_once_for_all_models(seeds):
+    # Under the sweep's vmap only lr and reg are batched: the minibatch X[idx] is one (B, D) gather
+    # shared by the models of a seed (one per seed: (S, B, D)), not M gathers of shape (M, B, D).
     import jax.extend.core
 
-    from jaxopt_course import train as train_module
+    from jaxopt_course.train import make_sweep_chunk
 
     X, y, W0 = separable(100)
-    data = train_module._make_data(X, y, None, None)
-    config = train_module._make_config(softmax_loss, optax.sgd, 16, "with_replacement", None, 1, 100)
-    jaxpr = jax.make_jaxpr(lambda lr, reg: train_module._sweep(config, 3, W0, jax.random.key(0), data, lr, reg))(
-        jnp.ones(4), jnp.zeros(4))
+    grid = make_sweep_chunk(softmax_loss, optax.sgd, X, y, learning_rates=[0.1, 0.2, 0.3, 0.4], regs=[0.0],
+                            seeds=seeds, batch_size=16)
+    jaxpr = jax.make_jaxpr(lambda state: grid(state, 3))(grid.init(W0, jax.random.key(0)))
 
     def gather_shapes(jaxpr):  # every gather's output shape, in all nested jaxprs (jit, scan, cond)
         for eqn in jaxpr.eqns:
@@ -205,7 +205,8 @@ def test_sweep_gathers_each_minibatch_once_for_all_models():
                         yield from gather_shapes(sub)
 
     shapes = list(gather_shapes(jaxpr.jaxpr))
-    assert (16, 6) in shapes and (4, 16, 6) not in shapes
+    one_per_seed = (16, 6) if seeds == 1 else (seeds, 16, 6)
+    assert one_per_seed in shapes and (4 * seeds, 16, 6) not in shapes, shapes
 
 
 @pytest.mark.slow
