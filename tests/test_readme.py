@@ -5,6 +5,7 @@ from __future__ import annotations
 import code
 import importlib
 import math
+import os
 import re
 from pathlib import Path
 
@@ -127,7 +128,9 @@ def test_relative_links_resolve(page):
         if re.match(r"[a-z]+:", target):
             continue  # http(s), mailto
         path, _, anchor = target.partition("#")
-        linked = (page.parent / path).resolve() if path else page
+        if page.parent == DOCS and path.startswith("api/"):
+            continue  # the API reference pages are generated while the site is built (docs/api/hooks.py)
+        linked = Path(os.path.normpath(page.parent / path)) if path else page  # docs/notebooks may be a link
         assert linked.exists(), f"{page.name} links {target}, which does not exist"
         if page.parent == DOCS:
             assert DOCS in linked.parents, f"{page.name} links {target}, outside docs/ (MkDocs cannot follow it)"
