@@ -143,3 +143,38 @@ def test_no_paths_of_one_machine(page):
     text = page.read_text()
     for local in ("/work/", "/tmp/", "/root/", ".venv/bin/python", ".cache/cifar10", "../shared"):
         assert local not in text, f"{page.name} mentions {local}"
+
+
+def test_the_command_line_page_names_every_command_and_option():
+    import argparse
+
+    from jaxopt_course import cli
+
+    page = (DOCS / "cli.md").read_text()
+    for command in cli.COMMANDS:
+        assert f"| `{command.name}` |" in page, f"docs/cli.md has no row for {command.name}"
+        parser = cli.build_parser(only=command.name)
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        for action in sub.choices[command.name]._actions:
+            for option in action.option_strings:
+                if option.startswith("--") and option != "--help":
+                    assert f"`{option}" in page, f"docs/cli.md does not mention {command.name} {option}"
+
+
+def test_the_command_lines_in_the_readme_and_the_cli_page_parse():
+    import shlex
+
+    from jaxopt_course import cli
+
+    commands = []
+    for page in (README, DOCS / "cli.md"):
+        for block in re.findall(r"^```\n(.*?)^```", page.read_text(), flags=re.S | re.M):
+            for line in block.splitlines():
+                if line.startswith("jaxopt-course "):
+                    commands.append(shlex.split(line.split("#")[0])[1:])
+    assert len(commands) >= 8
+    for argv in commands:
+        if argv == ["--help"]:
+            continue
+        parser = cli.build_parser(only=argv[0])
+        parser.parse_args(argv)  # argparse exits (SystemExit) on an unknown option or a bad value
