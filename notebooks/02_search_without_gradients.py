@@ -117,14 +117,17 @@ plt.show()
 if DATA == "cifar10":
     splits = load_data("cifar10", data_dir=os.environ.get("JAXOPT_COURSE_CIFAR10"),
                        num_training=5000, num_validation=1000, num_test=1000)
+    # CS231n's settings for raw (centred, unscaled) pixels.
+    W0_SCALE, TRIAL_SCALE, LOCAL_STEP = 1e-3, 1e-4, 1e-4
 else:
     splits = load_data("digits")
+    W0_SCALE, TRIAL_SCALE, LOCAL_STEP = 1e-3, 0.1, 0.01
 X_train, y_train = jnp.asarray(splits.train.X), jnp.asarray(splits.train.y)
 X_val, y_val = splits.val
 C, D = len(splits.class_names), X_train.shape[1]
 
 k0, k1, k2 = jax.random.split(jax.random.key(0), 3)
-W0 = init_weights(k0, C, D, scale=1e-3)
+W0 = init_weights(k0, C, D, scale=W0_SCALE)
 d1, d2 = (jax.random.normal(k, (C, D)) for k in (k1, k2))
 axis = jnp.linspace(-1.0, 1.0, 41)
 plane = grid_search(lambda a, b: svm_loss(W0 + a * d1 + b * d2, X_train, y_train), [axis, axis])
@@ -162,7 +165,7 @@ def train_loss(W):
 
 
 trials = 1000
-random_result = random_search(train_loss, jax.random.key(1), (C, D), trials=trials, scale=0.1)
+random_result = random_search(train_loss, jax.random.key(1), (C, D), trials=trials, scale=TRIAL_SCALE)
 print(f"random search: best loss {float(random_result.loss):.3f}, "
       f"validation accuracy {float(accuracy(random_result.params, X_val, y_val)):.3f} (chance: {1 / C:.2f})")
 
@@ -174,7 +177,7 @@ print(f"random search: best loss {float(random_result.loss):.3f}, "
 # The same budget of loss evaluations as random search:
 
 # %%
-local_result = random_local_search(train_loss, jax.random.key(2), W0, steps=trials, step_size=0.01)
+local_result = random_local_search(train_loss, jax.random.key(2), W0, steps=trials, step_size=LOCAL_STEP)
 print(f"random local search: best loss {float(local_result.loss):.3f}, "
       f"validation accuracy {float(accuracy(local_result.params, X_val, y_val)):.3f}")
 
@@ -245,8 +248,8 @@ def random_search_loop(loss_fn, key, shape, trials, scale):
 
 # %%
 key = jax.random.key(7)
-mine = random_search_loop(train_loss, key, (C, D), trials=30, scale=0.1)
-library = random_search(train_loss, key, (C, D), trials=30, scale=0.1)
+mine = random_search_loop(train_loss, key, (C, D), trials=30, scale=TRIAL_SCALE)
+library = random_search(train_loss, key, (C, D), trials=30, scale=TRIAL_SCALE)
 assert np.allclose(mine, library.history, rtol=1e-5), (mine[:5], library.history[:5])
 print("same history:", np.round(mine[:5], 4), "...")
 

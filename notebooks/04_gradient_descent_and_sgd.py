@@ -53,9 +53,11 @@ if DATA == "cifar10":
                        num_training=10000, num_validation=1000, num_test=1000)
     # CIFAR-10's raw pixels are centred but not scaled: much smaller steps.
     STEP_SIZE, LEARNING_RATES, REGS = 1e-7, [1e-8, 1e-7, 5e-7], [1e2, 1e3, 1e4]
+    OPTIMIZER_LRS = {"sgd": 1e-7, "momentum": 1e-8, "adam": 1e-4}
 else:
     splits = load_data("digits")
     STEP_SIZE, LEARNING_RATES, REGS = 0.5, [0.03, 0.3, 3.0], [1e-4, 1e-2, 1e-1]
+    OPTIMIZER_LRS = {"sgd": 0.5, "momentum": 0.05, "adam": 0.01}
 X_train, y_train = splits.train
 X_val, y_val = splits.val
 C, D = len(splits.class_names), X_train.shape[1]
@@ -121,12 +123,13 @@ plt.show()
 # builds one by name (`sgd` is the lecture's rule; `momentum` keeps a running
 # sum of past gradients; `adam` scales each weight's step by its gradient's
 # running size). Each gets a learning rate of its own scale, since the same
-# number means different step lengths for different rules.
+# number means different step lengths for different rules: momentum's steps
+# add up over about $1/(1 - 0.9) = 10$ gradients, and Adam's step is about
+# `lr` per weight whatever the gradient's size.
 
 # %%
-chosen = {"sgd": STEP_SIZE, "momentum": STEP_SIZE / 10, "adam": STEP_SIZE / 50}
 fig, ax = plt.subplots(figsize=(6, 3.5))
-for name, lr in chosen.items():
+for name, lr in OPTIMIZER_LRS.items():
     run = fit(softmax_loss, W0, X_train, y_train, key=jax.random.key(2), optimizer=get_optimizer(name, lr),
               batch_size=64, num_steps=300, progress=False)
     smooth = np.convolve(run.losses, np.ones(20) / 20, mode="valid")
