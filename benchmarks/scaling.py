@@ -1,9 +1,9 @@
 """Scaling: training and a 64-model sweep on 1, 2, 4 and 8 devices through ``jax.sharding``.
 
-For every device count ``n`` the script measures, with the engine's own
-compiled programs (``train._run_steps_jit`` and ``train._sweep_steps_jit``,
-the programs ``fit`` and ``sweep`` run chunk by chunk, timed without their
-start-up and final accuracies):
+For every device count ``n`` the script measures, with the engine's public
+chunk-level entry points (``train.make_chunk`` and ``train.make_sweep_chunk``:
+the compiled chunks of steps that ``fit`` and ``sweep`` run one after the
+other, timed without their start-up and final accuracies):
 
 * **train** -- one model, SGD steps of a global batch of 256 split along the
   mesh's ``"data"`` axis (``fit(..., mesh=make_mesh(n))``), the training set
@@ -86,7 +86,6 @@ def measure(n: int, cfg: dict) -> list[dict]:
     from functools import partial
 
     import jax
-    import jax.numpy as jnp
     import numpy as np
     import optax
 
@@ -124,24 +123,20 @@ def measure(n: int, cfg: dict) -> list[dict]:
                 "compiles": log.compiles}
 
     def train_case(mesh, rows_split=False):
-        config = T._make_config(loss, optax.sgd(1e-3), B, "with_replacement", None, 1, N, mesh)
         Xd, yd = distributed.shard_rows(X, y, mesh) if rows_split else (X, y)
-        data = T._make_data(Xd, yd, None, None, mesh)
-        state = T._init_state_jit(config, *T._put_replicated(config, (jnp.asarray(W0), key)), None, N)
+        chunk = T.make_chunk(loss, optax.sgd(1e-3), Xd, yd, batch_size=B, mesh=mesh)
+        state = chunk.init(W0, key)
         steps = cfg["train_steps"]
-        out = timed(lambda: T._run_steps_jit(config, steps, state, data, None, None), steps)
+        out = timed(lambda: chunk(state, steps), steps)
         return {**out, "examples_per_s": B * out["steps_per_s"]}
 
     def sweep_case(mesh):
-        config = T._make_config(softmax_loss, optax.sgd, B, "with_replacement", None, 1, N, mesh)
-        data = T._make_data(X, y, None, None, mesh)
-        lr_M = jnp.asarray(np.repeat(lrs, len(regs)), jnp.float32)
-        reg_M = jnp.asarray(np.tile(regs, len(lrs)), jnp.float32)
-        W0_, key_, lr_M, reg_M = T._put_replicated(config, (jnp.asarray(W0), key, lr_M, reg_M))
-        state = T._sweep_init_state_jit(config, W0_, key_, lr_M, N)
+        grid = T.make_sweep_chunk(softmax_loss, optax.sgd, X, y, learning_rates=lrs, regs=regs, batch_size=B,
+                                  mesh=mesh)
+        state = grid.init(W0, key)
         steps = cfg["sweep_steps"]
-        out = timed(lambda: T._sweep_steps_jit(config, steps, state, data, lr_M, reg_M), steps)
-        return {**out, "examples_per_s": len(lr_M) * B * out["steps_per_s"], "models": int(len(lr_M))}
+        out = timed(lambda: grid(state, steps), steps)
+        return {**out, "examples_per_s": grid.num_models * B * out["steps_per_s"], "models": grid.num_models}
 
     rows = []
 

@@ -682,11 +682,19 @@ class Chunk:
         """``num_steps`` steps from ``state`` (after ``start`` updates), nothing checked: :func:`fit`'s inner call."""
         return _steps_jit(setup, _plan(start, num_steps, setup.eval_every), state, self.data, lr, reg)
 
-    def __call__(self, state: TrainState, num_steps: int, lr=None, reg=None):
+    def _arguments(self, state: TrainState, num_steps: int, lr, reg) -> tuple:
         num_steps = _check_int(num_steps, "num_steps")
         _check_hyper(self.optimizer, lr, reg)
+        setup = self.setup(state.params, lr, reg)
         lr, reg = distributed.place((lr, reg), self.mesh)
-        return self.run(self.setup(state.params, lr, reg), int(state.step), num_steps, state, lr, reg)
+        return setup, _plan(int(state.step), num_steps, setup.eval_every), state, self.data, lr, reg
+
+    def __call__(self, state: TrainState, num_steps: int, lr=None, reg=None):
+        return _steps_jit(*self._arguments(state, num_steps, lr, reg))
+
+    def lower(self, state: TrainState, num_steps: int, lr=None, reg=None):
+        """The program ``chunk(state, num_steps)`` runs, lowered: ``.compile().as_text()`` shows what XLA made of it."""
+        return _steps_jit.lower(*self._arguments(state, num_steps, lr, reg))
 
 
 def make_chunk(loss_fn, optimizer, X, y, *, batch_size: int | None = 256, X_val=None, y_val=None,

@@ -109,12 +109,8 @@ def check_every_step_is_split_and_the_compiler_all_reduces(n):
     X, y, W0 = problem()
     texts = {}
     for mesh in (distributed.make_mesh(n), None):
-        config = train_module._make_config(softmax_loss, optax.sgd(0.1), 32, "with_replacement", None, 1,
-                                           X.shape[0], mesh)
-        data = train_module._make_data(X, y, None, None, mesh)
-        state = train_module._init_state_jit(config, *train_module._put_replicated(config, (W0, jax.random.key(0))),
-                                             None, X.shape[0])
-        texts[mesh is None] = train_module._run_steps_jit.lower(config, 5, state, data, None, None).compile().as_text()
+        chunk = train_module.make_chunk(softmax_loss, optax.sgd(0.1), X, y, batch_size=32, mesh=mesh)
+        texts[mesh is None] = chunk.lower(chunk.init(W0, jax.random.key(0)), 5).compile().as_text()
     sharded, single = texts[False], texts[True]
     assert "all-reduce" in sharded, "no all-reduce in the sharded step"
     assert "all-reduce" not in single and "all-gather" not in single
@@ -301,6 +297,14 @@ def check_sweep_on_data_and_model_axes_with_an_uneven_grid(n):
     compare_sweeps(sharded, single, mesh)
 
 
+def check_seeded_sweep_splits_the_models(n):
+    # 2 x 2 grid points x 3 seeds = 12 models split along "model", with shuffle (one epoch order per seed).
+    mesh = distributed.make_mesh(n, data=1)
+    sharded, single = same_sweep(mesh, learning_rates=[0.03, 0.3], regs=[0.0, 1e-3], seeds=3, sampling="shuffle")
+    compare_sweeps(sharded, single, mesh)
+    assert sharded.params.shape == (2, 2, 3, 4, 8)
+
+
 def check_sweep_chunks_compile_once(n):
     # Each chunk's output state is laid out like the first chunk's input
     # state, so later chunks reuse the first chunk's program.
@@ -332,6 +336,7 @@ SINGLE_PROCESS_CHECKS = [
     check_too_many_devices_is_a_clear_error,
     check_sweep_splits_the_models,
     check_sweep_on_data_and_model_axes_with_an_uneven_grid,
+    check_seeded_sweep_splits_the_models,
     check_sweep_chunks_compile_once,
     check_command_line,
 ]

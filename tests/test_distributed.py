@@ -40,6 +40,7 @@ SINGLE_PROCESS_CHECKS = (
     "check_too_many_devices_is_a_clear_error",
     "check_sweep_splits_the_models",
     "check_sweep_on_data_and_model_axes_with_an_uneven_grid",
+    "check_seeded_sweep_splits_the_models",
     "check_sweep_chunks_compile_once",
     "check_command_line",
 )
