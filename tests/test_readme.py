@@ -69,7 +69,8 @@ def test_the_tour_runs_pasted_into_the_interpreter_and_says_true_values():
     evaluate, splits = ns["evaluate"], ns["splits"]
     assert 0.1 < evaluate(ns["found"].params, splits)["test"] < 0.35
     assert 0.75 < evaluate(ns["local"].params, splits)["test"] < 0.92
-    assert ns["grid"].val_accuracy.shape == (2, 2)
+    assert ns["grid"].val_accuracy.shape == (2, 2, 3)
+    assert evaluate(ns["run"].params, splits)["test"] > 0.9
 
 
 def slide_table(text: str) -> list[tuple[str, str]]:
