@@ -219,7 +219,10 @@ class _CheckpointFile:
 
     def __init__(self, path: Path):
         self.path = path
-        self.zip = zipfile.ZipFile(path)
+        try:
+            self.zip = zipfile.ZipFile(path)
+        except _ZIP_ERRORS as err:
+            raise _unreadable(path, f"{type(err).__name__}: {err}") from None
         size, infos = path.stat().st_size, self.zip.infolist()
         names = [info.filename for info in infos]
         if len(set(names)) != len(names):
@@ -238,26 +241,40 @@ class _CheckpointFile:
         if missing:
             raise ValueError(f"{path} is not a jaxopt-course checkpoint: it lacks {missing}")
 
-    def read(self, name: str, check) -> np.ndarray:
-        """Member ``name``'s array; ``check(shape, dtype)`` returns why it is refused (or None) before reading."""
+    def _header(self, name: str):
+        """The open member ``name`` positioned after its npy header, and ``(shape, fortran, dtype)``."""
         info = self.members.get(name)
         if info is None:
             raise _unreadable(self.path, f"it lacks the member {name}")
-        with self.zip.open(info) as f:
+        f = self.zip.open(info)
+        try:
             version = np.lib.format.read_magic(f)
-            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-                np.lib.format.read_array_header_2_0
-            shape, fortran, dtype = read_header(f)
+            if version not in ((1, 0), (2, 0)):
+                raise ValueError(f"npy format version {version}")
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            return f, read(f), info.file_size
+        except _ZIP_ERRORS as err:
+            f.close()
+            raise _unreadable(self.path, f"its member {name} is not an .npy array ({type(err).__name__}: {err})"
+                              ) from None
+
+    def read(self, name: str, check) -> np.ndarray:
+        """Member ``name``'s array; ``check(shape, dtype)`` returns why it is refused (or None) before reading."""
+        f, (shape, fortran, dtype), file_size = self._header(name)
+        with f:
             nbytes = math.prod(shape) * dtype.itemsize
-            if dtype.hasobject or f.tell() + nbytes != info.file_size:
+            if dtype.hasobject or f.tell() + nbytes != file_size:
                 raise _unreadable(self.path, f"its member {name} declares {dtype} of shape {shape} ({nbytes} bytes), "
-                                             f"the file holds {info.file_size - f.tell()}")
+                                             f"the file holds {file_size - f.tell()}")
             refused = check(shape, dtype)
             if refused:
                 raise refused if isinstance(refused, Exception) else _unreadable(self.path, f"{name}: {refused}")
             array = np.empty(shape, dtype, order="F" if fortran else "C")
-            view = memoryview(array.reshape(-1, order="A").view(np.uint8)) if nbytes else memoryview(b"")
-            got = f.readinto(view) if nbytes else 0
+            try:
+                got = f.readinto(memoryview(array.reshape(-1, order="A").view(np.uint8))) if nbytes else 0
+            except _ZIP_ERRORS as err:
+                raise _unreadable(self.path, f"its member {name} cannot be read ({type(err).__name__}: {err})"
+                                  ) from None
             if got != nbytes:
                 raise _unreadable(self.path, f"its member {name} is cut short")
         return array
@@ -277,18 +294,17 @@ def _integer(shape, dtype):
 def _open_checked(directory) -> tuple[_CheckpointFile, dict]:
     """The checkpoint file (checked) and its small members: format, step, key_impl, leaf_names, config_json."""
     path = resolve(directory)
+    ckpt = _CheckpointFile(path)
     try:
-        ckpt = _CheckpointFile(path)
         meta = {"format": ckpt.read("format", _integer), "step": ckpt.read("step", _integer)}
         if int(meta["format"]) != FORMAT:
             raise ValueError(f"{path} has checkpoint format {int(meta['format'])}, this version reads {FORMAT}")
         meta["key_impl"] = ckpt.read("key_impl", _text)
         meta["leaf_names"] = ckpt.read("leaf_names", lambda s, d: _text(s, d, ndim=1))
         meta["config_json"] = ckpt.read("config_json", _text)
-    except ValueError:
+    except BaseException:
+        ckpt.zip.close()
         raise
-    except _ZIP_ERRORS as err:
-        raise _unreadable(path, f"{type(err).__name__}: {err}") from None
     return ckpt, meta
 
 
@@ -359,23 +375,18 @@ def _restore(ckpt: _CheckpointFile, meta: dict, like: TrainState) -> Checkpoint:
             return None
         return check
 
-    try:
-        restored = [jnp.asarray(ckpt.read(f"leaf_{i:05d}", same_as(name, leaf)))
-                    for i, (name, leaf) in enumerate(zip(names, leaves))]
-        state = jax.tree_util.tree_unflatten(treedef, restored)
-        step = int(meta["step"])
-        shape = _models(state) + (step,)
-        if int(state.step) != step:
-            raise _unreadable(path, f"its step is {step} but its state's step {int(state.step)}")
+    restored = [jnp.asarray(ckpt.read(f"leaf_{i:05d}", same_as(name, leaf)))
+                for i, (name, leaf) in enumerate(zip(names, leaves))]
+    state = jax.tree_util.tree_unflatten(treedef, restored)
+    step = int(meta["step"])
+    shape = _models(state) + (step,)
+    if int(state.step) != step:
+        raise _unreadable(path, f"its step is {step} but its state's step {int(state.step)}")
 
-        def metric(shape_, dtype):
-            return None if shape_ == shape and dtype.kind == "f" else f"expected {shape} floats, got {dtype} {shape_}"
+    def metric(shape_, dtype):
+        return None if shape_ == shape and dtype.kind == "f" else f"expected {shape} floats, got {dtype} {shape_}"
 
-        loss, val = ckpt.read("metrics_loss", metric), ckpt.read("metrics_val_accuracy", metric)
-    except ValueError:
-        raise
-    except _ZIP_ERRORS as err:
-        raise _unreadable(path, f"{type(err).__name__}: {err}") from None
+    loss, val = ckpt.read("metrics_loss", metric), ckpt.read("metrics_val_accuracy", metric)
     impl = str(meta["key_impl"])
     if impl != impl_like:
         raise ValueError(f"{path} holds a {impl or 'raw uint32'} key, this run uses a {impl_like or 'raw uint32'} key")
