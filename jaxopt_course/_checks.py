@@ -100,9 +100,7 @@ def check_problem(W, X, y=None, *, allow_complex_W: bool = False) -> None:
     if w_shape[1] != x_shape[1]:
         raise ValueError(
             f"W and X disagree on the dimension D: W is {w_shape} (C, D) so X must be (N, {w_shape[1]}), "
-            f"got X of shape {x_shape}"
-            + (" -- did you forget the bias column (the bias trick)?" if abs(w_shape[1] - x_shape[1]) == 1 else "")
-        )
+            f"got X of shape {x_shape}" + dimension_hint(w_shape, x_shape[1], "W"))
     if y is not None:
         check_labels(y, w_shape[0], n=x_shape[0])
     check_finite(W, "W")
@@ -137,13 +135,52 @@ def check_nonnegative(value, name: str):
     return check_positive(value, name, allow_zero=True)
 
 
-def check_int(value, name: str, low: int = 1) -> int:
-    """Check an integer count such as ``num_steps``, ``batch_size`` or ``trials`` is ``>= low``."""
+def check_int(value, name: str, low: int = 1, *, expected: str | None = None) -> int:
+    """The package's one integer check: a count such as ``num_steps``, ``batch_size`` or ``trials``, ``>= low``.
+
+    Python and NumPy integers pass (``bool`` does not); a float such as
+    ``2.0`` or ``2.5`` is a ``TypeError``, a value below ``low`` a
+    ``ValueError`` saying ``"{name} must be >= {low}, got {value}"`` (or
+    ``"{name} must be {expected}, got {value}"`` when ``expected`` words the
+    bound, e.g. ``"a positive integer"``). Returns ``int(value)``.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
+        raise ValueError(f"{name} must be {expected or f'>= {low}'}, got {value}")
     return int(value)
+
+
+def dimension_hint(w_shape, x_dim: int, name: str = "W") -> str:
+    """What a ``W`` (C, D) whose D differs from X's ``x_dim`` most likely means, as a message tail.
+
+    ``" -- did you forget the bias column ..."`` when the dimensions differ
+    by one, ``" -- is W transposed? ..."`` when ``W`` looks like ``(D, C)``
+    (its first axis has X's dimension), both when both fit, else ``""``.
+
+    Examples:
+      >>> dimension_hint((65, 10), 65)
+      ' -- is W transposed? W must be (C, D) = (classes, features), here (10, 65); this one looks like (D, C): use W.T'
+    """
+    hints = []
+    if len(w_shape) == 2 and abs(w_shape[1] - x_dim) == 1:
+        hints.append("did you forget the bias column (the bias trick)?")
+    if len(w_shape) == 2 and w_shape[0] == x_dim and w_shape[1] != x_dim:
+        hints.append(f"is {name} transposed? {name} must be (C, D) = (classes, features), here "
+                     f"({w_shape[1]}, {w_shape[0]}); this one looks like (D, C): use {name}.T")
+    return "".join(f" -- {h}" for h in hints)
+
+
+def check_choice(value, name: str, choices) -> None:
+    """``value`` must be one of ``choices``: ``"{name} must be one of [...], got {value!r}"``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+
+
+def check_callable(f, name: str = "f", what: str = "a callable loss f(W) -> scalar") -> None:
+    """``f`` must be callable: ``TypeError "{name} must be {what}, got <type>"``."""
+    if not callable(f):
+        raise TypeError(f"{name} must be {what}, got {type(f).__name__}")
 
 
 def check_key(key, name: str = "key") -> None:
@@ -157,3 +194,43 @@ def check_key(key, name: str = "key") -> None:
         return
     desc = f"{np.dtype(dtype)} array of shape {tuple(key.shape)}" if dtype is not None else type(key).__name__
     raise TypeError(f"{name} must be a JAX random key such as jax.random.key(0), got {desc}")
+
+
+# ---------------------------------------------------------------------------
+# The numerical gradients' arguments (finite differences, complex step, checks).
+# ---------------------------------------------------------------------------
+
+
+def check_step(h, name: str = "h") -> None:
+    """A finite-difference step: one finite number > 0 (skipped when traced)."""
+    if is_traced(h):
+        return
+    check_positive(h, name)
+    if np.ndim(h) != 0:
+        raise ValueError(f"{name} must be one step (a scalar), got shape {np.shape(h)}")
+
+
+def check_params(W, name: str = "W") -> int:
+    """``W`` is a finite floating array or a pytree of them; returns the number of weights."""
+    leaves = jax.tree_util.tree_leaves(W)
+    if not leaves:
+        raise ValueError(f"{name} must hold at least one floating array, got an empty pytree {W!r}")
+    size = 0
+    for i, leaf in enumerate(leaves):
+        leaf_name = name if len(leaves) == 1 else f"{name} (leaf {i})"
+        shape = check_real_array(leaf, leaf_name)
+        check_finite(leaf, leaf_name)
+        size += int(np.prod(shape, dtype=np.int64))
+    if size == 0:
+        raise ValueError(f"{name} must hold at least one weight, got {size}")
+    return size
+
+
+def check_scalar_loss(f, W) -> None:
+    """``f(W)`` must be a floating scalar (checked on shapes only, ``jax.eval_shape``)."""
+    out = jax.eval_shape(f, W)
+    if not (hasattr(out, "shape") and out.shape == ()):
+        shape = getattr(out, "shape", type(out).__name__)
+        raise ValueError(f"f must return a scalar loss, got output of shape {shape}")
+    if not jnp.issubdtype(out.dtype, jnp.floating):
+        raise TypeError(f"f must return a floating scalar loss, got dtype {out.dtype}")

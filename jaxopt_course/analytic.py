@@ -13,7 +13,11 @@ two steps:
 
 They compute the same losses as :func:`jaxopt_course.losses.svm_loss` and
 :func:`jaxopt_course.losses.softmax_loss`, so ``jax.grad`` of those is a
-third, independent route to the same ``dW``.
+third, independent route to the same ``dW``. The scores ``X W^T`` are written
+out here on purpose, the by-hand twin of :func:`jaxopt_course.model.scores`;
+the SVM's margins and mask and the softmax's shift are the ones the losses use
+(:func:`~jaxopt_course.losses.svm_margins`, :func:`~jaxopt_course.losses.shifted_scores`),
+so only the derivative is derived here.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from . import _checks
+from . import _checks, losses
 
 # ---------------------------------------------------------------------------
 # The pure cores (no validation; safe under jit / vmap).
@@ -31,13 +35,12 @@ from . import _checks
 @jax.jit
 def _svm_loss_and_grad(W_CxD, X_NxD, y_N, reg, margin):
     num_examples, num_classes = X_NxD.shape[0], W_CxD.shape[0]
+    # The scores by hand (model.scores_core computes the same X W^T).
     scores_NxC = X_NxD @ W_CxD.T
-    correct_Nx1 = jnp.take_along_axis(scores_NxC, y_N[:, None], axis=1)
-    margins_NxC = scores_NxC - correct_Nx1 + margin
-    is_correct_NxC = jnp.arange(num_classes)[None, :] == y_N[:, None]
     # A wrong class j contributes max(0, margin_ij) to L_i; it is "active"
-    # (it pushes the loss up) when its margin is > 0.
-    active_NxC = (margins_NxC > 0) & ~is_correct_NxC
+    # (it pushes the loss up) when its margin is > 0 (losses.svm_margins).
+    margins_NxC, active_NxC = losses.svm_margins(scores_NxC, y_N, margin)
+    is_correct_NxC = jnp.arange(num_classes)[None, :] == y_N[:, None]
     loss = jnp.sum(jnp.where(active_NxC, margins_NxC, 0.0)) / num_examples + reg * jnp.sum(W_CxD * W_CxD)
 
     # dL_i/ds_j = 1 for every active wrong class j, and
@@ -53,10 +56,10 @@ def _svm_loss_and_grad(W_CxD, X_NxD, y_N, reg, margin):
 @jax.jit
 def _softmax_loss_and_grad(W_CxD, X_NxD, y_N, reg):
     num_examples, num_classes = X_NxD.shape[0], W_CxD.shape[0]
-    scores_NxC = X_NxD @ W_CxD.T
+    scores_NxC = X_NxD @ W_CxD.T  # by hand, as above
     # Shift every row by its maximum before exp: e^{s_j - m} / sum_k e^{s_k - m}
-    # is the same probability, and nothing overflows.
-    shifted_NxC = scores_NxC - jnp.max(scores_NxC, axis=1, keepdims=True)
+    # is the same probability, and nothing overflows (losses.shifted_scores).
+    shifted_NxC = losses.shifted_scores(scores_NxC)
     log_sum_exp_Nx1 = jnp.log(jnp.sum(jnp.exp(shifted_NxC), axis=1, keepdims=True))
     log_probs_NxC = shifted_NxC - log_sum_exp_Nx1
     is_correct_NxC = jnp.arange(num_classes)[None, :] == y_N[:, None]

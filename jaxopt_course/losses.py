@@ -20,41 +20,86 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks
+from . import _checks, model
 
 # ---------------------------------------------------------------------------
 # The pure cores (no validation; safe under jit / grad / vmap / scan).
+# The losses are written as functions of the scores, once; the gradient
+# checks (analytic.py, gradcheck_linear.py) reuse the same margins, mask and
+# shift.
 # ---------------------------------------------------------------------------
 
 
-def _correct_class_scores(scores_NxC, y_N):
-    return jnp.take_along_axis(scores_NxC, y_N[:, None], axis=1)  # (N, 1)
+def correct_class_scores(scores_NxC, y_N):
+    """``s_{i, y_i}``, the score of each example's correct class, shape ``(N, 1)``."""
+    return jnp.take_along_axis(scores_NxC, y_N[:, None], axis=1)
 
 
-def _svm_per_example(W_CxD, X_NxD, y_N, margin):
-    scores_NxC = X_NxD @ W_CxD.T
-    margins_NxC = scores_NxC - _correct_class_scores(scores_NxC, y_N) + margin
-    num_classes = W_CxD.shape[0]
-    wrong_class_NxC = jnp.arange(num_classes)[None, :] != y_N[:, None]
-    # An indicator mask, not jnp.maximum: at a kink (margin exactly 0) the
-    # gradient is then 0, exactly the hand-derived subgradient `margins > 0`
-    # (jnp.maximum would split it and give 0.5).
-    active_NxC = wrong_class_NxC & (margins_NxC > 0)
+def svm_margins(scores_NxC, y_N, margin):
+    """The SVM's margins and which of them count: ``(margins_NxC, active_NxC)``.
+
+    ``m_ij = s_ij - s_{i, y_i} + margin``; ``active_ij = (j != y_i) and (m_ij > 0)``,
+    the wrong classes that violate the margin. Pure (no validation).
+
+    ``active`` is an indicator mask, not ``jnp.maximum``: at a kink (a margin
+    exactly 0) ``jax.grad`` of ``where(active, m, 0)`` is then 0, exactly the
+    hand-derived subgradient ``m > 0`` (``jnp.maximum`` would split it and give 0.5).
+
+    Examples:
+      The lecture's cat image (scores cat 3.2, car 5.1, frog -1.7; label cat):
+
+      >>> import jax.numpy as jnp
+      >>> m, active = svm_margins(jnp.array([[3.2, 5.1, -1.7]]), jnp.array([0]), 1.0)
+      >>> [round(float(v), 4) for v in m[0]], active[0].tolist()
+      ([1.0, 2.9, -3.9], [False, True, False])
+    """
+    margins_NxC = scores_NxC - correct_class_scores(scores_NxC, y_N) + margin
+    wrong_class_NxC = jnp.arange(scores_NxC.shape[1])[None, :] != y_N[:, None]
+    return margins_NxC, wrong_class_NxC & (margins_NxC > 0)
+
+
+def shifted_scores(scores_NxC):
+    """The softmax's stable shift: ``s_ij - max_k s_ik`` for each row (the largest becomes 0).
+
+    ``e^{s_j - m} / sum_k e^{s_k - m}`` is the same probability for any ``m``,
+    and with ``m`` the row maximum nothing overflows. The maximum is taken on
+    the real part (so a complex ``W`` -- the complex-step derivative -- also
+    works) and is a constant for differentiation (``stop_gradient``): it
+    cancels exactly. Pure (no validation).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> shifted_scores(jnp.array([[1000.0, 999.0]])).tolist()
+      [[0.0, -1.0]]
+    """
+    shift_Nx1 = jax.lax.stop_gradient(jnp.max(jnp.real(scores_NxC), axis=1, keepdims=True))
+    return scores_NxC - shift_Nx1
+
+
+def svm_per_example_from_scores(scores_NxC, y_N, margin=1.0):
+    """``L_i = sum_{j != y_i} max(0, s_ij - s_{i, y_i} + margin)`` from the scores, shape ``(N,)`` (pure)."""
+    margins_NxC, active_NxC = svm_margins(scores_NxC, y_N, margin)
     return jnp.sum(jnp.where(active_NxC, margins_NxC, 0.0), axis=1)
 
 
-def _softmax_per_example(W_CxD, X_NxD, y_N):
-    scores_NxC = X_NxD @ W_CxD.T
-    # log-sum-exp shifted by the row maximum (of the real part, so that a
-    # complex W -- used by the complex-step derivative -- also works). The
-    # shift is a constant for differentiation: it cancels exactly.
-    # Working with shifted scores throughout (log-sum-exp minus the shifted
-    # correct score) also avoids losing the small terms to rounding next to
-    # a huge shift.
-    shift_Nx1 = jax.lax.stop_gradient(jnp.max(jnp.real(scores_NxC), axis=1, keepdims=True))
-    shifted_NxC = scores_NxC - shift_Nx1
+def softmax_per_example_from_scores(scores_NxC, y_N):
+    """``L_i = log sum_j e^{s_ij} - s_{i, y_i}`` from the scores, shape ``(N,)`` (pure).
+
+    Computed on the shifted scores throughout (log-sum-exp minus the shifted
+    correct score), so the small terms are not lost to rounding next to a
+    huge shift.
+    """
+    shifted_NxC = shifted_scores(scores_NxC)
     log_sum_exp_N = jnp.log(jnp.sum(jnp.exp(shifted_NxC), axis=1))
-    return log_sum_exp_N - _correct_class_scores(shifted_NxC, y_N)[:, 0]
+    return log_sum_exp_N - correct_class_scores(shifted_NxC, y_N)[:, 0]
+
+
+def _svm_per_example(W_CxD, X_NxD, y_N, margin):
+    return svm_per_example_from_scores(model.scores_core(W_CxD, X_NxD), y_N, margin)
+
+
+def _softmax_per_example(W_CxD, X_NxD, y_N):
+    return softmax_per_example_from_scores(model.scores_core(W_CxD, X_NxD), y_N)
 
 
 def _l2_penalty(W):
@@ -97,7 +142,8 @@ def _check_no_overflow(value, what: str, W, X, reg=0.0):
     big = float(jnp.finfo(dtype).max)
     W64 = np.real(np.asarray(W)).astype(np.float64)
     X64 = np.asarray(X, dtype=np.float64)
-    scores64 = X64 @ W64.T
+    with jax.enable_x64(True):  # the same scores in float64, where they do not overflow
+        scores64 = np.asarray(model.scores_core(jnp.asarray(W64), jnp.asarray(X64)))
     largest = float(np.max(np.abs(scores64)))
     sizes = f"(max |W| = {np.max(np.abs(W64)):.3g}, max |X| = {np.max(np.abs(X64)):.3g})"
     if not largest <= big:

@@ -14,9 +14,37 @@ import jax.numpy as jnp
 from . import _checks
 
 
-@jax.jit
-def _scores(W_CxD, X_NxD):
+# ---------------------------------------------------------------------------
+# The pure cores: the formulas, no validation (safe under jit, grad, vmap and
+# scan). Every other module that needs scores calls scores_core: this is the
+# one place where the package computes X @ W.T (analytic.py writes it once
+# more, on purpose, as the by-hand twin).
+# ---------------------------------------------------------------------------
+
+
+def scores_core(W_CxD, X_NxD):
+    """``X W^T``, shape ``(N, C)``: :func:`scores` without the checks, for use inside ``jit``/``grad``.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> scores_core(jnp.array([[1., 0.], [0., 2.]]), jnp.array([[3., 4.]])).tolist()
+      [[3.0, 8.0]]
+    """
     return X_NxD @ W_CxD.T
+
+
+def accuracy_core(W_CxD, X_NxD, y_N):
+    """The fraction of rows whose ``argmax_j s_j`` equals ``y``: :func:`accuracy` without the checks."""
+    return jnp.mean(jnp.argmax(scores_core(W_CxD, X_NxD), axis=1) == y_N)
+
+
+_scores = jax.jit(scores_core)
+_accuracy = jax.jit(accuracy_core)
+
+
+# ---------------------------------------------------------------------------
+# The public, validated functions.
+# ---------------------------------------------------------------------------
 
 
 def scores(W, X):
@@ -45,14 +73,18 @@ def predict(W, X):
 
 
 def accuracy(W, X, y):
-    """Fraction of examples whose predicted class equals the label ``y`` (N,)."""
+    """Fraction of examples whose predicted class equals the label ``y`` (N,).
+
+    ``mean_i [argmax_j s_ij == y_i]`` with ``s = scores(W, X)``; the one
+    accuracy of the package (the training loop calls :func:`accuracy_core`).
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> float(accuracy(jnp.eye(2), jnp.array([[1., 0.], [0., 1.]]), jnp.array([0, 0])))
+      0.5
+    """
     _checks.check_problem(W, X, y)
     return _accuracy(W, X, y)
-
-
-@jax.jit
-def _accuracy(W_CxD, X_NxD, y_N):
-    return jnp.mean(jnp.argmax(X_NxD @ W_CxD.T, axis=1) == y_N)
 
 
 def init_weights(key, num_classes: int, dim: int, scale: float = 1e-4, dtype=jnp.float32):
@@ -63,8 +95,7 @@ def init_weights(key, num_classes: int, dim: int, scale: float = 1e-4, dtype=jnp
       >>> init_weights(jax.random.key(0), 10, 3073).shape
       (10, 3073)
     """
-    for name, v in (("num_classes", num_classes), ("dim", dim)):
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    _checks.check_int(num_classes, "num_classes", expected="a positive integer")
+    _checks.check_int(dim, "dim", expected="a positive integer")
     _checks.check_positive(scale, "scale", allow_zero=True)
     return scale * jax.random.normal(key, (num_classes, dim), dtype=dtype)

@@ -59,14 +59,8 @@ class SearchResult(NamedTuple):
 # ---------------------------------------------------------------------------
 
 
-# Moved to _checks (shared with train.py); the old names stay for importers.
-_check_key = _checks.check_key
-_check_int = _checks.check_int
-
-
 def _check_callable(f, name: str) -> None:
-    if not callable(f):
-        raise TypeError(f"{name} must be a function, got {type(f).__name__}")
+    _checks.check_callable(f, name, what="a function")
 
 
 def _check_scalar_losses(losses, count: int, name: str) -> None:
@@ -152,7 +146,7 @@ def grid_search(f, grid, *, chunk_size: int | None = None) -> SearchResult:
     shape = tuple(int(g.shape[0]) for g in grids)
     count = int(np.prod(shape))
     if chunk_size is not None:
-        chunk_size = min(_check_int(chunk_size, "chunk_size"), count)
+        chunk_size = min(_checks.check_int(chunk_size, "chunk_size"), count)
     points = [p.ravel() for p in jnp.meshgrid(*grids, indexing="ij")]
     losses = jax.lax.map(lambda xs: f(*xs), tuple(points), batch_size=chunk_size)
     _check_scalar_losses(losses, count, "f")
@@ -173,10 +167,12 @@ def grid_search(f, grid, *, chunk_size: int | None = None) -> SearchResult:
 def _check_shape(shape) -> tuple:
     if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
         shape = (shape,)
-    if not isinstance(shape, (tuple, list)) or not all(
-            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in shape):
-        raise ValueError(f"shape must be a tuple of positive integers such as (10, 3073), got {shape!r}")
-    return tuple(int(s) for s in shape)
+    try:
+        if not isinstance(shape, (tuple, list)):
+            raise TypeError
+        return tuple(_checks.check_int(s, "shape") for s in shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"shape must be a tuple of positive integers such as (10, 3073), got {shape!r}") from None
 
 
 def random_search(loss_fn, key, shape, trials: int = 100, scale: float = 1e-4, *,
@@ -216,11 +212,11 @@ def random_search(loss_fn, key, shape, trials: int = 100, scale: float = 1e-4, *
       (True, (500,))
     """
     _check_callable(loss_fn, "loss_fn")
-    _check_key(key)
+    _checks.check_key(key)
     shape = _check_shape(shape)
-    trials = _check_int(trials, "trials")
+    trials = _checks.check_int(trials, "trials")
     _checks.check_nonnegative(scale, "scale")
-    chunk_size = min(_check_int(chunk_size, "chunk_size"), trials)
+    chunk_size = min(_checks.check_int(chunk_size, "chunk_size"), trials)
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"dtype must be a floating dtype, got {dtype}")
 
@@ -271,10 +267,10 @@ def random_local_search(loss_fn, key, W0, steps: int = 1000, step_size: float = 
       True
     """
     _check_callable(loss_fn, "loss_fn")
-    _check_key(key)
+    _checks.check_key(key)
     _checks.check_real_array(W0, "W0")
     _checks.check_finite(W0, "W0")
-    steps = _check_int(steps, "steps")
+    steps = _checks.check_int(steps, "steps")
     _checks.check_positive(step_size, "step_size")
     W0 = jnp.asarray(W0)
     out = jax.eval_shape(loss_fn, W0)

@@ -167,8 +167,7 @@ def gradient_descent_1d(f, temperature, step_size: float = 5.0, steps: int = 500
         raise TypeError(f"temperature must be a real scalar, got {temperature!r}")
     _checks.check_finite(temperature, "temperature")
     _checks.check_positive(step_size, "step_size")
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    _checks.check_int(steps, "steps", expected="a positive integer")
     t0 = jnp.asarray(temperature, dtype=jnp.result_type(float))
     slope = jax.grad(f)
 

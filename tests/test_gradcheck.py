@@ -389,6 +389,92 @@ def test_report_table_and_json():
     assert data["max_relative_error"] == pytest.approx(report.max_relative_error)
 
 
+def test_verdict_follows_cs231n_thresholds():
+    from jaxopt_course.gradcheck import VERDICT_THRESHOLDS, verdict_of
+
+    assert VERDICT_THRESHOLDS == {"wrong": 1e-2, "uncomfortable": 1e-4, "ok": 1e-7}
+    cases = [(1.0, "wrong"), (0.011, "wrong"), (1e-2, "uncomfortable"), (1e-3, "uncomfortable"),
+             (1e-4, "ok"), (1e-6, "ok"), (1e-7, "good"), (0.0, "good"), (float("nan"), "wrong")]
+    assert [verdict_of(e) for e, _ in cases] == [v for _, v in cases]
+
+
+def _report(numerical, analytic, kinks=None, dtype=np.float64, loss_value=1.0, h=1e-4, method="central"):
+    numerical, analytic = np.asarray(numerical, dtype), np.asarray(analytic, dtype)
+    k = numerical.size
+    return GradCheckReport(method=method, h=h, dtype=np.dtype(dtype).name, num_params=k, num_checked=k,
+                           indices=np.arange(k), shape=(k,), numerical=numerical, analytic=analytic,
+                           relative_errors=np.abs(numerical - analytic) / np.maximum(
+                               np.maximum(np.abs(numerical), np.abs(analytic)), 1e-300),
+                           kinks=np.zeros(k, bool) if kinks is None else np.asarray(kinks), loss_value=loss_value)
+
+
+def test_report_names_both_relative_errors_by_hand():
+    # a = 1.0, b = 1.1: ours 0.1 / 1.1, CS231n's assignment code 0.1 / 2.1 (about half).
+    report = _report([1.0, 2.0], [1.1, 2.0])
+    assert report.max_relative_error == pytest.approx(0.1 / 1.1)
+    assert report.max_relative_error_sum == pytest.approx(0.1 / 2.1)
+    assert report.relative_error_definition == "|a - b| / max(|a|, |b|)"
+    assert report.verdict == "wrong" and not report.passed
+    assert "|a - b| / (|a| + |b|): max 4.76e-02" in str(report)
+    assert report.verdict_line().startswith("verdict: PROBABLY WRONG -- max relative error 9.09e-02")
+    assert "> 1e-2 probably wrong" in report.verdict_line() and "< 1e-7 good" in report.verdict_line()
+
+
+def test_report_judges_away_from_kinks_and_explains_them():
+    # The only bad coordinate is flagged as a kink: the verdict reads the others (1e-9: good).
+    report = _report([1.0, 2.0, 0.0], [1.0 + 1e-9, 2.0, 1.0], kinks=[False, False, True])
+    assert report.max_relative_error == 1.0 and report.verdict_error == pytest.approx(1e-9, rel=1e-3)
+    assert report.verdict == "good" and report.passed and report.hint is None
+    assert "leaving out 1 coordinate(s) near kinks" in report.verdict_line()
+    assert "kink of the hinge" in str(report) and "legitimately" in str(report)
+    # Every coordinate a kink: judged on all of them.
+    assert _report([0.0], [1.0], kinks=[True]).verdict == "wrong"
+
+
+def test_hints_name_round_off_forward_differences_or_a_real_mismatch():
+    eps32 = float(np.finfo(np.float32).eps)
+    # Round-off: |f| = 9, h = 1e-4 in float32 resolves slopes to eps * 9 / 1e-4 = 1.1e-2 only.
+    roundoff = _report([0.0, 0.0], [3e-4, 1e-3], dtype=np.float32, loss_value=9.0)
+    assert roundoff.roundoff_error == pytest.approx(eps32 * 9.0 / 1e-4)
+    # Both slopes are below that resolution: nothing can be judged.
+    assert roundoff.num_numerical_zero == 2 and roundoff.num_unresolved == 2
+    assert roundoff.verdict == "inconclusive" and not roundoff.passed and np.isnan(roundoff.verdict_error)
+    assert "float32 round-off" in roundoff.hint and "cannot tell" in roundoff.hint and "float64" in roundoff.hint
+    assert "2 numerical slope(s) came out exactly 0" in roundoff.hint
+    assert roundoff.verdict_line().startswith("verdict: INCONCLUSIVE")
+    # One slope above the resolution, off by less than the round-off: judged wrong, explained by round-off.
+    mixed = _report([0.0, 0.05], [3e-4, 0.045], dtype=np.float32, loss_value=9.0)
+    assert mixed.num_unresolved == 1 and mixed.verdict == "wrong" and "float32 round-off" in mixed.hint
+    assert "leaving out 1 below the resolution eps*|f|/h = 1.1e-02" in mixed.verdict_line()
+    # The same mismatch in float64 (round-off 2e-12): far above round-off, so not explained by it.
+    real = _report([0.0, 0.0], [3e-4, 1e-3], dtype=np.float64, loss_value=9.0)
+    assert "above the round-off estimate" in real.hint and "ten times smaller" in real.hint
+    forward = _report([1.01], [1.0], loss_value=9.0, method="forward")
+    assert "forward differences" in forward.hint
+    data = json.loads(json.dumps(roundoff.to_dict()))
+    assert data["verdict"] == "inconclusive" and data["passed"] is False and data["hint"] == roundoff.hint
+    assert data["verdict_error"] is None and data["num_unresolved"] == 2
+    assert data["thresholds"]["wrong"] == 1e-2 and data["verdict_line"] == roundoff.verdict_line()
+
+
+def test_the_default_float32_check_is_diagnosed_as_round_off():
+    """svm, float32, h = 1e-4 at W = 1e-4 randn: numerical slopes of 0 are round-off, and float64 passes."""
+    from jaxopt_course import load_digits
+
+    split = load_digits().train
+    for dtype, expect_pass in ((np.float32, False), (np.float64, True)):
+        with jax.enable_x64(dtype == np.float64):
+            X, y = jnp.asarray(split.X[:300], dtype), jnp.asarray(split.y[:300])
+            W = 1e-4 * jax.random.normal(jax.random.key(0), (10, X.shape[1]), dtype)
+            f = lambda W: losses.svm_loss(W, X, y)  # noqa: E731
+            _, hand = analytic.svm_loss_and_grad(W, X, y)
+            report = check_gradient(f, W, hand, h=1e-4, kinks=svm_kink_crossings(W, X, y, h=1e-4))
+        assert report.loss_value == pytest.approx(9.0, abs=0.01)  # every margin about 1: 9 wrong classes
+        assert report.passed == expect_pass, str(report)
+        if not expect_pass:
+            assert report.num_numerical_zero > 0 and "float32 round-off" in report.hint, str(report)
+
+
 # ---------------------------------------------------------------------------
 # The step-size study.
 # ---------------------------------------------------------------------------
@@ -490,7 +576,10 @@ def test_cli_gradcheck_table_and_json(capsys):
     assert "softmax loss on digits" in out and "central differences, h=1e-05, float64, all of 650" in out
     assert "worst 5 coordinate(s)" in out and "jax.grad vs hand-derived" in out
 
-    assert main(["gradcheck", "--loss", "svm", "--method", "forward", "--num-checks", "30", "--json"]) == 0
+    assert "verdict: " in out and "relative error = |a - b| / max(|a|, |b|)" in out
+
+    assert main(["gradcheck", "--loss", "svm", "--method", "forward", "--num-checks", "30", "--json",
+                 "--dtype", "float32", "--h", "1e-4"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["loss"] == "svm" and data["method"] == "forward" and data["dtype"] == "float32"
     assert data["num_checked"] == 30 and data["num_params"] == 650 and len(data["worst"]) == 5
@@ -498,6 +587,9 @@ def test_cli_gradcheck_table_and_json(capsys):
     # float32, h = 1e-4: the loss (about 9) is known to one float32 step, 1e-6,
     # so a difference quotient is only good to about 1e-6 / h = 1e-2.
     assert 0 < data["max_abs_error"] < 5e-2
+    assert data["roundoff_error"] == pytest.approx(np.finfo(np.float32).eps * data["loss_value"] / 1e-4)
+    assert data["verdict"] in ("wrong", "uncomfortable") and not data["passed"]
+    assert "float32 round-off" in data["hint"] and "float64" in data["hint"]
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -276,3 +276,32 @@ def test_shape_checks_still_run_under_tracing():
         jax.grad(svm_loss)(np.zeros((3, 5), np.float32), GOOD_X, GOOD_y)
     # ... and a traced, finite call goes through.
     assert jax.jit(svm_loss)(GOOD_W, GOOD_X, GOOD_y).shape == ()
+
+
+def test_the_shared_margin_mask_and_shift_against_numpy():
+    """svm_margins / shifted_scores, the one SVM mask and softmax shift of the package, against a NumPy loop."""
+    from jaxopt_course.losses import (
+        shifted_scores,
+        softmax_per_example_from_scores,
+        svm_margins,
+        svm_per_example_from_scores,
+    )
+
+    rng = np.random.default_rng(3)
+    S = rng.standard_normal((6, 4)) * 3
+    y = rng.integers(0, 4, 6).astype(np.int32)
+    S[0, (y[0] + 1) % 4] = S[0, y[0]] - 1.0  # a margin exactly 0: a kink, not active
+    with jax.enable_x64(True):
+        margins, active = svm_margins(jnp.asarray(S), jnp.asarray(y), 1.0)
+        shifted = shifted_scores(jnp.asarray(S))
+        svm_i = svm_per_example_from_scores(jnp.asarray(S), jnp.asarray(y), 1.0)
+        softmax_i = softmax_per_example_from_scores(jnp.asarray(S), jnp.asarray(y))
+    for i in range(6):
+        for j in range(4):
+            m = S[i, j] - S[i, y[i]] + 1.0
+            assert margins[i, j] == pytest.approx(m, abs=1e-12)
+            assert bool(active[i, j]) == (j != y[i] and m > 0)
+        assert svm_i[i] == pytest.approx(sum(max(0.0, S[i, j] - S[i, y[i]] + 1.0) for j in range(4) if j != y[i]))
+        assert softmax_i[i] == pytest.approx(-math.log(math.exp(S[i, y[i]]) / sum(math.exp(s) for s in S[i])))
+    np.testing.assert_allclose(np.asarray(shifted), S - S.max(axis=1, keepdims=True), atol=1e-12)
+    assert not bool(active[0, (y[0] + 1) % 4])

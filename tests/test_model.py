@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from jaxopt_course import accuracy, init_weights, predict, scores
+from jaxopt_course.model import accuracy_core, scores_core
 
 
 def test_scores_are_W_times_each_x():
@@ -30,10 +31,39 @@ def test_init_weights_scale_and_shape():
     assert not jnp.array_equal(W, init_weights(jax.random.key(1), 10, 3073))
 
 
-@pytest.mark.parametrize("args, pattern", [((0, 5), "num_classes"), ((3, -1), "dim"), ((3.0, 5), "num_classes")])
-def test_init_weights_bad_sizes(args, pattern):
-    with pytest.raises(ValueError, match=pattern):
+@pytest.mark.parametrize("args, error, pattern", [
+    ((0, 5), ValueError, "num_classes must be a positive integer, got 0"),
+    ((3, -1), ValueError, "dim must be a positive integer, got -1"),
+    ((3.0, 5), TypeError, "num_classes must be an integer, got 3.0"),  # the one integer check: a float is a TypeError
+    ((True, 5), TypeError, "num_classes must be an integer, got True"),
+])
+def test_init_weights_bad_sizes(args, error, pattern):
+    with pytest.raises(error, match=pattern):
         init_weights(jax.random.key(0), *args)
+
+
+def test_the_cores_equal_the_checked_functions_and_trace():
+    rng = np.random.default_rng(1)
+    W, X = rng.standard_normal((3, 5)).astype(np.float32), rng.standard_normal((8, 5)).astype(np.float32)
+    y = rng.integers(0, 3, 8).astype(np.int32)
+    np.testing.assert_allclose(scores_core(W, X), scores(W, X), rtol=1e-6, atol=1e-6)
+    assert float(accuracy_core(W, X, y)) == float(accuracy(W, X, y))
+    # NumPy reference for accuracy: the argmax of W x_i against y_i.
+    assert float(accuracy(W, X, y)) == pytest.approx(np.mean(np.argmax(X @ W.T, axis=1) == y))
+    assert jax.jit(accuracy_core)(W, X, y).shape == ()
+
+
+def test_a_transposed_W_gets_a_hint():
+    W_DxC, X = np.zeros((5, 3), np.float32), np.zeros((8, 5), np.float32)
+    with pytest.raises(ValueError, match=r"W and X disagree.*is W transposed\? W must be \(C, D\).*\(3, 5\).*W\.T"):
+        scores(W_DxC, X)
+    with pytest.raises(ValueError, match="is W transposed"):
+        accuracy(W_DxC, X, np.zeros(8, np.int32))
+    with pytest.raises(ValueError, match="bias trick"):  # one column short: the other hint
+        scores(np.zeros((3, 6), np.float32), X)
+    with pytest.raises(ValueError) as info:  # neither: no hint
+        scores(np.zeros((3, 9), np.float32), X)
+    assert "--" not in str(info.value)
 
 
 def test_accuracy_validates_labels():
