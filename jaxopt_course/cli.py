@@ -435,15 +435,6 @@ def _resume(run: _Run, like):
     return saved.state, saved.metrics
 
 
-def _fresh_state(run: _Run, optimizer):
-    """The state a run starts from, built by the engine (the ``like`` of a checkpoint to resume)."""
-    import jax.numpy as jnp
-
-    from .train import TrainState
-
-    return TrainState(run.W0, optimizer.init(run.W0), run.key, jnp.zeros((), jnp.int32))
-
-
 # ---------------------------------------------------------------------------
 # train and sweep: writing, and the ways a run ends early
 # ---------------------------------------------------------------------------
@@ -617,9 +608,11 @@ def _common_result(run: _Run) -> dict:
 
 
 def _train_like(run: _Run):
-    from .train import get_optimizer
+    """The state ``fit`` starts from (the engine builds it): what a checkpoint to resume must fit."""
+    from .train import get_optimizer, initial_state
 
-    return _fresh_state(run, get_optimizer(run.args.optimizer, run.args.lr))
+    return initial_state(get_optimizer(run.args.optimizer, run.args.lr), run.W0, run.key, batch_size=run.batch_size,
+                         num_examples=run.X_train.shape[0], mesh=run.mesh)
 
 
 def _train_train(run: _Run, init_state, init_metrics, on_chunk):
@@ -632,8 +625,8 @@ def _train_train(run: _Run, init_state, init_metrics, on_chunk):
 
     args = run.args
     loss_fn = partial(get_loss(args.loss), reg=args.reg)
-    fitted = fit(loss_fn, run.W0, run.X_train, run.y_train, key=run.key,
-                 optimizer=get_optimizer(args.optimizer, args.lr), batch_size=run.batch_size, num_steps=args.steps,
+    fitted = fit(loss_fn, get_optimizer(args.optimizer, args.lr), run.W0, run.X_train, run.y_train, key=run.key,
+                 batch_size=run.batch_size, num_steps=args.steps,
                  chunk_size=args.chunk_size, init_state=init_state, init_metrics=init_metrics, on_chunk=on_chunk,
                  mesh=run.mesh)
     W = np.asarray(fitted.params)  # replicated over a mesh: one host copy
@@ -675,11 +668,15 @@ def _cmd_train(args):
 
 
 def _sweep_like(run: _Run):
-    from .checkpoint import sweep_like
-    from .train import get_optimizer
+    """The state of the sweep's models before step 0 (the engine builds it): what a checkpoint must fit."""
+    from functools import partial
+
+    from .train import get_optimizer, initial_sweep_state
 
     args = run.args
-    return sweep_like(_fresh_state(run, get_optimizer(args.optimizer, args.lrs[0])), len(args.lrs) * len(args.regs))
+    return initial_sweep_state(partial(get_optimizer, args.optimizer), run.W0, run.key, learning_rates=args.lrs,
+                               regs=args.regs, batch_size=run.batch_size, num_examples=run.X_train.shape[0],
+                               mesh=run.mesh)
 
 
 def _sweep_train(run: _Run, init_state, init_metrics, on_chunk):
@@ -1033,7 +1030,7 @@ def _add_json_arg(p):
 
 def _add_model_args(p, command: str):
     """train's and sweep's loss, optimizer, batch, steps, init and seed."""
-    from .train import OPTIMIZERS as OPTIMIZER_NAMES
+    from .train import OPTIMIZER_NAMES
 
     p.add_argument("--loss", choices=["softmax", "svm"], default="softmax",
                    help="the data loss: softmax cross-entropy or multiclass SVM (hinge)")
