@@ -756,3 +756,31 @@ def plot_compare(result_dir) -> list[Path]:
 
 
 DRAWERS["compare"] = draw_compare
+
+
+def draw_recipes(config: dict, metrics: dict) -> dict:
+    """``recipes.png``: each CS231n recipe's test accuracy over seeds (dots), mean +- sd, and CS231n's number."""
+    recipes = metrics["recipes"]
+    fig = _figure(8.5, 1.2 + 0.8 * len(recipes))
+    ax = fig.subplots()
+    for i, (name, r) in enumerate(recipes.items()):
+        t = r["test_accuracy"]
+        sd = t["sd"] if t["sd"] is not None else 0.0
+        ax.errorbar([100 * t["mean"]], [i], xerr=[100 * sd], fmt="o", color=COLORS[i % len(COLORS)], capsize=4)
+        ax.scatter(100 * _floats(t["per_seed"]), [i] * len(t["per_seed"]), s=12, color="0.35", zorder=3)
+        ax.scatter([100 * r["cs231n_value"]], [i + 0.2], marker="v", s=50, color="black",
+                   label="CS231n's number" if i == 0 else None)
+    ax.set_yticks(range(len(recipes)))
+    ax.set_yticklabels(list(recipes))
+    ax.set_xlabel(f"test accuracy (%): dots = seeds, bar = mean ± sd over {config.get('seeds')} seeds")
+    ax.legend(fontsize=8)
+    fig.suptitle(f"CS231n's recipes over seeds{_data_title(config)}", fontsize=11)
+    return {"recipes.png": fig}
+
+
+def plot_recipes(result_dir) -> list[Path]:
+    """:func:`draw_recipes` from ``result_dir``'s saved JSON, written there as PNGs; their paths."""
+    return _plot(result_dir, draw_recipes)
+
+
+DRAWERS["recipes"] = draw_recipes
