@@ -35,6 +35,7 @@ from jaxopt_course import fit, load_cifar10, load_data, random_search, softmax_l
 from jaxopt_course.checkpoint import load_checkpoint, save_checkpoint, save_run
 from jaxopt_course.cli import main
 from jaxopt_course.data import download_cifar10, read_cifar10_batch
+from jaxopt_course.files import WriteError
 from jaxopt_course.gradcheck import numerical_gradient
 from jaxopt_course.losses import get_loss
 from jaxopt_course.model import init_weights
@@ -149,6 +150,162 @@ def adam_like():
 
 
 TRUNCATED = valid_batch()[:300]
+
+
+# --- files for the hardening rows (issue 16; the real-process versions are in test_hardening.py) ---
+
+
+class _Call:
+    """Pickles as ``fn(*args)`` (then ``BUILD state``): how a crafted pickle asks for things."""
+
+    def __init__(self, fn, *args, state=None):
+        self.fn, self.args, self.state = fn, args, state
+
+    def __reduce__(self):
+        return (self.fn, self.args) if self.state is None else (self.fn, self.args, self.state)
+
+
+def crafted_batch(data, labels, protocol=2) -> bytes:
+    return pickle.dumps({b"data": data, b"labels": labels}, protocol=protocol)
+
+
+def _reconstruct_call(shape, raw: bytes):
+    """NumPy's own pickle form of a uint8 array of ``shape``, holding the bytes ``raw``."""
+    from numpy._core.multiarray import _reconstruct
+
+    return _Call(_reconstruct, np.ndarray, (0,), b"b", state=(1, shape, np.dtype(np.uint8), False, raw))
+
+
+def big_member_archive(tmp: Path):
+    """A verified archive (in data/) whose data_batch_1 declares 32 MiB + 1 bytes (zeros: 33 KB compressed)."""
+    (tmp / "data").mkdir()
+    with tarfile.open(tmp / "data" / "cifar-10-python.tar.gz", "w:gz", compresslevel=1) as tar:
+        info = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
+        info.size = 32 * 2 ** 20 + 1
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+
+
+def archive_md5(tmp: Path) -> str:
+    import hashlib
+
+    return hashlib.md5((tmp / "data" / "cifar-10-python.tar.gz").read_bytes()).hexdigest()
+
+
+_HELD_LOCKS = []
+
+
+def held_lock(tmp: Path):
+    """Another holder of data/.cifar-10.lock (a second file descriptor: flock sees two owners)."""
+    import filelock
+
+    (tmp / "data").mkdir()
+    lock = filelock.FileLock(tmp / "data" / ".cifar-10.lock")
+    lock.acquire()
+    _HELD_LOCKS.append(lock)  # released by locked_download
+
+
+def locked_download(tmp: Path):
+    try:
+        download_cifar10(tmp / "data", url="http://127.0.0.1:9/x", lock_timeout=0.1, progress=False)
+    finally:
+        while _HELD_LOCKS:
+            _HELD_LOCKS.pop().release()
+
+
+def crafted_checkpoint(members: dict, compression=None):
+    """A real SGD checkpoint rewritten with some members replaced or added."""
+    import zipfile
+
+    def setup(tmp: Path):
+        sgd_checkpoint(tmp)
+        path = tmp / "ckpt" / "checkpoint.npz"
+        with zipfile.ZipFile(path) as z:
+            content = {i.filename: z.read(i) for i in z.infolist()}
+        content.update(members)
+        with zipfile.ZipFile(path, "w", compression or zipfile.ZIP_STORED) as z:
+            for name, data in content.items():
+                z.writestr(name, data)
+    return setup
+
+
+def npy_header(shape, descr) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buf.getvalue()
+
+
+def sgd_like():
+    return TrainState(jnp.asarray(W), optax.sgd(0.1).init(W), KEY, jnp.int32(0))
+
+
+def three_steps():
+    from jaxopt_course.train import Metrics
+
+    return Metrics(np.zeros(3, np.float32), np.full(3, np.nan, np.float32))
+
+
+def write_past_a_file_size_limit(tmp: Path):
+    """save_run under RLIMIT_FSIZE = 1000 bytes: the kernel refuses the write (EFBIG; Python ignores SIGXFSZ)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1000, hard))
+    try:
+        save_run(tmp / "out", params=np.zeros((10, 3073), np.float32), metrics=three_steps(), summary={})
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+def two_threads_download(tmp: Path):
+    """Two downloads at once into one empty folder (threads here; test_hardening.py: two processes, HTTP)."""
+    import hashlib
+    import threading
+
+    src = tmp / "src" / "cifar-10-batches-py"
+    src.mkdir(parents=True)
+    for name in ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"):
+        (src / name).write_bytes(valid_batch())
+    with tarfile.open(tmp / "cifar-10-python.tar.gz", "w:gz") as tar:
+        tar.add(src, arcname="cifar-10-batches-py")
+    archive = tmp / "cifar-10-python.tar.gz"
+    url, md5 = archive.as_uri(), hashlib.md5(archive.read_bytes()).hexdigest()
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(download_cifar10(tmp / "data", url=url, md5=md5,
+                                                                           progress=False))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == [tmp / "data" / "cifar-10-batches-py"] * 2, got
+    assert load_cifar10(tmp / "data", num_training=10, num_validation=0, num_test=1, num_dev=0).train.X.shape[0] == 10
+    return got
+
+
+def stale_temporary_removed(tmp: Path):
+    """A temporary left by a killed writer (its pid gone) is removed by the next save of that file."""
+    import socket
+
+    pid = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                             text=True).stdout)  # a process that has ended
+    host = "".join(c if c.isalnum() or c == "-" else "-" for c in socket.gethostname())
+    stale = tmp / "ckpt" / f".checkpoint.npz.{host}-{pid}.abcd_123.tmp"
+    stale.parent.mkdir()
+    stale.write_bytes(b"half a checkpoint")
+    sgd_checkpoint(tmp)
+    assert sorted(p.name for p in stale.parent.iterdir()) == ["checkpoint.npz"]
+
+
+def modes_follow_the_umask(tmp: Path):
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        save_run(tmp / "out", params=W, metrics=three_steps(), summary={}, config={})
+        sgd_checkpoint(tmp)
+    finally:
+        os.umask(old)
+    files = [*sorted((tmp / "out").iterdir()), tmp / "ckpt" / "checkpoint.npz"]
+    assert [stat.S_IMODE(p.stat().st_mode) for p in files] == [0o644] * 4, files
 
 # ---------------------------------------------------------------------------
 # The catalogue
@@ -306,6 +463,70 @@ CATALOGUE = [
         lambda t: fit_(optimizer=optax.adam(0.1),
                        init_state=TrainState(jnp.asarray(W), optax.sgd(0.1).init(W), KEY, jnp.int32(1))),
         ValueError, r"init_state.opt_state does not fit the optimizer"),
+    # --- hardening (issue 16): crafted files, bounds, locks, full disks ------------------------------
+    Row("batch-calls-ndarray", "python", "a 234-byte data_batch_1 whose data is numpy.ndarray((4_000_000, 3072), "
+        "uint8): 12 GB asked for, nothing held",
+        lambda t: read_cifar10_batch(t / "data_batch_1"), ValueError,
+        r"data_batch_1 is not a readable CIFAR-10 batch .*calls numpy.ndarray\(shape, dtype\) directly",
+        write_file("data_batch_1", crafted_batch(_Call(np.ndarray, (4_000_000, 3072), np.dtype(np.uint8)),
+                                                 _Call(np.ndarray, (4_000_000,), np.dtype(np.int8))))),
+    Row("batch-labels-huge", "python", "labels = [numpy.ndarray((10**8,), int8)] * 30 (3 GB from a few KB)",
+        lambda t: read_cifar10_batch(t / "data_batch_1"), ValueError,
+        r"data_batch_1 is not a readable CIFAR-10 batch .*calls numpy.ndarray\(shape, dtype\) directly",
+        write_file("data_batch_1", crafted_batch(np.zeros((0, 3072), np.uint8),
+                                                 [_Call(np.ndarray, (10 ** 8,), np.dtype(np.int8))] * 30))),
+    Row("batch-rows-beyond-10000", "python", "data declared (4_000_000, 3072) in NumPy's own pickle form, "
+        "without the bytes", lambda t: read_cifar10_batch(t / "data_batch_1"), ValueError,
+        r"'data' must be a uint8 array .*got uint8 array of shape \(4000000, 3072\): more than the 10000 rows",
+        write_file("data_batch_1", crafted_batch(_reconstruct_call((4_000_000, 3072), b""), []))),
+    Row("batch-data-short", "python", "data declared (2, 3072) holding 10 bytes",
+        lambda t: read_cifar10_batch(t / "data_batch_1"), ValueError,
+        r"got uint8 array of shape \(2, 3072\) whose data are 10 bytes in the file, not 6144 bytes",
+        write_file("data_batch_1", crafted_batch(_reconstruct_call((2, 3072), bytes(10)), [0, 1]))),
+    Row("batch-labels-mismatch", "python", "2 images, 3 labels", lambda t: read_cifar10_batch(t / "data_batch_1"),
+        ValueError, r"data_batch_1: 2 images but 3 labels",
+        write_file("data_batch_1", crafted_batch(np.zeros((2, 3072), np.uint8), [0, 1, 2]))),
+    Row("batch-too-many-labels", "python", "10001 labels (a batch holds 10000 images)",
+        lambda t: read_cifar10_batch(t / "data_batch_1"), ValueError,
+        r"'labels' must be a list of integers \(got 10001, more than the 10000 of a batch\)",
+        write_file("data_batch_1", crafted_batch(np.zeros((0, 3072), np.uint8), [0] * 10001))),
+    Row("archive-member-too-large", "python", "an archive entry larger than any file of the official archive "
+        "(in the trial: a 6.6 MB archive extracting 1 GiB)",
+        lambda t: download_cifar10(t / "data", url="http://127.0.0.1:9/unused", md5=archive_md5(t), progress=False),
+        ValueError, r"the entry 'cifar-10-batches-py/data_batch_1' is 33554433 bytes, more than any file of the "
+        r"official CIFAR-10 archive .* refusing to extract", big_member_archive),
+    Row("download-locked", "python", "another process holds the folder's download lock past lock_timeout",
+        lambda t: locked_download(t), TimeoutError, r"another process has been downloading CIFAR-10 into .*data for more than 0.1 s \(it holds "
+        r".*data/.cifar-10.lock\); let it finish, or stop it and try again", held_lock),
+    Row("download-concurrent", "python", "two downloads into one empty folder at once (in the trial: 'Directory not "
+        "empty' in 3 of 4)", two_threads_download, None,
+        "accepted: the second waits for the first's lock (ROOT/.cifar-10.lock), then uses its finished copy; "
+        "test_hardening.py runs it with two real processes and a real HTTP server (one request served)"),
+    Row("checkpoint-extra-member", "python", "a checkpoint with an extra member (in the trial: 2 GiB in a 2 MB file)",
+        lambda t: load_checkpoint(t / "ckpt", sgd_like()), ValueError,
+        r"checkpoint.npz is not a readable checkpoint \(it holds an unexpected member 'extra.npy'\)",
+        crafted_checkpoint({"extra.npy": npy_header((4,), "|u1") + bytes(4)})),
+    Row("checkpoint-huge-header", "python", "a member whose npy header claims 4e12 elements",
+        lambda t: load_checkpoint(t / "ckpt", sgd_like()), ValueError,
+        r"not a readable checkpoint \(its member leaf_00000 declares float32 of shape \(4000000000000,\) "
+        r"\(16000000000000 bytes\), the file holds 64\)",
+        crafted_checkpoint({"leaf_00000.npy": npy_header((4 * 10 ** 12,), "<f4") + bytes(64)})),
+    Row("checkpoint-compressed", "python", "a compressed checkpoint (a member could inflate to any size)",
+        lambda t: load_checkpoint(t / "ckpt", sgd_like()), ValueError,
+        r"not a readable checkpoint \(its member '.*' is compressed, encrypted or larger than the file",
+        crafted_checkpoint({}, compression=8)),  # 8: zipfile.ZIP_DEFLATED
+    Row("resume-checkpoint-file", "python", "load_checkpoint given the checkpoint file itself, not its folder",
+        lambda t: load_checkpoint(t / "ckpt" / "checkpoint.npz", sgd_like()), None,
+        "accepted: a checkpoint file or its folder (checkpoint.resolve); a missing path is a FileNotFoundError "
+        "and creates nothing", sgd_checkpoint),
+    Row("write-fails", "python", "the disk refuses a write midway (here RLIMIT_FSIZE's EFBIG; test_hardening.py: "
+        "a full 1 MB tmpfs)", write_past_a_file_size_limit, WriteError,
+        r"could not write .*out/params.npz: File too large \(EFBIG\); the file that was there, if any, is unchanged"),
+    Row("stale-temporary", "python", "a temporary left by a writer killed mid-save (SIGKILL)", stale_temporary_removed,
+        None, "accepted: the next save of that file removes temporaries whose writer is gone "
+        "(.NAME.HOST-PID.*.tmp with PID not running); a live writer's are never touched"),
+    Row("file-modes", "python", "files written under umask 022", modes_follow_the_umask, None,
+        "accepted: 0644 (0o666 & ~umask, as open() gives), still written atomically"),
     # --- the command line ------------------------------------------------------------------------
     Row("cli-lr-negative", "cli", "--lr -1", ["train", "--lr", "-1"], 2,
         r"argument --lr: expected a number > 0, got -1"),
