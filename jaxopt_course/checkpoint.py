@@ -17,7 +17,16 @@ needs to continue a run bit for bit:
 
 It is written with :func:`jaxopt_course.files.atomic_save_npz` (temporary
 file, fsync, rename), so a crash or a second Ctrl-C leaves the previous
-checkpoint or the new one, never half of one.
+checkpoint or the new one, never half of one; a full disk raises
+:class:`~jaxopt_course.files.WriteError` and leaves the previous one.
+
+It is read without trusting it: only the members this module writes, each
+stored uncompressed (so none can claim more bytes than the file holds), and
+each member's npy header checked against the shape and dtype the run expects
+before a byte of it is read. Anything else is one line, ``... is not a
+readable checkpoint (...)``, in memory bounded by the file's size.
+:func:`resolve` turns a checkpoint file or its folder into the file, and
+creates nothing.
 
 Why plain ``.npz`` and not orbax-checkpoint: the state is a handful of small
 arrays (Adam on CIFAR-10: 3 x 10 x 3073 floats), one process writes it, and

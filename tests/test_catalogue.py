@@ -700,7 +700,9 @@ def render(observed: dict) -> str:
         "Every row is a test (`tests/test_catalogue.py`), and the message is the one the code printed when the",
         "catalogue was last rebuilt (`.venv/bin/python tests/test_catalogue.py`). Python API errors are raised in",
         "plain Python before anything is traced or compiled; the command line exits with code 2 and prints one",
-        "line on stderr, no traceback. (Other exits: 1 when training diverges, 130 on Ctrl-C.)",
+        "line on stderr, no traceback. (Other exits: 1 when training diverges, 74 when a checkpoint or result cannot",
+        "be written -- a full disk --, 130 on Ctrl-C.) The cases that need real processes, signals, an HTTP server or",
+        "a full disk are run that way in `tests/test_hardening.py`; their rows here are the in-process versions.",
         "",
     ]
     for where, title in (("python", "Python API"), ("cli", "Command line (`jaxopt-course ...`)")):
