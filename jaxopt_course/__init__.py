@@ -8,12 +8,17 @@ The modules follow the lecture's order:
 * :mod:`~jaxopt_course.analytic`, :mod:`~jaxopt_course.gradcheck` -- hand-derived gradients, checked against the numerical gradient (finite differences);
 * :mod:`~jaxopt_course.toys` -- the tea-temperature objective and its failure cases;
 * :mod:`~jaxopt_course.search` -- exhaustive, random and random local search;
-* :mod:`~jaxopt_course.train` -- gradient descent and minibatch SGD, one compiled scan.
+* :mod:`~jaxopt_course.sgd` -- the lecture's loop alone: sample, gradient, update, in one ``lax.scan``;
+* :mod:`~jaxopt_course.train` -- the runner around it: ``fit``, ``sweep``, chunks, checkpoints, divergence.
 * :mod:`~jaxopt_course.distributed` -- the same runs on several devices or machines (``mesh=``).
 
 Figures come from :mod:`~jaxopt_course.plots` (``from jaxopt_course import plots``;
 not imported here, so the maths never loads matplotlib), which draws the results
 that the scripts in ``experiments/`` save.
+
+Nothing is imported until it is used (PEP 562): ``from jaxopt_course import fit``
+imports :mod:`~jaxopt_course.train` then, so ``import jaxopt_course`` alone (and the
+``jaxopt-course --help`` that starts with it) loads no JAX.
 """
 
 import importlib
@@ -30,12 +35,13 @@ _EXPORTS = {
     "model": ("accuracy", "init_weights", "predict", "scores"),
     "search": ("SearchResult", "grid_search", "random_local_search", "random_search"),
     "toys": ("gradient_descent_1d", "tea_cost", "tea_cost_local_minima", "tea_cost_wiggly"),
-    "train": ("DivergenceError", "FitResult", "Metrics", "SweepResult", "TrainOutput", "TrainState",
-              "TrainingInterrupted", "evaluate", "fit", "get_optimizer", "make_train", "sweep"),
+    "train": ("OPTIMIZER_NAMES", "Chunk", "DivergenceError", "FitResult", "Metrics", "SweepChunk", "SweepResult",
+              "TrainOutput", "TrainState", "TrainingInterrupted", "evaluate", "fit", "get_optimizer", "initial_state",
+              "initial_sweep_state", "make_chunk", "make_sweep_chunk", "make_train", "sweep"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-_SUBMODULES = ("analytic", "cache", "checkpoint", "cli", "curvature", "data", "distributed", "files", "gradcheck",
-               "losses", "model", "plots", "search", "toys", "train")
+_SUBMODULES = ("analytic", "cache", "checkpoint", "cli", "compare", "complex_step", "curvature", "data", "distributed",
+               "files", "finite_differences", "gradcheck", "losses", "model", "plots", "search", "sgd", "toys", "train")
 
 
 def __getattr__(name):
@@ -78,10 +84,13 @@ __all__ = [
     "svm_per_example",
     "synthetic_problem",
     # search, toys, train
+    "OPTIMIZER_NAMES",
+    "Chunk",
     "DivergenceError",
     "FitResult",
     "Metrics",
     "SearchResult",
+    "SweepChunk",
     "SweepResult",
     "TrainOutput",
     "TrainState",
@@ -91,6 +100,10 @@ __all__ = [
     "get_optimizer",
     "gradient_descent_1d",
     "grid_search",
+    "initial_state",
+    "initial_sweep_state",
+    "make_chunk",
+    "make_sweep_chunk",
     "make_train",
     "random_local_search",
     "random_search",

@@ -342,17 +342,14 @@ def _other_run(saved: dict, now: dict) -> str | None:
 
 
 def _resume_path(args):
-    """``--resume PATH``: ``(folder, file)`` of the checkpoint to continue; a missing path creates nothing."""
-    from .checkpoint import CHECKPOINT_FILE
+    """``--resume PATH`` (a folder or its checkpoint file): ``(folder, file)``; a missing path creates nothing."""
+    from .checkpoint import resolve
 
-    path = Path(args.resume)
-    if path.is_dir():
-        return path, path / CHECKPOINT_FILE
-    if path.is_file():
-        return path.parent, path
-    raise UsageError(f"--resume {args.resume}: no checkpoint at {path if path.suffix == '.npz' else path / CHECKPOINT_FILE}"
-                     " (no such file or folder); give the folder (or the checkpoint.npz file) that --checkpoint-dir "
-                     "or Ctrl-C wrote")
+    try:
+        path = resolve(args.resume)
+    except FileNotFoundError as err:
+        raise UsageError(f"--resume {args.resume}: {err}") from None
+    return path.parent, path
 
 
 def _run_folders(args):
@@ -441,23 +438,22 @@ def _resume(run: _Run, like):
 
 
 class _WriteFailed(Exception):
-    """A checkpoint or result could not be written (``OSError``: disk full, permissions, ...)."""
-
-    def __init__(self, what: str, path, err: OSError):
-        super().__init__(f"could not write {what} {path}: {err.strerror or err}")
-        self.path, self.err = path, err
+    """A checkpoint or result could not be written (an ``OSError``: disk full, permissions, ...)."""
 
 
 def _write(what: str, path, save, *args, **kwargs):
-    """``save(*args, **kwargs)``, an ``OSError`` turned into :class:`_WriteFailed` naming the file."""
+    """``save(*args, **kwargs)``; an ``OSError`` becomes :class:`_WriteFailed`, one line naming the file and cause."""
+    from .files import WriteError
+
     try:
         return save(*args, **kwargs)
     except OSError as err:
-        raise _WriteFailed(what, getattr(err, "filename", None) or path, err) from err
+        message = str(err) if isinstance(err, WriteError) else f"could not write {what} {path}: {err.strerror or err}"
+        raise _WriteFailed(message.splitlines()[0]) from err
 
 
-def _checkpoint_hook(run: _Run, last: dict):
-    """``on_chunk``: a checkpoint after every chunk into ``--checkpoint-dir``; ``last["step"]`` the latest saved."""
+def _checkpoint_hook(run: _Run):
+    """``on_chunk``: a checkpoint into the checkpoint folder after every chunk (None: no folder, or not process 0)."""
     from .checkpoint import CHECKPOINT_FILE, save_checkpoint
 
     if run.checkpoint_dir is None or not run.writer:
@@ -466,19 +462,23 @@ def _checkpoint_hook(run: _Run, last: dict):
     def write_checkpoint(state, metrics):
         _write("the checkpoint", run.checkpoint_dir / CHECKPOINT_FILE, save_checkpoint, run.checkpoint_dir, state,
                metrics, run.run_config)
-        last["step"] = int(state.step)
 
     return write_checkpoint
 
 
-def _write_failed(run: _Run, err: _WriteFailed, last: dict) -> int:
-    """One line: what could not be written and why, the checkpoint that is kept, how to continue."""
-    if last.get("step") is not None:
-        folder = run.checkpoint_dir
-        hint = (f"; the last good checkpoint (step {last['step']}) is kept in {folder}/ -- free some space and run "
-                f"the same command with --resume {folder} to continue")
+def _write_failed(run: _Run, err: _WriteFailed, folder: Path | None) -> int:
+    """One line: what could not be written and why, the last good checkpoint in ``folder`` and how to continue."""
+    from .checkpoint import read_checkpoint_config
+
+    try:
+        saved = read_checkpoint_config(folder) if folder is not None else {}
+    except (OSError, ValueError):  # none there, or not readable
+        saved = {}
+    if saved and _other_run(saved, run.run_config) is None:
+        hint = (f" -- the last good checkpoint (step {saved['step']}) is in {folder}/: free some space and run the "
+                f"same command with --resume {folder} to continue")
     else:
-        hint = "; no checkpoint of this run was written"
+        hint = " -- no checkpoint of this run was written" if folder is not None else ""
     print(f"{PREFIX} {err}{hint}", file=sys.stderr)
     return EXIT_WRITE_FAILED
 
@@ -493,7 +493,7 @@ def _save_out(run: _Run, *, params, metrics, summary: dict):
                summary=summary)
 
 
-def _interrupted(run: _Run, err, params, metrics, last: dict) -> int:
+def _interrupted(run: _Run, err, params, metrics) -> int:
     """Ctrl-C: a checkpoint of the last chunk boundary (and the run so far in ``--out``), one line, exit 130."""
     from .checkpoint import CHECKPOINT_FILE, save_checkpoint
 
@@ -508,11 +508,9 @@ def _interrupted(run: _Run, err, params, metrics, last: dict) -> int:
     try:
         _write("the checkpoint", where / CHECKPOINT_FILE, save_checkpoint, where, err.state, err.metrics,
                run.run_config)
-        last["step"] = err.step
         _save_out(run, params=params, metrics=metrics, summary={"status": "interrupted", "step": err.step})
     except _WriteFailed as failed:
-        run = run._replace(checkpoint_dir=where)
-        return _write_failed(run, failed, last)
+        return _write_failed(run, failed, where)
     print(f"jaxopt-course: interrupted at step {err.step} of {args.steps}; checkpoint written to {where}/ -- "
           f"run the same command with --resume {where} to continue", file=sys.stderr)
     return EXIT_INTERRUPTED
@@ -562,10 +560,9 @@ def _run_command(args, kind: _Kind) -> int:
     if args.resume:
         init_state, init_metrics = _resume(run, kind.like(run))
     first = 0 if init_state is None else int(init_state.step)
-    last = {"step": first if init_state is not None else None}  # the latest checkpoint on disk
     start = time.perf_counter()
     try:
-        output = kind.train(run, init_state, init_metrics, _checkpoint_hook(run, last))
+        output = kind.train(run, init_state, init_metrics, _checkpoint_hook(run))
         seconds = time.perf_counter() - start
         reported = kind.report(run, output)
         if isinstance(reported, int):
@@ -580,9 +577,9 @@ def _run_command(args, kind: _Kind) -> int:
     except DivergenceError as err:
         return _diverged(run, err)
     except TrainingInterrupted as err:
-        return _interrupted(run, err, *kind.so_far(run, err), last)
+        return _interrupted(run, err, *kind.so_far(run, err))
     except _WriteFailed as err:
-        return _write_failed(run, err, last)
+        return _write_failed(run, err, run.checkpoint_dir)
     return 0
 
 
@@ -837,10 +834,11 @@ def _search_grid(args):
 # gradcheck
 # ---------------------------------------------------------------------------
 
-#: gradcheck's finite-difference step when --h is not given: CS231n's 1e-5 in
-#: float64; in float32 the loss is known to about 1e-7 of itself, so a slope
-#: needs a larger step to rise above round-off.
-GRADCHECK_H = {"float64": 1e-5, "float32": 1e-2}
+#: gradcheck's finite-difference step when --h is not given: the lecture's
+#: h = 1e-4 in float64 (on digits the best of 1e-6..1e-3 for softmax; the SVM,
+#: piecewise linear, would take larger); in float32 the loss is known only to
+#: about 1e-7 of itself, so a slope needs a larger step to rise above round-off.
+GRADCHECK_H = {"float64": 1e-4, "float32": 1e-2}
 
 
 def _cmd_gradcheck(args):
@@ -1004,6 +1002,49 @@ def _cmd_lecture(args):
               for item in items]
     lines.append(f"report: {run['report']}")
     _emit(args, result, lines)
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# compare: experiments/compare.py's code, from the command line
+# ---------------------------------------------------------------------------
+
+
+def _compare_argv(args) -> list[str]:
+    """The experiment's own arguments for this command's options (unknown optimizers refused)."""
+    from .train import OPTIMIZER_NAMES
+
+    if args.optimizers:
+        unknown = [w.strip() for w in args.optimizers.split(",") if w.strip() not in OPTIMIZER_NAMES]
+        if unknown:
+            raise UsageError(f"--optimizers got unknown name(s) {unknown}; choose from {list(OPTIMIZER_NAMES)}")
+    argv = ["--data", args.data, "--out", args.out, "--seed", str(args.seed), "--select", args.select]
+    argv += ["--data-dir", args.data_dir] if args.data_dir else []
+    argv += ["--quick"] if args.quick else []
+    for flag, value in (("--seeds", args.seeds), ("--steps", args.steps), ("--num-lrs", args.num_lrs),
+                        ("--optimizers", args.optimizers)):
+        argv += [flag, str(value)] if value is not None else []
+    return argv
+
+
+def _cmd_compare(args):
+    from .files import ensure_dir, to_jsonable
+
+    folder = experiments_folder()
+    import_experiment("_common", folder)
+    experiment = import_experiment("compare", folder)
+    argv = _compare_argv(args)
+    ensure_dir(args.out)
+    splits = _load(args)
+    item = experiment.run(experiment.build_parser().parse_args(argv), splits=splits)
+    metrics = item["metrics"]
+    keep = ("optimizer", "lr", "val_accuracy", "test_accuracy", "final_gap", "steps_to_target", "diverged_by_lr")
+    result = {"dir": str(item["dir"]), "figures": [str(f) for f in item["figures"]], "summary": item["summary"],
+              "config": item["config"], "optimum": metrics["optimum"], "ranking": metrics["ranking"],
+              "runs": [{k: r[k] for k in keep if k in r} for r in metrics["runs"]], "seconds": metrics["seconds"]}
+    lines = [item["table"], "", item["summary"],
+             f"wrote {item['dir']}/config.json, metrics.json, " + ", ".join(f.name for f in item["figures"])]
+    _emit(args, to_jsonable(result), lines)
     return 0
 
 
@@ -1172,6 +1213,21 @@ def _add_lecture_args(p):
     _add_json_arg(p)
 
 
+def _add_compare_args(p):
+    _add_data_args(p)
+    p.add_argument("--quick", action="store_true", help="small budgets: 4 lrs x 2 seeds x 100 steps, a smoke test")
+    p.add_argument("--seeds", type=_positive_int, default=None, help="seeds per learning rate (default 5)")
+    p.add_argument("--steps", type=_positive_int, default=None, help="steps per model (default 1000)")
+    p.add_argument("--num-lrs", type=_positive_int, default=None,
+                   help="learning rates per optimizer, one shared log grid (default 8)")
+    p.add_argument("--select", choices=["val_accuracy", "train_loss"], default="val_accuracy",
+                   help="choose each optimizer's lr by mean validation accuracy or mean final training loss")
+    p.add_argument("--optimizers", default=None, help="comma-separated optimizer names (default: all)")
+    p.add_argument("--out", default="results", help="the results folder (writes <out>/compare/)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (W0 and the minibatch key)")
+    _add_json_arg(p)
+
+
 class _Command(NamedTuple):
     """One subcommand: its name, one-line help, description, options and the function that runs it."""
 
@@ -1209,6 +1265,14 @@ COMMANDS = (
              "tastes every temperature of a grid; gradient descent starts at --start and steps downhill, "
              "t <- t - step_size * slope. Try --toy local_minima or wiggly to see gradient descent get stuck.",
              _add_tea_args, _cmd_tea),
+    _Command("compare", "compare optax optimizers over seeds, with spreads and the gap to the optimum",
+             "Every optimizer on the same budget -- the same log grid of learning rates, steps, batch size and "
+             "seeds -- each lr x seed grid in one vmapped call; the lr chosen by mean validation accuracy. "
+             "Reports validation and test accuracy as mean, sd and 95 % t interval over seeds beside the test "
+             "set's own standard error, the gap f(W_t) - f* to the exact softmax optimum (Newton-CG, float64), "
+             "which pairs the intervals can tell apart, and writes <out>/compare/ with its figures. Runs "
+             "experiments/compare.py's code (needs a source checkout).",
+             _add_compare_args, _cmd_compare),
     _Command("lecture", "run the whole lecture and write results/lecture/report.md",
              "The main job: every experiment of the optimization lecture in its order -- the loss landscape, "
              "random search, exhaustive search vs gradient descent, the numerical vs analytic gradient, batch "

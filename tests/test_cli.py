@@ -124,7 +124,7 @@ def test_enable_compilation_cache_leaves_an_imported_jax_alone():
                "1500 on cifar10", "0.001 on cifar10", "(default: sgd)", "(default: softmax)", "(default: 1000)"]),
     ("sweep", ["0.01,0.1,1 on digits, 1e-07,5e-07 on cifar10", "25000,50000 on cifar10"]),
     ("search", ["0.01 (random), 0.1 (local) on digits", "(default: random)", "(default: 1000)"]),
-    ("gradcheck", ["(default: float64)", "1e-05 in float64, 0.01 in float32", "10 on cifar10"]),
+    ("gradcheck", ["(default: float64)", "0.0001 in float64, 0.01 in float32", "10 on cifar10"]),
     ("tea", ["(default: 20.0)", "(default: 5.0)", "(default: smooth)"]),
     ("lecture", ["(default: results)"]),
 ])
@@ -244,3 +244,19 @@ def test_divergence_is_told_in_the_commands_words(capsys):
     assert len(err) == 1 and err[0].startswith("jaxopt-course: error: training diverged: the loss is")
     assert "try a smaller --lr" in err[0] and "--out DIR keeps the last finite weights" in err[0]
     assert ".params" not in err[0]
+
+
+def test_gradcheck_defaults_make_a_meaningful_check_with_a_verdict(capsys):
+    from jaxopt_course.cli import main
+
+    assert main(["gradcheck", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["dtype"] == "float64" and report["h"] == 1e-4 and report["num_checked"] == 650
+    assert report["passed"] and report["verdict"] in ("good", "ok")
+    assert report["relative_error_definition"] == "|a - b| / max(|a|, |b|)"
+    assert report["verdict_line"].startswith("verdict: ") and "1e-2" in report["verdict_line"]
+    # --json keeps the numbers: the worst coordinates' own relative errors give the maximum.
+    assert report["max_relative_error"] == max(w["relative_error"] for w in report["worst"])
+    assert main(["gradcheck", "--loss", "softmax"]) == 0
+    out = capsys.readouterr().out
+    assert "relative error = |a - b| / max(|a|, |b|)" in out and "\n  verdict: " in out
