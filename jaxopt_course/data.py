@@ -20,6 +20,7 @@ batch's raw uint8 pixels are held at a time.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import os
 import pickle
@@ -29,12 +30,13 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from .files import dir_mode, file_mode
+from .files import WriteError, dir_mode, file_mode
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -262,20 +264,27 @@ def download_cifar10(root, *, url: str = CIFAR10_URL, md5: str = CIFAR10_MD5, pr
       ConnectionError: the download failed.
       ValueError: the archive is corrupted, unsafe or too large.
       TimeoutError: another process held the lock longer than ``lock_timeout``.
+      WriteError: the archive or the folder could not be written (a full
+        disk, a read-only folder); nothing half-written is left.
     """
     root = Path(root)
     target = root / CIFAR10_FOLDER
     if target.is_dir():
         return target
-    root.mkdir(parents=True, exist_ok=True)
-    with _folder_lock(root, lock_timeout, progress=progress):
-        if target.is_dir():  # another process finished it while this one waited
-            return target
-        _remove_stale_downloads(root)
-        archive = root / CIFAR10_ARCHIVE
-        if not (archive.is_file() and _md5(archive) == md5):
-            _download_verified(url, archive, md5, progress=progress, timeout=timeout)
-        _extract_atomically(archive, root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with _folder_lock(root, lock_timeout, progress=progress):
+            if target.is_dir():  # another process finished it while this one waited
+                return target
+            _remove_stale_downloads(root)
+            archive = root / CIFAR10_ARCHIVE
+            if not (archive.is_file() and _md5(archive) == md5):
+                _download_verified(url, archive, md5, progress=progress, timeout=timeout)
+            _extract_atomically(archive, root)
+    except (ConnectionError, TimeoutError, WriteError):
+        raise
+    except OSError as err:  # a full disk or a folder that cannot be written, while extracting or renaming
+        raise WriteError(target, err) from err
     return target
 
 
@@ -311,12 +320,15 @@ def _remove_stale_downloads(root: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _stream(response, out, h, bar) -> int:
+def _stream(response, out, h, bar, archive: Path) -> int:
     """Copy the response body to ``out`` (hashing it); the number of bytes received."""
     received = 0
     read = getattr(response, "read1", response.read)  # what has arrived, not a full megabyte: the .part grows
     for block in iter(lambda: read(1 << 20), b""):
-        out.write(block)
+        try:
+            out.write(block)
+        except OSError as err:  # the disk, not the network
+            raise WriteError(archive, err) from err
         h.update(block)
         received += len(block)
         if bar is not None:
@@ -346,7 +358,9 @@ def _download_verified(url, archive: Path, md5: str, *, progress: bool, timeout:
 
                     bar = tqdm(total=total, unit="B", unit_scale=True, desc="CIFAR-10", leave=False)
                 try:
-                    received = _stream(response, out, h, bar)
+                    received = _stream(response, out, h, bar, archive)
+                except WriteError:
+                    raise
                 except (OSError, urllib.error.URLError) as err:
                     raise ConnectionError(f"the download of {url} broke off ({err}); nothing was kept, try again"
                                           ) from err
@@ -403,7 +417,7 @@ def _extract_atomically(archive: Path, root: Path) -> None:
                     tar.extractall(tmp, members=members, filter="data")
                 else:  # Pythons before 3.11.4: the checks above refused links, devices and escaping names
                     tar.extractall(tmp, members=members)
-        except (tarfile.TarError, EOFError, OSError) as err:
+        except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as err:  # any other OSError: the disk
             raise ValueError(f"{archive} is not a readable CIFAR-10 archive ({err}); delete it and download again") from err
         extracted = tmp / CIFAR10_FOLDER
         missing = [f for f in (*CIFAR10_TRAIN_FILES, CIFAR10_TEST_FILE) if not (extracted / f).is_file()]
@@ -580,7 +594,8 @@ def _label(value) -> int:
         dtype, raw = _dtype(value.args[0]), value.args[1]
         if dtype.kind in "iu" and isinstance(raw, bytes) and len(raw) == dtype.itemsize:
             return int(np.frombuffer(raw, dtype)[0])
-    raise ValueError(f"got a {type(value).__name__} among them")
+    kind = f"{value.what} record" if isinstance(value, _Call) else type(value).__name__
+    raise ValueError(f"got a {kind} among them")
 
 
 def _labels(value, path: Path, num_rows: int) -> np.ndarray:
@@ -647,8 +662,8 @@ def read_cifar10_batch(path) -> tuple[np.ndarray, np.ndarray]:
     try:
         data, labels = _get(record, "data"), _get(record, "labels")
     except KeyError as err:
-        keys = [k for k in list(record)[:6]]
-        raise ValueError(f"{path} lacks the key {err.args[0]!r} of a CIFAR-10 batch (has {keys})") from None
+        raise ValueError(f"{path} lacks the key {err.args[0]!r} of a CIFAR-10 batch (has {list(record)[:6]})"
+                         ) from None
     pixels = _pixels(data, path)
     return pixels, _labels(labels, path, len(pixels))
 

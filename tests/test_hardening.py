@@ -656,3 +656,23 @@ def test_file_mode_is_what_open_gives(tmp_path):
     finally:
         os.umask(old)
     assert mode == 0o640 == (tmp_path / "f").stat().st_mode & 0o777
+
+
+@pytest.mark.parametrize("leave, during", [(100 * 1024, "download"), (None, "extraction")])
+def test_a_full_disk_while_downloading_or_extracting_is_one_write_error_and_leaves_nothing_half_written(
+        tmpfs, www, archive_bytes, leave, during):  # noqa: F811
+    from jaxopt_course.files import WriteError
+
+    root = tmpfs / "data"
+    root.mkdir()
+    if leave is not None:
+        fill(tmpfs, leave=leave)  # not even the archive fits
+    assert len(archive_bytes) < 2 ** 20 < 2 * len(archive_bytes)  # without a filler: the archive fits, not twice
+    with pytest.raises(WriteError, match="No space left on device") as info:
+        download_cifar10(root, url=f"{www.base}/{CIFAR10_ARCHIVE}", md5=hashlib.md5(archive_bytes).hexdigest(),
+                         progress=False)
+    if during == "download":
+        assert info.value.path == root / CIFAR10_ARCHIVE and entries(root) == []  # no .part left
+    else:
+        assert info.value.path == root / CIFAR10_FOLDER
+        assert entries(root) == [CIFAR10_ARCHIVE]  # the verified archive kept, no half-extracted folder
