@@ -142,7 +142,8 @@ def ensure_dir(path) -> Path:
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=path)
+        remove_stale_temporaries(path / "write-test")  # a probe of a process killed right here
+        fd, probe = tempfile.mkstemp(prefix=f".write-test.{_owner_tag()}.", suffix=".tmp", dir=path)
         os.close(fd)
         os.unlink(probe)
     except OSError as err:

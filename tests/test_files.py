@@ -133,3 +133,11 @@ def test_stale_temporaries_of_dead_writers_are_removed_at_the_next_save(tmp_path
     gone = {k for k, v in names.items() if v not in left}
     assert gone == {"dead", "other host, 2 days old", "untagged, 2 hours old"}
     assert "checkpoint.npz" in left and (tmp_path / "checkpoint.npz").read_bytes() == b"new"
+
+
+def test_ensure_dir_probes_with_a_tagged_temporary_and_removes_a_dead_probe(tmp_path):
+    host = "".join(c if c.isalnum() or c == "-" else "-" for c in socket.gethostname())
+    dead = tmp_path / f".write-test.{host}-{dead_pid()}.abcd_123.tmp"
+    dead.write_bytes(b"")
+    ensure_dir(tmp_path)
+    assert list(tmp_path.iterdir()) == []
