@@ -39,7 +39,7 @@ from jaxopt_course.checkpoint import CHECKPOINT_FILE, read_checkpoint_config, re
 from jaxopt_course.data import (CIFAR10_ARCHIVE, CIFAR10_FOLDER, CIFAR10_LOCK, CIFAR10_MAX_MEMBER_BYTES,
                                 download_cifar10, load_cifar10, read_cifar10_batch)
 from jaxopt_course.files import file_mode
-from test_data import archive_bytes, archive_of, entries, serve_folder, write_small_cifar  # noqa: F401 (fixture)
+from test_data import archive_bytes, entries, serve_folder, write_small_cifar  # noqa: F401 (a fixture)
 
 REPO = Path(jaxopt_course.__file__).resolve().parents[1]
 EXIT_WRITE_FAILED = getattr(cli, "EXIT_WRITE_FAILED", 74)  # the contract in /tmp/coord/hardening_api.md
