@@ -25,6 +25,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle as _Rectangle
 
 from .files import atomic_write_bytes, read_json
 
@@ -87,7 +88,7 @@ def draw_tea_temperature(config: dict, metrics: dict) -> dict:
     """``tea_temperature.png``: each cost curve with every point exhaustive search tasted
     and the paths of gradient descent (the smallest step size) from each start."""
     toys = metrics["toys"]
-    fig = _figure(5.2 * len(toys), 4.6)
+    fig = _figure(5.2 * len(toys), 5.0)
     axes = fig.subplots(1, len(toys), squeeze=False)[0]
     for ax, (name, toy) in zip(axes, toys.items()):
         ax.plot(toy["curve"]["t"], toy["curve"]["cost"], color="0.55", lw=1.5, label="cost", zorder=1)
@@ -108,9 +109,10 @@ def draw_tea_temperature(config: dict, metrics: dict) -> dict:
         ax.set_xlabel("tea temperature (C)")
         ax.set_ylabel("cost (suffering)")
         low = float(np.nanmin(toy["curve"]["cost"]))
-        top = 1.4 * max(float(np.nanmax(d["path_cost"][:1])) for d in toy["descents"]
-                        if d["path_t"][0] < 60) + 0.5
-        ax.set_ylim(low - 0.05 * (top - low) - 0.1, top)
+        # Every start of gradient descent (the 90 C one too) inside the axes; the cost of the hottest
+        # tastings (above 85 C) may leave through the top.
+        top = 1.12 * max(float(d["path_cost"][0]) for d in toy["descents"]) + 0.3
+        ax.set_ylim(low - 0.04 * (top - low) - 0.1, top)
         ax.legend(fontsize=7, loc="upper center")
     fig.suptitle(f"Exhaustive search vs gradient descent (step size {small_step:g}, "
                  f"{config.get('gd_steps', '?')} steps; o start, X end)")
@@ -184,11 +186,24 @@ def _accuracy_bars(ax, names, accuracies, *, ylabel, chance=None, references=Non
         ax.axvline(100 * chance, color="0.4", ls="--", lw=1, label=f"chance ({100 * chance:.0f} %)")
     ax.set_yticks(ypos)
     ax.set_yticklabels(names)
-    ax.set_xlim(0, 110)
+    # Bars start at 0 (their lengths are the accuracies); the axis ends a little past the largest value
+    # shown (bar, reference or chance) so that 33 % bars are not squeezed into a 0-100 % axis.
+    shown = [a for a in acc if np.isfinite(a)] + [r for r in (references or []) if r is not None]
+    shown += [chance] if chance is not None else []
+    ax.set_xlim(0, min(110.0, 100 * max(shown, default=1.0) * 1.18 + 2))
     ax.set_xlabel(f"{xlabel} (%)")
     ax.set_ylabel(ylabel)
     if chance is not None or references:
         ax.legend(loc="lower right", fontsize=8)
+
+
+def _continues(steps_long, long, steps_short, short) -> bool:
+    """True when the curve ``long`` runs further than ``short`` and equals it at every step they share."""
+    if not len(steps_short) or not len(steps_long) or steps_long[-1] <= steps_short[-1]:
+        return False
+    at = {step: value for step, value in zip(steps_long, long)}
+    shared = [(at[step], value) for step, value in zip(steps_short, short) if step in at]
+    return len(shared) >= 2 and np.allclose(*np.array(shared).T, equal_nan=True)
 
 
 def draw_random_search(config: dict, metrics: dict) -> dict:
@@ -196,10 +211,20 @@ def draw_random_search(config: dict, metrics: dict) -> dict:
     strategies = metrics["strategies"]
     fig = _figure(12, 4.3)
     ax, bx = fig.subplots(1, 2, width_ratios=[1.1, 1])
+    # A shorter random search is the first trials of a longer one (same key), so its curve lies exactly
+    # on the longer one: a curve that another one continues is drawn thin on top, the one that covers it
+    # wide and pale underneath, and each search curve ends in a dot.
+    curves = [_floats(st["curve"]) for st in strategies]
+    covering = {j for i in range(len(strategies)) for j in range(len(strategies))
+                if _continues(strategies[j]["curve_steps"], curves[j], strategies[i]["curve_steps"], curves[i])}
     for i, st in enumerate(strategies):
-        ax.plot(st["curve_steps"], _floats(st["curve"]), color=COLORS[i % len(COLORS)], lw=1.6,
-                ls="--" if "minibatch" in st["curve_kind"] else "-",
-                label=f"{st['name']}: {st['curve_kind']}")
+        minibatch = "minibatch" in st["curve_kind"]
+        steps, color = st["curve_steps"], COLORS[i % len(COLORS)]
+        wide = i in covering
+        ax.plot(steps, curves[i], color=color, lw=4.0 if wide else 1.6, alpha=0.45 if wide else 1.0,
+                zorder=2 if wide else 3, ls="--" if minibatch else "-", label=f"{st['name']}: {st['curve_kind']}")
+        if not minibatch and len(steps):
+            ax.plot(steps[-1:], curves[i][-1:], "o", color=color, ms=5, mec="black", mew=0.6, zorder=4)
     ax.set_yscale("log")
     ax.set_xscale("log")
     ax.set_xlabel("iteration (loss evaluations; SGD: steps)")
@@ -346,36 +371,81 @@ def draw_optimizers(config: dict, metrics: dict) -> dict:
 # ---------------------------------------------------------------------------
 
 
+def robust_limits(values) -> tuple[float, float]:
+    """Colour limits that a few outliers cannot stretch: Tukey's fences, ``Q1 - 1.5 IQR`` and ``Q3 + 1.5 IQR``.
+
+    Clipped to the finite values' range; NaN is ignored. With fewer than 4
+    finite values, the plain ``(min, max)``.
+
+    Examples:
+      A grid of accuracies near 90 % with one cell at chance (10 %):
+
+      >>> robust_limits([88.0, 90.0, 91.0, 92.0, 93.0, 95.0, 10.0])  # Q1 89, Q3 92.5: 89 - 1.5 * 3.5
+      (83.75, 95.0)
+    """
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(v.min()), float(v.max())
+    if v.size >= 4:
+        q1, q3 = np.percentile(v, [25, 75])
+        lo, hi = max(lo, float(q1 - 1.5 * (q3 - q1))), min(hi, float(q3 + 1.5 * (q3 - q1)))
+    return lo, hi
+
+
+def _sweep_panel(fig, ax, acc, diverged, lrs, regs, best, title):
+    """One heat map: diverged cells grey and hatched, robust colour limits, every value written."""
+    cmap = colormaps["viridis"].with_extremes(bad="0.85")
+    acc = np.where(diverged, np.nan, acc)
+    vmin, vmax = robust_limits(acc)
+    finite = acc[np.isfinite(acc)]
+    extend = {(False, False): "neither", (True, False): "min", (False, True): "max", (True, True): "both"}[
+        (bool(finite.size and finite.min() < vmin), bool(finite.size and finite.max() > vmax))]
+    im = ax.imshow(np.ma.masked_invalid(acc), cmap=cmap, aspect="auto", origin="lower", vmin=vmin, vmax=vmax)
+    fig.colorbar(im, ax=ax, label=f"{title} (%)", extend=extend)
+    for a in range(len(lrs)):
+        for b in range(len(regs)):
+            is_best = lrs[a] == best["lr"] and regs[b] == best["reg"]
+            if diverged[a, b]:
+                ax.add_patch(_Rectangle((b - 0.5, a - 0.5), 1, 1, fill=False, hatch="///", edgecolor="0.55", lw=0))
+                text, color = "div.", "black"
+            elif not np.isfinite(acc[a, b]):
+                text, color = "-", "black"
+            else:
+                text = f"{acc[a, b]:.1f}"
+                color = "black" if (acc[a, b] - vmin) >= 0.5 * (vmax - vmin) else "white"
+            ax.text(b, a, text, ha="center", va="center", fontsize=7, color="red" if is_best else color,
+                    fontweight="bold" if is_best else "normal")
+    ax.set_xticks(range(len(regs)))
+    ax.set_xticklabels([f"{r:g}" for r in regs], rotation=45)
+    ax.set_yticks(range(len(lrs)))
+    ax.set_yticklabels([f"{lr:g}" for lr in lrs])
+    ax.set_xlabel("regularization strength reg")
+    ax.set_ylabel("learning rate (step size)")
+    ax.set_title(title)
+
+
 def draw_sweep(config: dict, metrics: dict) -> dict:
-    """``sweep.png``: heat maps of training and validation accuracy over the lr x reg grid."""
+    """``sweep.png``: heat maps of training and validation accuracy over the lr x reg grid.
+
+    Diverged models are grey and hatched ("div."); the colour scale spans the
+    other cells within Tukey's fences (:func:`robust_limits`), so one model at
+    chance level does not wash out the rest (its value is still written, and
+    the colour bar's arrow says the scale is clipped).
+    """
     lrs, regs = config["learning_rates"], config["regs"]
     diverged = np.asarray(metrics["diverged"], dtype=bool)
     best = metrics["best"]
     fig = _figure(3.0 + 0.75 * len(regs) * 2, 1.8 + 0.42 * len(lrs))
     axes = fig.subplots(1, 2)
-    cmap = colormaps["viridis"].with_extremes(bad="0.85")
     for ax, key, title in zip(axes, ("train_accuracy", "val_accuracy"), ("training accuracy", "validation accuracy")):
-        acc = 100 * _floats(metrics[key])
-        im = ax.imshow(np.ma.masked_invalid(acc), cmap=cmap, aspect="auto", origin="lower")
-        fig.colorbar(im, ax=ax, label=f"{title} (%)")
-        for a in range(len(lrs)):
-            for b in range(len(regs)):
-                text = "div." if diverged[a, b] else ("-" if not np.isfinite(acc[a, b]) else f"{acc[a, b]:.1f}")
-                is_best = lrs[a] == best["lr"] and regs[b] == best["reg"]
-                ax.text(b, a, text, ha="center", va="center", fontsize=7,
-                        color="red" if is_best else ("black" if not np.isfinite(acc[a, b])
-                                                     or acc[a, b] >= np.nanmean(acc) else "white"),
-                        fontweight="bold" if is_best else "normal")
-        ax.set_xticks(range(len(regs)))
-        ax.set_xticklabels([f"{r:g}" for r in regs], rotation=45)
-        ax.set_yticks(range(len(lrs)))
-        ax.set_yticklabels([f"{lr:g}" for lr in lrs])
-        ax.set_xlabel("regularization strength reg")
-        ax.set_ylabel("learning rate (step size)")
-        ax.set_title(title)
+        _sweep_panel(fig, ax, 100 * _floats(metrics[key]).reshape(diverged.shape), diverged, lrs, regs, best, title)
+    num_diverged = int(diverged.sum())
     fig.suptitle(f"{config.get('models', '')} {config.get('loss', '')} models, {config.get('steps')} SGD steps "
                  f"in one vmapped call; best on val (red): lr {best['lr']:g}, reg {best['reg']:g}, "
-                 f"test {100 * best['test_accuracy']:.1f} %{_data_title(config)}", fontsize=10)
+                 f"test {100 * best['test_accuracy']:.1f} %{_data_title(config)}"
+                 + (f"; {num_diverged} diverged (hatched)" if num_diverged else ""), fontsize=10)
     return {"sweep.png": fig}
 
 

@@ -136,3 +136,77 @@ def test_missing_results_and_unknown_experiments_are_clear_errors(tmp_path):
     write(tmp_path / "mystery", {"experiment": "mystery"}, {})
     with pytest.raises(ValueError, match="no figures known for experiment 'mystery'"):
         plots.plot_results(tmp_path / "mystery")
+
+
+# ---------------------------------------------------------------------------
+# The figures' axes fit their data (issue 13, point 8)
+# ---------------------------------------------------------------------------
+
+
+def test_robust_limits_ignore_a_few_outliers():
+    values = [88.0, 90.0, 91.0, 92.0, 93.0, 95.0, 10.0, float("nan")]
+    q1, q3 = np.percentile([v for v in values if v == v], [25, 75])
+    assert plots.robust_limits(values) == (pytest.approx(q1 - 1.5 * (q3 - q1)), 95.0)
+    assert plots.robust_limits([3.0, 1.0]) == (1.0, 3.0)  # too few values for quartiles: min and max
+
+
+def test_sweep_colour_scale_is_not_stretched_by_diverged_or_outlying_cells():
+    lrs, regs = [0.01, 0.1, 1.0, 10.0], [0.0, 0.1, 1.0]
+    val = [[0.90, 0.91, 0.92], [0.93, 0.94, 0.95], [0.96, 0.95, 0.94], [0.10, 0.93, 0.5]]
+    diverged = [[False] * 3, [False] * 3, [False] * 3, [False, False, True]]  # 0.5: finite but diverged
+    config = {"experiment": "sweep", "learning_rates": lrs, "regs": regs, "models": 12, "steps": 9, "loss": "svm"}
+    metrics = {"val_accuracy": val, "train_accuracy": val, "diverged": diverged,
+               "best": {"lr": 1.0, "reg": 0.0, "test_accuracy": 0.95}}
+    (fig,) = plots.draw_sweep(config, metrics).values()
+    val_ax = next(ax for ax in fig.axes if ax.get_title() == "validation accuracy")
+    vmin, vmax = val_ax.get_images()[0].get_clim()
+    assert vmax == pytest.approx(96.0) and vmin > 80.0  # not 10 % (an outlier) nor 50 % (diverged)
+    image = val_ax.get_images()[0].get_array()
+    assert np.ma.is_masked(image[3, 2])  # the diverged cell is not coloured ...
+    assert sum(p.get_hatch() == "///" for p in val_ax.patches) == 1  # ... but hatched,
+    texts = [t.get_text() for t in val_ax.texts]
+    assert "div." in texts and "10.0" in texts  # and the clipped outlier still shows its value
+    assert "1 diverged" in fig.get_suptitle()
+
+
+def test_accuracy_bars_axis_fits_accuracies_near_a_third():
+    config, metrics = json.loads(json.dumps(RESULTS["optimizers"]))
+    for r, acc in zip(metrics["runs"], (0.33, 0.35)):
+        r["test_accuracy"] = acc
+    (fig,) = plots.draw_optimizers(config, metrics).values()
+    bars = next(ax for ax in fig.axes if ax.get_title().startswith("Test accuracy"))
+    low, high = bars.get_xlim()
+    assert low == 0 and 35 < high < 50
+    config, metrics = json.loads(json.dumps(RESULTS["random_search"]))  # CS231n's 15.5 % mark and chance shown
+    (fig,) = plots.draw_random_search(config, metrics).values()
+    bars = next(ax for ax in fig.axes if ax.get_title() == "Test accuracy")
+    assert 20 < bars.get_xlim()[1] < 40
+
+
+def test_tea_figure_shows_every_start_including_the_hot_one():
+    toy = _tea_toy(0.0)
+
+    def descent(start):
+        path = np.linspace(start, 60, 6)
+        return {"start": start, "step_size": 5.0, "steps": 5, "path_t": path.tolist(),
+                "path_cost": ((path - 60) ** 2 / 100).tolist(), "final_t": 60.0, "final_cost": 0.0}
+
+    toy["descents"] = [descent(40.0), descent(90.0)]  # costs 4 and 9: the hot start is the highest
+    (fig,) = plots.draw_tea_temperature({"experiment": "tea_temperature", "gd_steps": 5},
+                                        {"toys": {"smooth": toy}}).values()
+    (ax,) = fig.axes
+    assert ax.get_ylim()[1] > 9.0
+
+
+def test_random_search_keeps_a_shorter_search_visible_on_the_longer_one():
+    long = {"name": "random search (6 trials)", "curve_steps": [1, 2, 3, 4, 5, 6],
+            "curve": [9.0, 8.0, 8.0, 7.5, 7.5, 7.0], "curve_kind": "best loss so far", "test_accuracy": 0.2}
+    short = dict(long, name="random search (3 trials)", curve_steps=[1, 2, 3], curve=[9.0, 8.0, 8.0])
+    (fig,) = plots.draw_random_search({"experiment": "random_search", "budget": 6},
+                                      {"chance": 0.1, "strategies": [short, long]}).values()
+    ax = next(ax for ax in fig.axes if ax.get_title() == "Loss reached")
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    thin, wide = lines["random search (3 trials): best loss so far"], lines["random search (6 trials): best loss so far"]
+    assert thin.get_zorder() > wide.get_zorder() and thin.get_linewidth() < wide.get_linewidth()
+    ends = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert sorted(float(e.get_xdata()[0]) for e in ends) == [3.0, 6.0]  # where each search stopped
