@@ -568,15 +568,8 @@ def plot_weights(result_dir) -> list[Path]:
 # ---------------------------------------------------------------------------
 
 
-def draw_step_size(config: dict, metrics: dict) -> dict:
-    """``step_size.png`` (gradient descent at multiples of the predicted 2 / lambda_max: loss curves and
-    the loss reached against the step, with the prediction drawn) and ``preprocessing.png`` (L - L*
-    per preprocessing, and lambda_max and the condition number of each)."""
-    runs = metrics["runs"]
-    lr_star, lr_min = metrics["predicted_max_lr"], metrics["max_lr_at_minimum"]
-    best = metrics["min_loss"]
-    fig = _figure(12.5, 4.6)
-    ax, bx = fig.subplots(1, 2)
+def _step_size_curves(ax, runs, best):
+    """Left panel of ``step_size.png``: the loss curves, coloured by the multiple of 2/lambda_max."""
     cmap = colormaps["coolwarm"]
     factors = [r["factor"] for r in runs]
     span = math.log(max(factors) / min(factors)) or 1.0
@@ -597,6 +590,10 @@ def draw_step_size(config: dict, metrics: dict) -> dict:
     ax.set_title("Loss curves at multiples of the predicted 2/lambda_max", fontsize=10)
     ax.legend(fontsize=7, loc="upper right", ncol=1)
 
+
+def _step_size_table(bx, config, metrics, best):
+    """Right panel of ``step_size.png``: the loss reached against the step, the predictions drawn."""
+    runs, lr_star, lr_min = metrics["runs"], metrics["predicted_max_lr"], metrics["max_lr_at_minimum"]
     lrs = np.array([r["lr"] for r in runs])
     finals = _floats([r["final_loss"] for r in runs])
     ok = np.isfinite(finals)
@@ -621,10 +618,10 @@ def draw_step_size(config: dict, metrics: dict) -> dict:
     bx.set_ylabel(f"training loss after {config.get('steps', '?')} steps")
     bx.set_title(f"The step-size table: lambda_max(W0) = {metrics['lambda_max_at_start']:.4g}", fontsize=10)
     bx.legend(fontsize=7, loc="upper left")
-    fig.suptitle(f"Gradient descent on the softmax loss (reg {config.get('reg', '?'):g}): the step size "
-                 f"against the predicted largest stable step 2/lambda_max{_data_title(config)}")
-    figures = {"step_size.png": fig}
 
+
+def _preprocessing_figure(config, metrics) -> Figure:
+    """``preprocessing.png``: L - L* per preprocessing, and lambda_max and the condition number of each."""
     variants = metrics["preprocessing"]
     fig = _figure(12.5, 4.6)
     ax, bx = fig.subplots(1, 2, width_ratios=[1.3, 1])
@@ -653,8 +650,21 @@ def draw_step_size(config: dict, metrics: dict) -> dict:
     bx.set_title("Hessian at W0: the steepest curvature and the spread", fontsize=10)
     bx.legend(fontsize=7, loc="upper right")
     fig.suptitle(f"Centering and scaling the data shrink lambda_max and the condition number{_data_title(config)}")
-    figures["preprocessing.png"] = fig
-    return figures
+    return fig
+
+
+def draw_step_size(config: dict, metrics: dict) -> dict:
+    """``step_size.png`` (gradient descent at multiples of the predicted 2 / lambda_max: loss curves and
+    the loss reached against the step, with the prediction drawn) and ``preprocessing.png`` (L - L*
+    per preprocessing, and lambda_max and the condition number of each)."""
+    best = metrics["min_loss"]
+    fig = _figure(12.5, 4.6)
+    ax, bx = fig.subplots(1, 2)
+    _step_size_curves(ax, metrics["runs"], best)
+    _step_size_table(bx, config, metrics, best)
+    fig.suptitle(f"Gradient descent on the softmax loss (reg {config.get('reg', '?'):g}): the step size "
+                 f"against the predicted largest stable step 2/lambda_max{_data_title(config)}")
+    return {"step_size.png": fig, "preprocessing.png": _preprocessing_figure(config, metrics)}
 
 
 def plot_step_size(result_dir) -> list[Path]:
