@@ -283,6 +283,8 @@ def targets_table(results: dict) -> list[str]:
                 goal, measured = f">= {t['goal']}x", fmt_x(t["measured"], 2)
             elif t["unit"] == "x floor":
                 goal, measured = f"<= {t['goal']}x floor", fmt_x(t["measured"], 2)
+            elif t["unit"] == "x time":  # a time ratio that must stay small (overhead)
+                goal, measured = f"<= {t['goal']}x", fmt_x(t["measured"], 3)
             elif t["unit"] == "s":
                 goal, measured = f"< {t['goal']} s", fmt_s(t["measured"])
             else:
