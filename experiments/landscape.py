@@ -50,6 +50,7 @@ def run(args, splits=None) -> dict:
 
     from jaxopt_course import plots
     from jaxopt_course.losses import softmax_loss, svm_loss
+    from jaxopt_course.model import scores
 
     splits = splits if splits is not None else load_splits(args)
     outdir = output_dir(args, NAME)
@@ -70,7 +71,7 @@ def run(args, splits=None) -> dict:
 
         def direction(key):
             d = jax.random.normal(key, shape)
-            return d * (SCORE_CHANGE / jnp.std(X @ d.T))
+            return d * (SCORE_CHANGE / jnp.std(scores(d, X)))  # the scores X d^T move by SCORE_CHANGE
 
         W1, W2 = direction(k_1), direction(k_2)
         a_1d, a_2d = _symmetric_range(num_1d), _symmetric_range(num_2d)
