@@ -391,9 +391,9 @@ def _objectives(loss, W_MxCxD, X_NxD, y_N, reg):
 @jax.jit
 def _accuracies(W_MxCxD, X_NxD, y_N):
     """The accuracy of each of ``M`` models on ``(X, y)``, ``(M,)``."""
-    from .model import scores
+    from .model import accuracy_core
 
-    return jax.vmap(lambda W: jnp.mean(jnp.argmax(scores(W, X_NxD), axis=1) == y_N))(W_MxCxD)
+    return jax.vmap(lambda W: accuracy_core(W, X_NxD, y_N))(W_MxCxD)
 
 
 class _Problem(NamedTuple):

@@ -22,6 +22,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from . import _checks
+from .model import scores_core
 
 
 def hvp(f, W, v):
@@ -153,7 +154,7 @@ def softmax_hessian_closed_form(W, X, reg=0.0):
     with ``p_i = softmax(W x_i)``; it does not depend on the labels.
     """
     X = jnp.asarray(X)
-    P = jax.nn.softmax(X @ jnp.asarray(W).T, axis=1)  # (N, C)
+    P = jax.nn.softmax(scores_core(jnp.asarray(W), X), axis=1)  # (N, C)
     A = jax.vmap(lambda p: jnp.diag(p) - jnp.outer(p, p))(P)  # (N, C, C)
     H = jnp.einsum("nab,nd,ne->adbe", A, X, X) / X.shape[0]
     C, D = W.shape
