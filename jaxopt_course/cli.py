@@ -181,14 +181,17 @@ def _load(args):
     """The data set named by ``--data``, through :func:`jaxopt_course.data.load_data`."""
     import os
 
+    from .cache import cached_digits
     from .data import load_data
 
     data_dir = args.data_dir or os.environ.get("JAXOPT_COURSE_CIFAR10") or None
     if args.data == "cifar10" and data_dir is None:
         raise UsageError("--data cifar10 needs --data-dir DIR, the folder that holds cifar-10-batches-py/ "
                          "(or $JAXOPT_COURSE_CIFAR10; add --download to fetch it there)")
-    kwargs = {"download": args.download} if args.data == "cifar10" else {}
-    splits = load_data(args.data, data_dir, **kwargs)
+    if args.data == "digits":
+        splits = cached_digits(lambda: load_data("digits"))  # kept on disk: a second run skips scikit-learn
+    else:
+        splits = load_data(args.data, data_dir, download=args.download)
     _say_recipe(args)
     return splits
 

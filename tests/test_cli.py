@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 import pytest
 
 from jaxopt_course.cli import main
@@ -260,3 +262,35 @@ def test_gradcheck_defaults_make_a_meaningful_check_with_a_verdict(capsys):
     assert main(["gradcheck", "--loss", "softmax"]) == 0
     out = capsys.readouterr().out
     assert "relative error = |a - b| / max(|a|, |b|)" in out and "\n  verdict: " in out
+
+
+def test_the_digits_are_kept_on_disk_bit_for_bit_and_rebuilt_when_unreadable(tmp_path):
+    from jaxopt_course.cache import cached_digits
+    from jaxopt_course.data import load_digits
+
+    calls = []
+
+    def load():
+        calls.append(1)
+        return load_digits()
+
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    made, kept = cached_digits(load, env), cached_digits(load, env)
+    assert len(calls) == 1
+    for split in ("train", "val", "test"):
+        for a in ("X", "y"):
+            got, want = getattr(getattr(kept, split), a), getattr(getattr(made, split), a)
+            assert got.dtype == want.dtype and np.array_equal(got, want)
+    assert kept.class_names == made.class_names and kept.image_shape == (8, 8, 1) and kept.dev is None
+    np.testing.assert_array_equal(kept.mean, made.mean)
+    [path] = (tmp_path / "jaxopt-course").glob("digits-*.npz")
+    path.write_bytes(path.read_bytes()[:100])  # truncated: made again
+    assert np.array_equal(cached_digits(load, env).train.X, made.train.X) and len(calls) == 2
+    cached_digits(load, {**env, "JAXOPT_COURSE_NO_CACHE": "1"})
+    assert len(calls) == 3
+
+
+def test_a_repeated_train_on_digits_imports_no_scikit_learn(tmp_path):
+    env = {"XDG_CACHE_HOME": str(tmp_path), "JAXOPT_COURSE_NO_CACHE": ""}
+    assert imported_by(["train", "--steps", "5", "--json"], **env) == "0 ['jax', 'sklearn']"
+    assert imported_by(["train", "--steps", "5", "--json"], **env) == "0 ['jax']"
