@@ -192,7 +192,11 @@ best_i, best_j = np.unravel_index(np.argmax(mean_LxR), mean_LxR.shape)
 W_best = np.asarray(grid.params).reshape(L, R, num_seeds, C, D)[best_i, best_j, 0]
 print(f"best: lr {LEARNING_RATES[best_i]:g}, reg {REGS[best_j]:g} ->", evaluate(W_best, splits))
 
-templates = W_best[:, :-1].reshape((C,) + tuple(splits.image_shape))
+# A row holds the pixels channel by channel (CIFAR-10: 1024 red values, then
+# green, then blue), so it is reshaped to (channels, H, W) and the channel axis
+# moved last, where matplotlib wants it.
+height, width, channels = splits.image_shape
+templates = W_best[:, :-1].reshape(C, channels, height, width).transpose(0, 2, 3, 1)
 fig, axes = plt.subplots(1, C, figsize=(1.2 * C, 1.6))
 for ax, template, name in zip(axes, templates, splits.class_names):
     t = (template - template.min()) / (template.max() - template.min())
