@@ -367,6 +367,54 @@ def test_bad_arguments_are_reported_by_name():
         get_optimizer("adam", 0.0)
 
 
+def test_a_learning_rate_of_the_wrong_type_fails_at_the_boundary_naming_it():
+    # optax.sgd("0.1") builds without complaint and used to fail deep inside optax's update.
+    X, y, W0 = separable(30)
+    with pytest.raises(TypeError, match=r"optimizer cannot update weights of shape \(3, 6\).*is its learning rate "
+                                        r"a number\? \(optax.sgd\(0.1\), not optax.sgd\('0.1'\)\)") as info:
+        fit(softmax_loss, W0, X, y, key=jax.random.key(0), optimizer=optax.sgd("0.1"), batch_size=8, num_steps=3)
+    assert info.value.__cause__ is None and str(info.traceback[-1].path).endswith("jaxopt_course/train.py")
+
+
+def test_fit_takes_the_engines_one_argument_order_and_the_older_one():
+    X, y, W0 = separable(60)
+    kw = dict(key=jax.random.key(2), batch_size=8, num_steps=12)
+    new = fit(softmax_loss, optax.sgd(0.1), W0, X, y, **kw)
+    old = fit(softmax_loss, W0, X, y, optimizer=optax.sgd(0.1), **kw)
+    np.testing.assert_array_equal(np.asarray(new.params), np.asarray(old.params))
+    with pytest.raises(TypeError, match=r"fit takes fit\(loss_fn, optimizer, W0, X, y, \*, key, \.\.\.\) or "
+                                        r"fit\(loss_fn, W0, X, y, \*, key, optimizer, \.\.\.\), got 4 positional"):
+        fit(softmax_loss, W0, X, y, **kw)  # the older order without its optimizer=
+    with pytest.raises(TypeError, match="got 5 positional argument.* and optimizer="):
+        fit(softmax_loss, optax.sgd(0.1), W0, X, y, optimizer=optax.sgd(0.1), **kw)
+
+
+def test_the_public_chunks_and_initial_state_are_what_fit_runs():
+    from jaxopt_course.train import initial_state, make_chunk
+
+    X, y, W0 = separable(60)
+    optimizer, key = get_optimizer("adam", 0.05), jax.random.key(1)
+    kw = dict(batch_size=8, sampling="shuffle", X_val=X[:20], y_val=y[:20], eval_every=5)
+    whole = fit(softmax_loss, optimizer, W0, X, y, key=key, num_steps=23, chunk_size=7, **kw)
+    chunk = make_chunk(softmax_loss, optimizer, X, y, **kw)
+    state = chunk.init(W0, key)
+    template = initial_state(optimizer, W0, key, batch_size=8, sampling="shuffle", num_examples=len(y))
+    chex.assert_trees_all_equal(state, template)  # what the CLI loads a checkpoint into
+    losses, vals = [], []
+    for n in (9, 9, 5):  # other chunk boundaries than fit's: the same run
+        state, metrics = chunk(state, n)
+        losses.append(metrics.loss)
+        vals.append(metrics.val_accuracy)
+    np.testing.assert_array_equal(np.asarray(state.params), np.asarray(whole.params))
+    np.testing.assert_array_equal(np.concatenate(losses), whole.losses)
+    # The validation accuracy after updates 5, 10, 15, 20: the same steps whatever the chunks.
+    np.testing.assert_array_equal(np.flatnonzero(~np.isnan(np.concatenate(vals))) + 1, [5, 10, 15, 20])
+    np.testing.assert_array_equal(whole.val_steps, [5, 10, 15, 20])
+    acc = np.mean(np.argmax(X[:20] @ np.asarray(whole.params).T, axis=1) == y[:20])
+    assert np.concatenate(vals)[19] == pytest.approx(np.asarray(whole.val_accuracies)[-1])
+    assert 0 <= acc <= 1
+
+
 @pytest.mark.slow
 def test_get_optimizer_builds_the_named_update_rules():
     g, W = jnp.array([1.0, -2.0]), jnp.zeros(2)
