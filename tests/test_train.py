@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from jaxopt_course import load_cifar10, softmax_loss, svm_loss, synthetic_problem
 from jaxopt_course.cli import main
 from jaxopt_course.train import (
-    OPTIMIZERS,
+    OPTIMIZER_NAMES,
     DivergenceError,
     FitResult,
     TrainState,
@@ -50,7 +50,7 @@ def np_softmax_loss(W, X, y, reg=0.0):
 LEARNING_RATES = {"sgd": 0.5, "momentum": 0.1, "nesterov": 0.1, "adam": 0.05, "rmsprop": 0.01, "adagrad": 0.5}
 
 
-@pytest.mark.parametrize("name", OPTIMIZERS)
+@pytest.mark.parametrize("name", OPTIMIZER_NAMES)
 @pytest.mark.slow
 def test_each_optimizer_decreases_the_loss_on_a_separable_problem(name):
     X, y, W0 = separable()
@@ -418,7 +418,7 @@ def test_the_public_chunks_and_initial_state_are_what_fit_runs():
 @pytest.mark.slow
 def test_get_optimizer_builds_the_named_update_rules():
     g, W = jnp.array([1.0, -2.0]), jnp.zeros(2)
-    for name in OPTIMIZERS:
+    for name in OPTIMIZER_NAMES:
         opt = get_optimizer(name, 0.1)
         updates, _ = opt.update(g, opt.init(W), W)
         assert np.all(np.sign(np.asarray(updates)) == -np.sign(np.asarray(g)))  # downhill
