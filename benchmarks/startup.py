@@ -8,7 +8,8 @@ Every round starts fresh processes, back to back, in a rotating order:
 * ``cold``: ``jaxopt-course train --json`` with an empty persistent
   compilation cache (a new ``XDG_CACHE_HOME``): it compiles everything;
 * ``warm``: the same command again, right after ``cold``, on the cache
-  ``cold`` filled -- what a user sees from the second run on;
+  ``cold`` filled (compiled programs, and the preprocessed digits, so no
+  scikit-learn import) -- what a user sees from the second run on;
 * ``no-cache``: the same command with ``JAXOPT_COURSE_NO_CACHE=1``.
 
 Each time is the wall clock of the whole process (``time.perf_counter``

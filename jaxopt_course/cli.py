@@ -1018,7 +1018,7 @@ def _compare_argv(args) -> list[str]:
     from .train import OPTIMIZER_NAMES
 
     if args.optimizers:
-        unknown = [w.strip() for w in args.optimizers.split(",") if w.strip() not in OPTIMIZER_NAMES]
+        unknown = [w.strip() for w in args.optimizers.split(",") if w.strip() and w.strip() not in OPTIMIZER_NAMES]
         if unknown:
             raise UsageError(f"--optimizers got unknown name(s) {unknown}; choose from {list(OPTIMIZER_NAMES)}")
     argv = ["--data", args.data, "--out", args.out, "--seed", str(args.seed), "--select", args.select]
@@ -1039,7 +1039,9 @@ def _cmd_compare(args):
     argv = _compare_argv(args)
     ensure_dir(args.out)
     splits = _load(args)
-    item = experiment.run(experiment.build_parser().parse_args(argv), splits=splits)
+    experiment_args = experiment.build_parser().parse_args(argv)
+    experiment_args.prog = "jaxopt-course"  # the experiment's one-line errors start with it
+    item = experiment.run(experiment_args, splits=splits)
     metrics = item["metrics"]
     keep = ("optimizer", "lr", "val_accuracy", "test_accuracy", "final_gap", "steps_to_target", "diverged_by_lr")
     result = {"dir": str(item["dir"]), "figures": [str(f) for f in item["figures"]], "summary": item["summary"],
