@@ -55,6 +55,8 @@ import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from ._checks import check_int
+
 DATA_AXIS = "data"
 MODEL_AXIS = "model"
 AXES = (DATA_AXIS, MODEL_AXIS)
@@ -110,8 +112,8 @@ def make_mesh(devices=None, data: int | None = None, model: int | None = None) -
       (('data', 'model'), 1)
     """
     for name, value in (("data", data), ("model", model)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
-            raise ValueError(f"{name} must be a positive number of devices, got {value!r}")
+        if value is not None:
+            check_int(value, name, expected="a positive number of devices")
     available = jax.devices()
     if devices is None:
         count = data * model if data is not None and model is not None else len(available)
@@ -254,9 +256,7 @@ def _env_int(value, env: str, name: str, environ) -> int | None:
             return int(text)
         except ValueError:
             raise ValueError(f"{name} must be an integer, got {env}={text!r}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    return int(value)
+    return check_int(value, name, low=-(2**63))  # only the type here: initialize_multihost checks the range
 
 
 def initialize_multihost(coordinator_address: str | None = None, num_processes: int | None = None,
@@ -346,9 +346,8 @@ def host_shard(X, y, process_index: int | None = None, process_count: int | None
     """
     process_index = jax.process_index() if process_index is None else process_index
     process_count = jax.process_count() if process_count is None else process_count
-    for name, value in (("process_index", process_index), ("process_count", process_count)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be an integer, got {value!r}")
+    check_int(process_index, "process_index", low=0)
+    check_int(process_count, "process_count")
     if process_count < 1 or not 0 <= process_index < process_count:
         raise ValueError(f"process_index must lie in [0, process_count = {process_count}), got {process_index}")
     n = int(np.shape(X)[0])

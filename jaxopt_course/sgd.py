@@ -186,6 +186,7 @@ def make_train(config: Config, X_NxD, y_N, num_steps: int):
     fine for small data; :func:`jaxopt_course.train.make_train` passes them
     as arguments instead).
     """
+    X_NxD, y_N = jnp.asarray(X_NxD), jnp.asarray(y_N)
 
     def train(W, key, lr, reg):
         state = init_state(config, W, key, lr, X_NxD.shape[0])

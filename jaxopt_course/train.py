@@ -461,7 +461,7 @@ def _plan(start: int, num_steps: int, eval_every: int | None) -> tuple[int, int,
 
 
 def _val_accuracy(params, data: _Data):
-    return model.accuracy(params, data.X_val, data.y_val).astype(jnp.float32)
+    return model.accuracy_core(params, data.X_val, data.y_val).astype(jnp.float32)
 
 
 def _steps(setup: _Setup, plan: tuple, state: TrainState, data: _Data, lr, reg):
@@ -583,7 +583,7 @@ def _sweep_steps(setup: _Setup, seeds: int, num_steps: int, state: TrainState, d
 
 def _sweep_accuracies(setup: _Setup, W_MxCxD, data: _Data):
     """The training and validation accuracy of each of the M models (NaN without a validation set)."""
-    accuracy_M = jax.vmap(lambda W, X, y: model.accuracy(W, X, y).astype(jnp.float32), in_axes=(0, None, None))
+    accuracy_M = jax.vmap(lambda W, X, y: model.accuracy_core(W, X, y).astype(jnp.float32), in_axes=(0, None, None))
     train_acc = accuracy_M(W_MxCxD, data.X, data.y)
     val_acc = jnp.full_like(train_acc, jnp.nan) if data.X_val is None else accuracy_M(W_MxCxD, data.X_val, data.y_val)
     return distributed.constrain((train_acc, val_acc), setup.mesh)
