@@ -597,10 +597,10 @@ def compare_optimizers(loss_fn, optimizers, W0, X, y, *, key, learning_rates, re
               "target_loss": target, "initial_objective": f0,
               "objective_evaluation": f"the full training objective, every {problem.eval_every} steps (chunk "
                                       f"boundaries) and at step 0, in the models' dtype ({problem.W0.dtype})"}
-    optimum_info = None if opt is None else {**opt.summary(), "value": f_star,
-                                             "resolution": _objective_resolution(problem, opt)}
+    resolution = _objective_resolution(problem, opt)
+    optimum_info = None if opt is None else {**opt.summary(), "value": f_star, "resolution": resolution}
     return {"config": config, "optimum": optimum_info, "runs": runs, "ranking": _rankings(runs),
-            "profile": _profiles(runs)}
+            "profile": _profiles(runs, resolution)}
 
 
 def _prepare(loss_fn, optimizers, W0, X, y, key, learning_rates, reg, seeds, batch_size, num_steps, X_val, y_val,
@@ -648,14 +648,18 @@ def _rankings(runs) -> dict:
     return out
 
 
-def _profiles(runs) -> dict:
-    """Dolan--More profiles over (optimizer, seed) problems: by final gap and by steps to target."""
+def _profiles(runs, resolution: float) -> dict:
+    """Dolan--More profiles over (optimizer, seed) problems: by final gap and by steps to target.
+
+    Gaps below the objective's ``resolution`` cannot be told apart, so they are raised to it first.
+    """
     out = {}
     have = [r for r in runs if "final_gap" in r]
     if have and len({len(r["final_gap"]["per_seed"]) for r in have}) == 1:
         gaps = np.array([r["final_gap"]["per_seed"] for r in have], dtype=np.float64)
-        out["final_gap"] = {"optimizers": [r["optimizer"] for r in have],
-                            **performance_profile(np.maximum(gaps, np.finfo(np.float64).tiny))}
+        floor = resolution if np.isfinite(resolution) and resolution > 0 else np.finfo(np.float64).tiny
+        out["final_gap"] = {"optimizers": [r["optimizer"] for r in have], "floor": float(floor),
+                            **performance_profile(np.maximum(gaps, floor))}
     have = [r for r in runs if "steps_to_target" in r]
     if have:
         steps = np.array([[np.inf if h is None else h for h in r["steps_to_target"]["per_seed"]] for r in have])

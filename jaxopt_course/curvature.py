@@ -171,12 +171,12 @@ class NewtonResult(NamedTuple):
     losses: jax.Array  # loss before each step, then the final loss
 
 
-def _newton_step(f, solver, cg_iters, W, damping, cg_tol):
+def _newton_step(f, solver, cg_iters, W, damping, cg_tol, args=()):
     """One Newton step from ``W``: ``(W - (H + damping I)^{-1} g, L(W))``, on the flat weights."""
     w, unravel = ravel_pytree(W)
 
     def loss(w):
-        return f(unravel(w))
+        return f(unravel(w), *args)
 
     grad = jax.grad(loss)
     g = grad(w)
@@ -197,7 +197,7 @@ _newton_step_jit = jax.jit(_newton_step, static_argnums=(0, 1, 2))
 
 
 def newton(f, W0, num_steps: int = 10, *, solver: str = "cg", damping: float = 0.0, cg_iters: int = 50,
-           cg_tol: float = 1e-5, callback=None):
+           cg_tol: float = 1e-5, callback=None, args=()):
     """Newton's method: ``W <- W - (H + damping I)^{-1} grad L``.
 
     Args:
@@ -216,6 +216,12 @@ def newton(f, W0, num_steps: int = 10, *, solver: str = "cg", damping: float = 0
         ``0.0`` runs all ``cg_iters`` iterations (a fixed, countable cost).
       callback: called on the host as ``callback(step, W)`` after every
         step (``step`` from 1), e.g. to time the run or record the path.
+      args: arrays passed to ``f`` after ``W`` (``f(W, *args)``) as arguments
+        of the compiled step. Give large data this way: a closure's arrays
+        become constants of the program (CIFAR-10's 600 MB training set
+        would be compiled in); with ``args`` and
+        :func:`full_objective` the CG step runs at CIFAR-10 size. See also
+        :func:`minimize_newton_cg` (a line search and a gradient tolerance).
 
     The step is compiled once per ``f`` (by identity), solver and
     ``cg_iters``; calling ``newton`` again with the same ``f`` reuses it.
@@ -236,11 +242,11 @@ def newton(f, W0, num_steps: int = 10, *, solver: str = "cg", damping: float = 0
     W = W0
     losses = []
     for t in range(int(num_steps)):
-        W, value = _newton_step_jit(f, solver, int(cg_iters), W, damping, cg_tol)
+        W, value = _newton_step_jit(f, solver, int(cg_iters), W, damping, cg_tol, tuple(args))
         losses.append(value)
         if callback is not None:
             callback(t + 1, W)
-    losses.append(f(W))
+    losses.append(f(W, *args))
     return NewtonResult(W, jnp.stack(losses))
 
 

@@ -134,3 +134,18 @@ def test_bad_arguments():
         hessian(f, jnp.zeros((10, 3073)))
     with pytest.raises(ValueError, match="num_iters must be > 0"):
         max_eigenvalue(f, jnp.zeros(2), jax.random.key(0), num_iters=0)
+
+
+def test_newton_takes_the_data_as_arguments_and_equals_the_closure_form():
+    """``newton(f, W0, args=(X, y, reg))`` (data as arguments of the compiled step) == the closure form."""
+    from jaxopt_course.curvature import full_objective
+
+    W, X, y = small_problem(3)
+    with jax.enable_x64(True):
+        X, y = jnp.asarray(X), jnp.asarray(y)
+        closure = newton(partial(softmax_loss, X=X, y=y, reg=0.05), jnp.zeros_like(jnp.asarray(W)), 4,
+                         solver="cg", cg_tol=1e-12, cg_iters=100)
+        as_args = newton(partial(full_objective, loss="softmax", block_rows=16), jnp.zeros_like(jnp.asarray(W)), 4,
+                         solver="cg", cg_tol=1e-12, cg_iters=100, args=(X, y, 0.05))
+    np.testing.assert_allclose(as_args.params, closure.params, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(as_args.losses, closure.losses, rtol=1e-12)
