@@ -134,6 +134,18 @@ def small_checkpoint(tmp: Path):
     assert main(["train", "--steps", "2", "--chunk-size", "1", "--checkpoint-dir", str(tmp / "ckpt")]) == 0
 
 
+def no_experiments_folder(tmp: Path):
+    """The command line as installed from a wheel: no experiments/ beside the package (until the row ends)."""
+    from jaxopt_course import cli
+
+    real = cli.__file__
+    cli.__file__ = str(tmp / "site-packages" / "jaxopt_course" / "cli.py")
+    _RESTORE.append(lambda: setattr(cli, "__file__", real))
+
+
+_RESTORE = []  # undo a row's setup once the row ran (run_cli_row)
+
+
 def sgd_checkpoint(tmp: Path):
     state = TrainState(jnp.asarray(W), optax.sgd(0.1).init(W), KEY, jnp.int32(0))
     save_checkpoint(tmp / "ckpt", state)
@@ -584,6 +596,14 @@ CATALOGUE = [
     Row("cli-resume-past-steps", "cli", "--resume a run already beyond --steps",
         ["train", "--steps", "1", "--resume", "{tmp}/ckpt"], 2,
         r"the checkpoint is at step 2, beyond --steps 1", small_checkpoint),
+    Row("cli-checkpoint-other-run", "cli", "--checkpoint-dir holding another run's checkpoint (issue 13: never "
+        "overwritten silently; --force or another folder)",
+        ["train", "--loss", "svm", "--steps", "2", "--checkpoint-dir", "{tmp}/ckpt"], 2,
+        r"ckpt/checkpoint.npz holds the checkpoint of another run \(--loss softmax, this command has svm\).*--force",
+        small_checkpoint),
+    Row("cli-lecture-no-checkout", "cli", "lecture where the package has no experiments/ folder beside it (a wheel)",
+        ["lecture", "--quick", "--out", "{tmp}/results"], 2, r"lecture runs the scripts in experiments/ of a source "
+        r"checkout, and there is none at .*install it with pip install -e \.", no_experiments_folder),
 ]
 
 
@@ -634,7 +654,11 @@ def run_cli_row(row: Row, tmp: Path, capsys) -> str:
     if row.setup:
         row.setup(tmp)
         capsys.readouterr()
-    code = main(cli_args(row, tmp))
+    try:
+        code = main(cli_args(row, tmp))
+    finally:
+        while _RESTORE:
+            _RESTORE.pop()()
     captured = capsys.readouterr()
     return check_cli_output(row, code, captured.out, captured.err)
 
