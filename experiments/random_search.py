@@ -115,24 +115,28 @@ def run(args, splits=None) -> dict:
                budget * batch_size, t.seconds, "minibatch loss (moving average of 20)")
 
     metrics = {"strategies": strategies, "chance": 1.0 / splits.num_classes, "seconds": total.seconds}
+    return finish(NAME, outdir, config, metrics, plots.plot_random_search,
+                  _table(strategies, args.data == "cifar10"), _summary(strategies, splits.num_classes))
+
+
+def _table(strategies, cifar) -> str:
     headers = ["strategy", "iterations", "examples touched", "train loss (SVM)", "test accuracy"]
-    if args.data == "cifar10":
-        headers.append("CS231n")
+    headers += ["CS231n"] if cifar else []
     rows = []
     for st in strategies:
         row = [st["name"], st["iterations"], st["examples_touched"], st["train_loss"], percent(st["test_accuracy"])]
-        if args.data == "cifar10":
-            row.append(percent(st["cs231n_test_accuracy"]))
-        rows.append(row)
-    table = format_table(headers, rows)
+        rows.append(row + ([percent(st["cs231n_test_accuracy"])] if cifar else []))
+    return format_table(headers, rows)
+
+
+def _summary(strategies, num_classes) -> str:
     r100, r1000, loc, sg = strategies
-    summary = (f"Guessing is weak: the best of {r1000['iterations']} random W reaches "
-               f"{percent(r1000['test_accuracy'])} test accuracy ({percent(r100['test_accuracy'])} after the "
-               f"lecture's {r100['iterations']}; chance is {percent(1.0 / splits.num_classes)}), keeping only "
-               f"improving random steps reaches {percent(loc['test_accuracy'])}, and following the gradient "
-               f"({sg['name']}) reaches {percent(sg['test_accuracy'])} while touching "
-               f"{r1000['examples_touched'] // max(sg['examples_touched'], 1)} times fewer examples.")
-    return finish(NAME, outdir, config, metrics, plots.plot_random_search, table, summary)
+    return (f"Guessing is weak: the best of {r1000['iterations']} random W reaches "
+            f"{percent(r1000['test_accuracy'])} test accuracy ({percent(r100['test_accuracy'])} after the "
+            f"lecture's {r100['iterations']}; chance is {percent(1.0 / num_classes)}), keeping only "
+            f"improving random steps reaches {percent(loc['test_accuracy'])}, and following the gradient "
+            f"({sg['name']}) reaches {percent(sg['test_accuracy'])} while touching "
+            f"{r1000['examples_touched'] // max(sg['examples_touched'], 1)} times fewer examples.")
 
 
 def main(argv=None) -> int:
