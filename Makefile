@@ -40,8 +40,7 @@ notebooks: $(STAMP)
 docs: $(STAMP)
 	$(PIP) install --quiet -e '.[test,docs]'
 	$(BIN)/jaxopt-course lecture --out build/report --progress off
-	NO_MKDOCS_2_WARNING=1 MPLBACKEND=module://matplotlib_inline.backend_inline \
-		$(BIN)/mkdocs build --strict --site-dir build/site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 	@echo "the site: build/site/index.html"
 
 bench: $(STAMP)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import os
 from pathlib import Path
 
 from mkdocs.structure.files import File
@@ -58,6 +59,16 @@ def _fill_nav(nav: list) -> bool:
             nav[i] = {"API reference": _api_nav()}
             return True
     return False
+
+
+def on_startup(command, dirty):
+    """The notebooks' kernels (mkdocs-jupyter executes them) start like ``make notebooks``'s."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("notebooks_execute", ROOT / "notebooks" / "execute.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    os.environ.update(module.kernel_environment())
 
 
 def on_config(config):
