@@ -34,6 +34,7 @@ FIGURES = {
     "gradient_check": ["gradient_check.png"],
     "batch_size": ["batch_size.png"],
     "optimizers": ["optimizers.png"],
+    "compare": ["compare_lr.png", "compare_gap.png", "compare_profile.png"],
     "sweep": ["sweep.png"],
     "weights": ["weights.png"],
 }
@@ -66,7 +67,7 @@ def test_the_lecture_runs_every_experiment_in_the_lectures_order(quick_lecture):
     _, result = quick_lecture
     assert [item["name"] for item in result["items"]] == NAMES
     assert NAMES == ["landscape", "random_search", "tea_temperature", "gradient_check", "batch_size",
-                     "optimizers", "sweep", "weights"]
+                     "optimizers", "compare", "sweep", "weights"]
 
 
 @pytest.mark.parametrize("name", list(FIGURES))
