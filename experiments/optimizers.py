@@ -88,18 +88,20 @@ def run(args, splits=None) -> dict:
              percent(r["test_accuracy"]), f"{int(np.sum(r['diverged_by_lr']))} of {len(lrs)}"] for r in runs]
     table = format_table(["optimizer", "best lr", "train loss", "val accuracy", "test accuracy",
                           "lrs that diverged"], rows)
+    return finish(NAME, outdir, config, metrics, plots.plot_optimizers, table, _summary(runs))
+
+
+def _summary(runs) -> str:
     best = max(runs, key=lambda r: r["val_accuracy"])
     sgd = runs[0]
     best_lrs = ", ".join(f"{r['optimizer']} {r['lr']:.0e}" for r in runs)
-    summary = (f"With its own best step size every optimizer ends within "
-               f"{100 * (max(r['test_accuracy'] for r in runs) - min(r['test_accuracy'] for r in runs)):.1f} "
-               f"points of test accuracy of the others ({percent(min(r['test_accuracy'] for r in runs))} to "
-               f"{percent(max(r['test_accuracy'] for r in runs))}); plain SGD reaches a train loss of "
-               f"{sgd['final_train_loss']:.3f}, {best['optimizer']} (best on validation) "
-               f"{best['final_train_loss']:.3f}. "
-               f"The best step sizes span a factor of {max(r['lr'] for r in runs) / min(r['lr'] for r in runs):.0f} "
-               f"({best_lrs}).")
-    return finish(NAME, outdir, config, metrics, plots.plot_optimizers, table, summary)
+    tests = [r["test_accuracy"] for r in runs]
+    return (f"With its own best step size every optimizer ends within {100 * (max(tests) - min(tests)):.1f} "
+            f"points of test accuracy of the others ({percent(min(tests))} to {percent(max(tests))}); plain SGD "
+            f"reaches a train loss of {sgd['final_train_loss']:.3f}, {best['optimizer']} (best on validation) "
+            f"{best['final_train_loss']:.3f}. "
+            f"The best step sizes span a factor of {max(r['lr'] for r in runs) / min(r['lr'] for r in runs):.0f} "
+            f"({best_lrs}).")
 
 
 def main(argv=None) -> int:
