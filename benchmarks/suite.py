@@ -323,7 +323,8 @@ def sgd_training(cfg, X, y, W0, Xj, yj, ceil, torch_device):
             cases[name] = run
             compiles.append({"loss": loss, "impl": name, "compile_s": compile_s[name],
                              "recompiles_on_second_call": recompiles})
-        cases["engine (fit, host arrays)"], compile_s["engine (fit, host arrays)"] = _fit_run(loss, X, y, W0, cfg, steps)
+        fit_case = "engine (fit, host arrays)"
+        cases[fit_case], compile_s[fit_case] = _fit_run(loss, X, y, W0, cfg, steps)
         cases["numpy loop (CS231n)"] = partial(baselines.numpy_train, loss, W0, X, y, learning_rate=LR, reg=REG,
                                                num_iters=steps, batch_size=B)
         baselines.numpy_train(loss, W0, X, y, learning_rate=LR, reg=REG, num_iters=3, batch_size=B)  # warm-up

@@ -1094,7 +1094,8 @@ def _check_init_state(init_state, fresh: TrainState, num_steps: int, *, finite: 
     for (path, w), (_, g) in zip(want[0], got[0]):
         if tuple(np.shape(w)) != tuple(np.shape(g)) or jnp.result_type(w) != jnp.result_type(g):
             raise ValueError(f"init_state{jax.tree_util.keystr(path)} must be {jnp.result_type(w)} of shape "
-                             f"{tuple(np.shape(w))} for this run, got {jnp.result_type(g)} of shape {tuple(np.shape(g))}")
+                             f"{tuple(np.shape(w))} for this run, got {jnp.result_type(g)} of shape "
+                             f"{tuple(np.shape(g))}")
     step = int(init_state.step)
     if not 0 <= step <= num_steps:
         raise ValueError(f"init_state.step must lie in [0, num_steps = {num_steps}], got {step}")
