@@ -95,19 +95,22 @@ def run(args, splits=None) -> dict:
 
     metrics = {"a_1d": np.asarray(a_1d), "a_2d": np.asarray(a_2d), "losses": out,
                "svm_kinks_1d": kinks, "seconds": timer.seconds}
+    return finish(NAME, outdir, config, metrics, plots.plot_landscape, _table(out, kinks, batch),
+                  f"Along a random direction the SVM loss of one example is piecewise linear "
+                  f"({kinks['one_example']} kinks on the 1-D slice); averaged over {batch} examples the kinks "
+                  f"multiply ({kinks['batch']}) and the slice becomes a convex bowl of small facets. Softmax "
+                  f"draws the same bowl without kinks.")
+
+
+def _table(out, kinks, batch) -> str:
     rows = []
     for loss_name in ("svm", "softmax"):
         for part, label in (("one_example", "1 example"), ("batch", f"{batch} examples")):
             o = out[loss_name][part]
             rows.append([loss_name, label, o["at_W"], o["min_1d"], o["max_1d"],
                          kinks[part] if loss_name == "svm" else "smooth"])
-    table = format_table(["loss", "slice through", "L at W", "min on 1-D slice", "max on 1-D slice",
-                          "kinks on 1-D slice"], rows)
-    summary = (f"Along a random direction the SVM loss of one example is piecewise linear "
-               f"({kinks['one_example']} kinks on the 1-D slice); averaged over {batch} examples the kinks "
-               f"multiply ({kinks['batch']}) and the slice becomes a convex bowl of small facets. Softmax draws "
-               f"the same bowl without kinks.")
-    return finish(NAME, outdir, config, metrics, plots.plot_landscape, table, summary)
+    return format_table(["loss", "slice through", "L at W", "min on 1-D slice", "max on 1-D slice",
+                         "kinks on 1-D slice"], rows)
 
 
 def _symmetric_range(num):

@@ -92,31 +92,34 @@ def run(args, splits=None) -> dict:
 
     n = int(X.shape[0])
     with Timer() as total:
-        with Timer() as t:
-            few = random_search(loss_fn, k_random, shape, trials=lecture_trials, scale=s["random_scale"])
-            few.params.block_until_ready()
+        few, seconds = _timed(lambda: random_search(loss_fn, k_random, shape, trials=lecture_trials,
+                                                    scale=s["random_scale"]))
         record(f"random search ({lecture_trials} trials)", few.params, np.asarray(few.history), lecture_trials,
-               lecture_trials * n, t.seconds, "best loss so far")
-        with Timer() as t:
-            many = random_search(loss_fn, k_random, shape, trials=budget, scale=s["random_scale"])
-            many.params.block_until_ready()
+               lecture_trials * n, seconds, "best loss so far")
+        many, seconds = _timed(lambda: random_search(loss_fn, k_random, shape, trials=budget, scale=s["random_scale"]))
         record(f"random search ({budget} trials)", many.params, np.asarray(many.history), budget, budget * n,
-               t.seconds, "best loss so far")
-        with Timer() as t:
-            local = random_local_search(loss_fn, k_local, W0, steps=budget, step_size=s["local_step_size"])
-            local.params.block_until_ready()
+               seconds, "best loss so far")
+        local, seconds = _timed(lambda: random_local_search(loss_fn, k_local, W0, steps=budget,
+                                                            step_size=s["local_step_size"]))
         record(f"random local search ({budget} steps)", local.params, np.asarray(local.history), budget,
-               budget * n, t.seconds, "best loss so far")
-        with Timer() as t:
-            sgd = fit(svm_loss, W0, X, y, key=k_sgd, optimizer=optimizer_factory("sgd"), lr=s["sgd_lr"], reg=0.0,
-                      batch_size=batch_size, num_steps=budget, chunk_size=budget)
-            sgd.params.block_until_ready()
+               budget * n, seconds, "best loss so far")
+        sgd, seconds = _timed(lambda: fit(svm_loss, W0, X, y, key=k_sgd, optimizer=optimizer_factory("sgd"),
+                                          lr=s["sgd_lr"], reg=0.0, batch_size=batch_size, num_steps=budget,
+                                          chunk_size=budget))
         record(f"SGD ({budget} steps of {batch_size})", sgd.params, smooth(sgd.losses), budget,
-               budget * batch_size, t.seconds, "minibatch loss (moving average of 20)")
+               budget * batch_size, seconds, "minibatch loss (moving average of 20)")
 
     metrics = {"strategies": strategies, "chance": 1.0 / splits.num_classes, "seconds": total.seconds}
     return finish(NAME, outdir, config, metrics, plots.plot_random_search,
                   _table(strategies, args.data == "cifar10"), _summary(strategies, splits.num_classes))
+
+
+def _timed(run_strategy):
+    """``(result, seconds)`` of one strategy, timed until its parameters are computed."""
+    with Timer() as t:
+        result = run_strategy()
+        result.params.block_until_ready()
+    return result, t.seconds
 
 
 def _table(strategies, cifar) -> str:

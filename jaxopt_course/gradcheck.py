@@ -406,7 +406,8 @@ class GradCheckReport:
         if self.num_unresolved:
             left_out.append(f"{self.num_unresolved} below the resolution eps*|f|/h = {self.roundoff_error:.1e}")
         where = f", leaving out {' and '.join(left_out)}" if left_out else ""
-        return f"verdict: {_VERDICT_WORDS[self.verdict]} -- max relative error {self.verdict_error:.2e}{where} ({_SCALE})"
+        return (f"verdict: {_VERDICT_WORDS[self.verdict]} -- max relative error {self.verdict_error:.2e}{where} "
+                f"({_SCALE})")
 
     def coordinate(self, flat_index: int):
         """A flat index as ``W``'s multi-index (a tuple), or the flat index for a pytree."""

@@ -206,7 +206,8 @@ def test_random_search_keeps_a_shorter_search_visible_on_the_longer_one():
                                       {"chance": 0.1, "strategies": [short, long]}).values()
     ax = next(ax for ax in fig.axes if ax.get_title() == "Loss reached")
     lines = {line.get_label(): line for line in ax.get_lines()}
-    thin, wide = lines["random search (3 trials): best loss so far"], lines["random search (6 trials): best loss so far"]
+    thin = lines["random search (3 trials): best loss so far"]
+    wide = lines["random search (6 trials): best loss so far"]
     assert thin.get_zorder() > wide.get_zorder() and thin.get_linewidth() < wide.get_linewidth()
     ends = [line for line in ax.get_lines() if line.get_marker() == "o"]
     assert sorted(float(e.get_xdata()[0]) for e in ends) == [3.0, 6.0]  # where each search stopped
