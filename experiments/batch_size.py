@@ -51,8 +51,6 @@ def build_parser():
 
 
 def run(args, splits=None) -> dict:
-    import time
-
     import jax
     import jax.numpy as jnp
 
@@ -96,19 +94,9 @@ def run(args, splits=None) -> dict:
             # 2. The clock: timing_steps of the same run as one compiled scan; compile once, then time
             #    whole runs (the fastest of timing_repeats) and divide by the steps.
             train = make_train(softmax_loss, optimizer, X, y, batch_size, timing_steps, eval_every=None)
-            start = time.perf_counter()
-            jax.block_until_ready(train(W0, key_b, lr=lr, reg=reg))
-            first = time.perf_counter() - start
-            timings = []
-            for _ in range(timing_repeats):
-                start = time.perf_counter()
-                jax.block_until_ready(train(W0, key_b, lr=lr, reg=reg))
-                timings.append(time.perf_counter() - start)
-            seconds = min(timings)
+            first, seconds = _clock(lambda: train(W0, key_b, lr=lr, reg=reg), timing_repeats)
             per_example = n if batch_size is None else batch_size
-            eval_steps = [0] + list(range(eval_every, steps + 1, eval_every))
-            if eval_steps[-1] != steps:
-                eval_steps.append(steps)
+            eval_steps = _eval_steps(steps, eval_every)
             acc = evaluate(result.params, splits)
             runs.append({"label": label, "batch_size": batch_size, "examples_per_step": per_example,
                          "eval_steps": eval_steps, "train_loss": losses,
@@ -118,31 +106,66 @@ def run(args, splits=None) -> dict:
                          "run_seconds": seconds, "final_train_loss": losses[-1],
                          "train_accuracy": acc["train"], "val_accuracy": acc["val"], "test_accuracy": acc["test"]})
 
-    # A loss level every run reaches: how many examples and seconds does each need to get there?
+    target = _to_target(runs)
+    metrics = {"runs": runs, "target_loss": target, "seconds": total.seconds}
+    return finish(NAME, outdir, config, metrics, plots.plot_batch_size, _table(runs, steps, target),
+                  _summary(runs, steps, n, target))
+
+
+def _table(runs, steps, target) -> str:
+    rows = [[r["label"], r["final_train_loss"], f"{r['steps_to_target']}", f"{r['examples_to_target']:,}",
+             f"{1e3 * r['seconds_to_target']:.2f}", f"{1e6 * r['seconds_per_step']:.0f}",
+             f"{r['compile_seconds']:.2f}", percent(r["test_accuracy"])] for r in runs]
+    return format_table(["run", f"train loss after {steps} steps", f"steps to loss {target:.3g}",
+                         "examples to it", "ms to it", "us per step", "compile s", "test accuracy"], rows)
+
+
+def _eval_steps(steps, eval_every) -> list:
+    """The steps at which the curve is read: 0, every ``eval_every`` steps, and the last one."""
+    eval_steps = [0] + list(range(eval_every, steps + 1, eval_every))
+    return eval_steps if eval_steps[-1] == steps else eval_steps + [steps]
+
+
+def _clock(run_once, repeats):
+    """``(first, best)`` seconds of a compiled run: the first call (with its compile), the fastest of ``repeats``."""
+    import time
+
+    import jax
+
+    start = time.perf_counter()
+    jax.block_until_ready(run_once())
+    first = time.perf_counter() - start
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(run_once())
+        timings.append(time.perf_counter() - start)
+    return first, min(timings)
+
+
+def _to_target(runs) -> float:
+    """A loss level every run reaches (twice the worst final loss), and when each run got there (in place)."""
     target = 2.0 * max(r["final_train_loss"] for r in runs)
     for r in runs:
         first = next(i for i, loss in enumerate(r["train_loss"]) if loss <= target)
         r["steps_to_target"] = r["eval_steps"][first]
         r["examples_to_target"] = r["examples_seen"][first]
         r["seconds_to_target"] = r["eval_steps"][first] * r["seconds_per_step"]
-    metrics = {"runs": runs, "target_loss": target, "seconds": total.seconds}
-    rows = [[r["label"], r["final_train_loss"], f"{r['steps_to_target']}", f"{r['examples_to_target']:,}",
-             f"{1e3 * r['seconds_to_target']:.2f}", f"{1e6 * r['seconds_per_step']:.0f}",
-             f"{r['compile_seconds']:.2f}", percent(r["test_accuracy"])] for r in runs]
-    table = format_table(["run", f"train loss after {steps} steps", f"steps to loss {target:.3g}",
-                          "examples to it", "ms to it", "us per step", "compile s", "test accuracy"], rows)
+    return target
+
+
+def _summary(runs, steps, n, target) -> str:
     gd = runs[0]
     fastest = min(runs, key=lambda r: r["examples_to_target"])
     quickest = min(runs, key=lambda r: r["seconds_to_target"])
-    summary = (f"Per step the batch size matters little here (train loss after {steps} steps: "
-               f"{min(r['final_train_loss'] for r in runs):.3f} to {max(r['final_train_loss'] for r in runs):.3f}), "
-               f"but gradient descent reads all {n} examples every step: to reach a loss of {target:.3g} it needs "
-               f"{gd['examples_to_target']:,} examples against {fastest['examples_to_target']:,} for "
-               f"{fastest['label']}. In wall-clock time the fastest to get there is {quickest['label']} "
-               f"({1e3 * quickest['seconds_to_target']:.2f} ms against {1e3 * gd['seconds_to_target']:.2f} ms "
-               f"for gradient descent; the compiled step costs {1e6 * quickest['seconds_per_step']:.0f} us "
-               f"against {1e6 * gd['seconds_per_step']:.0f} us).")
-    return finish(NAME, outdir, config, metrics, plots.plot_batch_size, table, summary)
+    return (f"Per step the batch size matters little here (train loss after {steps} steps: "
+            f"{min(r['final_train_loss'] for r in runs):.3f} to {max(r['final_train_loss'] for r in runs):.3f}), "
+            f"but gradient descent reads all {n} examples every step: to reach a loss of {target:.3g} it needs "
+            f"{gd['examples_to_target']:,} examples against {fastest['examples_to_target']:,} for "
+            f"{fastest['label']}. In wall-clock time the fastest to get there is {quickest['label']} "
+            f"({1e3 * quickest['seconds_to_target']:.2f} ms against {1e3 * gd['seconds_to_target']:.2f} ms "
+            f"for gradient descent; the compiled step costs {1e6 * quickest['seconds_per_step']:.0f} us "
+            f"against {1e6 * gd['seconds_per_step']:.0f} us).")
 
 
 def main(argv=None) -> int:
