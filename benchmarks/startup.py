@@ -10,6 +10,8 @@ Every round starts fresh processes, back to back, in a rotating order:
 * ``warm``: the same command again, right after ``cold``, on the cache
   ``cold`` filled (compiled programs, and the preprocessed digits, so no
   scikit-learn import) -- what a user sees from the second run on;
+* ``warm-jit``: the same again with only the compiled programs cached (the
+  digits file removed first, so it loads them through scikit-learn);
 * ``no-cache``: the same command with ``JAXOPT_COURSE_NO_CACHE=1``.
 
 Each time is the wall clock of the whole process (``time.perf_counter``
@@ -40,7 +42,7 @@ import time
 from pathlib import Path
 
 TRAIN = ["train", "--json"]
-KINDS = ("imports", "help", "cold", "warm", "no-cache")
+KINDS = ("imports", "help", "cold", "warm", "warm-jit", "no-cache")
 
 
 def _command() -> list[str]:
@@ -75,8 +77,11 @@ def _round(order: list[str], tmp: Path) -> tuple[dict, list[dict]]:
         elif kind == "no-cache":
             times[kind], out = _timed([*cli, *TRAIN], _env(tmp / "unused", JAXOPT_COURSE_NO_CACHE="1"))
             results.append(json.loads(out))
-        else:  # cold, then warm on the cache cold filled
-            for step in ("cold", "warm"):
+        else:  # cold, then warm on the cache cold filled, then warm without the digits file
+            for step in ("cold", "warm", "warm-jit"):
+                if step == "warm-jit":
+                    for digits in cache.glob("jaxopt-course/digits-*.npz"):
+                        digits.unlink()
                 times[step], out = _timed([*cli, *TRAIN], _env(cache))
                 results.append(json.loads(out))
     return times, results
@@ -88,7 +93,7 @@ def _load() -> list[float]:
 
 def run(rounds: int) -> dict:
     """``rounds`` rotating rounds; medians, paired ratios to ``imports``, the machine."""
-    groups = ["imports", "help", "cold", "no-cache"]  # "cold" stands for cold-then-warm
+    groups = ["imports", "help", "cold", "no-cache"]  # "cold" stands for cold, warm, warm-jit
     per_round, load_before = [], _load()
     with tempfile.TemporaryDirectory(prefix="startup-") as tmp:
         for r in range(rounds):
@@ -111,6 +116,7 @@ def table(report: dict) -> str:
     lines = ["| process | median s | median ratio to imports |", "|---|---|---|"]
     names = {"imports": '`python -c "import jax, sklearn.datasets"`', "help": "`jaxopt-course --help`",
              "cold": "`jaxopt-course train --json`, empty cache", "warm": "`jaxopt-course train --json`, warm cache",
+             "warm-jit": "`jaxopt-course train --json`, warm compilation cache only (digits via scikit-learn)",
              "no-cache": "`jaxopt-course train --json`, `JAXOPT_COURSE_NO_CACHE=1`"}
     for kind in KINDS:
         lines.append(f"| {names[kind]} | {report['median_seconds'][kind]:.2f} | "
