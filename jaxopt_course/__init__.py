@@ -5,12 +5,14 @@ The modules follow the lecture's order:
 * :mod:`~jaxopt_course.data` -- digits (default) and CIFAR-10, preprocessed;
 * :mod:`~jaxopt_course.model` -- the score function ``f(x, W) = W x``;
 * :mod:`~jaxopt_course.losses` -- multiclass SVM and softmax, plus ``reg * sum W**2``.
-* :mod:`~jaxopt_course.analytic`, :mod:`~jaxopt_course.gradcheck` -- hand-derived gradients, checked against the numerical gradient (finite differences);
+* :mod:`~jaxopt_course.analytic`, :mod:`~jaxopt_course.gradcheck` (:mod:`~jaxopt_course.finite_differences`,
+  :mod:`~jaxopt_course.complex_step`) -- hand-derived gradients, checked against the numerical gradient;
 * :mod:`~jaxopt_course.toys` -- the tea-temperature objective and its failure cases;
 * :mod:`~jaxopt_course.search` -- exhaustive, random and random local search;
 * :mod:`~jaxopt_course.sgd` -- the lecture's loop alone: sample, gradient, update, in one ``lax.scan``;
 * :mod:`~jaxopt_course.train` -- the runner around it: ``fit``, ``sweep``, chunks, checkpoints, divergence.
-* :mod:`~jaxopt_course.distributed` -- the same runs on several devices or machines (``mesh=``).
+* :mod:`~jaxopt_course.distributed` -- the same runs on several devices or machines (``mesh=``);
+* :mod:`~jaxopt_course.compare` -- optimizers compared over seeds, with spreads and the gap to the optimum.
 
 Figures come from :mod:`~jaxopt_course.plots` (``from jaxopt_course import plots``;
 not imported here, so the maths never loads matplotlib), which draws the results
