@@ -93,27 +93,14 @@ def run(args, splits=None) -> dict:
     import optax
 
     from jaxopt_course import plots
-    from jaxopt_course.curvature import max_eigenvalue, newton, softmax_hessian_closed_form, stable_learning_rate
+    from jaxopt_course.curvature import max_eigenvalue, softmax_hessian_closed_form, stable_learning_rate
     from jaxopt_course.data import load_digits
     from jaxopt_course.losses import softmax_loss
-    from jaxopt_course.train import fit, sweep
+    from jaxopt_course.train import sweep
 
-    if args.data != "digits":
-        import sys
-
-        print("error: step_size.py runs on digits only: the condition number needs the full Hessian's "
-              "eigenvalues (650 x 650 for digits; 30730 x 30730 for CIFAR-10)", file=sys.stderr)
-        raise SystemExit(2)
+    config = _config(args)
     outdir = output_dir(args, NAME)
-    reg = args.reg
-    steps = args.steps or (60 if args.quick else 200)
-    power_iters = 50 if args.quick else 200
-    newton_steps = 10 if args.quick else 15
-    config = {"experiment": NAME, "data": "digits", "seed": args.seed, "quick": args.quick, "loss": "softmax",
-              "reg": reg, "steps": steps, "W0": "zeros", "factors": list(FACTORS), "power_iterations": power_iters,
-              "newton_steps": newton_steps, "optimizer": "optax.sgd(lr), full batch (gradient descent)",
-              "preprocessing": {name: kw for name, kw in PREPROCESSING}, "dtype": "float32 runs; float64 "
-              "Hessians, eigenvalues and minima", "tolerance": TOLERANCE}
+    reg, steps, power_iters = args.reg, config["steps"], config["power_iterations"]
     key = jax.random.key(args.seed)
 
     def problem(kw):
@@ -121,30 +108,14 @@ def run(args, splits=None) -> dict:
         return s.train.X, s.train.y
 
     hessian_at = jax.jit(softmax_hessian_closed_form)  # one compilation for every W and X of these shapes
-
-    def spectrum(W, X_np):
-        """All eigenvalues of the Hessian at W, ascending: the closed form in float64, then eigvalsh."""
-        with jax.enable_x64(True):
-            H = np.asarray(hessian_at(jnp.asarray(W, jnp.float64), jnp.asarray(X_np, jnp.float64), reg))
-        return np.linalg.eigvalsh((H + H.T) / 2)
-
-    def curvature(X_np, y_np):
-        """The spectrum at W0 = 0; the minimum W* (Newton-CG, float64) and lambda_max there (power iteration)."""
-        C, D = int(y_np.max()) + 1, X_np.shape[1]
-        eig = spectrum(np.zeros((C, D)), X_np)
-        with jax.enable_x64(True):
-            f64 = partial(softmax_loss, X=jnp.asarray(X_np, jnp.float64), y=jnp.asarray(y_np), reg=reg)
-            opt = newton(f64, jnp.zeros((C, D), jnp.float64), newton_steps, solver="cg", cg_iters=100)
-            lam_star = float(max_eigenvalue(f64, opt.params, key, num_iters=power_iters))
-        return {"lambda_max": float(eig[-1]), "lambda_min": float(eig[0]),
-                "condition_number": float(eig[-1] / eig[0]),
-                "lambda_max_at_minimum": lam_star, "min_loss": float(opt.losses[-1])}
+    curvature = partial(_curvature, hessian_at=hessian_at, reg=reg, key=key, newton_steps=config["newton_steps"],
+                        power_iters=power_iters)
+    loss_fn = partial(softmax_loss, reg=reg)  # one loss object and an lr factory: one compilation
 
     with Timer() as timer:
         # 1-2. The prediction and the sweep, on the default preprocessing.
         X_np, y_np = problem(PREPROCESSING[-1][1])
-        X, y = jnp.asarray(X_np), jnp.asarray(y_np)
-        W0 = jnp.zeros((int(y_np.max()) + 1, X_np.shape[1]))
+        X, y, W0 = jnp.asarray(X_np), jnp.asarray(y_np), jnp.zeros((int(y_np.max()) + 1, X_np.shape[1]))
         main = curvature(X_np, y_np)
         # lambda_max(W0) as one would at any size: power iteration on Hessian-vector products.
         f32 = partial(softmax_loss, X=X, y=y, reg=reg)
@@ -153,34 +124,11 @@ def run(args, splits=None) -> dict:
         lrs = np.array([f * lr_star for f in FACTORS])
         grid = sweep(softmax_loss, optax.sgd, W0, X, y, key=key, learning_rates=lrs, regs=[reg],
                      batch_size=None, num_steps=steps)
-        runs = []
-        for i, (factor, lr) in enumerate(zip(FACTORS, lrs)):
-            losses = grid.losses[i, 0]
-            W_end = grid.params[i, 0]
-            final = float(f32(W_end))  # the loss after the last step
-            finite = bool(np.all(np.isfinite(losses))) and np.isfinite(final)
-            lam_end = float(max_eigenvalue(f32, W_end, key, num_iters=power_iters)) if finite else None
-            curve = np.append(losses, final)
-            runs.append({"factor": factor, "lr": float(lr), "losses": curve, "initial_loss": float(losses[0]),
-                         "final_loss": final if finite else None,
-                         "lambda_max_at_end": lam_end,
-                         "verdict": _verdict(curve)})
-
+        runs = [_step_run(factor, lr, grid.losses[i, 0], grid.params[i, 0], f32, key, power_iters)
+                for i, (factor, lr) in enumerate(zip(FACTORS, lrs))]
         # 3. Preprocessing: the spectrum at W0, and gradient descent at 0.9 x its own 2 / lam_max.
-        variants = []
-        loss_fn = partial(softmax_loss, reg=reg)  # one loss object and an lr factory: one compilation
-        for name, kw in PREPROCESSING:
-            Xv_np, yv_np = problem(kw)
-            c = main if kw == PREPROCESSING[-1][1] else curvature(Xv_np, yv_np)
-            lr = 0.9 * stable_learning_rate(c["lambda_max"])
-            result = fit(loss_fn, jnp.zeros_like(W0), Xv_np, yv_np, key=key, optimizer=optax.sgd, lr=lr,
-                         batch_size=None, num_steps=steps, chunk_size=None)
-            final = float(softmax_loss(result.params, jnp.asarray(Xv_np), jnp.asarray(yv_np), reg=reg))
-            gap = np.append(result.losses, final) - c["min_loss"]
-            reached = np.flatnonzero(gap < TOLERANCE)
-            variants.append({"name": name, **c, "lr": lr,
-                             "gap": gap, "steps_to_tolerance": int(reached[0]) if reached.size else None,
-                             "final_gap": float(gap[-1])})
+        variants = [_preprocessed_run(name, *problem(kw), main if kw == PREPROCESSING[-1][1] else None,
+                                      curvature, loss_fn, W0, reg, key, steps) for name, kw in PREPROCESSING]
 
     lam_star = main["lambda_max_at_minimum"]
     metrics = {
@@ -195,17 +143,101 @@ def run(args, splits=None) -> dict:
         "preprocessing": variants,
         "seconds": timer.seconds,
     }
+    return finish(NAME, outdir, config, metrics, plots.plot_step_size, _table(runs, variants, steps),
+                  _summary(runs, variants, main, lam0, lr_star, steps))
+
+
+def _config(args) -> dict:
+    """The run's settings (digits only: the condition number needs every eigenvalue of the Hessian)."""
+    if args.data != "digits":
+        import sys
+
+        print("error: step_size.py runs on digits only: the condition number needs the full Hessian's "
+              "eigenvalues (650 x 650 for digits; 30730 x 30730 for CIFAR-10)", file=sys.stderr)
+        raise SystemExit(2)
+    return {"experiment": NAME, "data": "digits", "seed": args.seed, "quick": args.quick, "loss": "softmax",
+            "reg": args.reg, "steps": args.steps or (60 if args.quick else 200), "W0": "zeros",
+            "factors": list(FACTORS), "power_iterations": 50 if args.quick else 200,
+            "newton_steps": 10 if args.quick else 15, "optimizer": "optax.sgd(lr), full batch (gradient descent)",
+            "preprocessing": {name: kw for name, kw in PREPROCESSING}, "dtype": "float32 runs; float64 "
+            "Hessians, eigenvalues and minima", "tolerance": TOLERANCE}
+
+
+def _curvature(X_np, y_np, *, hessian_at, reg, key, newton_steps, power_iters) -> dict:
+    """The spectrum at W0 = 0; the minimum W* (Newton-CG, float64) and lambda_max there (power iteration)."""
+    from functools import partial
+
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from jaxopt_course.curvature import max_eigenvalue, newton
+    from jaxopt_course.losses import softmax_loss
+
+    C, D = int(y_np.max()) + 1, X_np.shape[1]
+    with jax.enable_x64(True):
+        # All eigenvalues of the Hessian at W0: the closed form in float64, then eigvalsh.
+        H = np.asarray(hessian_at(jnp.zeros((C, D), jnp.float64), jnp.asarray(X_np, jnp.float64), reg))
+        eig = np.linalg.eigvalsh((H + H.T) / 2)
+        f64 = partial(softmax_loss, X=jnp.asarray(X_np, jnp.float64), y=jnp.asarray(y_np), reg=reg)
+        opt = newton(f64, jnp.zeros((C, D), jnp.float64), newton_steps, solver="cg", cg_iters=100)
+        lam_star = float(max_eigenvalue(f64, opt.params, key, num_iters=power_iters))
+    return {"lambda_max": float(eig[-1]), "lambda_min": float(eig[0]),
+            "condition_number": float(eig[-1] / eig[0]),
+            "lambda_max_at_minimum": lam_star, "min_loss": float(opt.losses[-1])}
+
+
+def _step_run(factor, lr, losses, W_end, f32, key, power_iters) -> dict:
+    """One gradient-descent run of the sweep: its curve, final loss, lambda_max at the end and verdict."""
+    import numpy as np
+
+    from jaxopt_course.curvature import max_eigenvalue
+
+    final = float(f32(W_end))  # the loss after the last step
+    finite = bool(np.all(np.isfinite(losses))) and np.isfinite(final)
+    lam_end = float(max_eigenvalue(f32, W_end, key, num_iters=power_iters)) if finite else None
+    curve = np.append(losses, final)
+    return {"factor": factor, "lr": float(lr), "losses": curve, "initial_loss": float(losses[0]),
+            "final_loss": final if finite else None, "lambda_max_at_end": lam_end, "verdict": _verdict(curve)}
+
+
+def _preprocessed_run(name, Xv_np, yv_np, c, curvature, loss_fn, W0, reg, key, steps) -> dict:
+    """Gradient descent at 0.9 x 2/lambda_max on one preprocessing; ``c`` its curvature (None: compute it)."""
+    import jax.numpy as jnp
+    import numpy as np
+    import optax
+
+    from jaxopt_course.curvature import stable_learning_rate
+    from jaxopt_course.losses import softmax_loss
+    from jaxopt_course.train import fit
+
+    c = curvature(Xv_np, yv_np) if c is None else c
+    lr = 0.9 * stable_learning_rate(c["lambda_max"])
+    result = fit(loss_fn, jnp.zeros_like(W0), Xv_np, yv_np, key=key, optimizer=optax.sgd, lr=lr,
+                 batch_size=None, num_steps=steps, chunk_size=None)
+    final = float(softmax_loss(result.params, jnp.asarray(Xv_np), jnp.asarray(yv_np), reg=reg))
+    gap = np.append(result.losses, final) - c["min_loss"]
+    reached = np.flatnonzero(gap < TOLERANCE)
+    return {"name": name, **c, "lr": lr, "gap": gap,
+            "steps_to_tolerance": int(reached[0]) if reached.size else None, "final_gap": float(gap[-1])}
+
+
+def _table(runs, variants, steps) -> str:
     rows = [[f"{r['factor']:g} x", f"{r['lr']:.3g}", "-" if r["final_loss"] is None else f"{r['final_loss']:.4f}",
              "-" if r["lambda_max_at_end"] is None else f"{r['lambda_max_at_end']:.4f}", r["verdict"]]
             for r in runs]
     table = format_table(["lr / (2/lam_max) ", "lr", f"loss after {steps} steps", "lam_max at the end", "run"],
                          rows)
-    table += "\n\n" + format_table(
+    return table + "\n\n" + format_table(
         ["preprocessing", "lam_max(W0)", "lam_min(W0)", "kappa", "lam_max(W*)", "lr = 0.9 x 2/lam_max",
          f"L - L* after {steps}", f"steps to L - L* < {TOLERANCE:g}"],
         [[v["name"], f"{v['lambda_max']:.4g}", f"{v['lambda_min']:.3g}", f"{v['condition_number']:.3g}",
           f"{v['lambda_max_at_minimum']:.4g}", f"{v['lr']:.3g}", f"{v['final_gap']:.2e}",
           "-" if v["steps_to_tolerance"] is None else v["steps_to_tolerance"]] for v in variants])
+
+
+def _summary(runs, variants, main, lam0, lr_star, steps) -> str:
+    lam_star = main["lambda_max_at_minimum"]
     settles = [r["factor"] for r in runs if r["verdict"] == "converges"]
     diverges = [r["factor"] for r in runs if r["verdict"] == "diverges"]
     raw, both = variants[0], variants[-1]
@@ -213,9 +245,11 @@ def run(args, splits=None) -> dict:
 
     def reach(v):
         n = v["steps_to_tolerance"]
-        return f"{v['name']} in {n} steps" if n is not None else f"{v['name']} not in {steps} ({v['final_gap']:.1e} left)"
+        if n is not None:
+            return f"{v['name']} in {n} steps"
+        return f"{v['name']} not in {steps} ({v['final_gap']:.1e} left)"
 
-    summary = (
+    return (
         f"lam_max at W0 = 0 is {lam0:.4g} (power iteration; eigvalsh {main['lambda_max']:.4g}), predicting a largest "
         f"stable step of 2/lam_max = {lr_star:.3g}. "
         + (f"Runs up to {max(settles):g} x converge; " if settles else "No run converges; ")
@@ -227,7 +261,6 @@ def run(args, splits=None) -> dict:
         f"{raw['lambda_max']:.4g} to {both['lambda_max']:.4g} and the condition number from "
         f"{raw['condition_number']:.3g} to {both['condition_number']:.3g}; gradient descent at 0.9 x each one's "
         f"2/lam_max gets within {TOLERANCE:g} of its minimum: " + "; ".join(reach(v) for v in variants) + ".")
-    return finish(NAME, outdir, config, metrics, plots.plot_step_size, table, summary)
 
 
 def main(argv=None) -> int:
