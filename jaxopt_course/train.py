@@ -381,12 +381,27 @@ def _local(x):
     return x
 
 
+_sum_is_finite = jax.jit(lambda x: jnp.isfinite(jnp.sum(x)))
+
+
+def _placed_and_finite(x, name: str, mesh) -> jax.Array:
+    """``x`` on its device(s), checked for NaN/Inf in one pass there (the cheapest full pass over a large ``X``).
+
+    A NaN or an Inf makes the sum non-finite, so a finite sum proves there
+    are none; only a non-finite sum (NaN/Inf present, or finite values whose
+    sum overflows) takes the exact check, which counts them and names ``x``.
+    """
+    placed = distributed.place_data(x, mesh)
+    if not bool(_sum_is_finite(placed)):
+        _checks.check_finite(_local(x), name)
+    return placed
+
+
 def _make_data(X, y, X_val, y_val, mesh=None) -> _Data:
     x_shape = _checks.check_real_array(X, "X", ndim=2)
     if x_shape[0] == 0:
         raise ValueError(f"X must hold at least one example, got shape {x_shape}")
     _checks.check_labels(y, None, n=x_shape[0])
-    _checks.check_finite(_local(X), "X")
     if (X_val is None) != (y_val is None):
         raise ValueError("X_val and y_val must be given together, got only "
                          + ("X_val" if y_val is None else "y_val"))
@@ -395,9 +410,8 @@ def _make_data(X, y, X_val, y_val, mesh=None) -> _Data:
         if v_shape[1] != x_shape[1]:
             raise ValueError(f"X_val must have D = {x_shape[1]} columns like X, got shape {v_shape}")
         _checks.check_labels(y_val, None, name="y_val", n=v_shape[0])
-        _checks.check_finite(_local(X_val), "X_val")
-        X_val, y_val = distributed.place_data(X_val, mesh), distributed.place_data(y_val, mesh)
-    return _Data(distributed.place_data(X, mesh), distributed.place_data(y, mesh), X_val, y_val)
+        X_val, y_val = _placed_and_finite(X_val, "X_val", mesh), distributed.place_data(y_val, mesh)
+    return _Data(_placed_and_finite(X, "X", mesh), distributed.place_data(y, mesh), X_val, y_val)
 
 
 def _check_params(params, data: _Data, name: str = "W0") -> None:
