@@ -36,7 +36,6 @@
 # `JAXOPT_COURSE_DATA=cifar10` switches the data set to CIFAR-10.
 
 # %%
-import inspect
 import os
 
 import jax
@@ -149,27 +148,24 @@ plt.show()
 
 # %%
 num_seeds = 3
-seed_kwargs = {"seeds": num_seeds} if "seeds" in inspect.signature(sweep).parameters else {}
-if not seed_kwargs:
-    num_seeds = 1          # this version of sweep has no seeds argument: one seed
 grid = sweep(softmax_loss, lambda lr: optax.sgd(lr), W0, X_train, y_train, key=jax.random.key(3),
              learning_rates=jnp.array(LEARNING_RATES), regs=jnp.array(REGS), batch_size=64, num_steps=300,
-             X_val=X_val, y_val=y_val, progress=False, **seed_kwargs)
+             X_val=X_val, y_val=y_val, seeds=num_seeds, progress=False)
 L, R = len(LEARNING_RATES), len(REGS)
-val_LxRxS = np.asarray(grid.val_accuracy).reshape(L, R, num_seeds)
-mean_LxR, spread_LxR = val_LxRxS.mean(axis=2), val_LxRxS.std(axis=2, ddof=1) if num_seeds > 1 else None
-print(f"{L} x {R} grid x {num_seeds} seed(s): {L * R * num_seeds} models, params {grid.params.shape}")
+val_LxRxS = np.asarray(grid.val_accuracy)            # (L, R, S): the seed axis after lr and reg
+mean_LxR, spread_LxR = val_LxRxS.mean(axis=2), val_LxRxS.std(axis=2, ddof=1)
+print(f"{L} x {R} grid x {num_seeds} seeds: {L * R * num_seeds} models, params {grid.params.shape}")
 
 fig, ax = plt.subplots(figsize=(5, 4))
 image = ax.imshow(mean_LxR, cmap="viridis")
 for i in range(L):
     for j in range(R):
-        text = f"{mean_LxR[i, j]:.3f}" + (f"\n± {spread_LxR[i, j]:.3f}" if spread_LxR is not None else "")
+        text = f"{mean_LxR[i, j]:.3f}\n± {spread_LxR[i, j]:.3f}"
         light = mean_LxR[i, j] > (mean_LxR.min() + mean_LxR.max()) / 2     # dark text on the light cells
         ax.text(j, i, text, ha="center", va="center", color="black" if light else "white", fontsize=8)
 ax.set_xticks(range(R), [f"{r:g}" for r in REGS])
 ax.set_yticks(range(L), [f"{lr:g}" for lr in LEARNING_RATES])
-ax.set(xlabel="reg", ylabel="learning rate", title=f"validation accuracy (mean of {num_seeds} seed(s))")
+ax.set(xlabel="reg", ylabel="learning rate", title=f"validation accuracy (mean ± sd of {num_seeds} seeds)")
 fig.colorbar(image)
 plt.show()
 
@@ -189,7 +185,7 @@ plt.show()
 
 # %%
 best_i, best_j = np.unravel_index(np.argmax(mean_LxR), mean_LxR.shape)
-W_best = np.asarray(grid.params).reshape(L, R, num_seeds, C, D)[best_i, best_j, 0]
+W_best = np.asarray(grid.params)[best_i, best_j, 0]      # params (L, R, S, C, D): seed 0
 print(f"best: lr {LEARNING_RATES[best_i]:g}, reg {REGS[best_j]:g} ->", evaluate(W_best, splits))
 
 # A row holds the pixels channel by channel (CIFAR-10: 1024 red values, then
