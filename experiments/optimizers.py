@@ -21,8 +21,6 @@ from _common import (Timer, finish, format_table, load_splits, make_parser, opti
 
 NAME = "optimizers"
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
-
 #: Per data set: the regularization, the learning-rate grid (half decades), the budget.
 SETTINGS = {
     "cifar10": {"reg": 2.5e4, "lr_decades": (-9, -1), "steps": 1000, "batch_size": 256, "init_scale": 1e-4},
@@ -45,7 +43,7 @@ def run(args, splits=None) -> dict:
 
     from jaxopt_course import plots
     from jaxopt_course.losses import softmax_loss
-    from jaxopt_course.train import evaluate, sweep
+    from jaxopt_course.train import OPTIMIZER_NAMES, evaluate, sweep
 
     splits = splits if splits is not None else load_splits(args)
     outdir = output_dir(args, NAME)
@@ -58,7 +56,7 @@ def run(args, splits=None) -> dict:
     batch_size = min(s["batch_size"], int(X.shape[0]))
     config = {"experiment": NAME, "data": args.data, "seed": args.seed, "quick": args.quick, "loss": "softmax",
               "reg": reg, "steps": steps, "batch_size": batch_size, "learning_rates": lrs,
-              "optimizers": list(OPTIMIZERS), "init_scale": s["init_scale"],
+              "optimizers": list(OPTIMIZER_NAMES), "init_scale": s["init_scale"],
               "selection": "best validation accuracy over the learning-rate grid (diverged runs excluded)",
               "optax_defaults": "momentum/nesterov: momentum 0.9; adam, rmsprop, adagrad: optax defaults"}
 
@@ -67,7 +65,7 @@ def run(args, splits=None) -> dict:
     full_loss = jax.jit(lambda W: softmax_loss(W, X, y, reg=reg))
     runs = []
     with Timer() as total:
-        for name in OPTIMIZERS:
+        for name in OPTIMIZER_NAMES:  # the engine's one list, in its order
             with Timer() as t:
                 grid = sweep(softmax_loss, optimizer_factory(name), W0, X, y, key=key_b, learning_rates=lrs,
                              regs=[reg], batch_size=batch_size, num_steps=steps, X_val=splits.val.X,
