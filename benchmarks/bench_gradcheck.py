@@ -193,6 +193,44 @@ def structured_fn(loss, method, chunk_size):
 # ---------------------------------------------------------------------------
 
 
+def _time_loop(loss, method, W, X, y, sample_idx, max_wait_s):
+    """The NumPy loop on ``sample_idx`` coordinates: ``(seconds, values, foreign cores per block)``."""
+    f_np = lambda W_: NUMPY_LOSSES[loss](W_, X, y, REG)  # noqa: E731
+    W_np = W.copy()
+    loop_s, loop_values, loop_foreign = 0.0, [], []
+    for block in np.array_split(sample_idx, 4):  # short blocks, each timed when quiet
+        block_s, values, f = quiet_time(
+            lambda: eval_numerical_gradient(f_np, W_np, np.float32(H), block, method),  # noqa: B023
+            max_wait_s)
+        loop_s += block_s
+        loop_values.append(values)
+        loop_foreign.append(f)
+    assert np.array_equal(W_np, W), "the loop must restore W"
+    return loop_s, np.concatenate(loop_values), loop_foreign
+
+
+def _time_library(loss, method, args, generic_chunks, structured_chunks, repeats, max_wait_s, sweeps) -> dict:
+    """The generic and structured gradients (the chunk sweep on the lecture's svm/forward); appends to ``sweeps``.
+
+    Returns each implementation at the library's default chunk size: what a user gets.
+    """
+    at_default = {}
+    for name, make, chunks, default in (
+            ("generic", generic_fn, generic_chunks, DEFAULT_CHUNK_SIZE),
+            ("structured", structured_fn, structured_chunks, DEFAULT_LINEAR_CHUNK_SIZE)):
+        sweep = loss == "svm" and method == "forward"
+        for chunk in sorted(set(chunks) | {default}) if sweep else (default,):
+            compile_s, run_s, out, foreign = compile_and_time(make(loss, method, chunk), args, repeats, max_wait_s)
+            sweeps.append({"loss": loss, "method": method, "implementation": name, "chunk_size": chunk,
+                           "compile_s": compile_s, "run_s": run_s, "foreign_cores": foreign})
+            print(f"  {loss:8s} {method:8s} {name:10s} chunk {chunk:5d}: compile {compile_s:6.2f} s, "
+                  f"run {run_s:7.3f} s (other processes: {foreign} cores)", file=sys.stderr, flush=True)
+            if chunk == default:
+                at_default[name] = {"chunk_size": chunk, "compile_s": compile_s, "run_s": run_s,
+                                    "out": out, "foreign_cores": foreign}
+    return at_default
+
+
 def run(quick: bool = False) -> dict:
     """Time all three on both losses; return plain data (JSON-ready)."""
     max_wait_s = 10.0 if quick else MAX_WAIT_S
@@ -211,38 +249,10 @@ def run(quick: bool = False) -> dict:
     rows, sweeps = [], []
     for loss in losses_:
         for method in methods:
-            # NumPy loop, extrapolated from `sample` coordinates.
-            f_np = lambda W_: NUMPY_LOSSES[loss](W_, X, y, REG)  # noqa: E731
-            W_np = W.copy()
-            loop_s, loop_values, loop_foreign = 0.0, [], []
-            for block in np.array_split(sample_idx, 4):  # short blocks, each timed when quiet
-                block_s, values, f = quiet_time(
-                    lambda: eval_numerical_gradient(f_np, W_np, np.float32(H), block, method),  # noqa: B023
-                    max_wait_s)
-                loop_s += block_s
-                loop_values.append(values)
-                loop_foreign.append(f)
-            loop_s *= num_weights / sample
-            loop_values = np.concatenate(loop_values)
-            assert np.array_equal(W_np, W), "the loop must restore W"
-
-            at_default = {}  # the library's default chunk size: what a user gets
-            for name, make, chunks, default in (
-                    ("generic", generic_fn, generic_chunks, DEFAULT_CHUNK_SIZE),
-                    ("structured", structured_fn, structured_chunks, DEFAULT_LINEAR_CHUNK_SIZE)):
-                # Sweep the chunk size on the lecture's loss and formula only.
-                sweep = loss == "svm" and method == "forward"
-                for chunk in sorted(set(chunks) | {default}) if sweep else (default,):
-                    compile_s, run_s, out, foreign = compile_and_time(
-                        make(loss, method, chunk), (Wj, Xj, yj), repeats, max_wait_s)
-                    sweeps.append({"loss": loss, "method": method, "implementation": name, "chunk_size": chunk,
-                                   "compile_s": compile_s, "run_s": run_s, "foreign_cores": foreign})
-                    print(f"  {loss:8s} {method:8s} {name:10s} chunk {chunk:5d}: compile {compile_s:6.2f} s, "
-                          f"run {run_s:7.3f} s (other processes: {foreign} cores)", file=sys.stderr, flush=True)
-                    if chunk == default:
-                        at_default[name] = {"chunk_size": chunk, "compile_s": compile_s, "run_s": run_s,
-                                            "out": out, "foreign_cores": foreign}
-
+            loop_s, loop_values, loop_foreign = _time_loop(loss, method, W, X, y, sample_idx, max_wait_s)
+            loop_s *= num_weights / sample  # extrapolated from `sample` coordinates
+            at_default = _time_library(loss, method, (Wj, Xj, yj), generic_chunks, structured_chunks, repeats,
+                                       max_wait_s, sweeps)
             generic_out = at_default["generic"]["out"]
             loss_value = float(get_loss(loss)(Wj, Xj, yj, reg=REG))
             # One float32 rounding step of the loss, magnified by 1/h: the size of
