@@ -139,7 +139,8 @@ def run(args, splits=None) -> dict:
         else:
             recipes[name] = search_recipe(name, splits, args.seeds, key_s, args.quick)
         recipes[name].update(seconds=time.perf_counter() - start, cs231n=CS231N[name][0],
-                             cs231n_value=CS231N[name][1])
+                             cs231n_value=CS231N[name][1],
+                             cs231n_split="val" if "val" in CS231N[name][0] else "test")
     config = {"experiment": NAME, "data": args.data, "seed": args.seed, "quick": args.quick, "seeds": args.seeds,
               "sgd": {**SGD, "steps": steps}, "search": SEARCH, "recipes": wanted,
               "seeds_vary": {"sgd": "the minibatches (fold_in(key, s)); W0 shared, drawn from --seed",

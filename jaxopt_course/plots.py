@@ -743,8 +743,9 @@ def draw_compare_lr(config: dict, metrics: dict) -> Figure:
             ax.scatter([r["lr"]], [100 * r["val_accuracy"]["mean"]], s=80, facecolor="none", edgecolor=color, lw=1.8)
         if f_star is not None:
             per_seed = _floats(r["final_objective_by_lr"]["per_seed"]) - f_star
-            gx.plot(lrs, np.nanmean(per_seed, axis=1), "o-", ms=3, lw=1.4, color=color, label=r["optimizer"])
-            gx.fill_between(lrs, np.nanmin(per_seed, axis=1), np.nanmax(per_seed, axis=1), color=color, alpha=0.18)
+            # a learning rate where a seed diverged (NaN) has no point
+            gx.plot(lrs, per_seed.mean(axis=1), "o-", ms=3, lw=1.4, color=color, label=r["optimizer"])
+            gx.fill_between(lrs, per_seed.min(axis=1), per_seed.max(axis=1), color=color, alpha=0.18)
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel(f"validation accuracy (%), mean ± sd over {config.get('seeds')} seeds")
@@ -839,21 +840,29 @@ DRAWERS["compare"] = draw_compare
 
 
 def draw_recipes(config: dict, metrics: dict) -> dict:
-    """``recipes.png``: each CS231n recipe's test accuracy over seeds (dots), mean +- sd, and CS231n's number."""
+    """``recipes.png``: each CS231n recipe's accuracy over seeds (dots), mean +- sd, and CS231n's number.
+
+    Each row shows the split CS231n's number was measured on (``cs231n_split``:
+    test for the searches, validation for the SGD recipes).
+    """
     recipes = metrics["recipes"]
     fig = _figure(8.5, 1.2 + 0.8 * len(recipes))
     ax = fig.subplots()
+    labels = []
     for i, (name, r) in enumerate(recipes.items()):
-        t = r["test_accuracy"]
+        split = r.get("cs231n_split") or ("val" if "val" in str(r.get("cs231n", "")) else "test")
+        labels.append(f"{name} ({split})")
+        t = r["val_accuracy" if split == "val" else "test_accuracy"]
         sd = t["sd"] if t["sd"] is not None else 0.0
         ax.errorbar([100 * t["mean"]], [i], xerr=[100 * sd], fmt="o", color=COLORS[i % len(COLORS)], capsize=4)
         ax.scatter(100 * _floats(t["per_seed"]), [i] * len(t["per_seed"]), s=12, color="0.35", zorder=3)
         ax.scatter([100 * r["cs231n_value"]], [i + 0.2], marker="v", s=50, color="black",
                    label="CS231n's number" if i == 0 else None)
     ax.set_yticks(range(len(recipes)))
-    ax.set_yticklabels(list(recipes))
-    ax.set_xlabel(f"test accuracy (%): dots = seeds, bar = mean ± sd over {config.get('seeds')} seeds")
-    ax.legend(fontsize=8)
+    ax.set_yticklabels(labels)
+    ax.set_xlabel(f"accuracy (%) on the split CS231n reports: dots = seeds, bar = mean ± sd over "
+                  f"{config.get('seeds')} seeds")
+    ax.legend(fontsize=8, loc="lower right")
     fig.suptitle(f"CS231n's recipes over seeds{_data_title(config)}", fontsize=11)
     return {"recipes.png": fig}
 
