@@ -82,6 +82,7 @@ def test_help_and_the_bare_command_import_no_jax():
     assert imported_by(["gradcheck", "--help"]) == "0 []"
 
 
+@pytest.mark.slow
 def test_tea_does_not_import_scikit_learn():
     assert imported_by(["tea", "--steps", "3", "--json"]) == "0 ['jax']"
 
@@ -94,6 +95,7 @@ def test_bare_command_lists_the_commands():
     assert "JAXOPT_COURSE_NO_CACHE=1" in proc.stdout.replace("\n", " ")
 
 
+@pytest.mark.slow
 def test_the_compilation_cache_is_written_under_xdg_cache_home_unless_turned_off(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_") and k != "JAXOPT_COURSE_NO_CACHE"}
     cold = subprocess.run([sys.executable, "-m", "jaxopt_course", "tea", "--steps", "3", "--json"], capture_output=True,
@@ -195,6 +197,7 @@ def test_lecture_outside_a_checkout_is_one_line(tmp_path, capsys, monkeypatch):
 SMALL = ["train", "--steps", "4", "--chunk-size", "2", "--batch-size", "16"]
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_another_run_is_not_overwritten_without_force(tmp_path, capsys):
     from jaxopt_course.checkpoint import read_checkpoint_config
     from jaxopt_course.cli import main
@@ -223,6 +226,7 @@ def test_the_default_ctrl_c_folder_is_guarded_too(tmp_path, capsys, monkeypatch)
     assert f"{DEFAULT_CHECKPOINT_DIR}/checkpoint.npz holds the checkpoint of another run" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_resume_from_a_checkpoint_file_says_so_and_times_only_its_steps(tmp_path, capsys):
     from jaxopt_course.cli import main
 
@@ -248,6 +252,7 @@ def test_divergence_is_told_in_the_commands_words(capsys):
     assert ".params" not in err[0]
 
 
+@pytest.mark.slow
 def test_gradcheck_defaults_make_a_meaningful_check_with_a_verdict(capsys):
     from jaxopt_course.cli import main
 
@@ -264,6 +269,7 @@ def test_gradcheck_defaults_make_a_meaningful_check_with_a_verdict(capsys):
     assert "relative error = |a - b| / max(|a|, |b|)" in out and "\n  verdict: " in out
 
 
+@pytest.mark.slow
 def test_the_digits_are_kept_on_disk_bit_for_bit_and_rebuilt_when_unreadable(tmp_path):
     from jaxopt_course.cache import cached_digits
     from jaxopt_course.data import load_digits
@@ -290,6 +296,7 @@ def test_the_digits_are_kept_on_disk_bit_for_bit_and_rebuilt_when_unreadable(tmp
     assert len(calls) == 3
 
 
+@pytest.mark.slow
 def test_a_repeated_train_on_digits_imports_no_scikit_learn(tmp_path):
     env = {"XDG_CACHE_HOME": str(tmp_path), "JAXOPT_COURSE_NO_CACHE": ""}
     assert imported_by(["train", "--steps", "5", "--json"], **env) == "0 ['jax', 'sklearn']"
