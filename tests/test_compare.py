@@ -205,6 +205,7 @@ def tiny_comparison(tiny):
                               y_test=yt, eval_every=10), lrs
 
 
+@pytest.mark.slow
 def test_seed_s_is_the_sweep_with_key_fold_in_s(tiny, tiny_comparison):
     """Each seed of the comparison equals a separate one-seed sweep from ``fold_in(key, s)``."""
     from jaxopt_course.train import get_optimizer, sweep
@@ -226,6 +227,7 @@ def test_seed_s_is_the_sweep_with_key_fold_in_s(tiny, tiny_comparison):
         assert run["test_accuracy"]["per_seed"][s] == pytest.approx(test_acc, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_comparison_reports_intervals_gaps_and_a_budget(tiny_comparison):
     comparison, lrs = tiny_comparison
     f_star = comparison["optimum"]["value"]
@@ -249,6 +251,7 @@ def test_comparison_reports_intervals_gaps_and_a_budget(tiny_comparison):
     json.dumps(__import__("jaxopt_course.files", fromlist=["to_jsonable"]).to_jsonable(comparison), allow_nan=False)
 
 
+@pytest.mark.slow
 def test_select_by_train_loss_and_argument_checks(tiny):
     X, y, Xv, yv, _, _ = tiny
     lrs = [0.01, 0.3]
@@ -288,6 +291,7 @@ def small_experiment(tmp_path_factory, digits):
     return out / "compare", experiment.run(args, splits=digits)
 
 
+@pytest.mark.slow
 def test_experiment_writes_json_with_per_seed_values_and_figures(small_experiment):
     folder, result = small_experiment
     config, metrics = strict_json(folder / "config.json"), strict_json(folder / "metrics.json")
@@ -300,6 +304,7 @@ def test_experiment_writes_json_with_per_seed_values_and_figures(small_experimen
     assert "±" in result["table"] and "test-set SE" in result["table"]
 
 
+@pytest.mark.slow
 def test_figures_redraw_from_the_json_alone(small_experiment, tmp_path):
     from jaxopt_course import plots
 
@@ -322,6 +327,7 @@ def test_experiment_quick_runs_as_a_script(tmp_path):
     assert "wrote" in proc.stdout and (tmp_path / "compare" / "metrics.json").is_file()
 
 
+@pytest.mark.slow
 def test_cli_compare_json_runs_the_experiments_code(tmp_path, capsys):
     from jaxopt_course.cli import main
 
