@@ -25,6 +25,8 @@ all drawn by :mod:`jaxopt_course.plots` from the JSON.
 
 from __future__ import annotations
 
+import sys
+
 from _common import finish, format_table, load_splits, make_parser, output_dir, script_main
 
 NAME = "compare"
@@ -72,7 +74,8 @@ def settings(args) -> dict:
         wanted = [w.strip() for w in args.optimizers.split(",") if w.strip()]
         unknown = [w for w in wanted if w not in names]
         if unknown:
-            raise SystemExit(f"error: unknown optimizer(s) {unknown}; choose from {list(names)}")
+            print(f"error: unknown optimizer(s) {unknown}; choose from {list(names)}", file=sys.stderr)
+            raise SystemExit(2)
         names = tuple(wanted)
     s["optimizers"] = list(names)
     return s
@@ -171,7 +174,6 @@ def describe(result, models: int, seconds: float) -> str:
 
 
 def main(argv=None) -> int:
-    import sys
     return script_main(sys.modules[__name__], argv)
 
 

@@ -27,6 +27,8 @@ Writes ``<out>/recipes/{config,metrics}.json`` (every seed's accuracies) and
 
 from __future__ import annotations
 
+import sys
+
 from _common import finish, format_table, load_splits, make_parser, output_dir, script_main
 
 NAME = "recipes"
@@ -127,7 +129,8 @@ def run(args, splits=None) -> dict:
     wanted = list(CS231N) if not args.only else [w.strip() for w in args.only.split(",") if w.strip()]
     unknown = [w for w in wanted if w not in CS231N]
     if unknown:
-        raise SystemExit(f"error: --only got unknown recipe(s) {unknown}; choose from {list(CS231N)}")
+        print(f"error: --only got unknown recipe(s) {unknown}; choose from {list(CS231N)}", file=sys.stderr)
+        raise SystemExit(2)
     steps = 50 if args.quick else SGD["steps"]
     key_w, key_b, key_s = jax.random.split(jax.random.key(args.seed), 3)
     W0 = SGD["init_scale"] * jax.random.normal(key_w, (splits.num_classes, splits.dim))
@@ -165,7 +168,6 @@ def recipes_table(recipes: dict, seeds: int) -> str:
 
 
 def main(argv=None) -> int:
-    import sys
     return script_main(sys.modules[__name__], argv)
 
 
