@@ -251,6 +251,7 @@ def test_training_from_numpy_and_from_jax_arrays_agree():
 
 
 @pytest.mark.cifar
+@pytest.mark.slow
 def test_memory_run_reports_a_peak_below_the_old_triple_copy(cifar10_root):
     # One host copy plus one device copy of the float32 matrix is the floor without an aligned
     # loader; jnp.asarray's transient second copy (3.5x in all) must not come back.

@@ -104,6 +104,7 @@ def test_float32_gives_float32_and_chunking_changes_nothing():
     np.testing.assert_allclose(complex_step_gradient(f, W32, chunk_size=3), g, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_flat_where_finite_differences_turn_up():
     # Finite differences lose digits as h shrinks (round-off ~ eps / h); the complex step does not.
     study = step_size_study(hs=[1e-10, 1e-7, 1e-4], methods=("forward", "central", "complex"),

@@ -26,6 +26,7 @@ def small_problem(seed=0, n=40, d=4, c=3):
     return W, X, y
 
 
+@pytest.mark.slow
 def test_hessian_equals_closed_form_for_softmax():
     W, X, y = small_problem()
     with jax.enable_x64(True):

@@ -183,6 +183,7 @@ def test_cifar_corrupted_batch_gets_a_clear_error(tmp_path, corrupt, pattern):
 
 
 @pytest.mark.cifar
+@pytest.mark.slow
 def test_real_cifar10_copy(cifar10_root):
     s = load_cifar10(cifar10_root)
     assert s.train.X.shape == (49000, 3073) and s.val.X.shape == (1000, 3073)

@@ -311,6 +311,7 @@ def test_linear_softmax_shortcut_equals_whole_rows_and_survives_huge_scores():
 
 
 @pytest.mark.cifar
+@pytest.mark.slow
 def test_on_real_cifar10_dev_images(cifar10_root):
     from jaxopt_course import load_cifar10
 
@@ -457,6 +458,7 @@ def test_hints_name_round_off_forward_differences_or_a_real_mismatch():
     assert data["thresholds"]["wrong"] == 1e-2 and data["verdict_line"] == roundoff.verdict_line()
 
 
+@pytest.mark.slow
 def test_the_default_float32_check_is_diagnosed_as_round_off():
     """svm, float32, h = 1e-4 at W = 1e-4 randn: numerical slopes of 0 are round-off, and float64 passes."""
     from jaxopt_course import load_digits
@@ -608,6 +610,7 @@ def test_cli_gradcheck_bad_arguments(argv, message, capsys):
 
 
 @pytest.mark.cifar
+@pytest.mark.slow
 def test_cli_gradcheck_on_cifar10_dev_set(cifar10_root, capsys):
     from jaxopt_course.cli import main
 

@@ -141,6 +141,7 @@ def test_random_search_properties(seed, scale):
     np.testing.assert_allclose(np_svm_loss(result.params, X, y), float(result.loss), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_random_search_chunking_does_not_change_the_answer():
     X, y = small_problem()
     key = jax.random.key(0)
@@ -211,6 +212,7 @@ def test_random_local_search_rejects_bad_arguments():
 # ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_on_digits_local_search_beats_random_search_with_equal_evaluations(digits):
     X, y = jnp.asarray(digits.train.X), jnp.asarray(digits.train.y)
     loss_fn = lambda W: svm_loss(W, X, y)  # noqa: E731

@@ -108,6 +108,7 @@ def test_engine_lbfgs_equals_optax_documented_loop_and_reports_true_losses():
     np.testing.assert_allclose(np.asarray(out.metrics.loss), by_hand_losses, rtol=1e-10)
 
 
+@pytest.mark.slow
 def test_lbfgs_reaches_scikit_learn_softmax_minimum():
     from sklearn.linear_model import LogisticRegression
 
@@ -124,6 +125,7 @@ def test_lbfgs_reaches_scikit_learn_softmax_minimum():
     np.testing.assert_allclose(np.asarray(result.params), sk.coef_, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_lbfgs_on_minibatches_runs_and_descends():
     # The line search then works on each step's minibatch loss (value_fn is the batch loss).
     X, y = synthetic_problem(1, num_examples=120, dim=5, num_classes=3, spread=1.0)

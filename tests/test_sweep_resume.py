@@ -74,6 +74,7 @@ def test_chunked_sweep_equals_one_scan_and_the_one_call_sweep_bit_for_bit(optimi
 
 
 @pytest.mark.parametrize("optimizer, sampling, key, diverges", CASES)
+@pytest.mark.slow
 def test_interrupted_sweep_resumed_from_a_checkpoint_file_is_bit_for_bit(tmp_path, optimizer, sampling, key,
                                                                          diverges):
     X, y, W0 = problem()
@@ -143,6 +144,7 @@ def test_a_state_of_another_sweep_is_refused_with_the_argument_named():
 
 
 @pytest.mark.parametrize("sampling", ["with_replacement", "shuffle"])
+@pytest.mark.slow
 def test_the_seed_axis_equals_separate_sweeps_with_folded_keys(sampling):
     X, y, W0 = problem()
     key, S = jax.random.key(4), 3

@@ -389,6 +389,7 @@ def test_fit_takes_the_engines_one_argument_order_and_the_older_one():
         fit(softmax_loss, optax.sgd(0.1), W0, X, y, optimizer=optax.sgd(0.1), **kw)
 
 
+@pytest.mark.slow
 def test_the_public_chunks_and_initial_state_are_what_fit_runs():
     from jaxopt_course.train import initial_state, make_chunk
 
@@ -477,6 +478,7 @@ def test_cli_train_options_and_divergence(capsys):
 
 
 @pytest.mark.cifar
+@pytest.mark.slow
 def test_cs231n_svm_recipe_on_cifar10_reaches_37_percent_val(cifar10_root):
     # CS231n's LinearSVM: W = 0.001 randn, 1500 steps of batch 200 drawn with replacement,
     # lr 1e-7, reg 2.5e4 (loss + reg * sum W^2). CS231n expects about 39 %.
