@@ -381,7 +381,6 @@ def _local(x):
     return x
 
 
-_to_device = distributed.place_data  # the older private name (tests/test_benchmarks.py); use distributed.place_data
 _sum_is_finite = jax.jit(lambda x: jnp.isfinite(jnp.sum(x)))
 
 

@@ -226,17 +226,17 @@ def aligned_array(shape, alignment=64):
 
 
 def test_engine_data_are_not_copied_from_jax_arrays_nor_from_aligned_numpy():
-    from jaxopt_course import train as train_module
+    from jaxopt_course.distributed import place_data
 
     X = jnp.ones((8, 3))
-    assert train_module._to_device(X) is X
+    assert place_data(X) is X
     host = aligned_array((64, 33))
     host[:] = np.arange(host.size, dtype=np.float32).reshape(host.shape)
-    on_device = train_module._to_device(host)
+    on_device = place_data(host)
     if jax.default_backend() == "cpu":  # the CPU device shares an aligned host buffer
         assert on_device.unsafe_buffer_pointer() == host.ctypes.data
     np.testing.assert_array_equal(np.asarray(on_device), host)
-    assert train_module._to_device([[1.0, 2.0]]).shape == (1, 2)
+    assert place_data([[1.0, 2.0]]).shape == (1, 2)
 
 
 def test_training_from_numpy_and_from_jax_arrays_agree():

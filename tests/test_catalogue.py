@@ -9,7 +9,7 @@ no traceback. A row whose error is ``None`` is accepted input whose
 behaviour is documented (say, a batch larger than the data set).
 
 ``docs/errors.md`` is this table with the messages actually seen; rebuild it
-with ``.venv/bin/python tests/test_catalogue.py`` after changing a message.
+with ``python tests/test_catalogue.py` in the activated venv` after changing a message.
 """
 
 from __future__ import annotations
@@ -705,7 +705,7 @@ def test_command_line_row_in_a_real_process(row_id, tmp_path):
 def test_the_docs_list_every_row():
     text = DOC.read_text()
     missing = [r.id for r in CATALOGUE if f"`{r.id}`" not in text]
-    assert not missing, f"docs/errors.md lacks {missing}; rebuild it: .venv/bin/python tests/test_catalogue.py"
+    assert not missing, f"docs/errors.md lacks {missing}; rebuild it: python tests/test_catalogue.py"
 
 
 # ---------------------------------------------------------------------------
@@ -722,7 +722,7 @@ def render(observed: dict) -> str:
         "# When things go wrong: the catalogue of bad inputs",
         "",
         "Every row is a test (`tests/test_catalogue.py`), and the message is the one the code printed when the",
-        "catalogue was last rebuilt (`.venv/bin/python tests/test_catalogue.py`). Python API errors are raised in",
+        "catalogue was last rebuilt (`python tests/test_catalogue.py` in the activated venv). Python API errors are raised in",
         "plain Python before anything is traced or compiled; the command line exits with code 2 and prints one",
         "line on stderr, no traceback. (Other exits: 1 when training diverges, 74 when a checkpoint or result cannot",
         "be written -- a full disk --, 130 on Ctrl-C.) The cases that need real processes, signals, an HTTP server or",
