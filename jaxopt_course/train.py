@@ -443,12 +443,6 @@ def _check_hyper(optimizer, lr, reg) -> None:
         _checks.check_nonnegative(reg, "reg")
 
 
-def _as_float(x, like):
-    """A hyperparameter (pytree) as arrays of the weights' floating dtype, so new values reuse the program."""
-    dtype = jnp.result_type(jnp.asarray(like).dtype, jnp.float32)
-    return jax.tree.map(lambda v: v if _checks.is_traced(v) else jnp.asarray(v, dtype), x)
-
-
 # ---------------------------------------------------------------------------
 # The compiled programs: one model
 # ---------------------------------------------------------------------------
@@ -613,11 +607,6 @@ _gathered_jit = jax.jit(distributed.constrain, static_argnums=(1,))
 # ---------------------------------------------------------------------------
 # The initial state and the chunks (public: the CLI and the benchmarks build on them)
 # ---------------------------------------------------------------------------
-
-
-def _lr_key(lr) -> tuple:
-    return jax.tree.structure(lr), tuple(jax.ShapeDtypeStruct(np.shape(v), jnp.result_type(v))
-                                         for v in jax.tree.leaves(lr))
 
 
 def _init_setup(setup: _Setup) -> _Setup:
