@@ -933,52 +933,10 @@ def _cmd_tea(args):
     return 0
 
 
-def experiments_folder() -> Path:
-    """``experiments/`` of the source checkout this package runs from (``pip install -e .``).
-
-    Raises:
-      UsageError: when there is none (an installed wheel has no experiments).
-    """
-    folder = Path(__file__).resolve().parents[1] / "experiments"
-    if not (folder / "lecture.py").is_file() or not (folder / "_common.py").is_file():
-        raise UsageError(f"lecture runs the scripts in experiments/ of a source checkout, and there is none at "
-                         f"{folder}: clone the repository and install it with pip install -e . (or make install)")
-    return folder
-
-
-def import_experiment(name: str, folder: Path | None = None):
-    """Import ``experiments/<name>.py`` by its file path, as the module ``name``.
-
-    The explicit form of what ``python experiments/<name>.py`` does
-    implicitly (its folder first on ``sys.path``), without touching
-    ``sys.path``: the module is loaded from its file with
-    :mod:`importlib.util` and registered in ``sys.modules`` under the name
-    the scripts import each other by (``_common``, ``lecture``, ...). A
-    module already imported from that same file is reused.
-    """
-    import importlib.util
-
-    path = (folder or experiments_folder()) / f"{name}.py"
-    loaded = sys.modules.get(name)
-    if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve() == path.resolve():
-        return loaded
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
-
-
 def _cmd_lecture(args):
     from .files import ensure_dir
 
-    folder = experiments_folder()
-    import_experiment("_common", folder)  # what every script imports first (`from _common import ...`)
-    lecture = import_experiment("lecture", folder)
+    from .experiments import lecture
     names = [name for name, _, _ in lecture.SECTIONS]
     unknown = [w for w in (args.only or "").split(",") if w.strip() and w.strip() not in names]
     if unknown:
@@ -1033,9 +991,7 @@ def _compare_argv(args) -> list[str]:
 def _cmd_compare(args):
     from .files import ensure_dir, to_jsonable
 
-    folder = experiments_folder()
-    import_experiment("_common", folder)
-    experiment = import_experiment("compare", folder)
+    from .experiments import compare as experiment
     argv = _compare_argv(args)
     ensure_dir(args.out)
     splits = _load(args)

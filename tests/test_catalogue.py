@@ -134,15 +134,6 @@ def small_checkpoint(tmp: Path):
     assert main(["train", "--steps", "2", "--chunk-size", "1", "--checkpoint-dir", str(tmp / "ckpt")]) == 0
 
 
-def no_experiments_folder(tmp: Path):
-    """The command line as installed from a wheel: no experiments/ beside the package (until the row ends)."""
-    from jaxopt_course import cli
-
-    real = cli.__file__
-    cli.__file__ = str(tmp / "site-packages" / "jaxopt_course" / "cli.py")
-    _RESTORE.append(lambda: setattr(cli, "__file__", real))
-
-
 _RESTORE = []  # undo a row's setup once the row ran (run_cli_row)
 
 
@@ -601,9 +592,6 @@ CATALOGUE = [
         ["train", "--loss", "svm", "--steps", "2", "--checkpoint-dir", "{tmp}/ckpt"], 2,
         r"ckpt/checkpoint.npz holds the checkpoint of another run \(--loss softmax, this command has svm\).*--force",
         small_checkpoint),
-    Row("cli-lecture-no-checkout", "cli", "lecture where the package has no experiments/ folder beside it (a wheel)",
-        ["lecture", "--quick", "--out", "{tmp}/results"], 2, r"lecture runs the scripts in experiments/ of a source "
-        r"checkout, and there is none at .*install it with pip install -e \.", no_experiments_folder),
 ]
 
 

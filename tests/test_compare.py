@@ -282,8 +282,7 @@ def strict_json(path: Path):
 
 @pytest.fixture(scope="module")
 def small_experiment(tmp_path_factory, digits):
-    sys.path.insert(0, str(REPO / "experiments"))
-    import compare as experiment  # experiments/compare.py
+    from jaxopt_course.experiments import compare as experiment
 
     out = tmp_path_factory.mktemp("results")
     args = experiment.build_parser().parse_args(["--quick", "--out", str(out), "--seeds", "2", "--num-lrs", "2",

@@ -20,11 +20,9 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-EXPERIMENTS = REPO / "experiments"
-if str(EXPERIMENTS) not in sys.path:
-    sys.path.insert(0, str(EXPERIMENTS))
+EXPERIMENTS = REPO / "experiments"  # the entry-point scripts of a source checkout
 
-import lecture  # noqa: E402  (experiments/lecture.py)
+from jaxopt_course.experiments import lecture  # noqa: E402
 
 NAMES = [name for name, _, _ in lecture.SECTIONS]
 FIGURES = {
@@ -249,7 +247,7 @@ def test_landscape_slices_pass_through_W(quick_lecture):
 
 
 def test_templates_rescale_with_one_min_and_max_and_unpack_channel_major_rows():
-    import weights
+    from jaxopt_course.experiments import weights
 
     # Two classes, 2x2 RGB images: a row is 4 R values, 4 G values, 4 B values, then the bias.
     W = np.zeros((2, 13))

@@ -258,14 +258,10 @@ def test_lbfgs_chunks_compile_once():
 
 
 def run_experiment(name, tmp_path):
-    sys.path.insert(0, str(REPO / "experiments"))
-    try:
-        import importlib
+    import importlib
 
-        module = importlib.import_module(name)
-        assert module.main(["--quick", "--out", str(tmp_path)]) == 0
-    finally:
-        sys.path.remove(str(REPO / "experiments"))
+    module = importlib.import_module(f"jaxopt_course.experiments.{name}")
+    assert module.main(["--quick", "--out", str(tmp_path)]) == 0
     outdir = tmp_path / name
     metrics = json.loads((outdir / "metrics.json").read_text())
     config = json.loads((outdir / "config.json").read_text())

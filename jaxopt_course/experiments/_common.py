@@ -8,11 +8,10 @@ writing ``<out>/<name>/config.json``, ``metrics.json`` and its PNG figures,
 and printing a short table. Figures are drawn by :mod:`jaxopt_course.plots`
 from the saved metrics only, so a figure can always be redrawn from disk.
 
-The scripts need the package installed (``make install``, i.e. ``pip install
--e .``, then ``source .venv/bin/activate``). They import each other by name
-(``from _common import ...``): Python puts a script's own folder first on
-``sys.path``; ``jaxopt-course lecture`` imports them by their file paths
-instead (:func:`jaxopt_course.cli.import_experiment`). Importing this module
+Each experiment is a module of this package, ``jaxopt_course.experiments.<name>``;
+``experiments/<name>.py`` in a source checkout is a three-line entry point over its
+``main``, and ``jaxopt-course lecture`` / ``compare`` import the modules by name, so
+they work from an installed wheel in any folder. Importing this module
 turns on JAX's persistent compilation cache, as the command line does
 (:mod:`jaxopt_course.cache`; ``JAXOPT_COURSE_NO_CACHE=1`` turns it off).
 """
