@@ -75,10 +75,17 @@ def check_labels(y, num_classes: int | None, name: str = "y", n: int | None = No
         raise TypeError(f"{name} must hold integer class labels, got dtype {dtype}")
     if n is not None and shape[0] != n:
         raise ValueError(f"{name} must have one label per row of X (N={n}), got {shape[0]} labels")
-    if num_classes is not None and not is_traced(y) and shape[0]:
+    # Wider integers (int64, uint32, uint64) become int32 when they go to JAX (64-bit mode off), and
+    # 2**32 + 1 becomes 1: so their range is checked here, on the values as given, before any narrowing.
+    wide = np.iinfo(dtype).max > np.iinfo(np.int32).max
+    if (num_classes is not None or wide) and not is_traced(y) and shape[0]:
         arr = np.asarray(y)
         lo, hi = int(arr.min()), int(arr.max())
-        if lo < 0 or hi >= num_classes:
+        if num_classes is None:
+            if lo < np.iinfo(np.int32).min or hi > np.iinfo(np.int32).max:
+                raise ValueError(f"{name} must hold class labels that fit in int32 (JAX's integers), got {dtype} "
+                                 f"values in [{lo}, {hi}]: they would be narrowed to other labels")
+        elif lo < 0 or hi >= num_classes:
             raise ValueError(
                 f"{name} must hold labels in [0, {num_classes}) for W with {num_classes} classes, "
                 f"got values in [{lo}, {hi}]"
@@ -105,6 +112,80 @@ def check_problem(W, X, y=None, *, allow_complex_W: bool = False) -> None:
         check_labels(y, w_shape[0], n=x_shape[0])
     check_finite(W, "W")
     check_finite(X, "X")
+    check_fits_dtype(W, "W")
+    check_fits_dtype(X, "X")
+
+
+def compute_dtype(dtype) -> np.dtype:
+    """The dtype JAX computes a ``dtype`` array in: float64 -> float32 unless 64-bit mode is on."""
+    return np.dtype(jax.dtypes.canonicalize_dtype(np.dtype(dtype)))
+
+
+def check_fits_dtype(x, name: str, dtype=None) -> None:
+    """A concrete floating ``x`` must fit ``dtype`` (default: the dtype JAX will compute it in).
+
+    A float64 array of ``1e39`` is finite, but becomes ``inf`` in float32 --
+    and then every loss is ``inf`` and the run "diverges" for a reason that
+    has nothing to do with the step size. So it is refused here, as a
+    problem of the data: ``"X holds values up to 1e+39 in magnitude, beyond
+    float32's largest (3.4e+38) ..."``. Checked in blocks (no big
+    temporary); skipped when traced, and when the dtype does not narrow.
+    """
+    if is_traced(x) or not hasattr(x, "dtype"):
+        return
+    source = np.dtype(x.dtype)
+    if not jnp.issubdtype(source, jnp.floating):
+        return
+    target = compute_dtype(source) if dtype is None else np.dtype(dtype)
+    if not jnp.issubdtype(target, jnp.floating) or np.finfo(target).max >= np.finfo(source).max:
+        return
+    arr = np.asarray(x)
+    if not arr.size:
+        return
+    flat = arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr.reshape(1, -1)
+    rows_per_block = max(1, (1 << 20) // max(1, flat.shape[1]))
+    largest = 0.0
+    for start in range(0, flat.shape[0], rows_per_block):
+        block = flat[start:start + rows_per_block]
+        largest = max(largest, float(np.nanmax(block)), -float(np.nanmin(block)))
+    limit = float(np.finfo(target).max)
+    if largest > limit:
+        raise ValueError(f"{name} holds values up to {largest:.3g} in magnitude, beyond {target}'s largest "
+                         f"({limit:.3g}): in {target} they would be inf. The data overflow, not the step size: "
+                         f"rescale {name} (e.g. divide by its largest value)")
+
+
+def check_representable(value, name: str, dtype) -> None:
+    """A nonzero finite number (or array of them) must stay nonzero and finite in ``dtype``.
+
+    ``lr = 1e-320`` is a valid float64 but 0 in float32: training with it
+    changes nothing and "succeeds". So a hyperparameter that rounds to 0 or
+    to inf in the dtype it is used in is an error naming it. Zero itself is
+    left to the caller's own checks (``reg = 0`` is fine). Skipped when traced.
+
+    Examples:
+      >>> check_representable(1e-320, "lr", np.float32)
+      Traceback (most recent call last):
+      ...
+      ValueError: lr = 1e-320 rounds to 0 in float32 (its smallest positive number is 1.4e-45): use a larger lr, or compute in float64
+    """
+    if is_traced(value):
+        return
+    target = np.dtype(dtype)
+    if not jnp.issubdtype(target, jnp.floating):
+        return
+    for v in np.asarray(value, dtype=np.float64).ravel():
+        if not np.isfinite(v) or v == 0:
+            continue
+        with np.errstate(over="ignore", under="ignore"):
+            rounded = np.asarray(v).astype(target)
+        if rounded == 0:
+            tiny = float(np.finfo(target).smallest_subnormal)
+            raise ValueError(f"{name} = {v:g} rounds to 0 in {target} (its smallest positive number is "
+                             f"{tiny:.2g}): use a larger {name}, or compute in float64")
+        if not np.isfinite(rounded):
+            raise ValueError(f"{name} = {v:g} is inf in {target} (its largest number is "
+                             f"{float(np.finfo(target).max):.3g}): use a smaller {name}")
 
 
 def check_positive(value, name: str, *, allow_zero: bool = False, integer: bool = False):

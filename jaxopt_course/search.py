@@ -25,6 +25,7 @@ big matrix product.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, NamedTuple
 
@@ -32,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _checks
+from . import _checks, limits
 
 
 class SearchResult(NamedTuple):
@@ -144,9 +145,11 @@ def grid_search(f, grid, *, chunk_size: int | None = None) -> SearchResult:
     _check_callable(f, "f")
     grids, is_product = _as_grids(grid)
     shape = tuple(int(g.shape[0]) for g in grids)
-    count = int(np.prod(shape))
+    count = limits.check_int32(math.prod(shape), "the number of grid points")
     if chunk_size is not None:
         chunk_size = min(_checks.check_int(chunk_size, "chunk_size"), count)
+    limits.check_memory(limits.grid_search_bytes(count, len(grids), chunk_size, grids[0].dtype.itemsize),
+                        f"an exhaustive search over {count} grid points", hint="use fewer points or a chunk_size")
     points = [p.ravel() for p in jnp.meshgrid(*grids, indexing="ij")]
     losses = jax.lax.map(lambda xs: f(*xs), tuple(points), batch_size=chunk_size)
     _check_scalar_losses(losses, count, "f")
@@ -214,11 +217,16 @@ def random_search(loss_fn, key, shape, trials: int = 100, scale: float = 1e-4, *
     _check_callable(loss_fn, "loss_fn")
     _checks.check_key(key)
     shape = _check_shape(shape)
-    trials = _checks.check_int(trials, "trials")
+    trials = limits.check_int32(trials, "trials")
     _checks.check_nonnegative(scale, "scale")
     chunk_size = min(_checks.check_int(chunk_size, "chunk_size"), trials)
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+    _checks.check_representable(scale, "scale", _checks.compute_dtype(dtype))
+    limits.check_memory(limits.random_search_bytes(trials, math.prod(shape), chunk_size,
+                                                   _checks.compute_dtype(dtype).itemsize),
+                        f"a random search of {trials} trials of W {shape}", hint="use fewer trials or a smaller "
+                        "chunk_size")
 
     def draw(t):
         return scale * jax.random.normal(jax.random.fold_in(key, t), shape, dtype)
@@ -270,8 +278,11 @@ def random_local_search(loss_fn, key, W0, steps: int = 1000, step_size: float = 
     _checks.check_key(key)
     _checks.check_real_array(W0, "W0")
     _checks.check_finite(W0, "W0")
-    steps = _checks.check_int(steps, "steps")
+    steps = limits.check_int32(steps, "steps")
     _checks.check_positive(step_size, "step_size")
+    _checks.check_representable(step_size, "step_size", _checks.compute_dtype(jnp.result_type(W0)))
+    limits.check_memory(3 * steps * _checks.compute_dtype(jnp.result_type(W0)).itemsize,
+                        f"a random local search of {steps} steps", hint="use fewer steps")
     W0 = jnp.asarray(W0)
     out = jax.eval_shape(loss_fn, W0)
     if getattr(out, "shape", None) != ():

@@ -34,7 +34,7 @@ import numbers
 import jax
 import jax.numpy as jnp
 
-from . import _checks
+from . import _checks, limits
 
 #: The temperature (degrees C) of the perfect cup: the minimum of :func:`tea_cost`.
 TEA_BEST_TEMPERATURE = 60.0
@@ -168,7 +168,17 @@ def gradient_descent_1d(f, temperature, step_size: float = 5.0, steps: int = 500
     _checks.check_finite(temperature, "temperature")
     _checks.check_positive(step_size, "step_size")
     _checks.check_int(steps, "steps", expected="a positive integer")
-    t0 = jnp.asarray(temperature, dtype=jnp.result_type(float))
+    steps = limits.check_int32(steps, "steps")
+    dtype = jnp.result_type(float)
+    _checks.check_representable(step_size, "step_size", dtype)
+    _checks.check_representable(temperature, "temperature", dtype)
+    limits.check_memory(2 * (steps + 1) * jnp.dtype(dtype).itemsize, f"gradient descent of {steps} steps",
+                        hint="use fewer steps")
+    t0 = jnp.asarray(temperature, dtype=dtype)
+    start_cost = f(t0)
+    if not bool(jnp.isfinite(start_cost)):
+        raise ValueError(f"temperature = {float(temperature):g} gives a cost of {float(start_cost)} (the cost "
+                         f"overflows there): start within a sensible range such as {TEA_TEMPERATURE_RANGE}")
     slope = jax.grad(f)
 
     def step(t, _):
@@ -178,3 +188,27 @@ def gradient_descent_1d(f, temperature, step_size: float = 5.0, steps: int = 500
     _, path = jax.lax.scan(step, t0, None, length=int(steps))
     temperatures = jnp.concatenate([t0[None], path])
     return temperatures, jax.vmap(f)(temperatures)
+
+
+def temperature_grid(points: int, low: float = TEA_TEMPERATURE_RANGE[0], high: float = TEA_TEMPERATURE_RANGE[1]):
+    """``points`` evenly spaced temperatures from ``low`` to ``high`` C, for exhaustive search.
+
+    ``jnp.linspace(low, high, points)``, after the checks that must come
+    before it allocates: ``points`` a count JAX can index (``<= 2**31 - 1``)
+    and the search over them (:func:`~jaxopt_course.limits.grid_search_bytes`)
+    within the memory available; ``low < high``, both finite.
+
+    Examples:
+      >>> temperature_grid(5).tolist()
+      [0.0, 25.0, 50.0, 75.0, 100.0]
+    """
+    points = limits.check_int32(points, "points")
+    for name, value in (("low", low), ("high", high)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not jnp.isfinite(value):
+            raise ValueError(f"{name} must be a finite temperature, got {value!r}")
+    if not low < high:
+        raise ValueError(f"low must be below high, got low = {low:g}, high = {high:g}")
+    dtype = jnp.result_type(float)
+    limits.check_memory(limits.grid_search_bytes(points, 1, None, jnp.dtype(dtype).itemsize) + points * 4,
+                        f"an exhaustive search over {points} temperatures", hint="use fewer points")
+    return jnp.linspace(low, high, points, dtype=dtype)
