@@ -217,6 +217,12 @@ def _unreadable(path: Path, reason: str) -> ValueError:
                       "and start the run again")
 
 
+def _not_a_checkpoint(path: Path, reason: str) -> ValueError:
+    """For a file that is no checkpoint at all (``--resume /etc/passwd``): say so, and suggest deleting nothing."""
+    return ValueError(f"{path} is not a jaxopt-course checkpoint ({reason}); --resume takes the checkpoint.npz a "
+                      "run wrote with --checkpoint-dir (or on Ctrl-C), or the folder that holds it")
+
+
 class _CheckpointFile:
     """A checkpoint's zip directory, checked; its members read one by one, each only after its header is checked.
 
@@ -228,6 +234,13 @@ class _CheckpointFile:
 
     def __init__(self, path: Path):
         self.path = path
+        try:
+            with open(path, "rb") as f:
+                magic = f.read(4)
+        except OSError as err:
+            raise _unreadable(path, f"{type(err).__name__}: {err}") from None
+        if magic != b"PK\x03\x04" and path.name != CHECKPOINT_FILE:
+            raise _not_a_checkpoint(path, "it is not an .npz file")
         try:
             self.zip = zipfile.ZipFile(path)
         except _ZIP_ERRORS as err:
@@ -317,10 +330,34 @@ def _open_checked(directory) -> tuple[_CheckpointFile, dict]:
     return ckpt, meta
 
 
+#: A run's configuration is a flat dict of a few hundred bytes; these bound what a crafted one may cost.
+CONFIG_MAX_CHARS = 1 << 20
+CONFIG_MAX_DEPTH = 32
+
+
+def _depth(text: str) -> int:
+    """The deepest nesting of ``[``/``{`` in a JSON text, brackets inside strings not counted (linear, no recursion)."""
+    # Remove the strings (with their escapes) first, then count what is left; every step is a C-level scan.
+    bare = re.sub(r'"(?:[^"\\]|\\.)*"', "", text)
+    deepest = level = 0
+    for match in re.finditer(r"[\[\]{}]", bare):
+        level += 1 if match[0] in "[{" else -1
+        deepest = max(deepest, level)
+    return deepest
+
+
 def _config(path: Path, content: dict) -> dict:
+    text = str(content["config_json"])
+    if len(text) > CONFIG_MAX_CHARS:
+        raise _unreadable(path, f"its run configuration is {len(text)} characters, more than the "
+                                f"{CONFIG_MAX_CHARS} a configuration may have")
+    depth = _depth(text)
+    if depth > CONFIG_MAX_DEPTH:
+        raise _unreadable(path, f"its run configuration is nested {depth} levels deep, more than the "
+                                f"{CONFIG_MAX_DEPTH} a configuration may have")
     try:
-        config = json.loads(str(content["config_json"]))
-    except json.JSONDecodeError as err:
+        config = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as err:
         raise ValueError(f"{path}: its run configuration is not valid JSON ({err}); it is corrupted") from None
     if not isinstance(config, dict):
         raise ValueError(f"{path}: its run configuration must be a JSON object, got {type(config).__name__}")

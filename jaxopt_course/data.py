@@ -25,6 +25,7 @@ import hashlib
 import os
 import pickle
 import shutil
+import stat
 import sys
 import tarfile
 import tempfile
@@ -213,6 +214,52 @@ def load_digits(*, val_fraction: float = 0.15, test_fraction: float = 0.15, seed
     )
 
 
+#: What :func:`load_digits` returns with its defaults: 1797 images of 8x8 pixels, 10 classes, D = 65.
+DIGITS_EXAMPLES, DIGITS_IMAGE_SHAPE, DIGITS_CLASSES = 1797, (8, 8, 1), 10
+
+
+def digits_split_sizes(val_fraction: float = 0.15, test_fraction: float = 0.15) -> tuple[int, int, int]:
+    """``(train, val, test)`` sizes :func:`load_digits` makes: scikit-learn rounds each test share up.
+
+    Examples:
+      >>> digits_split_sizes()
+      (1257, 270, 270)
+    """
+    import math
+
+    test = math.ceil(test_fraction * DIGITS_EXAMPLES)
+    val = math.ceil(val_fraction / (1 - test_fraction) * (DIGITS_EXAMPLES - test))
+    return DIGITS_EXAMPLES - test - val, val, test
+
+
+def check_default_digits(splits: Splits) -> None:
+    """Raise ``ValueError`` (saying what is wrong) unless ``splits`` look like ``load_digits()``'s defaults.
+
+    What a copy kept on disk is checked against before it is trusted (see
+    :func:`jaxopt_course.cache.cached_digits`): the split sizes, D = 65 (64
+    pixels and the bias column of ones), 10 class names, labels in [0, 10),
+    finite float32 pixels within [-1, 1], the mean image, the image shape.
+    """
+    sizes = digits_split_sizes()
+    d = int(np.prod(DIGITS_IMAGE_SHAPE)) + 1
+    if tuple(splits.image_shape) != DIGITS_IMAGE_SHAPE:
+        raise ValueError(f"image_shape is {splits.image_shape!r}, not {DIGITS_IMAGE_SHAPE}")
+    if len(splits.class_names) != DIGITS_CLASSES:
+        raise ValueError(f"it names {len(splits.class_names)} classes, not {DIGITS_CLASSES}")
+    if np.shape(splits.mean) != (d - 1,) or not np.all(np.isfinite(splits.mean)):
+        raise ValueError(f"its mean image has shape {np.shape(splits.mean)} or is not finite, expected ({d - 1},)")
+    for name, split, n in zip(("train", "val", "test"), (splits.train, splits.val, splits.test), sizes):
+        X, y = split
+        if X.dtype != np.float32 or X.shape != (n, d):
+            raise ValueError(f"{name}.X is {X.dtype} of shape {X.shape}, expected float32 of shape {(n, d)}")
+        if y.dtype != np.int32 or y.shape != (n,):
+            raise ValueError(f"{name}.y is {y.dtype} of shape {y.shape}, expected int32 of shape {(n,)}")
+        if not np.all(np.isfinite(X)) or np.abs(X[:, :-1]).max() > 1 or not np.all(X[:, -1] == 1):
+            raise ValueError(f"{name}.X holds values that are not finite, beyond [-1, 1], or a bias column not 1")
+        if y.min() < 0 or y.max() >= DIGITS_CLASSES:
+            raise ValueError(f"{name}.y holds labels outside [0, {DIGITS_CLASSES})")
+
+
 # ---------------------------------------------------------------------------
 # CIFAR-10: the official python batches
 # ---------------------------------------------------------------------------
@@ -270,6 +317,7 @@ def download_cifar10(root, *, url: str = CIFAR10_URL, md5: str = CIFAR10_MD5, pr
     root = Path(root)
     target = root / CIFAR10_FOLDER
     if target.is_dir():
+        _remove_stale_downloads_if_idle(root)
         return target
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -318,6 +366,28 @@ def _remove_stale_downloads(root: Path) -> None:
         part.unlink(missing_ok=True)
     for folder in root.glob(f"{_EXTRACT_PREFIX}*"):
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_stale_downloads_if_idle(root: Path) -> None:
+    """With the data in place, still remove what killed downloads left -- if no process is downloading now.
+
+    Only when there is something to remove (so a read-only data folder is
+    never written), and only if the folder lock is free at once: a process
+    holding it may be writing those files.
+    """
+    if not (any(root.glob(_PART_GLOB)) or any(root.glob(f"{_EXTRACT_PREFIX}*"))):
+        return
+    import filelock
+
+    lock = filelock.FileLock(root / CIFAR10_LOCK, mode=file_mode())
+    try:
+        lock.acquire(timeout=0)
+    except (filelock.Timeout, OSError):  # busy, or a folder this user cannot write: leave them
+        return
+    try:
+        _remove_stale_downloads(root)
+    finally:
+        lock.release()
 
 
 def _stream(response, out, h, bar, archive: Path) -> int:
@@ -442,8 +512,14 @@ def _extract_atomically(archive: Path, root: Path) -> None:
 # inert record of the arguments it was given (:class:`_Call`), and only after
 # loading are the two values a batch needs turned into arrays -- once their
 # dtype, shape and row count are checked, and only as views of bytes that
-# the file really held, of exactly the right length. Memory is then bounded
-# by the file's size, and the file's size by :data:`CIFAR10_MAX_FILE_BYTES`.
+# the file really held, of exactly the right length. The one allowed call
+# that makes new bytes, ``_codecs.encode`` (latin-1, how protocol 2 pickles
+# ``bytes``), copies its input -- and a pickle may pass it one memoized string
+# thousands of times -- so the bytes all such calls produce are counted, and
+# capped at the file's size (an honest batch encodes each string once).
+# Memory is then bounded by a small multiple of the file's size, and the
+# file's size by :data:`CIFAR10_MAX_FILE_BYTES`. Only regular files are
+# read: a FIFO (which would block forever) or a device is refused.
 
 CIFAR10_BATCH_ROWS = 10000  # images in one official batch file
 CIFAR10_MAX_FILE_BYTES = 64 * 2 ** 20  # an official batch file is 31,035,704 bytes (the test batch 31,035,623)
@@ -507,23 +583,59 @@ class _BatchUnpickler(pickle.Unpickler):
     """An unpickler that runs nothing: dicts, lists, numbers, strings and inert :class:`_Call` records.
 
     Anything outside :data:`_ALLOWED_NAMES` (say ``os.system``) is refused
-    instead of run (the Python docs' "restricting globals").
+    instead of run (the Python docs' "restricting globals"). The bytes that
+    ``_codecs.encode`` calls produce are counted against ``budget``.
     """
 
+    def __init__(self, file, *, budget: int, **kwargs):
+        super().__init__(file, **kwargs)
+        self.budget, self.produced = budget, 0
+
+    def _encode(self, text, encoding="latin1"):
+        if isinstance(text, str):
+            self.produced += len(text)  # latin-1: one byte per character (checked before the copy is made)
+            if self.produced > self.budget:
+                raise pickle.UnpicklingError(f"its _codecs.encode calls would make more than {self.budget} bytes, "
+                                             "more than the file holds (it re-encodes one string many times)")
+        return _latin1(text, encoding)
+
     def find_class(self, module, name):
+        if (module, name) == ("_codecs", "encode"):
+            return self._encode
         if (module, name) in _ALLOWED_NAMES:
             return _ALLOWED_NAMES[(module, name)]
         raise pickle.UnpicklingError(f"it refers to {module}.{name}, which a CIFAR-10 batch never holds")
 
 
+class _NotRegularFile(Exception):
+    """A batch path that is a FIFO, a device or a socket: reading it could block or never end."""
+
+
+def _open_regular(path: Path):
+    """``open(path, "rb")`` for a regular file only; its size. Opened non-blocking first, so a FIFO cannot hang."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else "not a regular file (a device or socket)"
+            raise _NotRegularFile(kind)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb"), info.st_size
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _load_batch_pickle(path: Path):
     """The unpickled record of a batch file, read in memory bounded by the file's (capped) size."""
-    size = path.stat().st_size
-    if size > CIFAR10_MAX_FILE_BYTES:
-        raise pickle.UnpicklingError(f"it is {size} bytes, more than any CIFAR-10 batch file "
-                                     f"({CIFAR10_MAX_FILE_BYTES} at most; the official ones are 31 MB)")
-    with open(path, "rb") as f:
-        return _BatchUnpickler(f, encoding="bytes").load()
+    f, size = _open_regular(path)
+    with f:
+        if size > CIFAR10_MAX_FILE_BYTES:
+            raise pickle.UnpicklingError(f"it is {size} bytes, more than any CIFAR-10 batch file "
+                                         f"({CIFAR10_MAX_FILE_BYTES} at most; the official ones are 31 MB)")
+        return _BatchUnpickler(f, budget=size, encoding="bytes").load()
 
 
 def _dtype(record) -> np.dtype:
@@ -633,6 +745,8 @@ def _read_record(path: Path) -> dict:
         raise FileNotFoundError(f"CIFAR-10 batch file {path} is missing") from None
     except IsADirectoryError:
         raise ValueError(f"{path} is a folder, not a CIFAR-10 batch file") from None
+    except _NotRegularFile as err:
+        raise ValueError(f"{path} is {err}, not a CIFAR-10 batch file; refusing to read it") from None
     except Exception as err:  # a truncated or garbled pickle fails in many ways
         raise ValueError(
             f"{path} is not a readable CIFAR-10 batch ({type(err).__name__}: {err}); the file is truncated or "

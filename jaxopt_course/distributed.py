@@ -48,6 +48,8 @@ Examples:
 from __future__ import annotations
 
 import os
+import socket
+import time
 from typing import NamedTuple
 
 import jax
@@ -259,8 +261,51 @@ def _env_int(value, env: str, name: str, environ) -> int | None:
     return check_int(value, name, low=-(2**63))  # only the type here: initialize_multihost checks the range
 
 
+#: How long a process waits for the coordinator to accept connections, seconds (``JAX_COORDINATOR_TIMEOUT``).
+COORDINATOR_TIMEOUT = 60.0
+ENV_COORDINATOR_TIMEOUT = "JAX_COORDINATOR_TIMEOUT"
+
+
+def wait_for_coordinator(coordinator_address: str, timeout: float = COORDINATOR_TIMEOUT, *,
+                         interval: float = 0.25) -> None:
+    """Wait until something accepts TCP connections at ``host:port``, at most ``timeout`` seconds.
+
+    A process other than 0 connects to the coordinator that process 0 runs;
+    if nobody listens there (process 0 not started, a wrong address or
+    port, a firewall), ``jax.distributed.initialize`` would wait for
+    minutes. This probe says so, with the address, after ``timeout``. The
+    processes of a run may start in any order, so it retries every
+    ``interval`` seconds until then.
+
+    Raises:
+      ConnectionError: ``"nobody accepts connections at host:port after 60 s
+        (...): start process 0 first, or check the address and port"``.
+    """
+    host, _, port = coordinator_address.rpartition(":")
+    host = host.strip("[]")  # an IPv6 address in brackets
+    try:
+        port = int(port)
+    except ValueError:
+        raise ValueError(f"coordinator_address must read host:port, got {coordinator_address!r}") from None
+    deadline, last = time.monotonic() + timeout, None
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            with socket.create_connection((host, port), timeout=max(0.05, min(left, 5.0))):
+                return
+        except OSError as err:
+            last = err
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        time.sleep(min(interval, left))
+    reason = getattr(last, "strerror", None) or last
+    raise ConnectionError(f"nobody accepts connections at {coordinator_address} after {timeout:g} s ({reason}): "
+                          "start process 0 (the coordinator) first, or check the address and port")
+
+
 def initialize_multihost(coordinator_address: str | None = None, num_processes: int | None = None,
-                         process_id: int | None = None, *, environ=None) -> dict | None:
+                         process_id: int | None = None, *, environ=None, timeout: float | None = None) -> dict | None:
     """Start JAX's distributed runtime: ``jax.distributed.initialize`` from arguments or the environment.
 
     Every process of a multi-host run calls this once, before any other JAX
@@ -281,6 +326,10 @@ def initialize_multihost(coordinator_address: str | None = None, num_processes: 
       num_processes: how many processes take part.
       process_id: this process's number.
       environ: the environment to read (default ``os.environ``).
+      timeout: how long to wait for the coordinator, seconds (default
+        ``$JAX_COORDINATOR_TIMEOUT``, else :data:`COORDINATOR_TIMEOUT`); a
+        process other than 0 first waits for it to listen
+        (:func:`wait_for_coordinator`), and JAX's own start-up gets the same bound.
 
     Returns:
       ``{"coordinator_address", "num_processes", "process_id"}`` as used, or
@@ -288,6 +337,7 @@ def initialize_multihost(coordinator_address: str | None = None, num_processes: 
 
     Raises:
       ValueError: only some of the three are set, or ``process_id`` is out of range.
+      ConnectionError: nobody accepted connections at the coordinator's address within ``timeout``.
 
     Examples:
       >>> initialize_multihost(environ={}) is None  # nothing set: one process
@@ -313,8 +363,18 @@ def initialize_multihost(coordinator_address: str | None = None, num_processes: 
         raise ValueError(f"num_processes must be >= 1, got {num_processes}")
     if not 0 <= process_id < num_processes:
         raise ValueError(f"process_id must lie in [0, num_processes = {num_processes}), got {process_id}")
+    if timeout is None:
+        text = environ.get(ENV_COORDINATOR_TIMEOUT) or str(COORDINATOR_TIMEOUT)
+        try:
+            timeout = float(text)
+        except ValueError:
+            raise ValueError(f"timeout must be a number of seconds, got {ENV_COORDINATOR_TIMEOUT}={text!r}") from None
+    if not (isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and 0 < timeout < float("inf")):
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if process_id != 0:
+        wait_for_coordinator(coordinator_address, timeout)
     jax.distributed.initialize(coordinator_address=coordinator_address, num_processes=num_processes,
-                               process_id=process_id)
+                               process_id=process_id, initialization_timeout=max(1, int(timeout)))
     return given
 
 

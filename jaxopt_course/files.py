@@ -29,6 +29,7 @@ import math
 import os
 import re
 import socket
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -213,3 +214,76 @@ def atomic_save_npz(path, **arrays) -> Path:
     buf = io.BytesIO()
     np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
     return atomic_write_bytes(path, buf.getvalue())
+
+
+class UnreadableNpz(ValueError):
+    """An ``.npz`` file refused by :func:`read_stored_npz`; the text says why (one line, naming the file)."""
+
+
+def read_stored_npz(path, names) -> dict:
+    """Read the arrays ``names`` of an ``.npz`` written by :func:`atomic_save_npz`, trusting nothing in it.
+
+    Memory is bounded by the file's size: every member must be stored
+    uncompressed (as ``numpy.savez`` writes them: no deflate stream to
+    decompress, so no "zip bomb" and no broken stream), lie inside the file,
+    be an ``.npy`` whose header declares exactly the bytes it holds, and not
+    hold Python objects -- all checked before an array is allocated. The
+    file must hold exactly the members ``names`` (each ``NAME.npy``).
+
+    Returns:
+      ``{name: array}``.
+
+    Raises:
+      FileNotFoundError: no file there.
+      UnreadableNpz: anything else (truncated, compressed, other members,
+        a header that claims more than the file holds, ...).
+    """
+    import zipfile
+    import zlib
+
+    path = Path(path)
+    wanted = {f"{name}.npy": name for name in names}
+    errors = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, KeyError, NotImplementedError,
+              RuntimeError, zlib.error)
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read forever
+            raise UnreadableNpz(f"{path} is not a regular file")
+        size = info.st_size
+        archive = zipfile.ZipFile(path)
+    except (FileNotFoundError, UnreadableNpz):
+        raise
+    except (OSError, *errors) as err:
+        raise UnreadableNpz(f"{path} is not a readable .npz ({type(err).__name__}: {err})") from None
+    out = {}
+    with archive:
+        infos = archive.infolist()
+        found = sorted(info.filename for info in infos)
+        if found != sorted(wanted):
+            raise UnreadableNpz(f"{path} holds the members {found[:8]}, expected {sorted(wanted)}")
+        for info in infos:
+            if (info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1 or info.file_size != info.compress_size
+                    or info.header_offset + info.compress_size > size):
+                raise UnreadableNpz(f"{path}: its member {info.filename} is compressed, encrypted or larger than the "
+                                    "file (this project writes them uncompressed)")
+            try:
+                with archive.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    if version not in ((1, 0), (2, 0)):
+                        raise ValueError(f"npy format version {version}")
+                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0)
+                    shape, fortran, dtype = read(f)
+                    declared = math.prod(shape) * dtype.itemsize
+                    if dtype.hasobject or f.tell() + declared != info.file_size:
+                        raise ValueError(f"it declares {dtype} of shape {shape} ({declared} bytes), the file holds "
+                                         f"{info.file_size - f.tell()}")
+                    array = np.empty(shape, dtype, order="F" if fortran else "C")
+                    got = f.readinto(memoryview(array.reshape(-1, order="A").view(np.uint8))) if declared else 0
+                    if got != declared:
+                        raise ValueError("it is cut short")
+            except (OSError, *errors) as err:
+                raise UnreadableNpz(f"{path}: its member {info.filename} is not a readable .npy "
+                                    f"({type(err).__name__}: {err})") from None
+            out[wanted[info.filename]] = array
+    return out
