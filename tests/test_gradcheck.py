@@ -394,19 +394,30 @@ def test_verdict_follows_cs231n_thresholds():
     from jaxopt_course.gradcheck import VERDICT_THRESHOLDS, verdict_of
 
     assert VERDICT_THRESHOLDS == {"wrong": 1e-2, "uncomfortable": 1e-4, "ok": 1e-7}
-    cases = [(1.0, "wrong"), (0.011, "wrong"), (1e-2, "uncomfortable"), (1e-3, "uncomfortable"),
-             (1e-4, "ok"), (1e-6, "ok"), (1e-7, "good"), (0.0, "good"), (float("nan"), "wrong")]
-    assert [verdict_of(e) for e, _ in cases] == [v for _, v in cases]
+    with_kinks = [(1.0, "wrong"), (0.011, "wrong"), (1e-2, "uncomfortable"), (1e-3, "uncomfortable"),
+                  (1e-4, "ok"), (1e-6, "ok"), (1e-7, "good"), (0.0, "good"), (float("nan"), "wrong")]
+    assert [verdict_of(e, smooth=False) for e, _ in with_kinks] == [v for _, v in with_kinks]
+    # A smooth objective has no "ok" band: 1e-7..1e-4 is too high for it (CS231n).
+    smooth = [(0.011, "wrong"), (1e-3, "uncomfortable"), (1e-4, "uncomfortable"), (1e-6, "uncomfortable"),
+              (1.01e-7, "uncomfortable"), (1e-7, "good"), (0.0, "good")]
+    assert [verdict_of(e, smooth=True) for e, _ in smooth] == [v for _, v in smooth]
+    with pytest.raises(TypeError, match="smooth must be True or False"):
+        verdict_of(1e-5, smooth=None)
 
 
-def _report(numerical, analytic, kinks=None, dtype=np.float64, loss_value=1.0, h=1e-4, method="central"):
+def _report(numerical, analytic, kinks=None, dtype=np.float64, loss_value=1.0, h=1e-4, method="central",
+            numerical_2h=None, smooth=None):
     numerical, analytic = np.asarray(numerical, dtype), np.asarray(analytic, dtype)
     k = numerical.size
+    with np.errstate(invalid="ignore"):
+        relative_errors = np.abs(numerical - analytic) / np.maximum(
+            np.maximum(np.abs(numerical), np.abs(analytic)), 1e-300)
     return GradCheckReport(method=method, h=h, dtype=np.dtype(dtype).name, num_params=k, num_checked=k,
                            indices=np.arange(k), shape=(k,), numerical=numerical, analytic=analytic,
-                           relative_errors=np.abs(numerical - analytic) / np.maximum(
-                               np.maximum(np.abs(numerical), np.abs(analytic)), 1e-300),
-                           kinks=np.zeros(k, bool) if kinks is None else np.asarray(kinks), loss_value=loss_value)
+                           relative_errors=relative_errors,
+                           kinks=np.zeros(k, bool) if kinks is None else np.asarray(kinks), loss_value=loss_value,
+                           numerical_2h=None if numerical_2h is None else np.asarray(numerical_2h, dtype),
+                           smooth=(kinks is None) if smooth is None else smooth)
 
 
 def test_report_names_both_relative_errors_by_hand():
@@ -417,44 +428,96 @@ def test_report_names_both_relative_errors_by_hand():
     assert report.relative_error_definition == "|a - b| / max(|a|, |b|)"
     assert report.verdict == "wrong" and not report.passed
     assert "|a - b| / (|a| + |b|): max 4.76e-02" in str(report)
-    assert report.verdict_line().startswith("verdict: PROBABLY WRONG -- max relative error 9.09e-02")
-    assert "> 1e-2 probably wrong" in report.verdict_line() and "< 1e-7 good" in report.verdict_line()
+    # The check's own error here is 4 eps |f| / h = 8.9e-12: the proven mismatch is 0.1 / 1.1 less 8e-12.
+    assert report.error_bounds == pytest.approx(4 * np.finfo(np.float64).eps / 1e-4)
+    assert report.verdict_line().startswith("verdict: PROBABLY WRONG -- largest mismatch beyond the check's own "
+                                            "error 9.09e-02")
+    assert "> 1e-2 probably wrong" in report.verdict_line() and "<= 1e-7 good" in report.verdict_line()
+    assert "smooth objective" in report.verdict_line() and "beyond this check's own error" in report.hint
+
+
+def test_the_check_subtracts_its_own_error_estimated_from_a_second_step():
+    """By hand: D(h) = 1.0003, D(2h) = 1.0012 (an h^2 error of 3e-4), analytic 1.0."""
+    # Central: truncation of D(h) = (D(2h) - D(h)) / 3 = 3e-4; the bound is 4 x (that + round-off).
+    report = _report([1.0003], [1.0], numerical_2h=[1.0012], h=1e-2)
+    assert report.truncation_errors == pytest.approx([3e-4])
+    bound = 4 * (3e-4 + np.finfo(np.float64).eps / 1e-2)
+    assert report.error_bounds == pytest.approx([bound])
+    assert report.resolutions == pytest.approx([bound / 1.0003])
+    # The mismatch 3e-4 is all truncation: nothing proven, but the check resolves only 1.2e-3.
+    assert report.excess_relative_errors == pytest.approx([0.0])
+    assert report.verdict == "inconclusive" and "steps h and 2h disagree" in report.hint
+    # Forward differences: the error is first order, D(2h) - D(h) itself.
+    forward = _report([1.0003], [1.0], numerical_2h=[1.0006], method="forward", h=1e-2)
+    assert forward.truncation_errors == pytest.approx([3e-4])
+    # A mismatch far beyond the bound is proven: 1.05 vs 1.0 with a truncation estimate of 1e-9.
+    wrong = _report([1.05], [1.0], numerical_2h=[1.05 + 3e-9])
+    assert wrong.excess_relative_errors[0] == pytest.approx((0.05 - wrong.error_bounds[0]) / 1.05)
+    assert wrong.verdict == "wrong"
 
 
 def test_report_judges_away_from_kinks_and_explains_them():
-    # The only bad coordinate is flagged as a kink: the verdict reads the others (1e-9: good).
+    # The only bad coordinate is flagged as a kink: the verdict reads the others (1e-9 beyond 8.9e-12: good).
     report = _report([1.0, 2.0, 0.0], [1.0 + 1e-9, 2.0, 1.0], kinks=[False, False, True])
-    assert report.max_relative_error == 1.0 and report.verdict_error == pytest.approx(1e-9, rel=1e-3)
-    assert report.verdict == "good" and report.passed and report.hint is None
-    assert "leaving out 1 coordinate(s) near kinks" in report.verdict_line()
+    assert report.max_relative_error == 1.0
+    assert report.verdict_error == pytest.approx((1e-9 - 4 * np.finfo(np.float64).eps / 1e-4) / (1 + 1e-9))
+    assert not report.smooth and report.verdict == "good" and report.passed and report.hint is None
+    assert "not judged: 1 near kinks" in report.verdict_line() and "objective with kinks" in report.verdict_line()
     assert "kink of the hinge" in str(report) and "legitimately" in str(report)
     # Every coordinate a kink: judged on all of them.
     assert _report([0.0], [1.0], kinks=[True]).verdict == "wrong"
+    # 1e-5 beyond the check's error: ok with kinks, uncomfortable for a smooth objective.
+    assert _report([1.0, 2.0], [1.0 + 1e-5, 2.0], smooth=False).verdict == "ok"
+    assert _report([1.0, 2.0], [1.0 + 1e-5, 2.0]).verdict == "uncomfortable"
+    assert _report([1.0, 2.0], [1.0 + 1e-5, 2.0], kinks=[False, False]).verdict == "ok"  # a mask declares kinks
 
 
-def test_hints_name_round_off_forward_differences_or_a_real_mismatch():
+def test_nan_or_inf_slopes_are_never_good():
+    # One NaN numerical slope among right ones: inconclusive, with a hint (issue 24: it said GOOD).
+    nan = _report([1.0, np.nan, 2.0], [1.0, 3.0, 2.0])
+    assert nan.verdict == "inconclusive" and not nan.passed and nan.num_nonfinite_numerical == 1
+    assert "NaN or Inf" in nan.hint and "not finite" in nan.hint
+    assert "1 whose numerical slope is NaN or Inf" in nan.verdict_line()
+    inf = _report([np.inf, 2.0], [1.0, 2.0])
+    assert inf.verdict == "inconclusive" and "NaN or Inf" in inf.hint
+    # A NaN slope and a proven mismatch elsewhere: the mismatch decides.
+    assert _report([np.nan, 2.0], [1.0, 2.5]).verdict == "wrong"
+    # With kinks, a NaN slope still never passes, even where the rest reads ok.
+    assert _report([np.nan, 1.0], [1.0, 1.0 + 1e-5], smooth=False).verdict == "inconclusive"
+    # The analytic gradient NaN where the finite difference is finite: wrong.
+    bad = _report([1.0, 2.0], [np.nan, 2.0])
+    assert bad.verdict == "wrong" and "analytic gradient is NaN or Inf" in bad.hint
+    assert json.loads(json.dumps(nan.to_dict()))["num_nonfinite_numerical"] == 1
+    # Through check_gradient: log(w) stepped below 0 gives a NaN slope at w = 5e-5 < h.
+    with jax.enable_x64(True):
+        f = lambda w: jnp.sum(jnp.log(w))  # noqa: E731
+        w = jnp.array([1.0, 5e-5])
+        report = check_gradient(f, w, analytic_grad=1.0 / w, h=1e-4)
+    assert np.isnan(report.numerical[1]) and report.verdict == "inconclusive" and "NaN or Inf" in report.hint
+
+
+def test_hints_name_round_off_truncation_or_a_real_mismatch():
     eps32 = float(np.finfo(np.float32).eps)
     # Round-off: |f| = 9, h = 1e-4 in float32 resolves slopes to eps * 9 / 1e-4 = 1.1e-2 only.
     roundoff = _report([0.0, 0.0], [3e-4, 1e-3], dtype=np.float32, loss_value=9.0)
     assert roundoff.roundoff_error == pytest.approx(eps32 * 9.0 / 1e-4)
     # Both slopes are below that resolution: nothing can be judged.
     assert roundoff.num_numerical_zero == 2 and roundoff.num_unresolved == 2
-    assert roundoff.verdict == "inconclusive" and not roundoff.passed and np.isnan(roundoff.verdict_error)
+    assert roundoff.verdict == "inconclusive" and not roundoff.passed and np.isnan(roundoff.resolution)
     assert "float32 round-off" in roundoff.hint and "cannot tell" in roundoff.hint and "float64" in roundoff.hint
     assert "2 numerical slope(s) came out exactly 0" in roundoff.hint
     assert roundoff.verdict_line().startswith("verdict: INCONCLUSIVE")
-    # One slope above the resolution, off by less than the round-off: judged wrong, explained by round-off.
-    mixed = _report([0.0, 0.05], [3e-4, 0.045], dtype=np.float32, loss_value=9.0)
-    assert mixed.num_unresolved == 1 and mixed.verdict == "wrong" and "float32 round-off" in mixed.hint
-    assert "leaving out 1 below the resolution eps*|f|/h = 1.1e-02" in mixed.verdict_line()
-    # The same mismatch in float64 (round-off 2e-12): far above round-off, so not explained by it.
+    # One slope resolved (50, to 8.6e-4), off by 10 %: proven wrong, beyond the check's own error.
+    mixed = _report([0.0, 50.0], [3e-4, 45.0], dtype=np.float32, loss_value=9.0)
+    assert mixed.num_unresolved == 1 and mixed.num_judged == 1 and mixed.verdict == "wrong"
+    assert "beyond this check's own error" in mixed.hint
+    assert "not judged: 1 that resolve less than 0.001" in mixed.verdict_line()
+    # The same mismatch as `roundoff` in float64 (round-off 2e-11): far above it, so proven.
     real = _report([0.0, 0.0], [3e-4, 1e-3], dtype=np.float64, loss_value=9.0)
-    assert "above the round-off estimate" in real.hint and "ten times smaller" in real.hint
-    forward = _report([1.01], [1.0], loss_value=9.0, method="forward")
-    assert "forward differences" in forward.hint
+    assert real.verdict == "wrong" and "beyond this check's own error" in real.hint
     data = json.loads(json.dumps(roundoff.to_dict()))
     assert data["verdict"] == "inconclusive" and data["passed"] is False and data["hint"] == roundoff.hint
-    assert data["verdict_error"] is None and data["num_unresolved"] == 2
+    assert data["resolution"] is None and data["num_unresolved"] == 2 and data["num_judged"] == 0
     assert data["thresholds"]["wrong"] == 1e-2 and data["verdict_line"] == roundoff.verdict_line()
 
 
@@ -474,6 +537,7 @@ def test_the_default_float32_check_is_diagnosed_as_round_off():
         assert report.loss_value == pytest.approx(9.0, abs=0.01)  # every margin about 1: 9 wrong classes
         assert report.passed == expect_pass, str(report)
         if not expect_pass:
+            assert report.verdict == "inconclusive", str(report)
             assert report.num_numerical_zero > 0 and "float32 round-off" in report.hint, str(report)
 
 
@@ -590,7 +654,7 @@ def test_cli_gradcheck_table_and_json(capsys):
     # so a difference quotient is only good to about 1e-6 / h = 1e-2.
     assert 0 < data["max_abs_error"] < 5e-2
     assert data["roundoff_error"] == pytest.approx(np.finfo(np.float32).eps * data["loss_value"] / 1e-4)
-    assert data["verdict"] in ("wrong", "uncomfortable") and not data["passed"]
+    assert data["verdict"] == "inconclusive" and not data["passed"]
     assert "float32 round-off" in data["hint"] and "float64" in data["hint"]
 
 
@@ -619,3 +683,62 @@ def test_cli_gradcheck_on_cifar10_dev_set(cifar10_root, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["split"] == "dev" and data["num_examples"] == 500 and data["num_params"] == 30730
     assert data["mean_relative_error"] < 1e-5
+
+
+# ---------------------------------------------------------------------------
+# Verdicts that fit the objective, on digits (issue 20).
+# ---------------------------------------------------------------------------
+
+
+def _digits_problem(dtype, n=300, scale=1e-4):
+    from jaxopt_course import load_digits
+
+    split = load_digits().train
+    X, y = jnp.asarray(split.X[:n], dtype), jnp.asarray(split.y[:n])
+    W = scale * jax.random.normal(jax.random.key(0), (10, X.shape[1]), dtype)
+    return W, X, y
+
+
+@pytest.mark.parametrize("loss", ["softmax", "svm"])
+def test_right_gradients_read_good_and_wrong_ones_never_pass_on_digits(loss):
+    """float64, check_gradient's defaults (central, h = 1e-4), W = 1e-4 randn, as the README tour and the CLI."""
+    loss_fn, loss_and_grad = losses.get_loss(loss), analytic.LOSS_AND_GRAD[loss]
+    reg = 1e-2
+    with jax.enable_x64(True):
+        W, X, y = _digits_problem(np.float64)
+        f = lambda W: loss_fn(W, X, y, reg=reg)  # noqa: E731
+        _, right = loss_and_grad(W, X, y, reg=reg)
+        _, data_only = loss_and_grad(W, X, y, reg=0.0)
+        kinks = svm_kink_crossings(W, X, y) if loss == "svm" else None
+        gradients = {
+            "right": right,
+            "1 % off": 1.01 * right,
+            "without the 2 reg W term": data_only,
+            "without the 1/N": data_only * X.shape[0] + 2 * reg * W,
+        }
+        reports = {name: check_gradient(f, W, g, kinks=kinks) for name, g in gradients.items()}
+        plain = check_gradient(f, W, right)  # no mask, nothing declared: judged as smooth
+    right_report = reports.pop("right")
+    assert right_report.verdict == "good" and right_report.passed and right_report.hint is None, str(right_report)
+    # The raw relative error is not below 1e-7 everywhere: the check's own error explains it.
+    assert right_report.resolution <= 1e-7 and right_report.verdict_error <= 1e-7
+    assert plain.smooth and plain.verdict == "good", str(plain)
+    for name, report in reports.items():
+        assert report.verdict in ("wrong", "uncomfortable") and not report.passed, (name, str(report))
+        assert report.verdict_error > 1e-3, name
+
+
+def test_float32_proves_wrong_gradients_but_cannot_vouch_for_a_right_one():
+    """float32, h = 1e-2 (the CLI's float32 step): its resolution is near 1e-3, so no "good", but 1 % shows."""
+    with jax.enable_x64(False):
+        W, X, y = _digits_problem(np.float32)
+        f = lambda W: losses.softmax_loss(W, X, y)  # noqa: E731
+        _, right = analytic.softmax_loss_and_grad(W, X, y)
+        report = check_gradient(f, W, right, h=1e-2)
+        off = check_gradient(f, W, 1.01 * right, h=1e-2)
+        no_mean = check_gradient(f, W, right * X.shape[0], h=1e-2)
+    assert report.verdict == "inconclusive" and report.verdict_error == 0.0, str(report)
+    assert "float32" in report.hint and "float64" in report.hint
+    eps32 = float(np.finfo(np.float32).eps)
+    assert report.roundoff_error == pytest.approx(eps32 * report.loss_value / 1e-2)
+    assert off.verdict == "uncomfortable" and no_mean.verdict == "wrong", (str(off), str(no_mean))
