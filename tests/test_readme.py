@@ -66,6 +66,7 @@ def test_the_tour_runs_pasted_into_the_interpreter_and_says_true_values():
     assert float(ns["svm_loss"](ns["W"], ns["X"], ns["y"], reg=1e-3)) == pytest.approx(9.0, abs=0.05)
     assert float(ns["softmax_loss"](ns["W"], ns["X"], ns["y"])) == pytest.approx(math.log(10), abs=0.01)
     assert float(jnp.max(ns["report"].relative_errors)) < 1e-6
+    assert ns["report"].verdict == "good", str(ns["report"])  # a right gradient reads good (issue 20)
     evaluate, splits = ns["evaluate"], ns["splits"]
     assert 0.1 < evaluate(ns["found"].params, splits)["test"] < 0.35
     assert 0.75 < evaluate(ns["local"].params, splits)["test"] < 0.92
