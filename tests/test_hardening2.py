@@ -659,7 +659,9 @@ def test_a_signal_at_a_random_moment_ends_the_run_cleanly_with_128_plus_its_numb
         r = signal_trial(tmp_path, signum, delay, steps)
         where = f"trial {trial}: delay {delay:.3f} s of {span:.2f}: {r}"
         assert "Traceback" not in r["err"] and "Exception ignored" not in r["err"], where
-        if r["code"] == 0:  # finished before the signal came, never after (a swallowed signal)
+        if r["code"] in (0, -signum) and "done" in r["out"]:
+            # Finished before the signal came, never after (a swallowed signal). Sent while the interpreter
+            # shuts down (its handlers restored to the defaults), the signal itself may end it: nothing is lost.
             assert r["out"].split()[-2] == "done" and float(r["out"].split()[-1]) <= r["sent"], where
             outcomes["after"] += 1
         elif "saved" in r["out"]:  # during training: the checkpoint path ran, for SIGTERM as for SIGINT
@@ -676,6 +678,7 @@ def test_a_signal_at_a_random_moment_ends_the_run_cleanly_with_128_plus_its_numb
             assert r["err"] == f"jaxopt-course: interrupted ({signal.Signals(signum).name})\n", where
             assert not r["ckpt"].exists(), where
             outcomes["outside training"] += 1
+    print(signal.Signals(signum).name, outcomes)
     assert outcomes["outside training"] >= 3, outcomes  # start-up (importing JAX, compiling) was hit
 
 
