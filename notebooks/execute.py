@@ -9,17 +9,33 @@ printing the failing cell's error, and exits 1.
 The data set is chosen by ``$JAXOPT_COURSE_DATA`` (``digits``, the default,
 or ``cifar10`` with ``$JAXOPT_COURSE_CIFAR10`` naming the folder that holds
 ``cifar-10-batches-py/``); it is passed through to the kernel.
+
+The kernel runs the notebook and nothing else: it starts with an empty
+IPython profile (not ``~/.ipython/profile_default/startup/*.py``, which
+would run before the first cell and could change the numbers), and its
+sockets are encrypted with CurveZMQ keys the kernel manager provisions, so
+ipykernel has no "running over TCP without encryption" warning to print.
+``docs/api/hooks.py`` starts mkdocs-jupyter's kernels the same way.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+
+#: The kernels' traitlets configuration: the kernel manager gives each kernel CurveZMQ keys, so this process
+#: and the kernel talk over encrypted sockets ("auto": where pyzmq has CurveZMQ and the kernelspec declares
+#: it, as ipykernel 7's does; elsewhere plain TCP, as before).
+KERNEL_CONFIG = {"KernelManager": {"transport_encryption": "auto"}}
 
 
 def notebook_sources(folder: Path = HERE) -> list[Path]:
@@ -27,9 +43,38 @@ def notebook_sources(folder: Path = HERE) -> list[Path]:
     return sorted(p for p in folder.glob("[0-9][0-9]_*.py"))
 
 
+def _private_folder(prefix: str) -> Path:
+    """A new empty folder, readable by this user only, removed when this process exits."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
+def clean_ipython_dir() -> Path:
+    """An empty ``IPYTHONDIR``: the kernel's profile has no startup files, config or history of the user's."""
+    return _private_folder("jaxopt-course-ipython-")
+
+
+def jupyter_config_dir() -> Path:
+    """A folder holding ``jupyter_nbconvert_config.json`` = :data:`KERNEL_CONFIG`, for ``$JUPYTER_CONFIG_PATH``.
+
+    mkdocs-jupyter builds its kernels from nbconvert's configuration files,
+    so this is how the site's kernels get the same encrypted sockets.
+    """
+    folder = _private_folder("jaxopt-course-jupyter-config-")
+    (folder / "jupyter_nbconvert_config.json").write_text(json.dumps(KERNEL_CONFIG), encoding="utf-8")
+    return folder
+
+
 def kernel_environment(environ=None) -> dict:
     """The environment the notebooks' kernel starts with.
 
+    * ``IPYTHONDIR`` is a new empty folder (:func:`clean_ipython_dir`): the
+      user's IPython profile -- its ``startup/*.py`` files above all -- does
+      not run in the kernel;
+    * ``JUPYTER_CONFIG_PATH`` starts with :func:`jupyter_config_dir`, whose
+      nbconvert configuration encrypts the kernels' sockets (it matters to
+      mkdocs-jupyter; :func:`execute` passes :data:`KERNEL_CONFIG` itself);
     * ``MPLBACKEND`` is the kernel's inline backend, so figures become outputs
       (a caller's ``MPLBACKEND=Agg``, usual in a headless shell, would send
       them nowhere);
@@ -42,6 +87,9 @@ def kernel_environment(environ=None) -> dict:
     from jaxopt_course import cache
 
     env = dict(os.environ if environ is None else environ)
+    env["IPYTHONDIR"] = str(clean_ipython_dir())
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
+        [str(jupyter_config_dir())] + ([env["JUPYTER_CONFIG_PATH"]] if env.get("JUPYTER_CONFIG_PATH") else []))
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     if env.get(cache.NO_CACHE_ENV, "") in ("", "0"):
         env.setdefault("JAX_COMPILATION_CACHE_DIR", str(cache.cache_dir(env)))
@@ -59,9 +107,10 @@ def execute(source: Path, out_dir: Path, *, timeout: int = 600, kernel_name: str
     import jupytext
     import nbformat
     from nbclient import NotebookClient
+    from traitlets.config import Config
 
     notebook = jupytext.read(source)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name=kernel_name,
+    client = NotebookClient(notebook, timeout=timeout, kernel_name=kernel_name, config=Config(KERNEL_CONFIG),
                             resources={"metadata": {"path": str(source.parent)}})
     client.execute(env=kernel_environment())
     out_dir.mkdir(parents=True, exist_ok=True)
