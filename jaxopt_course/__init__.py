@@ -43,7 +43,8 @@ _EXPORTS = {
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 _SUBMODULES = ("analytic", "cache", "checkpoint", "cli", "compare", "complex_step", "curvature", "data", "distributed",
-               "files", "finite_differences", "gradcheck", "losses", "model", "plots", "search", "sgd", "toys", "train")
+               "files", "finite_differences", "gradcheck", "limits", "locks", "losses", "model", "plots", "search", "sgd",
+               "signals", "toys", "train")
 
 
 def __getattr__(name):

@@ -327,8 +327,6 @@ def arrays_checksum(arrays: dict) -> str:
 
 def _read_digits(path: Path):
     """The digits kept at ``path``, after the checks; ValueError saying what is wrong (FileNotFoundError: none)."""
-    import numpy as np
-
     from .data import Split, Splits, check_default_digits
     from .files import read_stored_npz
 

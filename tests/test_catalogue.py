@@ -31,12 +31,15 @@ import numpy as np
 import optax
 import pytest
 
-from jaxopt_course import fit, load_cifar10, load_data, random_search, softmax_loss, svm_loss
-from jaxopt_course.checkpoint import load_checkpoint, save_checkpoint, save_run
+from jaxopt_course import fit, limits, load_cifar10, load_data, locks, random_search, softmax_loss, svm_loss, toys
+from jaxopt_course.checkpoint import load_checkpoint, read_checkpoint_config, save_checkpoint, save_run
 from jaxopt_course.cli import main
 from jaxopt_course.data import download_cifar10, read_cifar10_batch
 from jaxopt_course.files import WriteError
 from jaxopt_course.gradcheck import numerical_gradient
+from jaxopt_course.distributed import initialize_multihost
+from jaxopt_course.limits import LimitError
+from jaxopt_course.locks import FolderInUse
 from jaxopt_course.losses import get_loss
 from jaxopt_course.model import init_weights
 from jaxopt_course.train import TrainState, get_optimizer
@@ -146,6 +149,31 @@ def corrupt_checkpoint(tmp: Path):
     sgd_checkpoint(tmp)
     path = tmp / "ckpt" / "checkpoint.npz"
     path.write_bytes(path.read_bytes()[:100])
+
+
+def nested_config_checkpoint(tmp: Path):
+    sgd_checkpoint(tmp)
+    path = tmp / "ckpt" / "checkpoint.npz"
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["config_json"] = np.str_('{"a": ' + "[" * 200000 + "]" * 200000 + "}")
+    np.savez(path, **arrays)
+
+
+_HELD = []  # the other run's lock, kept alive for the row
+
+
+def hold_out_folder(tmp: Path):
+    """What a run holding ``tmp/out`` leaves: the OS lock (held here) and its owner file."""
+    import filelock
+
+    from jaxopt_course.files import atomic_write_json
+
+    (tmp / "out").mkdir()
+    lock = filelock.FileLock(tmp / "out" / locks.LOCK_FILE)
+    lock.acquire(timeout=0)
+    _HELD.append(lock)
+    atomic_write_json(tmp / "out" / locks.OWNER_FILE, {"pid": 4242, "host": "elsewhere", "started": 0})
 
 
 def adam_like():
@@ -592,6 +620,61 @@ CATALOGUE = [
         ["train", "--loss", "svm", "--steps", "2", "--checkpoint-dir", "{tmp}/ckpt"], 2,
         r"ckpt/checkpoint.npz holds the checkpoint of another run \(--loss softmax, this command has svm\).*--force",
         small_checkpoint),
+    # --- issue 24: limits before allocation, silent wrong answers, bounded readers, locks ------------------------
+    Row("labels-int64-wide", "python", "int64 labels beyond int32 (2**32 + 1 would be narrowed to 1)",
+        lambda t: fit_(y=np.array([0, 1, 2, 2 ** 32 + 1, 0], np.int64)), ValueError,
+        r"y must hold class labels that fit in int32 \(JAX's integers\), got int64 values in \[0, 4294967297\]"),
+    Row("X-beyond-float32", "python", "float64 data beyond float32's range (1e39 would become inf)",
+        lambda t: svm_loss(W, X.astype(np.float64) * 1e39, y), ValueError,
+        r"X holds values up to 1.9e\+39 in magnitude, beyond float32's largest .*The data overflow, not the step size"),
+    Row("scale-rounds-to-zero", "python", "a random-search scale that is 0 in float32",
+        lambda t: random_search(lambda w: jnp.sum(w), KEY, (2,), trials=3, scale=1e-300), ValueError,
+        r"scale = 1e-300 rounds to 0 in float32 \(its smallest positive number is 1.4e-45\)"),
+    Row("step-size-rounds-to-zero", "python", "a tea step size that is 0 in float32",
+        lambda t: toys.gradient_descent_1d(toys.tea_cost, 20.0, step_size=1e-320), ValueError,
+        r"step_size = 1e-320 rounds to 0 in float32"),
+    Row("tea-start-overflows", "python", "a tea start of 1e308 (its cost would be NaN)",
+        lambda t: toys.gradient_descent_1d(toys.tea_cost, 1e308), ValueError,
+        r"temperature = 1e\+308 is inf in float32"),
+    Row("trials-over-int32", "python", "random search with 3e9 trials (JAX counts them in int32)",
+        lambda t: random_search(lambda w: jnp.sum(w), KEY, (2,), trials=3 * 10 ** 9), LimitError,
+        r"trials must be <= 2147483647 \(2\*\*31 - 1, JAX's 32-bit integers\), got 3000000000"),
+    Row("tea-points-over-int32", "python", "a tea grid of 1e12 points",
+        lambda t: toys.temperature_grid(10 ** 12), LimitError, r"points must be <= 2147483647 .*got 1000000000000"),
+    Row("seed-over-int64", "python", "a seed of 2**64",
+        lambda t: limits.check_seed(2 ** 64), LimitError, r"seed must lie in \[-2\*\*63, 2\*\*63 - 1\]"),
+    Row("memory-over-limit", "python", "a computation estimated beyond the memory available",
+        lambda t: limits.check_memory(2 ** 31, "a sweep of 90000 models", hint="use a smaller grid",
+                                      environ={limits.MEMORY_LIMIT_ENV: "1G"}), LimitError,
+        r"a sweep of 90000 models needs about 2.0 GiB of memory, more than the 1.0 GiB available "
+        r"\(\$JAXOPT_COURSE_MEMORY_LIMIT\); use a smaller grid"),
+    Row("grid-needs-yes", "python", "a grid estimated to run for days, without --yes",
+        lambda t: limits.check_duration(limits.sweep_seconds(9 * 10 ** 6, 1000, 256, 650), "a 3000 x 3000 sweep"),
+        LimitError, r"a 3000 x 3000 sweep would take about [\d.]+ days .*pass --yes to run it anyway"),
+    Row("checkpoint-config-nested", "python", "a checkpoint whose config_json nests 200000 brackets",
+        lambda t: read_checkpoint_config(t / "ckpt"), ValueError,
+        r"its run configuration is nested 200001 levels deep, more than the 32 a configuration may have",
+        nested_config_checkpoint),
+    Row("resume-not-a-checkpoint", "python", "--resume a file that is no checkpoint (/etc/passwd)",
+        lambda t: read_checkpoint_config(t / "passwd"), ValueError,
+        r"passwd is not a jaxopt-course checkpoint \(it is not an .npz file\); --resume takes the checkpoint.npz",
+        write_file("passwd", b"root:x:0:0:root:/root:/bin/bash\n")),
+    Row("batch-fifo", "python", "a CIFAR-10 batch file that is a FIFO (reading it would block forever)",
+        lambda t: read_cifar10_batch(t / "data_batch_1"), ValueError,
+        r"data_batch_1 is a FIFO \(named pipe\), not a CIFAR-10 batch file; refusing to read it",
+        lambda t: os.mkfifo(t / "data_batch_1")),
+    Row("batch-encode-bomb", "python", "a 1 MB batch that re-encodes one string 2000 times (2 GiB of bytes)",
+        lambda t: read_cifar10_batch(t / "data_batch_1"), ValueError,
+        r"its _codecs.encode calls would make more than \d+ bytes, more than the file holds", write_file(
+            "data_batch_1", b"\x80\x02c_codecs\nencode\nq\x00X\x00\x00\x10\x00" + b"a" * 2 ** 20
+            + b"q\x01X\x06\x00\x00\x00latin1q\x02]" + b"h\x00h\x01h\x02\x86Ra" * 2000 + b".")),
+    Row("folder-in-use", "python", "a second run on a folder another run holds (issue 24: one writer per folder)",
+        lambda t: locks.hold(t / "out").__enter__(), FolderInUse,
+        r"out is in use by another run \(pid \d+ on host .*, since .* UTC\); wait for it to finish or stop it, or use "
+        r"another folder", hold_out_folder),
+    Row("coordinator-unreachable", "python", "a multi-host run whose coordinator nobody runs",
+        lambda t: initialize_multihost("127.0.0.1:1", 2, 1, environ={}, timeout=0.3), ConnectionError,
+        r"nobody accepts connections at 127.0.0.1:1 after 0.3 s .*start process 0 \(the coordinator\) first"),
 ]
 
 

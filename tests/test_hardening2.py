@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import pickle
 import random
@@ -103,7 +102,9 @@ def test_a_long_grid_asks_for_yes():
 
 
 def test_search_and_tea_refuse_huge_requests_before_allocating(monkeypatch):
-    f = lambda W: jnp.sum(W ** 2)  # noqa: E731
+    def f(W):
+        return jnp.sum(W ** 2)
+
     with pytest.raises(limits.LimitError, match="trials must be <= 2147483647"):
         search.random_search(f, jax.random.key(0), (2,), trials=3 * 10 ** 9)
     with pytest.raises(limits.LimitError, match=r"the number of grid points must be <= 2147483647 .*got 10000000000"):
