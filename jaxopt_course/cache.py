@@ -230,11 +230,16 @@ def prune_compilation_cache(folder) -> list[Path]:
     ``MAX_EXPANSION`` times its size and ``MAX_ENTRY_BYTES`` (truncated,
     garbled, or a bomb that would cost gigabytes on every run). Each entry
     is decompressed once: those checked are listed, with their size and
-    time, in ``VERIFIED_FILE``, so a later run only stats them.
+    modification time, in ``VERIFIED_FILE``, so a later run only stats them
+    -- and since JAX writes an entry once and never rewrites it, one whose
+    size or time changed since it was checked was replaced from outside
+    (say, another entry copied over it) and is removed too.
 
-    It cannot tell an entry copied over another's name (a valid program for
-    another computation) from the right one: JAX's key is a hash of the
-    program, the entry is not checked against it. See ``docs/reliability.md``.
+    What it cannot catch: an entry replaced *before* any run checked it, by
+    a valid program for another computation. JAX's key is a hash of the
+    program, but the entry's content is not checked against it (JAX can,
+    at the cost of compiling everything once per process:
+    ``JAX_COMPILATION_CACHE_CHECK_CONTENTS=1``). See ``docs/reliability.md``.
     """
     folder = Path(folder)
     removed = []
@@ -258,7 +263,9 @@ def prune_compilation_cache(folder) -> list[Path]:
                 now_verified[entry.name] = stamp
                 continue
             changed = True
-            if info.st_size:
+            # JAX writes an entry once and never rewrites it: one checked before whose size or time changed
+            # was replaced by something else (a copy of another entry, say) -- removed, so it is compiled again.
+            if info.st_size and entry.name not in verified:
                 limit = min(MAX_ENTRY_BYTES, MAX_EXPANSION * info.st_size)
                 with open(entry.path, "rb") as f:
                     data = f.read(MAX_ENTRY_BYTES + 1)

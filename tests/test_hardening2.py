@@ -558,6 +558,14 @@ def test_compilation_cache_entries_jax_could_not_use_are_pruned(tmp_path):
     assert cache.prune_compilation_cache(tmp_path) == []  # checked once: now only its size and time are compared
     (tmp_path / "jit_good-cache").write_bytes(b"")  # the same name, emptied later: pruned on the next start
     assert [p.name for p in cache.prune_compilation_cache(tmp_path)] == ["jit_good-cache", "jit_good-atime"]
+    # Another valid entry copied over a checked one (softmax's program under the SVM's key): JAX never rewrites
+    # an entry, so a checked entry that changed was replaced from outside, and goes.
+    (tmp_path / "jit_svm-cache").write_bytes(zlib.compress(program))
+    (tmp_path / "jit_softmax-cache").write_bytes(zlib.compress(program[::-1] + b"softmax"))
+    assert cache.prune_compilation_cache(tmp_path) == []
+    (tmp_path / "jit_svm-cache").write_bytes((tmp_path / "jit_softmax-cache").read_bytes())
+    assert [p.name for p in cache.prune_compilation_cache(tmp_path)] == ["jit_svm-cache"]
+    assert sorted(json.loads((tmp_path / cache.VERIFIED_FILE).read_text())) == ["jit_softmax-cache"]
 
 
 @pytest.mark.slow
