@@ -96,7 +96,7 @@ def _handler(signum, frame):
     if _state.deferring <= 0:
         _leave(signum, "interrupted")
     if _state.pending is not None:
-        _leave(signum, "interrupted again: stopped at once (the last checkpoint written, if any, is whole)")
+        _leave(signum, "interrupted again, stopping at once")
     _state.pending = signum
 
 

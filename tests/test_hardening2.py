@@ -805,3 +805,20 @@ def test_a_coordinator_that_starts_late_is_waited_for():
     finally:
         timer.cancel()
         server.close()
+
+
+def test_a_second_signal_while_the_first_waits_ends_the_process_at_once():
+    proc = run_python("""
+        import os, signal, time
+        from jaxopt_course import signals
+        signals.install()
+        with signals.deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # recorded, not raised: still here
+            print("still running", flush=True)
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+        print("not reached", flush=True)
+    """, timeout=60)
+    assert proc.returncode == 143 and proc.stdout == "still running\n", proc
+    assert proc.stderr == "jaxopt-course: interrupted again, stopping at once (SIGTERM)\n"
