@@ -181,10 +181,10 @@ def check_representable(value, name: str, dtype) -> None:
             rounded = np.asarray(v).astype(target)
         if rounded == 0:
             tiny = float(np.finfo(target).smallest_subnormal)
-            raise ValueError(f"{name} = {v:g} rounds to 0 in {target} (its smallest positive number is "
+            raise ValueError(f"{name} = {float(v)!r} rounds to 0 in {target} (its smallest positive number is "
                              f"{tiny:.2g}): use a larger {name}, or compute in float64")
         if not np.isfinite(rounded):
-            raise ValueError(f"{name} = {v:g} is inf in {target} (its largest number is "
+            raise ValueError(f"{name} = {float(v)!r} is inf in {target} (its largest number is "
                              f"{float(np.finfo(target).max):.3g}): use a smaller {name}")
 
 
