@@ -34,12 +34,22 @@ test-fast: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/python notebooks/execute.py --out build/notebooks
 
+# The lecture's report for the site: rerun only when the code that computes it changed
+# (the package, the experiments, the dependencies), so a second `make docs` reuses it.
+REPORT         := build/report/lecture/report.md
+REPORT_SOURCES := $(shell find jaxopt_course experiments -name '*.py' -not -path '*/__pycache__/*' 2>/dev/null)
+
+$(REPORT): $(STAMP) pyproject.toml $(REPORT_SOURCES)
+	$(BIN)/jaxopt-course lecture --out build/report --progress off
+	touch $@
+
 # The documentation site (MkDocs + Material + mkdocstrings), built strictly into build/site/:
 # the pages of docs/, the API reference, the notebooks (executed) and the lecture's report
-# (run first into build/report/, so its numbers and figures are this code's).
-docs: $(STAMP)
+# (build/report/, so its numbers and figures are this code's). It loads nothing from another
+# host: MathJax is the npm package pinned in docs/javascripts/, installed by vendor.py (npm ci).
+docs: $(STAMP) $(REPORT)
 	$(PIP) install --quiet -e '.[test,docs]'
-	$(BIN)/jaxopt-course lecture --out build/report --progress off
+	$(BIN)/python docs/javascripts/vendor.py
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 	@echo "the site: build/site/index.html"
 
