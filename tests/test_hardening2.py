@@ -101,6 +101,21 @@ def test_a_long_grid_asks_for_yes():
     assert limits.check_duration(10.0, "a short one") == 10.0
 
 
+def test_check_sweep_bundles_the_counts_memory_and_time_checks():
+    env = {limits.MEMORY_LIMIT_ENV: "1T"}
+    limits.check_sweep(300 * 300, 650, 1000, 256, 10, what="a 300 x 300 sweep", environ=env, yes=True)
+    with pytest.raises(limits.LimitError, match=r"a 300 x 300 sweep would take about [\d.]+ h .*pass --yes"):
+        limits.check_sweep(300 * 300, 650, 1000, 256, 10, what="a 300 x 300 sweep", environ=env)
+    with pytest.raises(limits.LimitError, match=r"a 300 x 300 sweep needs about 4.1 GiB of memory, more than the "
+                                                r"1.0 GiB available .*use a smaller grid, fewer seeds or fewer steps"):
+        limits.check_sweep(300 * 300, 650, 1000, 256, 10, what="a 300 x 300 sweep",
+                           environ={limits.MEMORY_LIMIT_ENV: "1G"}, yes=True)
+    with pytest.raises(limits.LimitError, match="the number of models must be <= 2147483647"):
+        limits.check_sweep(10 ** 10, 650, 10, 256, 10, what="seeds=10**10")
+    with pytest.raises(limits.LimitError, match="steps must be <= 2147483647"):
+        limits.check_sweep(1, 650, 2 ** 31, 256, 10, what="one model")
+
+
 def test_search_and_tea_refuse_huge_requests_before_allocating(monkeypatch):
     def f(W):
         return jnp.sum(W ** 2)
