@@ -86,7 +86,7 @@ def cache_root(environ=None) -> Path | None:
     if os.path.isabs(xdg):
         return Path(xdg) / "jaxopt-course"
     home = env.get("HOME", "")
-    if os.path.isabs(home) and os.path.normpath(home) != "/":
+    if os.path.isabs(home):
         return Path(home) / ".cache" / "jaxopt-course"
     return None
 

@@ -527,7 +527,7 @@ def test_a_cache_folder_owned_by_someone_else_is_not_used(tmp_path, capsys, digi
 
 
 def test_an_empty_or_relative_home_gives_no_cache_in_slash_or_here(tmp_path, capsys, digits):
-    for env in ({"HOME": ""}, {"HOME": "relative/home"}, {"HOME": "/"}, {"HOME": "", "XDG_CACHE_HOME": "rel"}):
+    for env in ({"HOME": ""}, {"HOME": "relative/home"}, {"HOME": "", "XDG_CACHE_HOME": "rel"}, {}):
         assert cache.cache_root(env) is None and cache.cache_dir(env) is None
     assert cache.cache_root({"HOME": "", "XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "jaxopt-course"
     load = Loader(digits)
