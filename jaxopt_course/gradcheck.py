@@ -795,9 +795,9 @@ def check_gradient(f, W, analytic_grad=None, num_checks=None, h=1e-4, method="ce
       >>> coarse.verdict, f"{coarse.resolution:.0e}", fine.verdict, off.verdict
       ('inconclusive', '8e-05', 'good', 'uncomfortable')
     """
-    num_params = _check_gradient_arguments(f, W, num_checks, h, method, chunk_size, num_worst)
     if smooth is not None and not isinstance(smooth, bool):
         raise TypeError(f"smooth must be True, False or None, got {smooth!r}")
+    num_params = _check_gradient_arguments(f, W, num_checks, h, method, chunk_size, num_worst)
     key = _as_key(key)
     w_P, _ = ravel_pytree(W)
     if analytic_grad is None:

@@ -36,7 +36,7 @@ from jaxopt_course.checkpoint import load_checkpoint, read_checkpoint_config, sa
 from jaxopt_course.cli import main
 from jaxopt_course.data import download_cifar10, read_cifar10_batch
 from jaxopt_course.files import WriteError
-from jaxopt_course.gradcheck import numerical_gradient
+from jaxopt_course.gradcheck import check_gradient, numerical_gradient
 from jaxopt_course.distributed import initialize_multihost
 from jaxopt_course.limits import LimitError
 from jaxopt_course.locks import FolderInUse
@@ -326,6 +326,15 @@ def stale_temporary_removed(tmp: Path):
     assert sorted(p.name for p in stale.parent.iterdir()) == ["checkpoint.npz"]
 
 
+def nan_slope_is_inconclusive(tmp: Path):
+    """A loss that is NaN one step beside W (log of a weight below h): never "good" (issue 24)."""
+    del tmp
+    with jax.enable_x64(True):
+        w = jnp.array([1.0, 5e-5])
+        report = check_gradient(lambda w: jnp.sum(jnp.log(w)), w, analytic_grad=1.0 / w, h=1e-4)
+    assert report.verdict == "inconclusive" and "NaN or Inf" in report.hint, str(report)
+
+
 def modes_follow_the_umask(tmp: Path):
     import stat
 
@@ -433,6 +442,11 @@ CATALOGUE = [
     Row("h-negative", "python", "h < 0",
         lambda t: numerical_gradient(lambda w: jnp.sum(w ** 2), jnp.ones(3), h=-1e-4), ValueError,
         r"h must be > 0, got -0.0001"),
+    Row("gradcheck-smooth", "python", "check_gradient(smooth='yes')",
+        lambda t: check_gradient(lambda w: jnp.sum(w ** 2), jnp.ones(3), smooth="yes"), TypeError,
+        r"smooth must be True, False or None, got 'yes'"),
+    Row("gradcheck-nan-slope", "python", "a gradient check where f is NaN one step beside W",
+        nan_slope_is_inconclusive, None, r"verdict inconclusive, with a hint: the numerical slope is NaN"),
     Row("trials-zero", "python", "random search with 0 trials",
         lambda t: random_search(lambda w: jnp.sum(w ** 2), KEY, (C, D), trials=0), ValueError,
         r"trials must be >= 1, got 0"),
