@@ -910,6 +910,12 @@ def synthetic_problem(seed: int = 0, num_examples: int = 200, dim: int = 5, num_
     _check_count(num_examples, "num_examples", low=1)
     _check_count(dim, "dim", low=1)
     _check_count(num_classes, "num_classes", low=2)
+    from . import limits
+
+    limits.check_int32(num_examples, "num_examples")
+    # float64 draws, their noise, the stacked bias column and the cast: about four (N, D + 1) arrays at once.
+    limits.check_memory(4 * limits.nbytes((num_examples, dim + 1), 8) + limits.nbytes((num_classes, dim), 8),
+                        f"a synthetic problem of {num_examples} x {dim}", hint="use fewer examples or dimensions")
     rng = np.random.default_rng(seed)
     centres = 3.0 * rng.standard_normal((num_classes, dim))
     y = np.arange(num_examples) % num_classes

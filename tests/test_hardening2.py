@@ -139,6 +139,8 @@ def test_search_and_tea_refuse_huge_requests_before_allocating(monkeypatch):
         search.random_search(f, jax.random.key(0), (10, 3073), trials=100000, chunk_size=1000)
     with pytest.raises(limits.LimitError, match="an exhaustive search over 2000000 grid points needs about"):
         search.grid_search(lambda a, b: a + b, [np.arange(2000.0), np.arange(1000.0)])
+    with pytest.raises(limits.LimitError, match=r"a synthetic problem of 10000000 x 100 needs about 30.1 GiB"):
+        data.synthetic_problem(num_examples=10 ** 7, dim=100)
     # Within the limit the same calls run, and give what numpy gives.
     grid = toys.temperature_grid(101)
     np.testing.assert_allclose(np.asarray(grid), np.linspace(0, 100, 101), rtol=1e-6)
