@@ -261,6 +261,24 @@ def _env_int(value, env: str, name: str, environ) -> int | None:
     return check_int(value, name, low=-(2**63))  # only the type here: initialize_multihost checks the range
 
 
+def check_platform() -> str:
+    """Start JAX's backends now; the default platform's name, or one clear error if none can start.
+
+    With ``JAX_PLATFORMS=cuda`` on a machine without CUDA, JAX's first
+    ``jax.devices()`` fails deep inside with a bare ``AssertionError`` (or a
+    ``RuntimeError``); called first, this turns it into one ``ValueError``
+    naming the setting: ``"JAX_PLATFORMS='cuda' names no platform this
+    machine can start (...): unset it, or set it to cpu"``.
+    """
+    try:
+        return jax.devices()[0].platform
+    except (RuntimeError, AssertionError) as err:
+        wanted = os.environ.get("JAX_PLATFORMS") or jax.config.jax_platforms or ""
+        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"JAX_PLATFORMS={wanted!r} names no platform this machine can start ({detail}): unset it, "
+                         "or set it to cpu") from None
+
+
 #: How long a process waits for the coordinator to accept connections, seconds (``JAX_COORDINATOR_TIMEOUT``).
 COORDINATOR_TIMEOUT = 60.0
 ENV_COORDINATOR_TIMEOUT = "JAX_COORDINATOR_TIMEOUT"

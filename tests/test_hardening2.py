@@ -846,3 +846,22 @@ def test_a_second_signal_while_the_first_waits_ends_the_process_at_once():
     """, timeout=60)
     assert proc.returncode == 143 and proc.stdout == "still running\n", proc
     assert proc.stderr == "jaxopt-course: interrupted again, stopping at once (SIGTERM)\n"
+
+
+def test_an_unavailable_platform_is_one_clear_error():
+    code = """
+        from jaxopt_course import distributed
+        try:
+            print(distributed.check_platform())
+        except ValueError as err:
+            print(err)
+    """
+    env = {k: v for k, v in child_env().items() if k != "JAX_PLATFORMS"}
+    proc = run_python(code, env={**env, "JAX_PLATFORMS": "cuda"}, timeout=120)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    if proc.stdout in ("gpu\n", "cuda\n"):
+        pytest.skip("this machine has CUDA")
+    assert proc.stdout.startswith("JAX_PLATFORMS='cuda' names no platform this machine can start ("), proc.stdout
+    assert proc.stdout.rstrip().endswith("unset it, or set it to cpu")
+    assert run_python(code, env={**env, "JAX_PLATFORMS": "cpu"}, timeout=120).stdout == "cpu\n"
+
