@@ -109,7 +109,7 @@ from .finite_differences import (
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE", "DEFAULT_LINEAR_CHUNK_SIZE", "METHODS", "PER_EXAMPLE_FROM_SCORES", "STUDY_METHODS",
-    "RELATIVE_ERROR_DEFINITION", "VERDICTS", "VERDICT_THRESHOLDS", "GradCheckReport", "check_gradient",
+    "ERROR_BOUND_FACTOR", "RELATIVE_ERROR_DEFINITION", "RESOLUTION_LIMIT", "VERDICTS", "VERDICT_THRESHOLDS", "GradCheckReport", "check_gradient",
     "complex_step_gradient", "numerical_gradient", "numerical_gradient_linear", "relative_error",
     "step_size_study", "svm_kink_crossings", "verdict_of",
 ]
@@ -136,8 +136,6 @@ _SCALE = {
     True: "CS231n, smooth objective: > 1e-2 probably wrong, 1e-7..1e-2 uncomfortable (1e-7..1e-4 is ok only "
           "with kinks), <= 1e-7 good",
 }
-#: A mismatch up to this many times the round-off estimate eps * |f(W)| / h is counted as round-off.
-ROUNDOFF_FACTOR = 4.0
 #: The check's own error at a coordinate is taken as this many times its estimate (round-off + truncation).
 ERROR_BOUND_FACTOR = 4.0
 #: Coordinates are judged only where the check resolves relative errors this small or smaller.
