@@ -72,3 +72,11 @@ def test_the_notebooks_are_pages(site):
         assert page.is_file(), source.name
         assert "## Exercises" not in page.read_text()   # rendered as a heading, not left as source text
         assert "Exercises" in page.read_text()
+
+
+@pytest.mark.slow
+def test_the_lab_is_in_the_site_as_it_is_in_docs(site):
+    """docs/lab/ is copied into the site unchanged (tests/test_lab.py tests that page), and the home page links it."""
+    for name in ("index.html", "linear-lab.js", "lab.js", "lab.css"):
+        assert (site / "lab" / name).read_bytes() == (ROOT / "docs" / "lab" / name).read_bytes(), name
+    assert 'href="lab/index.html"' in (site / "index.html").read_text()
