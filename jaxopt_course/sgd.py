@@ -14,9 +14,10 @@ The lecture's update ``W + -1 * (stepSize * dW)`` is ``optax.sgd(stepSize)``;
 momentum, Adam or L-BFGS are another optax optimizer, the same call.
 
 The rest follows PureJaxRL's shape: the carry of the loop is a
-:class:`TrainState`, :func:`run_steps` is the ``lax.scan`` over the steps,
-and :func:`make_train` returns ``train(W, key, lr, reg)``, a pure function
-of the whole run (``jax.jit`` compiles it, ``jax.vmap`` trains many models).
+:class:`TrainState`, and :func:`run_steps` is the ``lax.scan`` over the
+steps. :func:`jaxopt_course.train.make_train` wraps it into
+``train(W0, key, lr, reg)``, a pure function of the whole run (``jax.jit``
+compiles it, ``jax.vmap`` trains many models): the package's one ``make_train``.
 
 One calling convention, no special cases inside:
 
@@ -31,10 +32,10 @@ One calling convention, no special cases inside:
 * :attr:`Config.place_batch` is the one hook for several devices (it lays
   the minibatch out over them; on one device it does nothing).
 
-What users pass (a loss with ``reg`` bound, a ready optimizer, a mesh) is
-turned into this convention once, by :mod:`jaxopt_course.train`, which also
-owns everything around the loop: input checks, validation accuracy,
-progress, divergence, checkpoints and devices.
+A :class:`jaxopt_course.train.Run` is turned into this convention once, by
+:mod:`jaxopt_course.train`, which also owns everything around the loop:
+input checks, validation accuracy, progress, divergence, checkpoints and
+devices.
 
 Examples:
   >>> import jax, optax
@@ -42,8 +43,8 @@ Examples:
   >>> X, y = synthetic_problem(num_examples=60)
   >>> config = Config(loss_fn=lambda W, X, y, reg: softmax_loss(W, X, y, reg=reg), optimizer=optax.sgd,
   ...                 batch_size=16)
-  >>> state, losses = jax.jit(make_train(config, X, y, num_steps=50))(jax.numpy.zeros((3, 6)), jax.random.key(0),
-  ...                                                                  0.1, 1e-3)
+  >>> state = init_state(config, jax.numpy.zeros((3, 6)), jax.random.key(0), 0.1, num_examples=60)
+  >>> state, losses = jax.jit(run_steps, static_argnums=(0, 6))(config, state, X, y, 0.1, 1e-3, 50)
   >>> losses.shape, int(state.step), bool(losses[-1] < losses[0])
   ((50,), 50, True)
 """
@@ -178,18 +179,3 @@ def run_steps(config: Config, state: TrainState, X_NxD, y_N, lr, reg, num_steps:
 
     return jax.lax.scan(body, state, None, length=num_steps, unroll=config.unroll)
 
-
-def make_train(config: Config, X_NxD, y_N, num_steps: int):
-    """PureJaxRL's ``make_train``: ``train(W, key, lr, reg) -> (state, losses)``, the whole run, pure.
-
-    ``X``, ``y`` are closed over (constants of a ``jax.jit`` of ``train``:
-    fine for small data; :func:`jaxopt_course.train.make_train` passes them
-    as arguments instead).
-    """
-    X_NxD, y_N = jnp.asarray(X_NxD), jnp.asarray(y_N)
-
-    def train(W, key, lr, reg):
-        state = init_state(config, W, key, lr, X_NxD.shape[0])
-        return run_steps(config, state, X_NxD, y_N, lr, reg, num_steps)
-
-    return train
