@@ -476,6 +476,32 @@ def test_the_page_works_by_keyboard(visit):
     assert visit.state()["N"] == 24
 
 
+def test_every_point_can_go_and_the_page_still_works(visit):
+    page = visit.page
+    page.locator("#plane").focus()
+    page.keyboard.press("n")
+    for _ in range(24):
+        page.keyboard.press("Delete")
+    state = visit.state()
+    assert state["N"] == 0 and state["X"] == []
+    assert state["loss"] == pytest.approx(state["reg"] * np.sum(np.array(state["W"]) ** 2), rel=1e-12)  # reg * R(W) alone
+    assert page.locator("#verdict").text_content() == "no points"
+    page.get_by_role("button", name="Step", exact=True).click()  # nothing to step on: nothing happens
+    page.get_by_role("button", name="random local search", exact=True).click()
+    page.locator("#plane").focus()
+    page.keyboard.press("a")
+    assert visit.state()["N"] == 1 and visit.state()["batchSize"] == 1
+
+
+def test_every_control_has_a_name(visit):
+    """A screen reader names every input, select and button: a <label>, an aria-label or its text."""
+    unnamed = visit.page.evaluate("""() => [...document.querySelectorAll('input, select, button, canvas')]
+        .filter(e => !((e.labels && e.labels.length) || e.getAttribute('aria-label') || e.textContent.trim()))
+        .map(e => e.outerHTML)""")
+    assert unnamed == []
+    assert visit.page.locator("input, select, button").count() >= 20
+
+
 # ---------------------------------------------------------------------------
 # The drawings, on a wide screen and on a phone.
 # ---------------------------------------------------------------------------
