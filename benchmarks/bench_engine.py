@@ -63,14 +63,14 @@ def main(argv=None) -> int:
     import jaxopt_course
     import suite
     import timing
-    from jaxopt_course import fit, make_train, svm_loss
+    from jaxopt_course import Loop, Run, fit, make_train, svm_loss
 
     cfg = dict(suite.MODES["full"], N=args.examples)
     X, y, W0 = suite.cifar_shaped(cfg)
     B, steps, lr, reg = cfg["batch"], args.steps, suite.LR, suite.REG
-    loss_fn, optimizer, key = partial(svm_loss, reg=reg), optax.sgd(lr), jax.random.key(0)
+    run, key = Run(svm_loss, optax.sgd, batch_size=B, num_steps=steps), jax.random.key(0)
     Xj, yj, W0j = jax.device_put(X), jax.device_put(y), jax.device_put(W0)
-    train = make_train(loss_fn, optimizer, Xj, yj, batch_size=B, num_steps=steps, eval_every=None)
+    train = make_train(run, Xj, yj)
 
     # The same matrix 16 bytes past a 64-byte boundary: XLA must copy it (600 MB) on every call that places it.
     raw = np.empty(X.nbytes + 128, np.uint8)
@@ -78,14 +78,13 @@ def main(argv=None) -> int:
     X_unaligned = raw[start:start + X.nbytes].view(np.float32).reshape(X.shape)
     X_unaligned[...] = X
 
-    def run_fit(X=X):  # the older argument order: the same call works in every checkout
-        return fit(loss_fn, W0, X, y, key=key, optimizer=optimizer, batch_size=B, num_steps=steps,
-                   progress=False).params
+    def run_fit(X=X):
+        return fit(run, W0, X, y, key=key, lr=lr, reg=reg, loop=Loop(progress=False)).params
 
     cases = {
         "fit": run_fit,
         "fit (unaligned X)": partial(run_fit, X_unaligned),
-        "make_train (bare, compiled)": lambda: train(W0j, key).state.params,
+        "make_train (bare, compiled)": lambda: train(W0j, key, lr, reg).state.params,
         "numpy loop (CS231n)": partial(baselines.numpy_train, "svm", W0, X, y, learning_rate=lr, reg=reg,
                                        num_iters=steps, batch_size=B),
     }

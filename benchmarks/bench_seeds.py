@@ -1,7 +1,7 @@
 """Seeds in one compiled call: models per second of ``sweep(..., seeds=S)`` against a Python loop of ``fit`` calls.
 
 The same ``L x R x S`` models both ways, in the same run: one
-``sweep(loss_fn, optax.sgd, W0, X, y, learning_rates=..., regs=..., seeds=S)``
+``sweep(Run(loss_fn, optax.sgd, ...), W0, X, y, learning_rates=..., regs=..., seeds=S)``
 (all models in one vmapped program, each seed's minibatch gathered once for
 its ``L x R`` models), and a loop of one ``fit`` per model with the same
 learning rate, reg and key ``fold_in(key, s)`` -- ``lr`` and ``reg`` traced,
@@ -67,20 +67,21 @@ def measure(name, cfg, rounds):
     import optax
 
     import timing
-    from jaxopt_course import fit, svm_loss, sweep
+    from jaxopt_course import Loop, Run, fit, svm_loss, sweep
 
     X, y, W0 = problem_data(cfg)
     key, S, steps = jax.random.key(0), cfg["seeds"], cfg["steps"]
     grid = dict(learning_rates=cfg["lrs"], regs=cfg["regs"])
     models = [(lr, reg, s) for lr in cfg["lrs"] for reg in cfg["regs"] for s in range(S)]
 
+    run, quiet = Run(svm_loss, optax.sgd, batch_size=cfg["batch"], num_steps=steps), Loop(progress=False)
+
     def swept():
-        return sweep(svm_loss, optax.sgd, W0, X, y, key=key, seeds=S, batch_size=cfg["batch"], num_steps=steps,
-                     progress=False, **grid).params
+        return sweep(run, W0, X, y, key=key, seeds=S, loop=quiet, **grid).params
 
     def looped():
-        return [fit(svm_loss, optax.sgd, W0, X, y, key=jax.random.fold_in(key, s), lr=lr, reg=reg,
-                    batch_size=cfg["batch"], num_steps=steps, progress=False).params for lr, reg, s in models]
+        return [fit(run, W0, X, y, key=jax.random.fold_in(key, s), lr=lr, reg=reg, loop=quiet).params
+                for lr, reg, s in models]
 
     compile_s, outputs = {}, {}
     for case, fn in (("sweep", swept), ("fit loop", looped)):

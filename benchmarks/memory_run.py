@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     import jax
     import optax
 
-    from jaxopt_course import evaluate, fit, load_cifar10, svm_loss
+    from jaxopt_course import Loop, Run, evaluate, fit, load_cifar10, svm_loss
 
     jax.block_until_ready(jax.numpy.zeros(1))  # the runtime itself is part of the baseline
     phase("imports", phases)
@@ -55,8 +55,8 @@ def main(argv=None) -> int:
     phase("load_cifar10", phases)
     key, init_key = jax.random.split(jax.random.key(0))
     W0 = 1e-3 * jax.random.normal(init_key, (splits.num_classes, splits.dim))
-    result = fit(partial(svm_loss, reg=2.5e4), W0, splits.train.X, splits.train.y, key=key,
-                 optimizer=optax.sgd(1e-7), batch_size=200, num_steps=args.steps, progress=False)
+    result = fit(Run(svm_loss, optax.sgd, batch_size=200, num_steps=args.steps), W0, splits.train.X,
+                 splits.train.y, key=key, lr=1e-7, reg=2.5e4, loop=Loop(progress=False))
     jax.block_until_ready(result.params)
     phase("fit", phases)
     val = evaluate(result.params, {"val": splits.val})["val"]

@@ -1,9 +1,10 @@
 """Scaling: training and a 64-model sweep on 1, 2, 4 and 8 devices through ``jax.sharding``.
 
-For every device count ``n`` the script measures, with the engine's public
-chunk-level entry points (``train.make_chunk`` and ``train.make_sweep_chunk``:
-the compiled chunks of steps that ``fit`` and ``sweep`` run one after the
-other, timed without their start-up and final accuracies):
+For every device count ``n`` the script measures, through the engine's
+public entry points (``train.make_train``: the whole run as one compiled
+call, data checked and placed once, outside the timing; ``train.sweep``
+with the whole run in one chunk, its input checks and final accuracies
+inside the timing):
 
 * **train** -- one model, SGD steps of a global batch of 256 split along the
   mesh's ``"data"`` axis (``fit(..., mesh=make_mesh(n))``), the training set
@@ -83,7 +84,6 @@ def parse_args(argv=None):
 
 def measure(n: int, cfg: dict) -> list[dict]:
     """Time every workload on an ``n``-device mesh (and, for ``n == 1``, without a mesh)."""
-    from functools import partial
 
     import jax
     import numpy as np
@@ -106,7 +106,7 @@ def measure(n: int, cfg: dict) -> list[dict]:
     side = int(round(cfg["models"] ** 0.5))
     lrs, regs = np.geomspace(1e-4, 1e-2, side), np.geomspace(1e-5, 1e-1, cfg["models"] // side)
     key = jax.random.key(0)
-    loss = partial(softmax_loss, reg=1e-4)
+    reg = 1e-4
 
     def timed(fn, steps):
         with CompileLog() as log:
@@ -124,19 +124,17 @@ def measure(n: int, cfg: dict) -> list[dict]:
 
     def train_case(mesh, rows_split=False):
         Xd, yd = distributed.shard_rows(X, y, mesh) if rows_split else (X, y)
-        chunk = T.make_chunk(loss, optax.sgd(1e-3), Xd, yd, batch_size=B, mesh=mesh)
-        state = chunk.init(W0, key)
         steps = cfg["train_steps"]
-        out = timed(lambda: chunk(state, steps), steps)
+        train = T.make_train(T.Run(softmax_loss, optax.sgd, batch_size=B, num_steps=steps, mesh=mesh), Xd, yd)
+        out = timed(lambda: train(W0, key, 1e-3, reg).state.params, steps)
         return {**out, "examples_per_s": B * out["steps_per_s"]}
 
     def sweep_case(mesh):
-        grid = T.make_sweep_chunk(softmax_loss, optax.sgd, X, y, learning_rates=lrs, regs=regs, batch_size=B,
-                                  mesh=mesh)
-        state = grid.init(W0, key)
-        steps = cfg["sweep_steps"]
-        out = timed(lambda: grid(state, steps), steps)
-        return {**out, "examples_per_s": grid.num_models * B * out["steps_per_s"], "models": grid.num_models}
+        steps, models = cfg["sweep_steps"], len(lrs) * len(regs)
+        run = T.Run(softmax_loss, optax.sgd, batch_size=B, num_steps=steps, mesh=mesh)
+        out = timed(lambda: T.sweep(run, W0, X, y, key=key, learning_rates=lrs, regs=regs,
+                                    loop=T.Loop(chunk_size=None, progress=False)).params, steps)
+        return {**out, "examples_per_s": models * B * out["steps_per_s"], "models": models}
 
     rows = []
 

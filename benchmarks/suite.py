@@ -28,7 +28,7 @@ import optax
 
 import baselines
 import timing
-from jaxopt_course import fit, make_train, softmax_loss, svm_loss, sweep
+from jaxopt_course import Loop, Run, fit, make_train, softmax_loss, svm_loss, sweep
 from jaxopt_course.analytic import softmax_loss_and_grad, svm_loss_and_grad
 
 HERE = Path(__file__).resolve().parent
@@ -282,23 +282,21 @@ def loss_grad_per_call(cfg, X, y, W0, ceil, torch_device):
 
 def _engine(loss, Xj, yj, W0, cfg, steps, **kw):
     """A compiled engine run: ``(run(), compile_s, recompiles_on_second_call)``."""
-    train = make_train(partial(LOSSES[loss], reg=REG), optax.sgd(LR), Xj, yj, batch_size=cfg["batch"],
-                       num_steps=steps, eval_every=None, **kw)
+    train = make_train(Run(LOSSES[loss], optax.sgd, batch_size=cfg["batch"], num_steps=steps, **kw), Xj, yj)
     key, W0 = jax.random.key(0), jnp.asarray(W0)
     with timing.CompileLog() as first:
-        jax.block_until_ready(train(W0, key))
+        jax.block_until_ready(train(W0, key, LR, REG))
     with timing.CompileLog() as second:
-        jax.block_until_ready(train(W0, key))
-    return (lambda: train(W0, key).state.params), first.seconds, second.compiles
+        jax.block_until_ready(train(W0, key, LR, REG))
+    return (lambda: train(W0, key, LR, REG).state.params), first.seconds, second.compiles
 
 
 def _fit_run(loss, X, y, W0, cfg, steps):
     """``fit`` as a user calls it, on the host arrays (checks, placement, chunks included): ``(run(), compile_s)``."""
-    loss_fn, optimizer, key = partial(LOSSES[loss], reg=REG), optax.sgd(LR), jax.random.key(0)
+    run_, key = Run(LOSSES[loss], optax.sgd, batch_size=cfg["batch"], num_steps=steps), jax.random.key(0)
 
     def run():
-        return fit(loss_fn, optimizer, W0, X, y, key=key, batch_size=cfg["batch"], num_steps=steps,
-                   progress=False).params
+        return fit(run_, W0, X, y, key=key, lr=LR, reg=REG, loop=Loop(progress=False)).params
 
     with timing.CompileLog() as log:
         jax.block_until_ready(run())
@@ -407,12 +405,13 @@ def time_to_accuracy(cfg, splits):
 
     # The engine: fit() on the host arrays, as a user calls it (validation, transfer and compile included).
     stamps = []
-    loss_fn = partial(svm_loss, reg=REG)  # a new function object: compiled afresh, inside the timer
+    loss_fn = partial(svm_loss)  # a new function object: compiled afresh, inside the timer
     with timing.CompileLog() as log:
         start = time.perf_counter()
-        result = fit(loss_fn, W0, X, y, key=key, optimizer=optax.sgd(LR), batch_size=B, num_steps=steps,
-                     X_val=X_val, y_val=y_val, eval_every=every, chunk_size=every, progress=False,
-                     on_chunk=lambda state, metrics: stamps.append((int(state.step), time.perf_counter())))
+        loop = Loop(chunk_size=every, progress=False,
+                    on_chunk=lambda state, metrics: stamps.append((int(state.step), time.perf_counter())))
+        result = fit(Run(loss_fn, optax.sgd, batch_size=B, num_steps=steps, eval_every=every), W0, X, y, key=key,
+                     lr=LR, reg=REG, X_val=X_val, y_val=y_val, loop=loop)
     at = dict(stamps)
     reached = [(int(s), float(a)) for s, a in zip(result.val_steps, result.val_accuracies) if a >= TARGET_ACCURACY]
     results["engine (fit, chunks of %d)" % every] = {
@@ -496,13 +495,14 @@ def sweeps(cfg, X, y, W0, Xj, yj, ceil):
     key, W0j = jax.random.key(0), jnp.asarray(W0)
 
     def vmapped():
-        return sweep(svm_loss, optax.sgd, W0j, Xj, yj, key=key, learning_rates=SWEEP_LRS, regs=SWEEP_REGS,
-                     batch_size=B, num_steps=steps, progress=False).params
+        return sweep(run, W0j, Xj, yj, key=key, learning_rates=SWEEP_LRS, regs=SWEEP_REGS,
+                     loop=Loop(progress=False)).params
 
-    train = make_train(svm_loss, optax.sgd, Xj, yj, batch_size=B, num_steps=steps, eval_every=None)
+    run = Run(svm_loss, optax.sgd, batch_size=B, num_steps=steps)
+    train = make_train(run, Xj, yj)
 
     def sequential():
-        return [train(W0j, key, lr=lr, reg=reg).state.params for lr, reg in grid]
+        return [train(W0j, key, lr, reg).state.params for lr, reg in grid]
 
     def numpy_runs():
         return [baselines.numpy_train("svm", W0, X, y, learning_rate=lr, reg=reg, num_iters=steps, batch_size=B)[0]

@@ -30,12 +30,15 @@
 # regularization strength with `sweep` (a grid of models trained in one
 # vmapped call, over several seeds), and looks at what the weights learned.
 #
-# Public API: `fit`, `sweep`, `get_optimizer`, `evaluate` (module `train`),
-# `softmax_loss`, `accuracy`, `optax`.
+# Public API: `Run`, `Loop`, `fit`, `sweep`, `get_optimizer`, `evaluate` (module
+# `train`), `softmax_loss`, `accuracy`, `optax`. A `Run` describes a run (the
+# loss, the optimizer as a factory of the learning rate, batch size, steps);
+# `fit(run, W0, X, y, key=..., lr=..., reg=...)` trains it.
 #
 # `JAXOPT_COURSE_DATA=cifar10` switches the data set to CIFAR-10.
 
 # %%
+import functools
 import os
 
 import jax
@@ -44,7 +47,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import optax
 
-from jaxopt_course import accuracy, evaluate, fit, get_optimizer, load_data, softmax_loss, sweep
+from jaxopt_course import Loop, Run, accuracy, evaluate, fit, get_optimizer, load_data, softmax_loss, sweep
 
 DATA = os.environ.get("JAXOPT_COURSE_DATA", "digits")
 if DATA == "cifar10":
@@ -80,13 +83,15 @@ print(f"by hand: loss {float(softmax_loss(W, X_train, y_train)):.4f}, "
       f"val accuracy {float(accuracy(W, X_val, y_val)):.3f}")
 
 # %% [markdown]
-# `fit` runs the same loop: `optax.sgd(step_size)` is exactly
+# `fit` runs the same loop: `optax.sgd` with `lr=step_size` is exactly
 # `W <- W - step_size * dW`, and `batch_size=None` means the whole training
 # set every step. The result agrees with the loop above to float32 rounding.
+# `Loop(progress=False)` turns the progress bar off.
 
 # %%
-gd = fit(softmax_loss, W0, X_train, y_train, key=jax.random.key(0), optimizer=optax.sgd(STEP_SIZE),
-         batch_size=None, num_steps=50, progress=False)
+quiet = Loop(progress=False)
+gd = fit(Run(softmax_loss, optax.sgd, batch_size=None, num_steps=50), W0, X_train, y_train,
+         key=jax.random.key(0), lr=STEP_SIZE, loop=quiet)
 print(f"fit:     loss {float(softmax_loss(gd.params, X_train, y_train)):.4f}, "
       f"largest difference from the loop {float(jnp.max(jnp.abs(gd.params - W))):.1e}")
 assert np.allclose(gd.params, W, atol=1e-5)
@@ -103,8 +108,8 @@ assert np.allclose(gd.params, W, atol=1e-5)
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
 for batch_size in (8, 32, 256, None):
-    run = fit(softmax_loss, W0, X_train, y_train, key=jax.random.key(1), optimizer=optax.sgd(STEP_SIZE),
-              batch_size=batch_size, num_steps=300, X_val=X_val, y_val=y_val, eval_every=50, progress=False)
+    run = fit(Run(softmax_loss, optax.sgd, batch_size=batch_size, num_steps=300, eval_every=50), W0, X_train,
+              y_train, key=jax.random.key(1), lr=STEP_SIZE, X_val=X_val, y_val=y_val, loop=quiet)
     label = "full batch" if batch_size is None else f"batch {batch_size}"
     axes[0].plot(run.losses, label=label, alpha=0.8, linewidth=1)
     axes[1].plot(run.val_steps, run.val_accuracies, "o-", label=label)
@@ -118,8 +123,9 @@ plt.show()
 # %% [markdown]
 # ## The optimizer is one argument
 #
-# The update rule is an optax `GradientTransformation`. `get_optimizer(name, lr)`
-# builds one by name (`sgd` is the lecture's rule; `momentum` keeps a running
+# The update rule is an optax `GradientTransformation`, and a `Run` takes its
+# factory of the learning rate: `optax.sgd`, or `functools.partial(get_optimizer,
+# name)` -- `get_optimizer(name, lr)` builds one by name (`sgd` is the lecture's rule; `momentum` keeps a running
 # sum of past gradients; `adam` scales each weight's step by its gradient's
 # running size). Each gets a learning rate of its own scale, since the same
 # number means different step lengths for different rules: momentum's steps
@@ -129,8 +135,8 @@ plt.show()
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for name, lr in OPTIMIZER_LRS.items():
-    run = fit(softmax_loss, W0, X_train, y_train, key=jax.random.key(2), optimizer=get_optimizer(name, lr),
-              batch_size=64, num_steps=300, progress=False)
+    run = fit(Run(softmax_loss, functools.partial(get_optimizer, name), batch_size=64, num_steps=300), W0,
+              X_train, y_train, key=jax.random.key(2), lr=lr, loop=quiet)
     smooth = np.convolve(run.losses, np.ones(20) / 20, mode="valid")
     ax.plot(smooth, label=f"{name} (lr {lr:g})")
 ax.set(xlabel="step", ylabel="minibatch loss (20-step mean)", yscale="log")
@@ -148,9 +154,9 @@ plt.show()
 
 # %%
 num_seeds = 3
-grid = sweep(softmax_loss, lambda lr: optax.sgd(lr), W0, X_train, y_train, key=jax.random.key(3),
-             learning_rates=jnp.array(LEARNING_RATES), regs=jnp.array(REGS), batch_size=64, num_steps=300,
-             X_val=X_val, y_val=y_val, seeds=num_seeds, progress=False)
+grid = sweep(Run(softmax_loss, optax.sgd, batch_size=64, num_steps=300), W0, X_train, y_train,
+             key=jax.random.key(3), learning_rates=jnp.array(LEARNING_RATES), regs=jnp.array(REGS),
+             seeds=num_seeds, X_val=X_val, y_val=y_val, loop=quiet)
 L, R = len(LEARNING_RATES), len(REGS)
 val_LxRxS = np.asarray(grid.val_accuracy)            # (L, R, S): the seed axis after lr and reg
 mean_LxR, spread_LxR = val_LxRxS.mean(axis=2), val_LxRxS.std(axis=2, ddof=1)
@@ -209,7 +215,7 @@ plt.show()
 #
 # **Exercise 1.** Gradient descent with momentum, by hand:
 # $v \leftarrow \mu v + \nabla_W L$, $W \leftarrow W - \text{lr}\cdot v$, starting from $v = 0$.
-# 30 full-batch steps must match `fit` with `get_optimizer("momentum", lr, momentum=mu)`.
+# 30 full-batch steps must match `fit` with `functools.partial(get_optimizer, "momentum", momentum=mu)`.
 
 # %%
 def momentum_descent(grad_fn, W, X, y, lr, mu, steps):
@@ -225,8 +231,9 @@ def momentum_descent(grad_fn, W, X, y, lr, mu, steps):
 # %%
 lr, mu = STEP_SIZE / 10, 0.9
 mine = momentum_descent(grad_fn, W0, X_j, y_j, lr, mu, 30)
-library = fit(softmax_loss, W0, X_train, y_train, key=jax.random.key(0),
-              optimizer=get_optimizer("momentum", lr, momentum=mu), batch_size=None, num_steps=30, progress=False)
+momentum = functools.partial(get_optimizer, "momentum", momentum=mu)
+library = fit(Run(softmax_loss, momentum, batch_size=None, num_steps=30), W0, X_train, y_train,
+              key=jax.random.key(0), lr=lr, loop=quiet)
 print(f"largest difference: {float(jnp.max(jnp.abs(mine - library.params))):.1e}")
 assert np.allclose(mine, library.params, atol=1e-5)
 
@@ -256,8 +263,8 @@ def sgd_numpy(X, y, num_classes, step_size, steps, batch_size=256, seed=0):
 
 # %%
 mine = sgd_numpy(X_train, y_train, C, STEP_SIZE, 300)
-library = fit(softmax_loss, W0, X_train, y_train, key=jax.random.key(4), optimizer=optax.sgd(STEP_SIZE),
-              batch_size=256, num_steps=300, progress=False)
+library = fit(Run(softmax_loss, optax.sgd, batch_size=256, num_steps=300), W0, X_train, y_train,
+              key=jax.random.key(4), lr=STEP_SIZE, loop=quiet)
 mine_acc = float(accuracy(jnp.asarray(mine, jnp.float32), X_val, y_val))
 library_acc = float(accuracy(library.params, X_val, y_val))
 print(f"validation accuracy: yours {mine_acc:.3f}, fit {library_acc:.3f}")

@@ -56,7 +56,7 @@ def run(args, splits=None) -> dict:
 
     from jaxopt_course import plots
     from jaxopt_course.losses import softmax_loss
-    from jaxopt_course.train import evaluate, fit, make_train
+    from jaxopt_course.train import Loop, Run, evaluate, fit, make_train
 
     splits = splits if splits is not None else load_splits(args)
     outdir = output_dir(args, NAME)
@@ -86,15 +86,15 @@ def run(args, splits=None) -> dict:
             # 1. The curve: the full training loss every eval_every steps, read between compiled chunks.
             losses = [float(full_loss(W0))]
 
-            def checkpoint(state):
+            def on_chunk(state, metrics):
                 losses.append(float(full_loss(state.params)))
 
-            result = fit(softmax_loss, W0, X, y, key=key_b, optimizer=optimizer, lr=lr, reg=reg,
-                         batch_size=batch_size, num_steps=steps, chunk_size=eval_every, checkpoint=checkpoint)
+            run = Run(softmax_loss, optimizer, batch_size=batch_size, num_steps=steps)
+            result = fit(run, W0, X, y, key=key_b, lr=lr, reg=reg, loop=Loop(chunk_size=eval_every, on_chunk=on_chunk))
             # 2. The clock: timing_steps of the same run as one compiled scan; compile once, then time
             #    whole runs (the fastest of timing_repeats) and divide by the steps.
-            train = make_train(softmax_loss, optimizer, X, y, batch_size, timing_steps, eval_every=None)
-            first, seconds = _clock(lambda: train(W0, key_b, lr=lr, reg=reg), timing_repeats)
+            train = make_train(run._replace(num_steps=timing_steps, eval_every=None), X, y)
+            first, seconds = _clock(lambda: train(W0, key_b, lr, reg), timing_repeats)
             per_example = n if batch_size is None else batch_size
             eval_steps = _eval_steps(steps, eval_every)
             acc = evaluate(result.params, splits)

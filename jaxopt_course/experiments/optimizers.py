@@ -43,7 +43,7 @@ def run(args, splits=None) -> dict:
 
     from jaxopt_course import plots
     from jaxopt_course.losses import softmax_loss
-    from jaxopt_course.train import OPTIMIZER_NAMES, evaluate, sweep
+    from jaxopt_course.train import OPTIMIZER_NAMES, Run, evaluate, sweep
 
     splits = splits if splits is not None else load_splits(args)
     outdir = output_dir(args, NAME)
@@ -67,10 +67,10 @@ def run(args, splits=None) -> dict:
     with Timer() as total:
         for name in OPTIMIZER_NAMES:  # the engine's one list, in its order
             with Timer() as t:
-                grid = sweep(softmax_loss, optimizer_factory(name), W0, X, y, key=key_b, learning_rates=lrs,
-                             regs=[reg], batch_size=batch_size, num_steps=steps, X_val=splits.val.X,
+                run = Run(softmax_loss, optimizer_factory(name), batch_size=batch_size, num_steps=steps)
+                grid = sweep(run, W0, X, y, key=key_b, learning_rates=lrs, regs=[reg], X_val=splits.val.X,
                              y_val=splits.val.y)
-            diverged = ~np.all(np.isfinite(grid.losses[:, 0, :]), axis=1)
+            diverged = grid.diverged[:, 0]  # the engine's one divergence rule
             val = np.where(diverged, np.nan, grid.val_accuracy[:, 0])
             best = int(np.nanargmax(val))
             W = grid.params[best, 0]

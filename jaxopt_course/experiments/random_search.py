@@ -59,7 +59,7 @@ def run(args, splits=None) -> dict:
     from jaxopt_course import plots
     from jaxopt_course.losses import svm_loss
     from jaxopt_course.search import random_local_search, random_search
-    from jaxopt_course.train import evaluate, fit
+    from jaxopt_course.train import Loop, Run, evaluate, fit
 
     splits = splits if splits is not None else load_splits(args)
     outdir = output_dir(args, NAME)
@@ -103,9 +103,9 @@ def run(args, splits=None) -> dict:
                                                             step_size=s["local_step_size"]))
         record(f"random local search ({budget} steps)", local.params, np.asarray(local.history), budget,
                budget * n, seconds, "best loss so far")
-        sgd, seconds = _timed(lambda: fit(svm_loss, W0, X, y, key=k_sgd, optimizer=optimizer_factory("sgd"),
-                                          lr=s["sgd_lr"], reg=0.0, batch_size=batch_size, num_steps=budget,
-                                          chunk_size=budget))
+        run = Run(svm_loss, optimizer_factory("sgd"), batch_size=batch_size, num_steps=budget)
+        sgd, seconds = _timed(lambda: fit(run, W0, X, y, key=k_sgd, lr=s["sgd_lr"], reg=0.0,
+                                          loop=Loop(chunk_size=budget)))
         record(f"SGD ({budget} steps of {batch_size})", sgd.params, smooth(sgd.losses), budget,
                budget * batch_size, seconds, "minibatch loss (moving average of 20)")
 

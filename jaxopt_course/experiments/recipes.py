@@ -56,17 +56,19 @@ def _summary(values) -> dict:
 
 def sgd_recipe(loss_name: str, splits, seeds: int, key, W0, steps: int) -> dict:
     """One CS231n SGD recipe, every seed in one ``sweep(..., seeds=seeds)`` call."""
+    import functools
+
     import numpy as np
 
     from jaxopt_course.compare import binomial_standard_error
     from jaxopt_course.losses import get_loss
     from jaxopt_course.model import accuracy
-    from jaxopt_course.train import get_optimizer, sweep
+    from jaxopt_course.train import Loop, Run, get_optimizer, sweep
 
-    result = sweep(get_loss(loss_name), lambda lr: get_optimizer("sgd", lr), W0, splits.train.X, splits.train.y,
-                   key=key, learning_rates=[SGD["lr"]], regs=[SGD["reg"]], seeds=seeds,
-                   batch_size=SGD["batch_size"], num_steps=steps, X_val=splits.val.X, y_val=splits.val.y,
-                   progress=False)
+    run = Run(get_loss(loss_name), functools.partial(get_optimizer, "sgd"), batch_size=SGD["batch_size"],
+              num_steps=steps)
+    result = sweep(run, W0, splits.train.X, splits.train.y, key=key, learning_rates=[SGD["lr"]], regs=[SGD["reg"]],
+                   seeds=seeds, X_val=splits.val.X, y_val=splits.val.y, loop=Loop(progress=False))
     W_SxCxD = np.asarray(result.params).reshape((seeds,) + tuple(W0.shape))
     test = [float(accuracy(W, splits.test.X, splits.test.y)) for W in W_SxCxD]
     val = np.asarray(result.val_accuracy).reshape(seeds)

@@ -50,22 +50,23 @@ def build_parser():
     return p
 
 
-def _timed_fit(loss_fn, W0, X, y, *, key, optimizer, batch_size, num_steps, chunk_size, lr=None, inspect=None):
+def _timed_fit(loss_fn, W0, X, y, *, key, optimizer, batch_size, num_steps, chunk_size, lr, reg, inspect=None):
     """Run ``fit`` once to compile, then again timed: ``(seconds, params, extra)`` at every chunk end."""
-    from jaxopt_course.train import fit
+    from jaxopt_course.train import Loop, Run, fit
 
-    common = dict(key=key, optimizer=optimizer, batch_size=batch_size, chunk_size=chunk_size, lr=lr)
-    fit(loss_fn, W0, X, y, num_steps=chunk_size, **common)  # compiles the chunk program
+    run = Run(loss_fn, optimizer, batch_size=batch_size, num_steps=chunk_size)
+    fit(run, W0, X, y, key=key, lr=lr, reg=reg, loop=Loop(chunk_size=chunk_size))  # compiles the chunk program
     seconds, params, extra = [], [], []
 
-    def record(state):
+    def record(state, metrics):
         seconds.append(time.perf_counter() - start)
         params.append(state.params)
         if inspect is not None:
             extra.append(inspect(state))
 
     start = time.perf_counter()
-    fit(loss_fn, W0, X, y, num_steps=num_steps, checkpoint=record, **common)
+    fit(run._replace(num_steps=num_steps), W0, X, y, key=key, lr=lr, reg=reg,
+        loop=Loop(chunk_size=chunk_size, on_chunk=record))
     return seconds, params, extra
 
 
@@ -112,8 +113,7 @@ def run(args, splits=None) -> dict:
             best = float(newton(f64, jnp.zeros(W0.shape, jnp.float64), 10, solver="cg", cg_iters=100).losses[-1])
         lam0 = float(max_eigenvalue(f32, W0, key, num_iters=50 if quick else 100))
         gd_lr = 0.9 * stable_learning_rate(lam0)
-        methods = _first_order_methods(partial(softmax_loss, reg=reg), W0, X, y, key, full_loss, budget,
-                                       batch_size, gd_lr)
+        methods = _first_order_methods(softmax_loss, reg, W0, X, y, key, full_loss, budget, batch_size, gd_lr)
         methods += _newton_methods(f32, W0, full_loss, budget)
 
     for m in methods:
@@ -142,7 +142,7 @@ def _method(name, seconds, params, passes, steps, full_loss, **info) -> dict:
             "loss": [float(full_loss(W)) for W in params], **info}
 
 
-def _first_order_methods(loss_fn, W0, X, y, key, full_loss, budget, batch_size, gd_lr) -> list:
+def _first_order_methods(loss_fn, reg, W0, X, y, key, full_loss, budget, batch_size, gd_lr) -> list:
     """SGD and Adam (one chunk per epoch), gradient descent, and L-BFGS through the engine."""
     import numpy as np
     import optax
@@ -152,18 +152,20 @@ def _first_order_methods(loss_fn, W0, X, y, key, full_loss, budget, batch_size, 
     epochs = budget["epochs_first_order"]
     methods = []
     for name, optimizer, lr in (("SGD", optax.sgd, 0.5 * gd_lr), ("Adam", optax.adam, ADAM_LR)):
-        sec, par, _ = _timed_fit(loss_fn, W0, X, y, key=key, optimizer=optimizer, lr=lr, batch_size=batch_size,
-                                 num_steps=epochs * steps_per_epoch, chunk_size=steps_per_epoch)
+        sec, par, _ = _timed_fit(loss_fn, W0, X, y, key=key, optimizer=optimizer, lr=lr, reg=reg,
+                                 batch_size=batch_size, num_steps=epochs * steps_per_epoch, chunk_size=steps_per_epoch)
         methods.append(_method(name, sec, par, (np.arange(1, len(par) + 1) * steps_per_epoch * batch_size / N),
                                epochs * steps_per_epoch, full_loss, lr=lr, batch_size=batch_size))
     gd_steps = budget["gd_steps"]
-    sec, par, _ = _timed_fit(loss_fn, W0, X, y, key=key, optimizer=optax.sgd, lr=gd_lr, batch_size=None,
+    sec, par, _ = _timed_fit(loss_fn, W0, X, y, key=key, optimizer=optax.sgd, lr=gd_lr, reg=reg, batch_size=None,
                              num_steps=gd_steps, chunk_size=5)
     methods.append(_method("gradient descent", sec, par, np.arange(1, len(par) + 1) * 5.0, gd_steps, full_loss,
                            lr=gd_lr))
-    # L-BFGS through the engine, one step per chunk to read how often its line search evaluated.
+    # L-BFGS through the engine, one step per chunk to read how often its line search evaluated; its lr
+    # 1.0 scales the line search's step by 1 (optax.lbfgs(learning_rate=None) is the same update).
     lbfgs_steps = budget["lbfgs_steps"]
-    sec, par, ls = _timed_fit(loss_fn, W0, X, y, key=key, optimizer=optax.lbfgs(), batch_size=None,
+    sec, par, ls = _timed_fit(loss_fn, W0, X, y, key=key, optimizer=lambda lr: optax.lbfgs(learning_rate=lr),
+                              lr=1.0, reg=reg, batch_size=None,
                               num_steps=lbfgs_steps, chunk_size=1,
                               inspect=lambda s: int(optax.tree.get(s.opt_state, "num_linesearch_steps")))
     # The first step computes the gradient itself; later ones reuse the line search's.

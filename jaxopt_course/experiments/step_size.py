@@ -96,7 +96,7 @@ def run(args, splits=None) -> dict:
     from jaxopt_course.curvature import max_eigenvalue, softmax_hessian_closed_form, stable_learning_rate
     from jaxopt_course.data import load_digits
     from jaxopt_course.losses import softmax_loss
-    from jaxopt_course.train import sweep
+    from jaxopt_course.train import Run, sweep
 
     config = _config(args)
     outdir = output_dir(args, NAME)
@@ -110,7 +110,7 @@ def run(args, splits=None) -> dict:
     hessian_at = jax.jit(softmax_hessian_closed_form)  # one compilation for every W and X of these shapes
     curvature = partial(_curvature, hessian_at=hessian_at, reg=reg, key=key, newton_steps=config["newton_steps"],
                         power_iters=power_iters)
-    loss_fn = partial(softmax_loss, reg=reg)  # one loss object and an lr factory: one compilation
+    loss_fn = softmax_loss  # the loss takes reg (traced); one loss object and an lr factory: one compilation
 
     with Timer() as timer:
         # 1-2. The prediction and the sweep, on the default preprocessing.
@@ -122,8 +122,8 @@ def run(args, splits=None) -> dict:
         lam0 = float(max_eigenvalue(f32, W0, key, num_iters=power_iters))
         lr_star = stable_learning_rate(lam0)
         lrs = np.array([f * lr_star for f in FACTORS])
-        grid = sweep(softmax_loss, optax.sgd, W0, X, y, key=key, learning_rates=lrs, regs=[reg],
-                     batch_size=None, num_steps=steps)
+        grid = sweep(Run(softmax_loss, optax.sgd, batch_size=None, num_steps=steps), W0, X, y, key=key,
+                     learning_rates=lrs, regs=[reg])
         runs = [_step_run(factor, lr, grid.losses[i, 0], grid.params[i, 0], f32, key, power_iters)
                 for i, (factor, lr) in enumerate(zip(FACTORS, lrs))]
         # 3. Preprocessing: the spectrum at W0, and gradient descent at 0.9 x its own 2 / lam_max.
@@ -209,12 +209,12 @@ def _preprocessed_run(name, Xv_np, yv_np, c, curvature, loss_fn, W0, reg, key, s
 
     from jaxopt_course.curvature import stable_learning_rate
     from jaxopt_course.losses import softmax_loss
-    from jaxopt_course.train import fit
+    from jaxopt_course.train import Loop, Run, fit
 
     c = curvature(Xv_np, yv_np) if c is None else c
     lr = 0.9 * stable_learning_rate(c["lambda_max"])
-    result = fit(loss_fn, jnp.zeros_like(W0), Xv_np, yv_np, key=key, optimizer=optax.sgd, lr=lr,
-                 batch_size=None, num_steps=steps, chunk_size=None)
+    result = fit(Run(loss_fn, optax.sgd, batch_size=None, num_steps=steps), jnp.zeros_like(W0), Xv_np, yv_np,
+                 key=key, lr=lr, reg=reg, loop=Loop(chunk_size=None))
     final = float(softmax_loss(result.params, jnp.asarray(Xv_np), jnp.asarray(yv_np), reg=reg))
     gap = np.append(result.losses, final) - c["min_loss"]
     reached = np.flatnonzero(gap < TOLERANCE)

@@ -52,7 +52,7 @@ def run(args, splits=None) -> dict:
 
     from jaxopt_course import plots
     from jaxopt_course.losses import get_loss
-    from jaxopt_course.train import evaluate, sweep
+    from jaxopt_course.train import Run, evaluate, sweep
 
     splits = splits if splits is not None else load_splits(args)
     outdir = output_dir(args, NAME)
@@ -69,10 +69,10 @@ def run(args, splits=None) -> dict:
     key_w, key_b = jax.random.split(jax.random.key(args.seed))
     W0 = s["init_scale"] * jax.random.normal(key_w, (splits.num_classes, splits.dim))
     with Timer() as timer:
-        grid = sweep(loss, optimizer_factory("sgd"), W0, X, y, key=key_b, learning_rates=lrs, regs=regs,
-                     batch_size=batch_size, num_steps=steps, X_val=splits.val.X, y_val=splits.val.y)
+        grid = sweep(Run(loss, optimizer_factory("sgd"), batch_size=batch_size, num_steps=steps), W0, X, y,
+                     key=key_b, learning_rates=lrs, regs=regs, X_val=splits.val.X, y_val=splits.val.y)
         jax.block_until_ready(grid.params)
-    diverged = ~np.all(np.isfinite(grid.losses), axis=2)
+    diverged = grid.diverged  # the engine's one divergence rule
     val = np.where(diverged, np.nan, grid.val_accuracy)
     train = np.where(diverged, np.nan, grid.train_accuracy)
     i, j = np.unravel_index(int(np.nanargmax(val)), val.shape)

@@ -66,7 +66,7 @@ def run(args, splits=None) -> dict:
 
     from jaxopt_course import plots
     from jaxopt_course.losses import get_loss
-    from jaxopt_course.train import evaluate, fit
+    from jaxopt_course.train import Loop, Run, evaluate, fit
 
     splits = splits if splits is not None else load_splits(args)
     outdir = output_dir(args, NAME)
@@ -84,8 +84,8 @@ def run(args, splits=None) -> dict:
     key_w, key_b = jax.random.split(jax.random.key(args.seed))
     W0 = s["init_scale"] * jax.random.normal(key_w, (splits.num_classes, splits.dim))
     with Timer() as timer:
-        result = fit(get_loss(args.loss), W0, X, y, key=key_b, optimizer=optimizer_factory("sgd"), lr=s["lr"],
-                     reg=s["reg"], batch_size=batch_size, num_steps=steps, chunk_size=steps)
+        run = Run(get_loss(args.loss), optimizer_factory("sgd"), batch_size=batch_size, num_steps=steps)
+        result = fit(run, W0, X, y, key=key_b, lr=s["lr"], reg=s["reg"], loop=Loop(chunk_size=steps))
     acc = evaluate(result.params, splits)
     pictures = templates(result.params, splits.image_shape)
     metrics = {"class_names": list(splits.class_names), "templates": pictures, "train_accuracy": acc["train"],
