@@ -248,13 +248,13 @@
     // axes and labels
     ctx.strokeStyle = "#888"; ctx.lineWidth = 1;
     ctx.beginPath(); ctx.moveTo(left, top); ctx.lineTo(left, H - bottom); ctx.lineTo(W - right, H - bottom); ctx.stroke();
-    ctx.fillStyle = "#444"; ctx.font = "11px sans-serif";
+    ctx.fillStyle = "#444"; ctx.font = "13px sans-serif";
     ctx.textAlign = "right";
     ctx.fillText(fmt(high).replace(/0+$/, "").replace(/\.$/, ""), left - 4, top + 8);
     ctx.fillText("0", left - 4, H - bottom);
     ctx.textAlign = "center";
     ctx.fillText("update " + (lab.history.length - 1), W - 40, H - 8);
-    ctx.fillText("loss", left - 22, (top + H - bottom) / 2);
+    ctx.fillText("loss", left - 24, (top + H - bottom) / 2);
     // the minibatch losses: grey dots
     ctx.fillStyle = "#9e9e9e";
     lab.history.forEach(function (e, k) {
