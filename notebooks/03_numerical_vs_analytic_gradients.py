@@ -253,10 +253,11 @@ with jax.enable_x64(True):
     assert report.passed
 
 # %% [markdown]
-# The report's last lines read the largest error with CS231n's thresholds
-# (`report.verdict`, `report.passed`) and, when it is not "good", say why
-# (`report.hint`): here the mismatches are no larger than what float64
-# round-off allows at this $h$ -- the hand-derived SVM gradient is right.
+# The report's last lines judge what the check's own error (round-off and,
+# from a second step $2h$, truncation) does not explain, on CS231n's scale
+# (`report.verdict`, `report.passed`), and, when it is not "good", say why
+# (`report.hint`): here nothing is left beyond that error and the check
+# resolves about 1e-8 -- the hand-derived SVM gradient is right.
 #
 # The complex step needs an analytic loss. The SVM's hinge is not one, and
 # the library says so instead of returning a wrong number:
