@@ -742,3 +742,19 @@ def test_float32_proves_wrong_gradients_but_cannot_vouch_for_a_right_one():
     eps32 = float(np.finfo(np.float32).eps)
     assert report.roundoff_error == pytest.approx(eps32 * report.loss_value / 1e-2)
     assert off.verdict == "uncomfortable" and no_mean.verdict == "wrong", (str(off), str(no_mean))
+
+
+@pytest.mark.slow
+@settings(**SETTINGS)
+@given(seed=st.integers(0, 10_000), off=st.floats(1e-2, 1.0), loss=st.sampled_from(["softmax", "svm"]))
+def test_right_gradients_pass_and_scaled_ones_never_do(seed, off, loss):
+    """Random smooth problems, float64, the defaults: right reads good (or ok at a kink), (1 + off) x right never passes."""
+    with jax.enable_x64(True):
+        W, X, y = smooth_problem(seed)
+        f = lambda W: losses.get_loss(loss)(W, X, y, reg=1e-2)  # noqa: E731
+        _, right = analytic.LOSS_AND_GRAD[loss](W, X, y, reg=1e-2)
+        kinks = svm_kink_crossings(W, X, y) if loss == "svm" else None
+        good = check_gradient(f, W, right, kinks=kinks)
+        bad = check_gradient(f, W, (1.0 + off) * right, kinks=kinks)
+    assert good.passed, str(good)
+    assert not bad.passed and bad.verdict in ("wrong", "uncomfortable"), str(bad)
