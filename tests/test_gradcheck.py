@@ -699,6 +699,7 @@ def _digits_problem(dtype, n=300, scale=1e-4):
     return W, X, y
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", ["softmax", "svm"])
 def test_right_gradients_read_good_and_wrong_ones_never_pass_on_digits(loss):
     """float64, check_gradient's defaults (central, h = 1e-4), W = 1e-4 randn, as the README tour and the CLI."""
