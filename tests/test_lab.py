@@ -204,6 +204,7 @@ def test_the_page_loads_from_the_server_without_errors_or_other_hosts(visit, ser
     state = visit.state()
     assert state["N"] == 24 and len(state["W"]) == 3 and all(len(row) == 3 for row in state["W"])
     assert math.isfinite(state["loss"]) and state["loss"] > 0
+    assert state["h"] == pytest.approx(1e-4) and visit.page.locator("#h-value").text_content() == "1.0e-4"  # the lecture's h
 
 
 def test_the_page_works_from_disk(browser):

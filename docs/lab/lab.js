@@ -42,7 +42,7 @@
     reg: 0.1,
     stepSize: 0.1,
     batchSize: start.points.length,
-    logH: -5,
+    logH: -4,                        // the lecture's h = 1e-4
     method: "central",
     trials: 100,
     scale: 1,
