@@ -874,6 +874,7 @@ def test_a_second_signal_while_the_first_waits_ends_the_process_at_once():
     assert proc.stderr == "jaxopt-course: interrupted again, stopping at once (SIGTERM)\n"
 
 
+@pytest.mark.slow
 def test_an_unavailable_platform_is_one_clear_error():
     code = """
         from jaxopt_course import distributed
