@@ -1,40 +1,39 @@
-"""The ``jaxopt-course`` command (also ``python -m jaxopt_course``).
+"""The ``jaxopt-course`` command (also ``python -m jaxopt_course``): parse, call the package, print.
 
 Every subcommand prints a short human table, or one JSON object with
-``--json``. Bad arguments end with exit code 2 and one line on stderr that
-starts ``jaxopt-course: error:``.
+``--json`` (also when a run diverged). Bad arguments end with exit code 2
+and one line on stderr that starts ``jaxopt-course: error:``; so does an
+option the chosen command or data set would ignore (:data:`IGNORED`).
 
 How this file is laid out (read top to bottom):
 
 * argument types and the per-data-set defaults (:data:`RECIPES`);
-* ``train`` and ``sweep``: one shared path (:func:`_run_command`) that loads
-  the data, checks the folders, resumes, trains, and reports; the two differ
-  only in a :class:`_Kind` of four small functions;
-* ``search``, ``gradcheck``, ``tea`` and ``lecture``;
+* ``train`` and ``sweep``: load, call :func:`jaxopt_course.train.fit` or
+  :func:`~jaxopt_course.train.sweep`, print; the folders, checkpoints and
+  resume around them are :mod:`jaxopt_course.runs`';
+* ``search``, ``gradcheck``, ``tea``; ``lecture`` and ``compare`` are their
+  experiment modules' ``add_arguments`` and ``run_cli``;
 * the parser: one :class:`_Command` row per subcommand in :data:`COMMANDS`.
-  :func:`main` builds only the arguments of the subcommand it runs, and
-  every module is imported inside the function that needs it, so
-  ``jaxopt-course --help`` never imports JAX and ``tea`` never imports
-  scikit-learn.
-
-Adding a subcommand: write ``_add_<name>_args(p)`` (its options) and
-``_cmd_<name>(args) -> exit code``, and add a :class:`_Command` row.
+  :func:`main` installs the signal handler first (:mod:`jaxopt_course.signals`:
+  SIGINT and SIGTERM stop a run at a chunk boundary, with a checkpoint),
+  builds only the arguments of the subcommand it runs, and imports every
+  module inside the function that needs it, so ``jaxopt-course --help``
+  never imports JAX and ``tea`` never imports scikit-learn.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
-from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Callable, NamedTuple
+
+from . import signals
+from .runs import DEFAULT_CHECKPOINT_ROOT, EXIT_DIVERGED, EXIT_WRITE_FAILED
 
 EXIT_USAGE = 2
-EXIT_DIVERGED = 1
-EXIT_WRITE_FAILED = 74  # BSD sysexits EX_IOERR: a checkpoint or result could not be written (disk full, ...)
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, the shell's convention for Ctrl-C
-DEFAULT_CHECKPOINT_DIR = "jaxopt-course-checkpoint"
 PREFIX = "jaxopt-course: error:"
 
 
@@ -43,7 +42,10 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit code 2."""
+    """argparse, but a usage error is one line on stderr and exit code 2 (and no abbreviated options)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
 
     def error(self, message):  # noqa: D401 - argparse's API
         command = self.prog.split(" ", 1)[1] if " " in self.prog else None
@@ -61,18 +63,8 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 # ---------------------------------------------------------------------------
-# Argument types
+# Argument types (the counts and seeds: experiments/_common's, one definition)
 # ---------------------------------------------------------------------------
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def _number(text, *, low: str):
@@ -119,8 +111,14 @@ def _mesh_sizes(text):
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _types():
+    from .experiments._common import count, seed
+
+    return count, seed
+
+
 # ---------------------------------------------------------------------------
-# Defaults that follow the data set
+# Defaults that follow the data set; options a command would ignore
 # ---------------------------------------------------------------------------
 
 #: The options whose default depends on ``--data``: digits' values suit its
@@ -137,6 +135,21 @@ RECIPES = {
     # CS231n checks 10 random weights of its dev set (grad_check_sparse); digits are small enough for all.
     "gradcheck": {"digits": dict(num_checks=None), "cifar10": dict(num_checks=10)},
 }
+
+_GRID_IGNORES = ("data", "data_dir", "download", "loss", "reg", "trials", "scale", "seed")
+
+#: Options a command ignores in some settings: given there, they are an error (exit 2) that names them.
+#: (command, option, ignored when, why). ``--data-dir``/``--download`` without ``--data cifar10`` are
+#: refused for every command by ``experiments._common.check_data_options``.
+IGNORED = (
+    *((command, "batch_size", lambda a: a.full_batch, "--full-batch uses the whole training set every step")
+      for command in ("train", "sweep")),
+    ("search", "toy", lambda a: a.method != "grid", "only --method grid searches the tea toy"),
+    ("search", "points", lambda a: a.method != "grid", "only --method grid tastes a grid of temperatures"),
+    ("search", "step_size", lambda a: a.method != "local", "only --method local takes steps"),
+    *(("search", name, lambda a: a.method == "grid", "--method grid searches the tea toy, not a data set")
+      for name in _GRID_IGNORES),
+)
 
 
 def _shown(value) -> str:
@@ -172,35 +185,26 @@ def _say_recipe(args) -> None:
         print(f"jaxopt-course: --data cifar10: CS231n's recipe for the options not given: {words}", file=sys.stderr)
 
 
-# ---------------------------------------------------------------------------
-# Data, output
-# ---------------------------------------------------------------------------
+def _refuse_ignored(args, given: set) -> None:
+    """An option the command would ignore here (:data:`IGNORED`) is an error that names it."""
+    for command, name, ignored, why in IGNORED:
+        if command == args.command and name in given and ignored(args):
+            raise UsageError(f"--{name.replace('_', '-')} has no effect here: {why}; drop it")
 
 
 def _load(args):
-    """The data set named by ``--data``, through :func:`jaxopt_course.data.load_data`."""
-    import os
+    """The data set named by ``--data`` (experiments._common.load_data: digits through the on-disk cache)."""
+    from .experiments._common import load_data
 
-    from .cache import cached_digits
-    from .data import load_data
-
-    data_dir = args.data_dir or os.environ.get("JAXOPT_COURSE_CIFAR10") or None
-    if args.data == "cifar10" and data_dir is None:
-        raise UsageError("--data cifar10 needs --data-dir DIR, the folder that holds cifar-10-batches-py/ "
-                         "(or $JAXOPT_COURSE_CIFAR10; add --download to fetch it there)")
-    if args.data == "digits":
-        splits = cached_digits(lambda: load_data("digits"))  # kept on disk: a second run skips scikit-learn
-    else:
-        splits = load_data(args.data, data_dir, download=args.download)
+    splits = load_data(args)
     _say_recipe(args)
     return splits
 
 
-def _emit(args, result: dict, lines: list[str]):
-    if args.json:
-        print(json.dumps(result), flush=True)
-    else:
-        print("\n".join(lines), flush=True)
+def _emit(args, result: dict, lines: list[str]) -> None:
+    from .files import to_jsonable
+
+    print(json.dumps(to_jsonable(result)) if args.json else "\n".join(lines), flush=True)
 
 
 def _with_recipe(args, result: dict) -> dict:
@@ -210,577 +214,287 @@ def _with_recipe(args, result: dict) -> dict:
 
 
 # ---------------------------------------------------------------------------
-# More than one device or machine (train and sweep)
+# train and sweep
 # ---------------------------------------------------------------------------
 
 
-def _start_multihost(args):
-    """--coordinator-address/--num-processes/--process-id (or $JAX_*): jax.distributed, before any JAX call."""
-    from .distributed import initialize_multihost
+class _Setup(NamedTuple):
+    """What ``train`` and ``sweep`` know once the data are loaded: the engine's inputs and the run's folders."""
 
-    try:
-        initialize_multihost(args.coordinator_address, args.num_processes, args.process_id)
-    except ValueError as err:
-        raise UsageError(str(err)) from None
-
-
-def _cli_mesh(args, *, one_model: bool):
-    """The mesh --devices/--mesh ask for; ``None`` for one device in one process.
-
-    ``--devices N`` splits the minibatch (train, ``one_model``) or the models
-    (sweep) N ways; several processes without either use all their devices so.
-    """
-    import jax
-
-    from .distributed import make_mesh
-
-    if args.devices is None and args.mesh is None and jax.process_count() == 1:
-        return None
-    if args.mesh is not None:
-        flag = "--mesh " + ",".join(f"{axis}={size}" for axis, size in args.mesh.items())
-        if one_model and args.mesh.get("model", 1) > 1:
-            raise UsageError(f"{flag}: train trains one model, so there are no models to split: split its "
-                             "minibatch with data=N (sweep splits models)")
-        sizes = {"data": args.mesh.get("data", 1), "model": args.mesh.get("model", 1)}
-    else:
-        flag = f"--devices {args.devices}" if args.devices is not None else "all devices"
-        count = args.devices if args.devices is not None else jax.device_count()
-        sizes = {"data": count, "model": 1} if one_model else {"data": 1, "model": count}
-    try:
-        return make_mesh(**sizes)
-    except ValueError as err:
-        raise UsageError(f"{flag}: {err}") from None
-
-
-def _mesh_words(mesh) -> str:
-    if mesh is None:
-        return ""
-    import jax
-
-    hosts = f" in {jax.process_count()} processes" if jax.process_count() > 1 else ""
-    return f" on {mesh.size} devices{hosts} (data={mesh.shape['data']}, model={mesh.shape['model']})"
-
-
-def _host_rows(X, y, mesh):
-    """Several processes whose devices split 'data': this host's rows as global arrays split along it.
-
-    Returns ``(X, y, left_out)``: the last ``N % data`` rows are left out, since
-    every device of the 'data' axis must hold as many rows as the others.
-    Otherwise (one process, or a 'data' axis that does not span the processes,
-    as in a sweep split by models only) ``X``, ``y`` unchanged: every device
-    gets all of them.
-    """
-    import jax
-
-    from .distributed import axis_size, host_shard, shard_rows
-
-    data = 1 if mesh is None else axis_size(mesh, "data")
-    if jax.process_count() == 1 or data % jax.process_count():
-        return X, y, 0
-    keep = X.shape[0] - X.shape[0] % data
-    try:
-        X_local, y_local = host_shard(X[:keep], y[:keep])
-        X_rows, y_rows = shard_rows(X_local, y_local, mesh)
-    except ValueError as err:
-        raise UsageError(str(err)) from None
-    return X_rows, y_rows, X.shape[0] - keep
-
-
-# ---------------------------------------------------------------------------
-# train and sweep: the run's identity, its folders, resume
-# ---------------------------------------------------------------------------
-
-# What makes a train (or sweep) run the same run: a checkpoint written with other
-# values cannot be resumed (--steps, --chunk-size and the output options may change).
-_RUN_OPTIONS = {"command": "the subcommand", "data": "--data", "loss": "--loss", "optimizer": "--optimizer",
-                "lr": "--lr", "reg": "--reg", "lrs": "--lrs", "regs": "--regs",
-                "batch_size": "--batch-size (or --full-batch)", "seed": "--seed", "init_scale": "--init-scale",
-                "train_data": "training data (fingerprint)"}
-
-
-class _Run(NamedTuple):
-    """What ``train`` and ``sweep`` share once the data are loaded and the folders checked."""
-
-    args: argparse.Namespace
-    splits: Any
-    mesh: Any  # a jax.sharding.Mesh, or None: one device
+    splits: object
+    mesh: object  # a jax.sharding.Mesh, or None: one device
     writer: bool  # several processes: only process 0 writes files and prints
-    key: Any  # the run's key (minibatches)
-    W0: Any  # the initial weights (C, D)
+    key: object
+    W0: object
     batch_size: int | None  # None: gradient descent on the whole training set
-    run_config: dict  # the run's identity, saved in its checkpoints
-    out: Path | None  # --out, on the writing process
-    checkpoint_dir: Path | None  # where a checkpoint goes after every chunk (None: only on Ctrl-C)
-    interrupt_dir: Path  # where the checkpoint goes on Ctrl-C
-    X_train: Any
-    y_train: Any
+    X: object  # this host's training rows
+    y: object
     left_out: int  # several processes: training rows no device holds
+    run: dict  # runs.identity: what makes this run the same run
+    folders: object  # runs.Folders
 
 
-def _run_config(args, batch_size, splits) -> dict:
-    """The options that make this ``train`` or ``sweep`` run the same run (saved in its checkpoints)."""
-    import zlib
-
-    import numpy as np
-
-    X, y = splits.train.X, splits.train.y
-    fingerprint = f"{X.shape[0]}x{X.shape[1]}:{zlib.crc32(np.ascontiguousarray(X)):08x}:" \
-                  f"{zlib.crc32(np.ascontiguousarray(y)):08x}"
-    grid = {"lr": args.lr, "reg": args.reg} if args.command == "train" else {"lrs": args.lrs, "regs": args.regs}
-    return {"command": args.command, "data": args.data, "loss": args.loss, "optimizer": args.optimizer, **grid,
-            "batch_size": batch_size, "seed": args.seed, "init_scale": args.init_scale, "train_data": fingerprint}
-
-
-def _saved(value) -> str:
-    """A run option as its checkpoint holds it (``1.0``; lists as ``0.1,1``)."""
-    return ",".join(f"{v:g}" for v in value) if isinstance(value, list) else str(value)
-
-
-def _other_run(saved: dict, now: dict) -> str | None:
-    """The first option in which a checkpoint's run differs from this one: ``"--lr 1, this command has 0.5"``."""
-    for name, value in now.items():
-        if saved.get(name) != value:
-            return f"{_RUN_OPTIONS[name]} {_saved(saved.get(name))}, this command has {_saved(value)}"
-    return None
-
-
-def _resume_path(args):
-    """``--resume PATH`` (a folder or its checkpoint file): ``(folder, file)``; a missing path creates nothing."""
-    from .checkpoint import resolve
-
-    try:
-        path = resolve(args.resume)
-    except FileNotFoundError as err:
-        raise UsageError(f"--resume {args.resume}: {err}") from None
-    return path.parent, path
-
-
-def _run_folders(args):
-    """``(out, checkpoint_dir, interrupt_dir)``, created and checked writable before any training."""
-    from .files import ensure_dir
-
-    out = ensure_dir(args.out) if args.out else None
-    if args.checkpoint_dir:
-        checkpoint_dir = ensure_dir(args.checkpoint_dir)
-    elif args.resume:
-        checkpoint_dir = _resume_path(args)[0]
-    else:
-        checkpoint_dir = None
-    default = out / "checkpoint" if out is not None else Path(DEFAULT_CHECKPOINT_DIR)
-    return out, checkpoint_dir, checkpoint_dir or default
-
-
-def _refuse_overwrite(args, folder: Path, run_config: dict) -> None:
-    """A checkpoint of another run in ``folder`` is never overwritten silently: exit 2 unless ``--force``."""
-    from .checkpoint import CHECKPOINT_FILE, read_checkpoint_config
-
-    path = folder / CHECKPOINT_FILE
-    if args.force or not path.is_file() or (args.resume and _resume_path(args)[1].resolve() == path.resolve()):
-        return
-    try:
-        differs = _other_run(read_checkpoint_config(folder), run_config)
-    except ValueError as err:  # unreadable: still somebody's file
-        differs = f"an unreadable checkpoint ({err})".splitlines()[0]
-    if differs:
-        raise UsageError(f"{path} holds the checkpoint of another run ({differs}); this run would overwrite it: "
-                         f"continue that run with its own options and --resume {folder}, pick another "
-                         "--checkpoint-dir (or --out), or pass --force to overwrite it")
-
-
-def _prepare_run(args, *, one_model: bool) -> _Run:
-    """Everything before training: devices, data, batch size, folders, the run's identity."""
+def _setup(args, *, one_model: bool) -> _Setup:
+    """Devices, data, batch size, the run's identity and folders: everything before training."""
     import jax
 
+    from . import runs
+    from .distributed import initialize_multihost
     from .model import init_weights
 
-    _start_multihost(args)  # several processes: before any other JAX call
-    mesh = _cli_mesh(args, one_model=one_model)
-    writer = jax.process_index() == 0
+    initialize_multihost(args.coordinator_address, args.num_processes, args.process_id)  # before other JAX calls
+    mesh = runs.mesh_for(args.devices, args.mesh, one_model=one_model)
     if not one_model and jax.process_count() > 1 and (args.checkpoint_dir or args.resume):
         raise UsageError("--checkpoint-dir/--resume: a sweep over several processes keeps each model's state on "
                          "the host that trains it, and checkpointing that is not supported; run the sweep in one "
                          "process (any number of devices) to checkpoint it")
     splits = _load(args)
+    N = splits.train.X.shape[0]
+    if not args.full_batch and args.batch_size > N:
+        raise UsageError(f"--batch-size {args.batch_size} is more than the {N} training examples of {args.data}: "
+                         f"give at most {N}, or --full-batch for gradient descent on all of them")
     key, init_key = jax.random.split(jax.random.key(args.seed))
     W0 = init_weights(init_key, splits.num_classes, splits.dim, scale=args.init_scale)
-    # Gradient descent sees the whole training set each step; minibatch SGD
-    # samples batch_size examples (with replacement, the lecture's X.sample(n=256)).
-    # A --batch-size above N is cut to N: drawn with replacement, it would
-    # repeat examples to no use (and the run is still not the full batch).
-    batch_size = None if args.full_batch else min(args.batch_size, splits.train.X.shape[0])
-    run_config = _run_config(args, batch_size, splits)
-    out, checkpoint_dir, interrupt_dir = _run_folders(args)  # checked now: a run must not fail at its end
-    if writer:
-        _refuse_overwrite(args, interrupt_dir, run_config)
-    X_train, y_train, left_out = _host_rows(splits.train.X, splits.train.y, mesh)
-    return _Run(args, splits, mesh, writer, key, W0, batch_size, run_config, out if writer else None,
-                checkpoint_dir, interrupt_dir, X_train, y_train, left_out)
+    batch_size = None if args.full_batch else args.batch_size
+    grid = {"lr": args.lr, "reg": args.reg} if one_model else {"lrs": args.lrs, "regs": args.regs}
+    run = runs.identity(args.command, {"data": args.data, "loss": args.loss, "optimizer": args.optimizer, **grid,
+                                       "batch_size": batch_size, "seed": args.seed, "init_scale": args.init_scale},
+                        splits.train.X, splits.train.y)
+    writer = jax.process_index() == 0
+    folders = runs.plan(run, steps=args.steps, out=args.out if writer else None, checkpoint_dir=args.checkpoint_dir,
+                        resume=args.resume, force=args.force or not writer, auto_resume=jax.process_count() == 1)
+    X, y, left_out = runs.host_rows(splits.train.X, splits.train.y, mesh)
+    return _Setup(splits, mesh, writer, key, W0, batch_size, X, y, left_out, run, folders)
 
 
-def _resume(run: _Run, like):
-    """The state and metrics checkpointed at ``--resume``, refused unless they are this command's run."""
-    from .checkpoint import load_checkpoint, read_checkpoint_config
+def _train(args, s: _Setup, like: Callable, call: Callable, so_far: Callable):
+    """Resume if there is a checkpoint of this run, then ``call(init_state, init_metrics, on_chunk)``.
 
-    args = run.args
-    path = _resume_path(args)[1]
-    differs = _other_run(read_checkpoint_config(path), run.run_config)
-    if differs:
-        raise UsageError(f"--resume {args.resume}: the checkpoint is of a run with {differs}; repeat the "
-                         "interrupted command's options (only --steps, --chunk-size, --checkpoint-dir, --out and "
-                         "--json may change)")
-    saved = load_checkpoint(path, like=like)
-    if int(saved.state.step) > args.steps:
-        raise UsageError(f"--resume {args.resume}: the checkpoint is at step {int(saved.state.step)}, beyond "
-                         f"--steps {args.steps}")
-    return saved.state, saved.metrics
+    Returns ``(output, seconds, first_step)``, or an exit code when the run
+    ended early (interrupted, or a write failed), its one line said.
+    """
+    import contextlib
 
+    from . import runs
+    from .train import TrainingInterrupted
 
-# ---------------------------------------------------------------------------
-# train and sweep: writing, and the ways a run ends early
-# ---------------------------------------------------------------------------
-
-
-class _WriteFailed(Exception):
-    """A checkpoint or result could not be written (an ``OSError``: disk full, permissions, ...)."""
-
-
-def _write(what: str, path, save, *args, **kwargs):
-    """``save(*args, **kwargs)``; an ``OSError`` becomes :class:`_WriteFailed`, one line naming the file and cause."""
-    from .files import WriteError
-
+    init_state, init_metrics = runs.load_resume(s.folders, like(), steps=args.steps)
+    if s.folders.note and s.writer:
+        print(f"jaxopt-course: {s.folders.note}", file=sys.stderr)
+    first = 0 if init_state is None else int(init_state.step)
+    config = {**s.run, "steps": args.steps, "chunk_size": args.chunk_size}
+    start = time.perf_counter()
     try:
-        return save(*args, **kwargs)
-    except OSError as err:
-        message = str(err) if isinstance(err, WriteError) else f"could not write {what} {path}: {err.strerror or err}"
-        raise _WriteFailed(message.splitlines()[0]) from err
+        with runs.hold(s.folders) if s.writer else contextlib.nullcontext(), signals.deferred():
+            try:
+                output = call(init_state, init_metrics, runs.chunk_hook(s.folders, s.run, writer=s.writer))
+            except TrainingInterrupted as err:
+                if s.writer:
+                    params, metrics = so_far(err)
+                    print(runs.interrupted(s.folders, s.run, err, steps=args.steps, params=params, metrics=metrics,
+                                           config=config), file=sys.stderr)
+                    if args.json:  # a record for scripts: where the run stopped, and where its checkpoint is
+                        print(json.dumps({"interrupted": True, "signal": signal.Signals(signals.last_signal() or
+                                                                                       signal.SIGINT).name,
+                                          "step": err.step, "steps": args.steps,
+                                          "checkpoint": str(s.folders.interrupt_dir)}), flush=True)
+                return runs.interrupt_exit_code()
+    except runs.WriteFailed as err:
+        print(f"{PREFIX} {runs.write_failed(err, s.folders.interrupt_dir, s.run)}", file=sys.stderr)
+        return EXIT_WRITE_FAILED
+    return output, time.perf_counter() - start, first
 
 
-def _checkpoint_hook(run: _Run):
-    """``on_chunk``: a checkpoint into the checkpoint folder after every chunk (None: no folder, or not process 0)."""
-    from .checkpoint import CHECKPOINT_FILE, save_checkpoint
+def _finish(args, s: _Setup, result: dict, lines: list[str], seconds: float, first: int, *, params, metrics,
+            status: str = "completed") -> None:
+    """Print the result (first: printed even when --out cannot be written), then write --out."""
+    from . import distributed, runs
 
-    if run.checkpoint_dir is None or not run.writer:
-        return None
-
-    def write_checkpoint(state, metrics):
-        _write("the checkpoint", run.checkpoint_dir / CHECKPOINT_FILE, save_checkpoint, run.checkpoint_dir, state,
-               metrics, run.run_config)
-
-    return write_checkpoint
-
-
-def _write_failed(run: _Run, err: _WriteFailed, folder: Path | None) -> int:
-    """One line: what could not be written and why, the last good checkpoint in ``folder`` and how to continue."""
-    from .checkpoint import read_checkpoint_config
-
-    try:
-        saved = read_checkpoint_config(folder) if folder is not None else {}
-    except (OSError, ValueError):  # none there, or not readable
-        saved = {}
-    if saved and _other_run(saved, run.run_config) is None:
-        hint = (f" -- the last good checkpoint (step {saved['step']}) is in {folder}/: free some space and run the "
-                f"same command with --resume {folder} to continue")
+    if first:
+        lines[0] += f" ({seconds:.1f} s for steps {first + 1}-{args.steps}, resumed from step {first})"
+        result.update(seconds=seconds, resumed_from_step=first, timed_steps=args.steps - first)
     else:
-        hint = " -- no checkpoint of this run was written" if folder is not None else ""
-    print(f"{PREFIX} {err}{hint}", file=sys.stderr)
-    return EXIT_WRITE_FAILED
+        lines[0] += f" ({seconds:.1f} s)"
+        result.update(seconds=seconds, timed_steps=args.steps)
+    result.update(distributed.describe(s.mesh))
+    if s.left_out:
+        result["train_examples_left_out"] = s.left_out
+    _with_recipe(args, result)
+    if s.writer:
+        _emit(args, result, lines)
+        runs.save_results(s.folders, params=params, metrics=metrics,
+                          config={**s.run, "steps": args.steps, "chunk_size": args.chunk_size},
+                          summary={"status": status, "step": args.steps, **result})
 
 
-def _save_out(run: _Run, *, params, metrics, summary: dict):
-    """``--out``: params.npz, metrics.json, config.json."""
-    from .checkpoint import save_run
+def _engine_run(args, s: _Setup):
+    """The command's :class:`jaxopt_course.train.Run`: the loss, the optimizer by name, batch, steps, devices."""
+    from functools import partial
 
-    if run.out is not None:
-        config = {**run.run_config, "steps": run.args.steps, "chunk_size": run.args.chunk_size}
-        _write("the results in", run.out, save_run, run.out, params=params, metrics=metrics, config=config,
-               summary=summary)
+    from .losses import get_loss
+    from .train import Run, get_optimizer
 
-
-def _interrupted(run: _Run, err, params, metrics) -> int:
-    """Ctrl-C: a checkpoint of the last chunk boundary (and the run so far in ``--out``), one line, exit 130."""
-    from .checkpoint import CHECKPOINT_FILE, save_checkpoint
-
-    import jax
-
-    args, where = run.args, run.interrupt_dir
-    if not run.writer:
-        return EXIT_INTERRUPTED
-    if not run.args.command == "train" and jax.process_count() > 1:  # each host holds only its own models
-        print(f"jaxopt-course: interrupted at step {err.step} of {args.steps}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    try:
-        _write("the checkpoint", where / CHECKPOINT_FILE, save_checkpoint, where, err.state, err.metrics,
-               run.run_config)
-        _save_out(run, params=params, metrics=metrics, summary={"status": "interrupted", "step": err.step})
-    except _WriteFailed as failed:
-        return _write_failed(run, failed, where)
-    print(f"jaxopt-course: interrupted at step {err.step} of {args.steps}; checkpoint written to {where}/ -- "
-          f"run the same command with --resume {where} to continue", file=sys.stderr)
-    return EXIT_INTERRUPTED
+    return Run(get_loss(args.loss), partial(get_optimizer, args.optimizer), batch_size=s.batch_size,
+               num_steps=args.steps, mesh=s.mesh)
 
 
-def _diverged(run: _Run, err) -> int:
-    """train: the loss turned NaN/Inf: one line in the command's words, the last finite weights in ``--out``."""
+def _loop(args, init_state, init_metrics, on_chunk):
+    from .train import Loop
+
+    return Loop(chunk_size=args.chunk_size, on_chunk=on_chunk, init_state=init_state, init_metrics=init_metrics)
+
+
+def _cmd_train(args):
     import numpy as np
 
-    loss = np.asarray(err.metrics.loss)[err.step]
-    earlier = f" (the last finite loss was {err.last_finite_loss:.6g} at step {err.step - 1})" if err.step else ""
-    line = (f"training diverged: the loss is {loss} at step {err.step} of {run.args.steps}{earlier}; the step size "
-            "is probably too large -- try a smaller --lr.")
-    if run.out is not None:
-        _save_out(run, params=err.params, metrics=err.metrics,
-                  summary={"status": "diverged", "step": err.step, "last_finite_loss": err.last_finite_loss})
-        line += f" Kept the last finite params and the metrics so far in {run.out}/."
-    else:
-        line += " (--out DIR keeps the last finite weights and the metrics so far.)"
+    from .train import DivergenceError, Metrics, evaluate, fit, initial_state
+
+    s = _setup(args, one_model=True)
+    run = _engine_run(args, s)
+
+    def like():
+        return initial_state(run, s.W0, s.key, num_examples=s.X.shape[0], lr=args.lr)
+
+    def call(init_state, init_metrics, on_chunk):
+        return fit(run, s.W0, s.X, s.y, key=s.key, lr=args.lr, reg=args.reg,
+                   loop=_loop(args, init_state, init_metrics, on_chunk))
+
+    start = time.perf_counter()
+    try:
+        done = _train(args, s, like, call, lambda err: (err.state.params, err.metrics))
+    except DivergenceError as err:
+        done, diverged = None, err
+    if isinstance(done, int):
+        return done
+    W = np.asarray(done[0].params if done else diverged.params)  # replicated over a mesh: one host copy
+    accuracies = evaluate(W, s.splits)
+    method = "gradient descent (full batch)" if s.batch_size is None else f"SGD steps of batch {s.batch_size}"
+    result = {"data": args.data, "loss": args.loss, "optimizer": args.optimizer, "lr": args.lr, "reg": args.reg,
+              "batch_size": s.batch_size, "steps": args.steps, "seed": args.seed,
+              "train_accuracy": accuracies["train"], "val_accuracy": accuracies["val"],
+              "test_accuracy": accuracies["test"], "diverged": done is None,
+              "final_loss": float(run.loss_fn(W, s.splits.train.X, s.splits.train.y, args.reg)) if done else None}
+    lines = [f"{args.loss} classifier on {args.data}: {args.steps} {method}, {args.optimizer} lr {args.lr:g}, "
+             f"reg {args.reg:g}{_mesh_words(s.mesh)}",
+             f"  final loss      {result['final_loss'] or float('nan'):.4f}",
+             *(f"  {split + ' accuracy':<16}{accuracies[split]:.2%}" for split in ("train", "val", "test"))]
+    if done is None:
+        return _diverged(args, s, result, lines, diverged, time.perf_counter() - start)
+    losses = np.asarray(done[0].losses)
+    _finish(args, s, result, lines, done[1], done[2], params=W, metrics=Metrics(losses, np.full_like(losses, np.nan)))
+    return 0
+
+
+def _diverged(args, s: _Setup, result: dict, lines: list[str], err, seconds: float) -> int:
+    """train: the run broke the divergence rule: its JSON (``"diverged": true``) on stdout, one line on stderr, exit 1."""
+    import numpy as np
+
+    from .train import DIVERGENCE_FACTOR
+
+    losses = np.asarray(err.metrics.loss)
+    cause = ("is not finite" if not np.isfinite(losses[err.step]) else
+             f"rose above {DIVERGENCE_FACTOR:g} x its start ({losses[0]:.6g} at step 0)")
+    earlier = f" (the loss was {err.last_finite_loss:.6g} at step {err.step - 1})" if err.step else ""
+    line = (f"training diverged: the loss is {losses[err.step]:.6g} at step {err.step} of {args.steps} and {cause}"
+            f"{earlier}; the step size is probably too large -- try a smaller --lr.")
+    line += (f" Kept the last finite params and the metrics so far in {s.folders.out}/." if s.folders.out else
+             " (--out DIR keeps the last finite weights and the metrics so far.)")
+    result.update(diverged_at_step=err.step, last_finite_loss=err.last_finite_loss)
+    lines[0] += f" -- diverged at step {err.step}; the accuracies are the weights' of step {err.step - 1}"
+    _finish(args, s, result, lines, seconds, 0, params=err.params, metrics=err.metrics, status="diverged")
     print(f"{PREFIX} {line}", file=sys.stderr)
     return EXIT_DIVERGED
 
 
-# ---------------------------------------------------------------------------
-# train and sweep: the one path
-# ---------------------------------------------------------------------------
+def _mesh_words(mesh) -> str:
+    from .runs import mesh_words
 
-
-class _Kind(NamedTuple):
-    """How ``train`` and ``sweep`` differ: four small functions of a :class:`_Run`."""
-
-    one_model: bool  # train: one model (--devices split its minibatch); sweep: a grid (split the models)
-    like: Callable  # (run) -> the fresh TrainState a checkpoint must fit
-    train: Callable  # (run, init_state, init_metrics, on_chunk) -> the engine's result, on the host
-    so_far: Callable  # (run, TrainingInterrupted) -> (params, metrics) to keep in --out
-    report: Callable  # (run, output) -> (result, lines, params, metrics), or an exit code
-
-
-def _run_command(args, kind: _Kind) -> int:
-    """``train`` or ``sweep``: prepare, resume, train (in chunks), report, write -- each early end its one line."""
-    import numpy as np
-
-    from .train import DivergenceError, Metrics, TrainingInterrupted
-
-    run = _prepare_run(args, one_model=kind.one_model)
-    init_state = init_metrics = None
-    if args.resume:
-        init_state, init_metrics = _resume(run, kind.like(run))
-    first = 0 if init_state is None else int(init_state.step)
-    start = time.perf_counter()
-    try:
-        output = kind.train(run, init_state, init_metrics, _checkpoint_hook(run))
-        seconds = time.perf_counter() - start
-        reported = kind.report(run, output)
-        if isinstance(reported, int):
-            return reported
-        result, lines, params, losses = reported
-        result.update(_timing(result, lines, seconds, first, args.steps))
-        if not run.writer:
-            return 0
-        _emit(args, result, lines)  # first: printed even when --out cannot be written
-        _save_out(run, params=params, metrics=Metrics(losses, np.full_like(losses, np.nan)),
-                  summary={"status": "completed", "step": args.steps, **result})
-    except DivergenceError as err:
-        return _diverged(run, err)
-    except TrainingInterrupted as err:
-        return _interrupted(run, err, *kind.so_far(run, err))
-    except _WriteFailed as err:
-        return _write_failed(run, err, run.checkpoint_dir)
-    return 0
-
-
-def _timing(result: dict, lines: list[str], seconds: float, first: int, steps: int) -> dict:
-    """``seconds`` (and the table's first line) say which steps they timed: a resumed run times only its own."""
-    if first:
-        lines[0] += f" ({seconds:.1f} s for steps {first + 1}-{steps}, resumed from step {first})"
-        return {"seconds": seconds, "resumed_from_step": first, "timed_steps": steps - first}
-    lines[0] += f" ({seconds:.1f} s)"
-    return {"seconds": seconds, "timed_steps": steps}
-
-
-def _common_result(run: _Run) -> dict:
-    from .distributed import describe
-
-    result = describe(run.mesh)
-    if run.left_out:
-        result["train_examples_left_out"] = run.left_out
-    return _with_recipe(run.args, result)
-
-
-# --- train -------------------------------------------------------------------
-
-
-def _train_like(run: _Run):
-    """The state ``fit`` starts from (the engine builds it): what a checkpoint to resume must fit."""
-    from .train import get_optimizer, initial_state
-
-    return initial_state(get_optimizer(run.args.optimizer, run.args.lr), run.W0, run.key, batch_size=run.batch_size,
-                         num_examples=run.X_train.shape[0], mesh=run.mesh)
-
-
-def _train_train(run: _Run, init_state, init_metrics, on_chunk):
-    from functools import partial
-
-    import numpy as np
-
-    from .losses import get_loss
-    from .train import fit, get_optimizer
-
-    args = run.args
-    loss_fn = partial(get_loss(args.loss), reg=args.reg)
-    fitted = fit(loss_fn, get_optimizer(args.optimizer, args.lr), run.W0, run.X_train, run.y_train, key=run.key,
-                 batch_size=run.batch_size, num_steps=args.steps,
-                 chunk_size=args.chunk_size, init_state=init_state, init_metrics=init_metrics, on_chunk=on_chunk,
-                 mesh=run.mesh)
-    W = np.asarray(fitted.params)  # replicated over a mesh: one host copy
-    return W, np.asarray(fitted.losses), float(loss_fn(W, run.splits.train.X, run.splits.train.y))
-
-
-def _train_so_far(run: _Run, err):
-    return err.state.params, err.metrics
-
-
-def _train_report(run: _Run, output):
-    from .train import evaluate
-
-    args = run.args
-    W, losses, final_loss = output
-    accuracies = evaluate(W, run.splits)
-    method = "gradient descent (full batch)" if run.batch_size is None else f"SGD steps of batch {run.batch_size}"
-    result = {"data": args.data, "loss": args.loss, "optimizer": args.optimizer, "lr": args.lr, "reg": args.reg,
-              "batch_size": run.batch_size, "steps": args.steps, "seed": args.seed,
-              "train_accuracy": accuracies["train"], "val_accuracy": accuracies["val"],
-              "test_accuracy": accuracies["test"], "final_loss": final_loss, **_common_result(run)}
-    lines = [f"{args.loss} classifier on {args.data}: {args.steps} {method}, {args.optimizer} lr {args.lr:g}, "
-             f"reg {args.reg:g}{_mesh_words(run.mesh)}",
-             f"  final loss      {final_loss:.4f}",
-             f"  train accuracy  {result['train_accuracy']:.2%}",
-             f"  val accuracy    {result['val_accuracy']:.2%}",
-             f"  test accuracy   {result['test_accuracy']:.2%}"]
-    return result, lines, W, losses
-
-
-TRAIN = _Kind(True, _train_like, _train_train, _train_so_far, _train_report)
-
-
-def _cmd_train(args):
-    return _run_command(args, TRAIN)
-
-
-# --- sweep -------------------------------------------------------------------
-
-
-def _sweep_like(run: _Run):
-    """The state of the sweep's models before step 0 (the engine builds it): what a checkpoint must fit."""
-    from functools import partial
-
-    from .train import get_optimizer, initial_sweep_state
-
-    args = run.args
-    return initial_sweep_state(partial(get_optimizer, args.optimizer), run.W0, run.key, learning_rates=args.lrs,
-                               regs=args.regs, batch_size=run.batch_size, num_examples=run.X_train.shape[0],
-                               mesh=run.mesh)
-
-
-def _sweep_train(run: _Run, init_state, init_metrics, on_chunk):
-    from functools import partial
-
-    import jax
-    import numpy as np
-
-    from .losses import get_loss
-    from .train import get_optimizer, sweep
-
-    args = run.args
-    grid = sweep(get_loss(args.loss), partial(get_optimizer, args.optimizer), run.W0, run.X_train, run.y_train,
-                 key=run.key, learning_rates=args.lrs, regs=args.regs, batch_size=run.batch_size,
-                 num_steps=args.steps, X_val=run.splits.val.X, y_val=run.splits.val.y, chunk_size=args.chunk_size,
-                 init_state=init_state, init_metrics=init_metrics, on_chunk=on_chunk, mesh=run.mesh)
-    jax.block_until_ready(grid.params)
-    return grid._replace(params=np.asarray(grid.params))  # replicated over a mesh: one host copy
-
-
-def _sweep_so_far(run: _Run, err):
-    """The M = L * R models so far, as an lr x reg grid."""
-    import numpy as np
-
-    from .train import Metrics
-
-    L, R = len(run.args.lrs), len(run.args.regs)
-    params = np.asarray(err.state.params).reshape((L, R) + run.W0.shape)
-    return params, Metrics(*(np.asarray(m).reshape(L, R, err.step) for m in err.metrics))
-
-
-def _sweep_report(run: _Run, grid):
-    import numpy as np
-
-    from .train import evaluate
-
-    args = run.args
-    diverged = ~np.all(np.isfinite(grid.losses), axis=2)
-    val = np.where(diverged, np.nan, grid.val_accuracy)
-    if np.all(np.isnan(val)):
-        _save_out(run, params=grid.params, metrics=_losses_only(grid.losses),
-                  summary={"status": "diverged", "step": args.steps})
-        print(f"{PREFIX} every model of the sweep diverged; try smaller --lrs", file=sys.stderr)
-        return EXIT_DIVERGED
-    i, j = np.unravel_index(int(np.nanargmax(val)), val.shape)
-    accuracies = evaluate(grid.params[i, j], run.splits)
-    result = {"data": args.data, "loss": args.loss, "optimizer": args.optimizer, "learning_rates": args.lrs,
-              "regs": args.regs, "steps": args.steps, "batch_size": run.batch_size, "seed": args.seed,
-              "val_accuracy": [[None if np.isnan(v) else float(v) for v in row] for row in val],
-              "diverged": diverged.tolist(),
-              "best": {"lr": args.lrs[i], "reg": args.regs[j], "train_accuracy": accuracies["train"],
-                       "val_accuracy": accuracies["val"], "test_accuracy": accuracies["test"]},
-              **_common_result(run)}
-    return result, _sweep_table(run, val, diverged, result["best"]), grid.params, grid.losses
-
-
-def _losses_only(losses):
-    import numpy as np
-
-    from .train import Metrics
-
-    return Metrics(losses, np.full_like(losses, np.nan))
-
-
-def _sweep_table(run: _Run, val, diverged, best) -> list[str]:
-    args = run.args
-    width = max(8, *(len(f"{r:g}") + 1 for r in args.regs))
-    lines = [f"{len(args.lrs) * len(args.regs)} {args.loss} classifiers on {args.data}, {args.optimizer}, "
-             f"{args.steps} steps, trained at once, vmapped{_mesh_words(run.mesh)}: validation accuracy",
-             "  " + "lr / reg".rjust(10) + "".join(f"{r:g}".rjust(width) for r in args.regs)]
-    for a, lr in enumerate(args.lrs):
-        cells = ["diverged" if diverged[a, b] else f"{100 * val[a, b]:.1f}%" for b in range(len(args.regs))]
-        lines.append("  " + f"{lr:g}".rjust(10) + "".join(cell.rjust(width) for cell in cells))
-    lines.append(f"  best: lr {best['lr']:g}, reg {best['reg']:g} -- val {best['val_accuracy']:.2%}, "
-                 f"test {best['test_accuracy']:.2%}")
-    return lines
-
-
-SWEEP = _Kind(False, _sweep_like, _sweep_train, _sweep_so_far, _sweep_report)
+    return mesh_words(mesh)
 
 
 def _cmd_sweep(args):
-    return _run_command(args, SWEEP)
+    import numpy as np
+
+    from . import limits
+    from .train import Metrics, evaluate, initial_state, sweep
+
+    s = _setup(args, one_model=False)
+    L, R = len(args.lrs), len(args.regs)
+    limits.check_sweep(L * R, s.W0.size, args.steps, s.batch_size or s.X.shape[0], s.splits.num_classes,
+                       what=f"a sweep of {L} x {R} learning rates and regs", yes=args.yes)
+    run = _engine_run(args, s)
+
+    def like():
+        return initial_state(run, s.W0, s.key, num_examples=s.X.shape[0], learning_rates=args.lrs, regs=args.regs)
+
+    def call(init_state, init_metrics, on_chunk):
+        return sweep(run, s.W0, s.X, s.y, key=s.key, learning_rates=args.lrs, regs=args.regs, X_val=s.splits.val.X,
+                     y_val=s.splits.val.y, loop=_loop(args, init_state, init_metrics, on_chunk))
+
+    def so_far(err):  # the M = L * R models so far, as an lr x reg grid
+        params = np.asarray(err.state.params).reshape((L, R) + s.W0.shape)
+        return params, Metrics(*(np.asarray(m).reshape(L, R, err.step) for m in err.metrics))
+
+    done = _train(args, s, like, call, so_far)
+    if isinstance(done, int):
+        return done
+    grid, seconds, first = done
+    params, diverged = np.asarray(grid.params), np.asarray(grid.diverged)  # replicated over a mesh: one host copy
+    val = np.where(diverged, np.nan, grid.val_accuracy)
+    result = {"data": args.data, "loss": args.loss, "optimizer": args.optimizer, "learning_rates": args.lrs,
+              "regs": args.regs, "steps": args.steps, "batch_size": s.batch_size, "seed": args.seed,
+              "val_accuracy": [[None if np.isnan(v) else float(v) for v in row] for row in val],
+              "diverged": diverged.tolist(), "diverged_step": np.asarray(grid.diverged_step).tolist(), "best": None}
+    width = max(8, *(len(f"{r:g}") + 1 for r in args.regs))
+    lines = [f"{L * R} {args.loss} classifiers on {args.data}, {args.optimizer}, {args.steps} steps, trained at "
+             f"once, vmapped{_mesh_words(s.mesh)}: validation accuracy",
+             "  " + "lr / reg".rjust(10) + "".join(f"{r:g}".rjust(width) for r in args.regs)]
+    lines += ["  " + f"{lr:g}".rjust(10) + "".join(("diverged" if diverged[a, b] else f"{100 * val[a, b]:.1f}%")
+                                                    .rjust(width) for b in range(R)) for a, lr in enumerate(args.lrs)]
+    metrics = Metrics(grid.losses, np.full_like(grid.losses, np.nan))
+    if np.all(np.isnan(val)):
+        lines.append("  every model diverged")
+        _finish(args, s, result, lines, seconds, first, params=params, metrics=metrics, status="diverged")
+        print(f"{PREFIX} every model of the sweep diverged; try smaller --lrs", file=sys.stderr)
+        return EXIT_DIVERGED
+    i, j = np.unravel_index(int(np.nanargmax(val)), val.shape)
+    accuracies = evaluate(params[i, j], s.splits)
+    result["best"] = {"lr": args.lrs[i], "reg": args.regs[j], "train_accuracy": accuracies["train"],
+                      "val_accuracy": accuracies["val"], "test_accuracy": accuracies["test"]}
+    lines.append(f"  best: lr {args.lrs[i]:g}, reg {args.regs[j]:g} -- val {accuracies['val']:.2%}, "
+                 f"test {accuracies['test']:.2%}")
+    _finish(args, s, result, lines, seconds, first, params=params, metrics=metrics)
+    return 0
 
 
 # ---------------------------------------------------------------------------
-# search
+# search, gradcheck, tea
 # ---------------------------------------------------------------------------
 
 
 def _cmd_search(args):
-    if args.method == "grid":
-        return _search_grid(args)
     import jax
     import jax.numpy as jnp
 
     from .losses import get_loss
-    from .search import random_local_search, random_search
+    from .search import grid_search, random_local_search, random_search
+    from .toys import TEA_TEMPERATURE_RANGE, get_tea_cost, temperature_grid
     from .train import evaluate
 
-    splits = _load(args)
     start = time.perf_counter()
-    X, y = jnp.asarray(splits.train.X), jnp.asarray(splits.train.y)
-    loss = get_loss(args.loss)
+    if args.method == "grid":
+        low, high = TEA_TEMPERATURE_RANGE
+        found = grid_search(get_tea_cost(args.toy), temperature_grid(args.points))
+        seconds = time.perf_counter() - start
+        result = {"method": "grid", "toy": args.toy, "evaluations": args.points,
+                  "best_temperature": float(found.params), "best_loss": float(found.loss), "seconds": seconds}
+        _emit(args, result, [f"exhaustive search over {args.points} tea temperatures in [{low:g}, {high:g}] C "
+                             f"({args.toy} toy, {seconds:.2f} s)",
+                             f"  best temperature  {result['best_temperature']:.2f} C",
+                             f"  its cost          {result['best_loss']:.4f}"])
+        return 0
+    splits = _load(args)
+    X, y, loss = jnp.asarray(splits.train.X), jnp.asarray(splits.train.y), get_loss(args.loss)
 
     def loss_fn(W):
         return loss(W, X, y, reg=args.reg)
@@ -802,40 +516,11 @@ def _cmd_search(args):
         "scale": args.scale, "step_size": args.step_size if args.method == "local" else None, "seed": args.seed,
         "best_loss": float(found.loss), "train_accuracy": accuracies["train"], "val_accuracy": accuracies["val"],
         "test_accuracy": accuracies["test"], "seconds": seconds})
-    _emit(args, result, [
-        f"{what} on {args.data}, {args.loss} loss ({seconds:.1f} s)",
-        f"  best loss       {result['best_loss']:.4f}",
-        f"  train accuracy  {result['train_accuracy']:.2%}",
-        f"  val accuracy    {result['val_accuracy']:.2%}",
-        f"  test accuracy   {result['test_accuracy']:.2%}",
-    ])
+    _emit(args, result, [f"{what} on {args.data}, {args.loss} loss ({seconds:.1f} s)",
+                         f"  best loss       {result['best_loss']:.4f}",
+                         *(f"  {split + ' accuracy':<16}{accuracies[split]:.2%}" for split in ("train", "val", "test"))])
     return 0
 
-
-def _search_grid(args):
-    import jax.numpy as jnp
-
-    from .search import grid_search
-    from .toys import TEA_TEMPERATURE_RANGE, get_tea_cost
-
-    low, high = TEA_TEMPERATURE_RANGE
-    start = time.perf_counter()
-    found = grid_search(get_tea_cost(args.toy), jnp.linspace(low, high, args.points))
-    seconds = time.perf_counter() - start
-    result = {"method": "grid", "toy": args.toy, "evaluations": args.points,
-              "best_temperature": float(found.params), "best_loss": float(found.loss), "seconds": seconds}
-    _emit(args, result, [
-        f"exhaustive search over {args.points} tea temperatures in [{low:g}, {high:g}] C "
-        f"({args.toy} toy, {seconds:.2f} s)",
-        f"  best temperature  {result['best_temperature']:.2f} C",
-        f"  its cost          {result['best_loss']:.4f}",
-    ])
-    return 0
-
-
-# ---------------------------------------------------------------------------
-# gradcheck
-# ---------------------------------------------------------------------------
 
 #: gradcheck's finite-difference step when --h is not given: the lecture's
 #: h = 1e-4 in float64 (on digits the best of 1e-6..1e-3 for softmax; the SVM,
@@ -848,16 +533,30 @@ def _cmd_gradcheck(args):
     import contextlib
 
     import jax
+    import jax.numpy as jnp
+
+    from .analytic import LOSS_AND_GRAD
+    from .gradcheck import check_gradient, relative_error, svm_kink_crossings
+    from .losses import get_loss
 
     splits = _load(args)
     # CIFAR-10: CS231n's 500-image dev set; digits (no dev set): the training split.
     split, split_name = (splits.dev, "dev") if splits.dev is not None else (splits.train, "train")
-    if args.h is None:
-        args.h = GRADCHECK_H[args.dtype]
-    x64 = jax.enable_x64(True) if args.dtype == "float64" else contextlib.nullcontext()
+    args.h = GRADCHECK_H[args.dtype] if args.h is None else args.h
     start = time.perf_counter()
-    with x64:
-        report, autodiff_vs_hand, W_shape = _gradcheck(args, splits, split)
+    with jax.enable_x64(True) if args.dtype == "float64" else contextlib.nullcontext():
+        X, y, loss = jnp.asarray(split.X, dtype=args.dtype), jnp.asarray(split.y), get_loss(args.loss)
+        W = args.init_scale * jax.random.normal(jax.random.key(args.seed), (splits.num_classes, splits.dim),
+                                                dtype=args.dtype)
+
+        def loss_fn(W):
+            return loss(W, X, y, reg=args.reg)
+
+        _, hand_dW = LOSS_AND_GRAD[args.loss](W, X, y, reg=args.reg)
+        autodiff_vs_hand = float(jnp.max(relative_error(jax.grad(loss_fn)(W), hand_dW)))
+        kinks = svm_kink_crossings(W, X, y, h=args.h) if args.loss == "svm" else None
+        report = check_gradient(loss_fn, W, hand_dW, num_checks=args.num_checks, h=args.h, method=args.method,
+                                key=jax.random.key(args.seed + 1), kinks=kinks)
     seconds = time.perf_counter() - start
     result = _with_recipe(args, {
         "data": args.data, "split": split_name, "num_examples": int(split.X.shape[0]), "loss": args.loss,
@@ -865,148 +564,75 @@ def _cmd_gradcheck(args):
         "jax_grad_vs_hand_max_relative_error": autodiff_vs_hand, **report.to_dict(), "seconds": seconds})
     _emit(args, result, [
         f"{args.loss} loss on {args.data} ({split_name}: {split.X.shape[0]} examples), W = {args.init_scale:g} * "
-        f"randn{W_shape}, reg {args.reg:g}: numerical vs hand-derived gradient ({seconds:.1f} s)",
-        str(report),
-        f"  jax.grad vs hand-derived: max relative error {autodiff_vs_hand:.2e}",
-    ])
+        f"randn{tuple(W.shape)}, reg {args.reg:g}: numerical vs hand-derived gradient ({seconds:.1f} s)",
+        str(report), f"  jax.grad vs hand-derived: max relative error {autodiff_vs_hand:.2e}"])
     return 0
 
 
-def _gradcheck(args, splits, split):
-    """The check itself, in ``--dtype``: ``(report, max relative error of jax.grad vs by hand, W's shape)``."""
-    import jax
-    import jax.numpy as jnp
-
-    from .analytic import LOSS_AND_GRAD
-    from .gradcheck import check_gradient, relative_error, svm_kink_crossings
-    from .losses import get_loss
-
-    X, y = jnp.asarray(split.X, dtype=args.dtype), jnp.asarray(split.y)
-    W = args.init_scale * jax.random.normal(jax.random.key(args.seed), (splits.num_classes, splits.dim),
-                                            dtype=args.dtype)
-    loss = get_loss(args.loss)
-
-    def loss_fn(W):
-        return loss(W, X, y, reg=args.reg)
-
-    _, hand_dW = LOSS_AND_GRAD[args.loss](W, X, y, reg=args.reg)
-    autodiff_vs_hand = float(jnp.max(relative_error(jax.grad(loss_fn)(W), hand_dW)))
-    kinks = svm_kink_crossings(W, X, y, h=args.h) if args.loss == "svm" else None
-    report = check_gradient(loss_fn, W, hand_dW, num_checks=args.num_checks, h=args.h, method=args.method,
-                            key=jax.random.key(args.seed + 1), kinks=kinks)
-    return report, autodiff_vs_hand, tuple(W.shape)
-
-
-# ---------------------------------------------------------------------------
-# tea, lecture
-# ---------------------------------------------------------------------------
-
-
 def _cmd_tea(args):
-    import jax.numpy as jnp
-
     from .search import grid_search
-    from .toys import TEA_TEMPERATURE_RANGE, get_tea_cost, gradient_descent_1d
+    from .toys import TEA_TEMPERATURE_RANGE, get_tea_cost, gradient_descent_1d, temperature_grid
 
-    f = get_tea_cost(args.toy)
-    low, high = TEA_TEMPERATURE_RANGE
+    f, (low, high) = get_tea_cost(args.toy), TEA_TEMPERATURE_RANGE
     start = time.perf_counter()
-    found = grid_search(f, jnp.linspace(low, high, args.points))
+    found = grid_search(f, temperature_grid(args.points))
     temperatures, costs = gradient_descent_1d(f, args.start, step_size=args.step_size, steps=args.steps)
     seconds = time.perf_counter() - start
-    result = {
-        "toy": args.toy,
-        "exhaustive": {"evaluations": args.points, "best_temperature": float(found.params),
-                       "best_cost": float(found.loss)},
-        "gradient_descent": {"start": args.start, "step_size": args.step_size, "steps": args.steps,
-                             "final_temperature": float(temperatures[-1]), "final_cost": float(costs[-1])},
-        "seconds": seconds,
-    }
-    ex, gd = result["exhaustive"], result["gradient_descent"]
-    _emit(args, result, [
+    ex = {"evaluations": args.points, "best_temperature": float(found.params), "best_cost": float(found.loss)}
+    gd = {"start": args.start, "step_size": args.step_size, "steps": args.steps,
+          "final_temperature": float(temperatures[-1]), "final_cost": float(costs[-1])}
+    _emit(args, {"toy": args.toy, "exhaustive": ex, "gradient_descent": gd, "seconds": seconds}, [
         f"tea temperature, {args.toy} cost ({seconds:.2f} s)",
         f"  exhaustive search, {args.points} tastings over [{low:g}, {high:g}] C: best {ex['best_temperature']:.2f} C, "
         f"cost {round(ex['best_cost'], 4) + 0.0:.4f}",
         f"  gradient descent from {args.start:g} C, {args.steps} steps of {args.step_size:g} x slope: ends at "
-        f"{gd['final_temperature']:.2f} C, cost {round(gd['final_cost'], 4) + 0.0:.4f}",
-    ])
+        f"{gd['final_temperature']:.2f} C, cost {round(gd['final_cost'], 4) + 0.0:.4f}"])
     return 0
 
 
 def _cmd_lecture(args):
-    from .files import ensure_dir
-
+    """The lecture: :func:`jaxopt_course.experiments.lecture.run_cli` -> a dict; its ``"text"`` is the table."""
     from .experiments import lecture
-    names = [name for name, _, _ in lecture.SECTIONS]
-    unknown = [w for w in (args.only or "").split(",") if w.strip() and w.strip() not in names]
-    if unknown:
-        raise UsageError(f"--only got unknown experiment(s) {unknown}; choose from {names}")
-    ensure_dir(args.out)
-    splits = _load(args)
-    argv = ["--data", args.data, "--out", args.out, "--seed", str(args.seed), "--progress", args.progress]
-    argv += ["--data-dir", args.data_dir] if args.data_dir else []
-    argv += ["--quick"] if args.quick else []
-    argv += ["--only", args.only] if args.only else []
-    lecture_args = lecture.build_parser().parse_args(argv)
-    lecture_args.prog = "jaxopt-course"  # the experiments' one-line errors start with it
-    run = lecture.run(lecture_args, splits=splits)
-    items = run["items"]
-    result = {
-        "report": str(run["report"]), "data": args.data, "quick": args.quick, "seconds": run["metrics"]["seconds"],
-        "experiments": [item["name"] for item in items],
-        "summaries": {item["name"]: item["summary"] for item in items},
-        "figures": {item["name"]: [str(f) for f in item["figures"]] for item in items},
-    }
-    lines = [f"the lecture on {args.data}{' (quick)' if args.quick else ''}: {len(items)} experiments in "
-             f"{result['seconds']:.0f} s"]
-    lines += [f"  {item['name']:<16} {item['seconds']:6.1f} s  {', '.join(f.name for f in item['figures'])}"
-              for item in items]
-    lines.append(f"report: {run['report']}")
-    _emit(args, result, lines)
+
+    result = lecture.run_cli(args)
+    _emit(args, {k: v for k, v in result.items() if k != "text"}, [result["text"]])
     return 0
-
-
-# ---------------------------------------------------------------------------
-# compare: experiments/compare.py's code, from the command line
-# ---------------------------------------------------------------------------
-
-
-def _compare_argv(args) -> list[str]:
-    """The experiment's own arguments for this command's options (unknown optimizers refused)."""
-    from .train import OPTIMIZER_NAMES
-
-    if args.optimizers:
-        unknown = [w.strip() for w in args.optimizers.split(",") if w.strip() and w.strip() not in OPTIMIZER_NAMES]
-        if unknown:
-            raise UsageError(f"--optimizers got unknown name(s) {unknown}; choose from {list(OPTIMIZER_NAMES)}")
-    argv = ["--data", args.data, "--out", args.out, "--seed", str(args.seed), "--select", args.select]
-    argv += ["--data-dir", args.data_dir] if args.data_dir else []
-    argv += ["--quick"] if args.quick else []
-    for flag, value in (("--seeds", args.seeds), ("--steps", args.steps), ("--num-lrs", args.num_lrs),
-                        ("--optimizers", args.optimizers)):
-        argv += [flag, str(value)] if value is not None else []
-    return argv
 
 
 def _cmd_compare(args):
-    from .files import ensure_dir, to_jsonable
+    """The comparison: :func:`jaxopt_course.experiments.compare.run`, after the size checks (limits)."""
+    from . import limits
+    from .experiments import compare
 
-    from .experiments import compare as experiment
-    argv = _compare_argv(args)
-    ensure_dir(args.out)
     splits = _load(args)
-    experiment_args = experiment.build_parser().parse_args(argv)
-    experiment_args.prog = "jaxopt-course"  # the experiment's one-line errors start with it
-    item = experiment.run(experiment_args, splits=splits)
-    metrics = item["metrics"]
-    keep = ("optimizer", "lr", "val_accuracy", "test_accuracy", "final_gap", "steps_to_target", "diverged_by_lr")
+    s = compare.settings(args)
+    seeds, problems, C, D = s["tuning_seeds"] + s["eval_seeds"], len(s["problems"]), splits.num_classes, splits.dim
+    models = s["num_lrs"] * seeds  # one optimizer's lr x seed grid: one vmapped call
+    what = f"a comparison of {len(s['optimizers'])} optimizers x {problems} problems x {models} models"
+    limits.check_sweep(models, C * D, s["steps"], s["batch_size"], C, what=what, yes=True)
+    limits.check_duration(limits.sweep_seconds(models * len(s["optimizers"]) * problems, s["steps"],
+                                               s["batch_size"], C * D), what, yes=args.yes)
+    item = compare.run(args, splits=splits)
     result = {"dir": str(item["dir"]), "figures": [str(f) for f in item["figures"]], "summary": item["summary"],
-              "config": item["config"], "optimum": metrics["optimum"], "ranking": metrics["ranking"],
-              "runs": [{k: r[k] for k in keep if k in r} for r in metrics["runs"]], "seconds": metrics["seconds"]}
-    lines = [item["table"], "", item["summary"],
-             f"wrote {item['dir']}/config.json, metrics.json, " + ", ".join(f.name for f in item["figures"])]
-    _emit(args, to_jsonable(result), lines)
+              "config": item["config"], **item["metrics"]}
+    _emit(args, result, [item["table"], "", item["summary"], f"wrote {item['dir']}/config.json, metrics.json, "
+                         + ", ".join(f.name for f in item["figures"])])
     return 0
+
+
+def _add_lecture_args(p):
+    from .experiments import lecture
+
+    lecture.add_arguments(p)
+    _add_json_arg(p)
+
+
+def _add_compare_args(p):
+    from .experiments import compare
+
+    compare.add_arguments(p)
+    p.add_argument("--yes", action="store_true", help="run a comparison estimated to take over an hour")
+    _add_json_arg(p)
 
 
 # ---------------------------------------------------------------------------
@@ -1014,77 +640,67 @@ def _cmd_compare(args):
 # ---------------------------------------------------------------------------
 
 
-def _add_data_args(p):
-    from .data import DATASETS
-
-    p.add_argument("--data", choices=DATASETS, default="digits",
-                   help="the data set: digits (bundled with scikit-learn, offline) or cifar10; the defaults of "
-                        "the options marked 'on digits / on cifar10' follow it")
-    p.add_argument("--data-dir", default=None, metavar="DIR",
-                   help="the folder holding cifar-10-batches-py/ (for --data cifar10; default $JAXOPT_COURSE_CIFAR10)")
-    p.add_argument("--download", action="store_true",
-                   help="download CIFAR-10 into --data-dir if it is not there (MD5-checked)")
-
-
 def _add_json_arg(p):
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table (also when a "
+                                                       "run diverged)")
+
+
+def _add_data_args(p):
+    from .experiments._common import add_data_arguments
+
+    add_data_arguments(p)
 
 
 def _add_model_args(p, command: str):
     """train's and sweep's loss, optimizer, batch, steps, init and seed."""
     from .train import OPTIMIZER_NAMES
 
+    count, seed = _types()
     p.add_argument("--loss", choices=["softmax", "svm"], default="softmax",
                    help="the data loss: softmax cross-entropy or multiclass SVM (hinge)")
     p.add_argument("--optimizer", choices=OPTIMIZER_NAMES, default="sgd",
                    help="the update rule (sgd: W <- W - lr * dW, the lecture's)")
-    p.add_argument("--batch-size", type=_positive_int, default=None,
-                   help=f"examples per SGD step ({_by_data(command, 'batch_size')})")
+    p.add_argument("--batch-size", type=count, default=None,
+                   help=f"examples per SGD step, at most N ({_by_data(command, 'batch_size')})")
     p.add_argument("--full-batch", action="store_true",
-                   help="gradient descent: use the whole training set every step (ignores --batch-size)")
-    p.add_argument("--steps", type=_positive_int, default=None,
+                   help="gradient descent: the whole training set every step (--batch-size is then an error)")
+    p.add_argument("--steps", type=count, default=None,
                    help=f"number of SGD steps, maxIterations ({_by_data(command, 'steps')})")
     p.add_argument("--init-scale", type=_nonnegative_float, default=None,
                    help=f"initial W = init_scale * randn(C, D) ({_by_data(command, 'init_scale')})")
-    p.add_argument("--seed", type=int, default=0, help="random seed (initial W and minibatches)")
-
-
-def _add_run_safety_args(p):
-    """train's and sweep's --chunk-size, --checkpoint-dir, --resume, --force and --out."""
-    p.add_argument("--chunk-size", type=_positive_int, default=1000,
-                   help="steps per compiled chunk; progress, checkpoints (and train's divergence check) happen "
-                        "between chunks (it never changes the result)")
+    p.add_argument("--seed", type=seed, default=0, help="random seed (initial W and minibatches)")
+    p.add_argument("--chunk-size", type=count, default=1000,
+                   help="steps per compiled chunk; progress, checkpoints, the divergence check and Ctrl-C/SIGTERM "
+                        "happen between chunks (it never changes the result)")
     p.add_argument("--checkpoint-dir", default=None, metavar="DIR",
-                   help="write a checkpoint (params, optimizer state, key, step, metrics) to DIR after every "
-                        "chunk and on Ctrl-C (default on Ctrl-C: OUT/checkpoint with --out, else "
-                        f"./{DEFAULT_CHECKPOINT_DIR})")
+                   help="write a checkpoint (params, optimizer state, key, step, metrics) to DIR after every chunk "
+                        "and on Ctrl-C/SIGTERM (default on those: OUT/checkpoint with --out, else "
+                        f"./{DEFAULT_CHECKPOINT_ROOT}/{command}-<hash of the run's options>/); a checkpoint of this "
+                        "same run found there is resumed, and the first line says so")
     p.add_argument("--resume", default=None, metavar="PATH",
                    help="continue the run checkpointed at PATH, a folder or its checkpoint.npz (give the same "
-                        "options; --steps may grow; new checkpoints go to that folder unless --checkpoint-dir says "
-                        "otherwise); the result equals an uninterrupted run's bit for bit")
+                        "options; --steps may grow; implies --checkpoint-dir PATH's folder unless given); the "
+                        "result equals an uninterrupted run's bit for bit")
     p.add_argument("--force", action="store_true",
-                   help="overwrite a checkpoint of another run in the checkpoint folder (refused otherwise)")
+                   help="start from step 0: overwrite a checkpoint in the checkpoint folder (of another run: "
+                        "refused otherwise; of this run: resumed otherwise)")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="write params.npz, metrics.json (losses per step, status) and config.json to DIR -- also "
                         "when the run diverges (train: the last finite params) or is interrupted")
-
-
-def _add_mesh_args(p, *, devices_split: str):
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--devices", type=_positive_int, default=None, metavar="N",
-                       help=f"run on the first N devices JAX sees, {devices_split} (on a CPU, "
-                            "XLA_FLAGS=--xla_force_host_platform_device_count=N splits it into N devices)")
+    group.add_argument("--devices", type=count, default=None, metavar="N",
+                       help="run on the first N devices JAX sees: train splits each minibatch N ways, sweep the "
+                            "models (on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N makes N devices)")
     group.add_argument("--mesh", type=_mesh_sizes, default=None, metavar="data=D,model=M",
-                       help="the device mesh: D devices split every minibatch, M devices split a sweep's models "
-                            "(an axis left out has size 1)")
+                       help="the device mesh: D devices split every minibatch, M devices split a sweep's models")
     p.add_argument("--coordinator-address", default=None, metavar="HOST:PORT",
                    help="several machines: process 0's address (or $JAX_COORDINATOR_ADDRESS); every process runs "
-                        "the same command with --num-processes and its own --process-id, and keeps only its share "
-                        "of the training rows")
-    p.add_argument("--num-processes", type=_positive_int, default=None, metavar="P",
+                        "the same command with --num-processes and its own --process-id")
+    p.add_argument("--num-processes", type=count, default=None, metavar="P",
                    help="several machines: how many processes take part (or $JAX_NUM_PROCESSES)")
     p.add_argument("--process-id", type=int, default=None, metavar="I",
                    help="several machines: this process's number, 0 .. P-1 (or $JAX_PROCESS_ID)")
+    _add_json_arg(p)
 
 
 def _add_train_args(p):
@@ -1094,9 +710,6 @@ def _add_train_args(p):
     p.add_argument("--reg", type=_nonnegative_float, default=None,
                    help=f"regularization strength lambda ({_by_data('train', 'reg')})")
     _add_model_args(p, "train")
-    _add_run_safety_args(p)
-    _add_mesh_args(p, devices_split="each minibatch split N ways (the same run up to float32 rounding)")
-    _add_json_arg(p)
 
 
 def _add_sweep_args(p):
@@ -1105,38 +718,37 @@ def _add_sweep_args(p):
                    help=f"comma-separated learning rates, e.g. 1e-7,5e-7 ({_by_data('sweep', 'lrs')})")
     p.add_argument("--regs", type=_float_list(positive=False), default=None,
                    help=f"comma-separated regularization strengths, e.g. 2.5e4,5e4 ({_by_data('sweep', 'regs')})")
+    p.add_argument("--yes", action="store_true", help="run a grid estimated to take over an hour (refused otherwise)")
     _add_model_args(p, "sweep")
-    _add_run_safety_args(p)
-    _add_mesh_args(p, devices_split="the models split N ways (--mesh data=D,model=M splits each minibatch too)")
-    _add_json_arg(p)
 
 
 def _add_toy_args(p, what: str):
     p.add_argument("--toy", choices=["smooth", "local_minima", "wiggly"], default="smooth",
                    help=f"the tea-temperature cost{what}: smooth (one minimum), local_minima (iced tea, a forgotten "
                         "cup) or wiggly")
-    p.add_argument("--points", type=_positive_int, default=101, help="exhaustive search: grid points over 0..100 C")
+    p.add_argument("--points", type=_types()[0], default=101, help="exhaustive search: grid points over 0..100 C")
 
 
 def _add_search_args(p):
+    count, seed = _types()
     p.add_argument("--method", choices=["grid", "random", "local"], default="random",
-                   help="grid (tea toy), random or local (on the data)")
-    _add_toy_args(p, " for --method grid")
+                   help="grid (tea toy; then the data options are errors), random or local (on the data)")
+    _add_toy_args(p, " (only --method grid)")
     _add_data_args(p)
     p.add_argument("--loss", choices=["softmax", "svm"], default="svm",
                    help="the loss to minimize over the training set")
     p.add_argument("--reg", type=_nonnegative_float, default=0.0, help="regularization strength lambda")
-    p.add_argument("--trials", type=_positive_int, default=1000,
-                   help="loss evaluations: random W to draw, or local steps to try")
+    p.add_argument("--trials", type=count, default=1000, help="loss evaluations: random W to draw, or local steps")
     p.add_argument("--scale", type=_nonnegative_float, default=None,
                    help=f"std of the random W (random) or of W0 (local) ({_by_data('search', 'scale')})")
     p.add_argument("--step-size", type=_positive_float, default=None,
-                   help=f"std of a local step ({_by_data('search', 'step_size')})")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+                   help=f"std of a local step, only --method local ({_by_data('search', 'step_size')})")
+    p.add_argument("--seed", type=seed, default=0, help="random seed")
     _add_json_arg(p)
 
 
 def _add_gradcheck_args(p):
+    count, seed = _types()
     _add_data_args(p)
     p.add_argument("--loss", choices=["softmax", "svm"], default="svm", help="the loss whose gradient to check")
     p.add_argument("--method", choices=["forward", "central"], default="central",
@@ -1147,11 +759,11 @@ def _add_gradcheck_args(p):
                    help="the finite-difference step (default: " + ", ".join(
                        f"{h:g} in {dtype}" for dtype, h in GRADCHECK_H.items()) + ")")
     p.add_argument("--reg", type=_nonnegative_float, default=0.0, help="regularization strength lambda")
-    p.add_argument("--num-checks", type=_positive_int, default=None,
-                   help="check this many random weights, CS231n's grad_check_sparse "
+    p.add_argument("--num-checks", type=count, default=None,
+                   help=f"check this many random weights, CS231n's grad_check_sparse "
                         f"({_by_data('gradcheck', 'num_checks')})")
     p.add_argument("--init-scale", type=_nonnegative_float, default=1e-4, help="W = init_scale * randn(C, D)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (W and the checked weights)")
+    p.add_argument("--seed", type=seed, default=0, help="random seed (W and the checked weights)")
     _add_json_arg(p)
 
 
@@ -1159,33 +771,7 @@ def _add_tea_args(p):
     _add_toy_args(p, "")
     p.add_argument("--start", type=float, default=20.0, help="gradient descent: the starting temperature (C)")
     p.add_argument("--step-size", type=_positive_float, default=5.0, help="gradient descent: the step size")
-    p.add_argument("--steps", type=_positive_int, default=500, help="gradient descent: the number of steps")
-    _add_json_arg(p)
-
-
-def _add_lecture_args(p):
-    _add_data_args(p)
-    p.add_argument("--quick", action="store_true", help="small budgets: a smoke test")
-    p.add_argument("--out", default="results", help="the results folder")
-    p.add_argument("--only", default=None, help="comma-separated experiments to run (default: all)")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--progress", choices=["auto", "on", "off"], default="auto",
-                   help="the progress bar on stderr (auto: when stderr is a terminal)")
-    _add_json_arg(p)
-
-
-def _add_compare_args(p):
-    _add_data_args(p)
-    p.add_argument("--quick", action="store_true", help="small budgets: 4 lrs x 2 seeds x 100 steps, a smoke test")
-    p.add_argument("--seeds", type=_positive_int, default=None, help="seeds per learning rate (default 5)")
-    p.add_argument("--steps", type=_positive_int, default=None, help="steps per model (default 1000)")
-    p.add_argument("--num-lrs", type=_positive_int, default=None,
-                   help="learning rates per optimizer, one shared log grid (default 8)")
-    p.add_argument("--select", choices=["val_accuracy", "train_loss"], default="val_accuracy",
-                   help="choose each optimizer's lr by mean validation accuracy or mean final training loss")
-    p.add_argument("--optimizers", default=None, help="comma-separated optimizer names (default: all)")
-    p.add_argument("--out", default="results", help="the results folder (writes <out>/compare/)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (W0 and the minibatch key)")
+    p.add_argument("--steps", type=_types()[0], default=500, help="gradient descent: the number of steps")
     _add_json_arg(p)
 
 
@@ -1203,7 +789,8 @@ COMMANDS = (
     _Command("train", "train a linear classifier with minibatch SGD",
              "Train a linear classifier (scores W x) by minibatch stochastic gradient descent: sample "
              "--batch-size examples, step against the gradient, repeat. On --data cifar10 the defaults are "
-             "CS231n's recipe (lr 1e-7, reg 2.5e4, batch 200, 1500 steps, init 1e-3).",
+             "CS231n's recipe (lr 1e-7, reg 2.5e4, batch 200, 1500 steps, init 1e-3). A run whose loss "
+             "diverges exits 1 (--json still prints its record, \"diverged\": true).",
              _add_train_args, _cmd_train),
     _Command("search", "optimize without gradients: grid, random or random local search",
              "The lecture's first strategies. grid: exhaustive search over the tea-temperature toy; random: keep "
@@ -1213,13 +800,13 @@ COMMANDS = (
              "The lecture's numerical gradient, (L(W + h e_k) - L(W)) / h for every weight (or the central "
              "difference), against the hand-derived gradient: relative error |a - b| / max(|a|, |b|) (the CS231n "
              "notes'; its assignment code divides by |a| + |b|, half as large near a match), the worst "
-             "coordinates and a verdict with CS231n's thresholds (> 1e-2 probably wrong, < 1e-7 good; kinks "
-             "explained). CIFAR-10 uses its 500-image dev set.",
+             "coordinates and a verdict with CS231n's thresholds (> 1e-2 probably wrong, < 1e-7 good; "
+             "1e-7..1e-4 acceptable only with kinks). CIFAR-10 uses its 500-image dev set.",
              _add_gradcheck_args, _cmd_gradcheck),
     _Command("sweep", "train a learning rate x regularization grid in one vmapped call",
              "CS231n's tuning step: train one linear classifier per (learning rate, regularization strength) "
              "pair -- all of them at once, one vmapped call, the same minibatches for every model -- and keep "
-             "the best on the validation set; report its test accuracy.",
+             "the best on the validation set; report its test accuracy. Diverged models are marked, never chosen.",
              _add_sweep_args, _cmd_sweep),
     _Command("tea", "exhaustive search vs gradient descent on the tea-temperature toy",
              "The lecture's one-parameter problem: the best temperature for a cup of tea. Exhaustive search "
@@ -1228,26 +815,25 @@ COMMANDS = (
              _add_tea_args, _cmd_tea),
     _Command("compare", "compare optax optimizers over seeds, with spreads and the gap to the optimum",
              "Every optimizer on the same budget -- the same log grid of learning rates, steps, batch size and "
-             "seeds -- each lr x seed grid in one vmapped call; the lr chosen by mean validation accuracy. "
-             "Reports validation and test accuracy as mean, sd and 95 % t interval over seeds beside the test "
-             "set's own standard error, the gap f(W_t) - f* to the exact softmax optimum (Newton-CG, float64), "
-             "which pairs the intervals can tell apart, and writes <out>/compare/ with its figures. Runs "
-             "experiments/compare.py's code (needs a source checkout).",
+             "seeds -- each lr x seed grid in one vmapped call. Reports accuracies as mean, sd and 95 % t "
+             "interval over seeds, the gap f(W_t) - f* to the exact softmax optimum (Newton-CG, float64), which "
+             "pairs the intervals can tell apart, and writes <out>/compare/ (--quick: <out>/quick/compare/).",
              _add_compare_args, _cmd_compare),
     _Command("lecture", "run the whole lecture and write results/lecture/report.md",
              "The main job: every experiment of the optimization lecture in its order -- the loss landscape, "
              "random search, exhaustive search vs gradient descent, the numerical vs analytic gradient, batch "
              "sizes and SGD, optax optimizers, the lr x reg sweep, the learned templates -- writing each one's "
-             "results and figures under --out and a report with every table and figure. Needs the experiments/ "
-             "folder of a source checkout (it imports experiments/*.py by their file paths).",
+             "results and figures under --out and a report with every table and figure (--quick: all of it "
+             "under <out>/quick/, so a full report never shows a smoke test).",
              _add_lecture_args, _cmd_lecture),
 )
 
 EPILOG = ("Start-up: JAX's persistent compilation cache is on, in $XDG_CACHE_HOME/jaxopt-course/jax "
           "(~/.cache/jaxopt-course/jax; $JAX_COMPILATION_CACHE_DIR wins if set), so a repeated command skips "
-          "most compiling; JAXOPT_COURSE_NO_CACHE=1 turns it off. Exit codes: 0 done, 1 diverged, 2 bad "
-          f"arguments or data, {EXIT_WRITE_FAILED} a checkpoint or result could not be written (disk full...), "
-          "130 interrupted (Ctrl-C).")
+          "most compiling; JAXOPT_COURSE_NO_CACHE=1 turns it off. An option the chosen command or data set would "
+          "ignore is an error that names it. Exit codes: 0 done, 1 diverged, 2 bad arguments or data, "
+          f"{EXIT_WRITE_FAILED} a checkpoint or result could not be written (disk full...), 130 interrupted "
+          "(Ctrl-C), 143 terminated (SIGTERM): a run stopped by either writes its checkpoint first.")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -1266,23 +852,37 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                            formatter_class=_HelpFormatter)
         if only is None or only == command.name:
             command.add_arguments(p)
-        p.set_defaults(func=command.run)
+        p.set_defaults(func=command.run, prog="jaxopt-course")  # prog: the experiments' one-line errors
     return parser
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    """Parse ``argv`` with only its subcommand's options built; fill the data-set defaults (``args.recipe``)."""
+    """Parse ``argv`` with only its subcommand's options built; refuse ignored options; fill the recipe."""
     names = {command.name for command in COMMANDS}
-    args = build_parser(only=argv[0] if argv[0] in names else "").parse_args(argv)
+    parser = build_parser(only=argv[0] if argv[0] in names else "")
+    args = parser.parse_args(argv)
+    flags = {flag: action.dest for action in parser._subparsers._group_actions[0].choices[args.command]._actions
+             for flag in action.option_strings}
+    _refuse_ignored(args, {flags[t.split("=", 1)[0]] for t in argv[1:] if t.split("=", 1)[0] in flags})
     args.recipe = _apply_recipe(args)
     return args
 
 
 def main(argv=None) -> int:
     """``jaxopt-course ...``: run one subcommand; return its exit code."""
-    from .cache import enable_compilation_cache
+    previous = {signum: signal.getsignal(signum) for signum in signals.SIGNALS}
+    signals.install()  # first: SIGINT/SIGTERM from now on end the process cleanly, or at a chunk boundary
+    try:
+        return _main(sys.argv[1:] if argv is None else list(argv))
+    finally:
+        for signum, handler in previous.items():  # a caller in the same process keeps its own handlers
+            signal.signal(signum, handler)
 
-    argv = sys.argv[1:] if argv is None else list(argv)
+
+def _main(argv: list[str]) -> int:
+    from .cache import enable_compilation_cache
+    from .limits import LimitError
+
     if not argv:  # bare `jaxopt-course`: what there is to run
         build_parser(only="").print_help()
         return 0
@@ -1290,15 +890,14 @@ def main(argv=None) -> int:
     try:
         args = _parse(argv)
         return args.func(args)
+    except SystemExit as err:  # --help, or an experiment's one-line error (already printed)
+        return err.code if isinstance(err.code, int) else EXIT_USAGE
     except UsageError as err:
         print(f"{PREFIX} {err}", file=sys.stderr)
         return EXIT_USAGE
-    except _WriteFailed as err:
-        print(f"{PREFIX} {err}", file=sys.stderr)
-        return EXIT_WRITE_FAILED
-    except (ValueError, TypeError, OSError, ConnectionError) as err:
+    except (LimitError, ValueError, TypeError, OSError, ConnectionError) as err:
         print(f"{PREFIX} {err}".splitlines()[0], file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:  # Ctrl-C outside a training loop: nothing to save
+    except KeyboardInterrupt:  # a signal raised at a check outside a training loop: nothing to save
         print("jaxopt-course: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return signals.exit_code(signals.last_signal() or signal.SIGINT)

@@ -3,8 +3,11 @@
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -233,14 +236,82 @@ def test_a_checkpoint_of_another_run_is_not_overwritten_without_force(tmp_path, 
     assert read_checkpoint_config(ckpt)["loss"] == "svm"
 
 
-def test_the_default_ctrl_c_folder_is_guarded_too(tmp_path, capsys, monkeypatch):
-    from jaxopt_course.cli import DEFAULT_CHECKPOINT_DIR, main
+def cli_process(cwd, *args):
+    """``jaxopt-course ARGS`` as a real process in ``cwd`` (stdout and stderr piped)."""
+    return subprocess.Popen([sys.executable, "-m", "jaxopt_course", *args], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
-    monkeypatch.chdir(tmp_path)
-    assert main([*SMALL, "--checkpoint-dir", DEFAULT_CHECKPOINT_DIR]) == 0  # as an interrupted run leaves it
-    capsys.readouterr()
-    assert main([*SMALL, "--lr", "0.5"]) == 2  # would write there on Ctrl-C
-    assert f"{DEFAULT_CHECKPOINT_DIR}/checkpoint.npz holds the checkpoint of another run" in capsys.readouterr().err
+
+LONG = ["train", "--steps", "1000000", "--chunk-size", "20", "--json"]
+
+
+@pytest.mark.slow
+def test_an_interrupted_run_is_resumed_by_the_same_command_and_other_runs_are_not_blocked(tmp_path):
+    """Issue 20.5 with real signals: the Ctrl-C folder is keyed by the run's options; rerunning resumes."""
+    start = time.perf_counter()
+    assert run_cli_in(tmp_path, "train", "--steps", "1", "--json").returncode == 0
+    delay = time.perf_counter() - start  # start-up and one step: the next run is training by then
+    for _ in range(6):
+        proc = cli_process(tmp_path, *LONG)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 130 and "Traceback" not in err, err  # in start-up too: one line, 130
+        found = list((tmp_path / "jaxopt-course-checkpoint").glob("train-*/checkpoint.npz"))
+        if found:
+            break
+        delay *= 1.5  # the signal came during start-up: nothing to save yet
+    [checkpoint] = found
+    assert re.fullmatch(r"train-[0-9a-f]{12}", checkpoint.parent.name)
+    step = json.loads(out)["step"]
+    folder = f"jaxopt-course-checkpoint/{checkpoint.parent.name}"
+    assert err.strip().splitlines()[-1] == (
+        f"jaxopt-course: interrupted (SIGINT) at step {step} of 1000000; checkpoint written to {folder}/ -- run the "
+        f"same command to continue (or add --resume {folder})")
+    before = checkpoint.read_bytes()
+    other = run_cli_in(tmp_path, "train", "--loss", "svm", "--steps", "4", "--json")  # another run, same folder
+    assert other.returncode == 0 and other.stderr == "", other.stderr
+    assert checkpoint.read_bytes() == before
+    again = run_cli_in(tmp_path, *LONG[:2], str(step + 20), *LONG[3:])  # the same run (--steps may grow)
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.splitlines()[0] == (f"jaxopt-course: a checkpoint of this command exists at step {step} in "
+                                            f"{folder}/: resuming from it (the result equals an uninterrupted run's; "
+                                            "--force starts again from step 0)")
+    resumed = json.loads(again.stdout)
+    assert resumed["resumed_from_step"] == step and resumed["timed_steps"] == 20
+    fresh = json.loads(run_cli_in(tmp_path, *LONG[:2], str(step + 20), *LONG[3:], "--force").stdout)
+    assert "resumed_from_step" not in fresh
+    for name in ("final_loss", "train_accuracy", "val_accuracy", "test_accuracy"):
+        assert resumed[name] == fresh[name], name  # bit for bit
+
+
+@pytest.mark.slow
+def test_sigterm_checkpoints_like_ctrl_c_and_a_second_run_on_the_folder_is_refused(tmp_path):
+    """Issue 24: SIGTERM behaves like SIGINT; --out is held (locked) by its run for as long as it runs."""
+    out = tmp_path / "out"
+    proc = cli_process(tmp_path, *LONG, "--out", str(out))
+    deadline = time.monotonic() + 240
+    while not (out / ".jaxopt-course.lock.owner").exists():  # written once the run holds its folders
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    second = run_cli_in(tmp_path, "train", "--steps", "4", "--lr", "0.5", "--out", str(out))
+    assert second.returncode == 2, second.stderr
+    assert second.stderr.splitlines() == [f"jaxopt-course: error: {out} is in use by another run (pid {proc.pid} on "
+                                          f"host {socket.gethostname()}, since " + second.stderr.split(", since ")[1]
+                                          .splitlines()[0]]
+    proc.send_signal(signal.SIGTERM)
+    stdout, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143, err
+    record = json.loads(stdout)
+    assert record["interrupted"] and record["signal"] == "SIGTERM" and record["checkpoint"] == str(out / "checkpoint")
+    assert f"interrupted (SIGTERM) at step {record['step']} of 1000000; checkpoint written to {out}/checkpoint/" in err
+    assert json.loads((out / "metrics.json").read_text())["status"] == "interrupted"
+    assert (out / "checkpoint" / "checkpoint.npz").is_file() and not (out / ".jaxopt-course.lock.owner").exists()
+
+
+def run_cli_in(cwd, *args):
+    return subprocess.run([sys.executable, "-m", "jaxopt_course", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
 
 
 @pytest.mark.slow
@@ -259,7 +330,7 @@ def test_resume_from_a_checkpoint_file_says_so_and_times_only_its_steps(tmp_path
     assert sorted(p.name for p in ckpt.iterdir()) == ["checkpoint.npz"]
 
 
-def test_divergence_is_told_in_the_commands_words(capsys):
+def test_divergence_is_told_in_the_commands_words_and_json_still_prints_the_record(capsys):
     from jaxopt_course.cli import main
 
     assert main(["train", "--lr", "1000", "--reg", "1", "--steps", "30", "--chunk-size", "10"]) == 1
@@ -267,6 +338,51 @@ def test_divergence_is_told_in_the_commands_words(capsys):
     assert len(err) == 1 and err[0].startswith("jaxopt-course: error: training diverged: the loss is")
     assert "try a smaller --lr" in err[0] and "--out DIR keeps the last finite weights" in err[0]
     assert ".params" not in err[0]
+    # Issue 20.1/20.6: lr 1e4 explodes without a NaN; the run still exits 1 and --json still prints its record.
+    assert main(["train", "--lr", "1e4", "--steps", "300", "--chunk-size", "100", "--json"]) == 1
+    captured = capsys.readouterr()
+    record = json.loads(captured.out)
+    assert record["diverged"] is True and record["final_loss"] is None
+    step = record["diverged_at_step"]
+    assert 0 <= step < 300 and f"at step {step} of 300 and rose above 10 x its start" in captured.err
+    assert main(["train", "--lr", "1", "--steps", "300", "--chunk-size", "100", "--json"]) == 0  # lr 1 is fine
+    assert json.loads(capsys.readouterr().out)["diverged"] is False
+
+
+def test_a_sweep_marks_diverged_models_and_never_chooses_them(capsys):
+    from jaxopt_course.cli import main
+
+    assert main(["sweep", "--lrs", "1,10000", "--regs", "0", "--steps", "300", "--chunk-size", "100", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["diverged"] == [[False], [True]] and result["val_accuracy"][1] == [None]
+    assert result["diverged_step"][0] == [-1] and result["diverged_step"][1][0] >= 0
+    assert result["best"]["lr"] == 1.0
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "--data-dir", "{tmp}"], "--data-dir only applies to --data cifar10"),
+    (["train", "--download"], "--download only applies to --data cifar10"),
+    (["lecture", "--data-dir", "{tmp}", "--out", "{tmp}"], "--data-dir only applies to --data cifar10"),
+    (["train", "--full-batch", "--batch-size", "5"], "--batch-size has no effect here: --full-batch uses"),
+    (["sweep", "--full-batch", "--batch-size", "5"], "--batch-size has no effect here: --full-batch uses"),
+    (["search", "--method", "grid", "--trials", "5"], "--trials has no effect here: --method grid searches the tea"),
+    (["search", "--method", "grid", "--data", "digits"], "--data has no effect here"),
+    (["search", "--toy", "wiggly"], "--toy has no effect here: only --method grid"),
+    (["search", "--step-size", "0.1"], "--step-size has no effect here: only --method local"),
+    (["train", "--batch-size", "5000"], "--batch-size 5000 is more than the 1257 training examples of digits"),
+    (["train", "--seed", str(2 ** 64)], "argument --seed: the seed must lie in [-2**63, 2**63 - 1]"),
+    (["train", "--steps", "1000000000000"], "argument --steps: expected a positive integer <= 2147483647"),
+    (["search", "--trials", "3000000000"], "argument --trials: expected a positive integer <= 2147483647"),
+    (["tea", "--points", "1000000000000"], "argument --points: expected a positive integer <= 2147483647"),
+    (["sweep", "--lrs", ",".join(["1"] * 300), "--regs", ",".join(["0"] * 300)], "a sweep of 300 x 300"),
+])
+def test_no_silent_options_and_no_requests_past_the_limits(argv, words, tmp_path, capsys):
+    """Issue 20.4 and 24.5: an option the command would ignore, or a request it cannot meet, is one line, exit 2."""
+    from jaxopt_course.cli import main
+
+    assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("jaxopt-course: error: ") and words in err[0], err
 
 
 @pytest.mark.slow

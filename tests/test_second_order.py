@@ -262,7 +262,7 @@ def run_experiment(name, tmp_path):
 
     module = importlib.import_module(f"jaxopt_course.experiments.{name}")
     assert module.main(["--quick", "--out", str(tmp_path)]) == 0
-    outdir = tmp_path / name
+    outdir = tmp_path / "quick" / name  # a smoke test writes apart from the full runs
     metrics = json.loads((outdir / "metrics.json").read_text())
     config = json.loads((outdir / "config.json").read_text())
     pngs = sorted(outdir.glob("*.png"))

@@ -5,13 +5,20 @@ Each script answers one question of the lecture and runs as
     python experiments/<name>.py [--data digits|cifar10] [--data-dir DIR] [--quick] [--out results/]
 
 writing ``<out>/<name>/config.json``, ``metrics.json`` and its PNG figures,
-and printing a short table. Figures are drawn by :mod:`jaxopt_course.plots`
+and printing a short table. A ``--quick`` smoke test writes to
+``<out>/quick/<name>/`` instead (:func:`results_dir`), so it never overwrites a
+full run's results, and the lecture's report of a full run never shows a
+smoke test's figures. Figures are drawn by :mod:`jaxopt_course.plots`
 from the saved metrics only, so a figure can always be redrawn from disk.
 
 Each experiment is a module of this package, ``jaxopt_course.experiments.<name>``;
 ``experiments/<name>.py`` in a source checkout is a three-line entry point over its
 ``main``, and ``jaxopt-course lecture`` / ``compare`` import the modules by name, so
-they work from an installed wheel in any folder. Importing this module
+they work from an installed wheel in any folder. The options every script and
+the command line share (``--data``, ``--data-dir``, ``--download``, ``--quick``,
+``--out``, ``--seed``) and their argument types are defined once, here
+(:func:`add_data_arguments`, :func:`add_run_arguments`); ``jaxopt-course``
+builds its parsers from them too. Importing this module
 turns on JAX's persistent compilation cache, as the command line does
 (:mod:`jaxopt_course.cache`; ``JAXOPT_COURSE_NO_CACHE=1`` turns it off).
 """
@@ -42,36 +49,116 @@ def fail(args, message: str):
     raise SystemExit(2)
 
 
+# ---------------------------------------------------------------------------
+# The options every script and the command line share: one definition each
+# ---------------------------------------------------------------------------
+
+#: Where ``--data-dir`` comes from when it is not given.
+CIFAR10_ENV = "JAXOPT_COURSE_CIFAR10"
+
+
+def count(text: str) -> int:
+    """argparse type: a positive integer JAX can count with, ``1 .. 2**31 - 1`` (steps, seeds, trials, points)."""
+    from jaxopt_course.limits import INT32_MAX
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    if value > INT32_MAX:
+        raise argparse.ArgumentTypeError(f"expected a positive integer <= {INT32_MAX} (2**31 - 1, JAX's 32-bit "
+                                         f"integers), got {value}")
+    return value
+
+
+def seed(text: str) -> int:
+    """argparse type: a random seed, any 64-bit integer (what ``jax.random.key`` takes)."""
+    from jaxopt_course.limits import LimitError, check_seed
+
+    try:
+        return check_seed(int(text), "the seed")
+    except ValueError as err:  # not an integer, or a LimitError: out of range
+        raise argparse.ArgumentTypeError(str(err) if isinstance(err, LimitError)
+                                         else f"expected an integer, got {text!r}") from None
+
+
+def add_data_arguments(p) -> None:
+    """``--data``, ``--data-dir`` and ``--download``: which data set, and where CIFAR-10 lies."""
+    from jaxopt_course.data import DATASETS
+
+    p.add_argument("--data", choices=DATASETS, default="digits",
+                   help="the data set: digits (bundled with scikit-learn, offline) or cifar10")
+    p.add_argument("--data-dir", default=None, metavar="DIR",
+                   help=f"the folder holding cifar-10-batches-py/ (default ${CIFAR10_ENV}); only with --data "
+                        "cifar10, an error otherwise")
+    p.add_argument("--download", action="store_true",
+                   help="download CIFAR-10 into --data-dir if it is not there (MD5-checked); only with --data cifar10")
+
+
+def add_run_arguments(p, *, quick: str = "small budgets: a smoke test in seconds", out: str = "results") -> None:
+    """``--quick``, ``--out`` and ``--seed``: the budget, the results folder and the seed of an experiment."""
+    p.add_argument("--quick", action="store_true", help=f"{quick}; writes to OUT/quick/<name>/, never over a full run")
+    p.add_argument("--out", default=out, help="the results folder: a run writes OUT/<name>/")
+    p.add_argument("--seed", type=seed, default=0, help="random seed")
+
+
 def make_parser(name: str, description: str) -> argparse.ArgumentParser:
     """The common arguments; a script adds its own before ``parse_args``."""
     p = _Parser(prog=f"experiments/{name}.py", description=description)
     p.set_defaults(prog=p.prog)  # the name its one-line errors start with
-    p.add_argument("--data", choices=["digits", "cifar10"], default="digits",
-                   help="digits (bundled, offline; default) or cifar10")
-    p.add_argument("--data-dir", default=os.environ.get("JAXOPT_COURSE_CIFAR10"),
-                   help="folder holding cifar-10-batches-py/ (or set $JAXOPT_COURSE_CIFAR10)")
-    p.add_argument("--quick", action="store_true", help="small budgets: a smoke test in seconds")
-    p.add_argument("--out", default="results", help="results folder (default: results/)")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    add_data_arguments(p)
+    add_run_arguments(p)
     return p
 
 
-def load_splits(args):
-    """The data named by ``--data`` (:func:`jaxopt_course.data.load_data`); exit code 2 and one line if it cannot be had."""
-    from jaxopt_course.data import load_data
+def check_data_options(args) -> None:
+    """``--data-dir``/``--download`` without ``--data cifar10`` would be ignored: a ``ValueError`` naming them."""
+    if args.data != "cifar10":
+        given = [flag for flag, value in (("--data-dir", args.data_dir), ("--download", getattr(args, "download",
+                                                                                                False))) if value]
+        if given:
+            raise ValueError(f"{' and '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} to --data cifar10 (this run uses --data {args.data}, "
+                             "which ignores them): drop them or add --data cifar10")
 
+
+def load_data(args):
+    """The data named by ``--data`` (:func:`jaxopt_course.data.load_data`; digits through the on-disk cache).
+
+    Raises ``ValueError``/``OSError`` with one line; :func:`load_splits` turns
+    them into the scripts' exit code 2.
+    """
+    from jaxopt_course.cache import cached_digits
+    from jaxopt_course.data import load_data as load
+
+    check_data_options(args)
+    if args.data == "digits":
+        return cached_digits(lambda: load("digits"))  # kept on disk: a second run skips scikit-learn
+    data_dir = args.data_dir or os.environ.get(CIFAR10_ENV) or None
+    if data_dir is None:
+        raise ValueError(f"--data cifar10 needs --data-dir DIR, the folder that holds cifar-10-batches-py/ (or "
+                         f"${CIFAR10_ENV}; add --download to fetch it there)")
+    return load(args.data, data_dir, download=getattr(args, "download", False))
+
+
+def load_splits(args):
+    """:func:`load_data`, or exit code 2 and one line if the data cannot be had."""
     try:
-        if args.data == "cifar10" and not args.data_dir:
-            raise ValueError("--data cifar10 needs --data-dir DIR (the folder holding cifar-10-batches-py/)")
-        return load_data(args.data, args.data_dir)
+        return load_data(args)
     except (ValueError, OSError) as err:
         fail(args, str(err).splitlines()[0])
 
 
+def results_dir(out, name: str, quick: bool) -> Path:
+    """Where an experiment writes: ``<out>/<name>/``, or ``<out>/quick/<name>/`` for a ``--quick`` smoke test."""
+    return Path(out) / "quick" / name if quick else Path(out) / name
+
+
 def output_dir(args, name: str) -> Path:
-    """``<out>/<name>/``, created and checked writable (exit code 2 otherwise)."""
+    """:func:`results_dir` of ``args``, created and checked writable (exit code 2 otherwise)."""
     try:
-        return ensure_dir(Path(args.out) / name)
+        return ensure_dir(results_dir(args.out, name, getattr(args, "quick", False)))
     except PermissionError as err:
         fail(args, str(err))
 

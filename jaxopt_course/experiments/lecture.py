@@ -13,7 +13,12 @@ compiled functions are shared between experiments. Each experiment writes
 its own ``<out>/<name>/`` folder; this script then writes
 ``<out>/lecture/report.md`` with every table and figure and a sentence on
 what each shows, plus ``config.json`` and ``metrics.json`` (timings and the
-headline numbers).
+headline numbers). With ``--quick`` everything goes under ``<out>/quick/``
+instead (``<out>/quick/lecture/report.md``), so the report of a full run only
+ever shows full runs.
+
+The command line's ``jaxopt-course lecture`` is :func:`add_arguments` and
+:func:`run_cli`: the same options, the same run, its result as a dict.
 
 On digits (the default) it takes about a minute or two on 2 CPU cores; a
 progress bar on stderr shows which step is running.
@@ -27,7 +32,8 @@ import sys
 import time
 from pathlib import Path
 
-from jaxopt_course.experiments._common import Timer, fail, format_table, load_splits, make_parser, output_dir, save_results
+from jaxopt_course.experiments._common import (Timer, _Parser, add_data_arguments, add_run_arguments, fail,
+                                              format_table, load_data, load_splits, output_dir, save_results)
 
 #: Each experiment is a module of this package, ``jaxopt_course.experiments.<name>``,
 #: imported by name: ``jaxopt-course lecture`` works from an installed wheel in any folder.
@@ -72,15 +78,26 @@ SECTIONS = (
 )
 
 
-def build_parser():
-    p = make_parser(NAME, "Run the whole optimization lecture in its order -- the loss landscape, random "
-                          "search, exhaustive search vs gradient descent on the tea toy, the gradient check, "
-                          "batch sizes and SGD, optax optimizers, the lr x reg sweep and the learned templates "
-                          "-- and write results/lecture/report.md with every table and figure.")
+DESCRIPTION = ("Run the whole optimization lecture in its order -- the loss landscape, random search, exhaustive "
+               "search vs gradient descent on the tea toy, the gradient check, batch sizes and SGD, optax optimizers, "
+               "the lr x reg sweep and the learned templates -- and write results/lecture/report.md with every "
+               "table and figure.")
+
+
+def add_arguments(p) -> None:
+    """The lecture's options (the experiments' common ones, ``--only``, ``--progress``) on parser ``p``."""
+    add_data_arguments(p)
+    add_run_arguments(p, quick="small budgets: a smoke test of every experiment")
     p.add_argument("--only", default=None,
                    help="comma-separated experiments to run (default: all, in the lecture's order)")
     p.add_argument("--progress", choices=["auto", "on", "off"], default="auto",
                    help="the progress bar on stderr (auto: when stderr is a terminal)")
+
+
+def build_parser():
+    p = _Parser(prog=f"experiments/{NAME}.py", description=DESCRIPTION)
+    p.set_defaults(prog=p.prog)  # the name its one-line errors start with
+    add_arguments(p)
     return p
 
 
@@ -180,6 +197,32 @@ def _report(args, items, report_dir: Path, seconds: float, data_seconds: float) 
 def _anchor(title: str) -> str:
     keep = "".join(c for c in title.lower() if c.isalnum() or c in " -")
     return keep.replace(" ", "-")
+
+
+def run_cli(args) -> dict:
+    """``jaxopt-course lecture``: check the options, load the data, run; the result as one JSON-able dict.
+
+    ``args`` holds :func:`add_arguments`' options. The dict's ``"text"`` is
+    the human table; the rest is what ``--json`` prints. A bad option raises
+    ``ValueError`` (one line) before anything runs.
+    """
+    names = [name for name, _, _ in SECTIONS]
+    unknown = [w.strip() for w in (args.only or "").split(",") if w.strip() and w.strip() not in names]
+    if unknown:
+        raise ValueError(f"--only got unknown experiment(s) {unknown}; choose from {names}")
+    splits = load_data(args)
+    run_ = run(args, splits=splits)
+    items = run_["items"]
+    quick = " (quick)" if args.quick else ""
+    lines = [f"the lecture on {args.data}{quick}: {len(items)} experiments in {run_['metrics']['seconds']:.0f} s"]
+    lines += [f"  {item['name']:<16} {item['seconds']:6.1f} s  {', '.join(f.name for f in item['figures'])}"
+              for item in items]
+    lines.append(f"report: {run_['report']}")
+    return {"report": str(run_["report"]), "data": args.data, "quick": args.quick,
+            "seconds": run_["metrics"]["seconds"], "experiments": [item["name"] for item in items],
+            "summaries": {item["name"]: item["summary"] for item in items},
+            "figures": {item["name"]: [str(f) for f in item["figures"]] for item in items},
+            "text": "\n".join(lines)}
 
 
 def main(argv=None) -> int:
