@@ -52,7 +52,8 @@ def quick_lecture(tmp_path_factory, digits):
     out = tmp_path_factory.mktemp("results")
     args = lecture.build_parser().parse_args(["--quick", "--out", str(out), "--progress", "off"])
     result = lecture.run(args, splits=digits)
-    return out, result
+    assert sorted(p.name for p in out.iterdir()) == ["quick"]  # a smoke test writes apart (issue 20.3)
+    return out / "quick", result
 
 
 # ---------------------------------------------------------------------------
@@ -275,7 +276,30 @@ def test_a_script_runs_alone_and_prints_its_table(tmp_path):
     proc = run_script("experiments/tea_temperature.py", "--quick", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert "| cost" in proc.stdout and "exhaustive" in proc.stdout
-    assert (tmp_path / "tea_temperature" / "tea_temperature.png").is_file()
+    assert (tmp_path / "quick" / "tea_temperature" / "tea_temperature.png").is_file()
+    assert not (tmp_path / "tea_temperature").exists()
+
+
+@pytest.mark.slow
+def test_a_smoke_test_never_overwrites_a_full_run_and_the_full_report_shows_only_full_runs(tmp_path, digits):
+    """Issue 20.3: --quick writes to <out>/quick/<name>/; the report of a full lecture links only full runs."""
+    def lecture_run(*flags):
+        argv = ["--only", "tea_temperature", "--out", str(tmp_path), "--progress", "off", *flags]
+        return lecture.run(lecture.build_parser().parse_args(argv), splits=digits)
+
+    full = lecture_run()
+    before = (tmp_path / "tea_temperature" / "metrics.json").read_bytes()
+    quick = lecture_run("--quick")
+    assert quick["report"] == tmp_path / "quick" / "lecture" / "report.md"
+    assert (tmp_path / "tea_temperature" / "metrics.json").read_bytes() == before  # the full run is untouched
+    assert strict_json(tmp_path / "quick" / "tea_temperature" / "config.json")["quick"] is True
+    assert full["report"] == tmp_path / "lecture" / "report.md"
+    text = full["report"].read_text()
+    assert "Quick mode" not in text and "--quick" not in text
+    links = [target for _, target in re.findall(r"!\[([^\]]*)\]\(([^)]+)\)", text)]
+    assert links and all((full["report"].parent / t).resolve().parent == (tmp_path / "tea_temperature").resolve()
+                         for t in links), links
+    assert strict_json(tmp_path / "tea_temperature" / "config.json")["quick"] is False
 
 
 @pytest.mark.parametrize("args, pattern", [
