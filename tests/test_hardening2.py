@@ -616,42 +616,27 @@ def test_real_compilation_cache_entries_pass_the_pruning(tmp_path):
 
 
 SIGNAL_SCRIPT = """
-# A tiny fit, the lecture's loop written out: minibatch SGD on softmax in chunks of 50 steps (one lax.scan
-# each), signals checked at chunk boundaries, a checkpoint (W and the step, written atomically) on an interrupt.
-# It uses only the package's stable pieces (signals, data, losses, files), not train.fit, whose API issue 21
-# is rewriting; the CLI's own signal test comes with the wiring.
+# A tiny fit: minibatch SGD on softmax through train.fit, in chunks of 50 steps; the signals are checked at
+# chunk boundaries (Loop.on_chunk), and fit's interrupt path (TrainingInterrupted) writes the checkpoint.
 import sys, time
 from jaxopt_course import signals
 signals.install()
 print("installed", time.monotonic(), flush=True)
-from pathlib import Path
-import jax, jax.numpy as jnp
+import jax, optax
 from jaxopt_course import data, softmax_loss
-from jaxopt_course.files import atomic_save_npz
+from jaxopt_course.checkpoint import save_checkpoint
+from jaxopt_course.train import Loop, Run, TrainingInterrupted, fit
 X, y = data.synthetic_problem(0, num_examples=200, dim=5, num_classes=3)
-X, y = jnp.asarray(X), jnp.asarray(y)
-CHUNK, steps = 50, int(sys.argv[2])
-
-@jax.jit
-def chunk(W, key):
-    def step(W, t):
-        rows = jax.random.randint(jax.random.fold_in(key, t), (32,), 0, X.shape[0])
-        loss, grad = jax.value_and_grad(softmax_loss)(W, X[rows], y[rows])
-        return W - 0.1 * grad, loss
-    return jax.lax.scan(step, W, jnp.arange(CHUNK))
-
-W, done = jnp.zeros((3, 6)), 0
+run = Run(softmax_loss, optax.sgd, batch_size=32, num_steps=int(sys.argv[2]), eval_every=None)
+loop = Loop(chunk_size=50, progress=False, on_chunk=signals.check_hook)
 print("training", time.monotonic(), flush=True)
 try:
     with signals.deferred():
         try:
-            while done < steps:
-                W_next, losses = chunk(W, jax.random.fold_in(jax.random.key(0), done))
-                W, done = W_next, done + CHUNK  # the run so far, replaced whole at the boundary
-                signals.check()
-        except KeyboardInterrupt:  # at a chunk boundary: the checkpoint path
-            atomic_save_npz(Path(sys.argv[1]) / "checkpoint.npz", W=W, step=done)
-            print("saved", done, flush=True)
+            fit(run, jax.numpy.zeros((3, 6)), X, y, key=jax.random.key(0), lr=0.1, loop=loop)
+        except TrainingInterrupted as err:  # at a chunk boundary: the checkpoint path
+            save_checkpoint(sys.argv[1], err.state, err.metrics, {"lr": 0.1})
+            print("saved", err.step, flush=True)
             raise SystemExit(signals.exit_code(signals.last_signal()))
 except signals.Interrupted as err:  # after the last chunk, before the block ended: nothing left to save
     print("stopped after training", flush=True)
@@ -724,9 +709,7 @@ def test_a_signal_at_a_random_moment_ends_the_run_cleanly_with_128_plus_its_numb
             assert r["code"] == 128 + signum and r["err"] == "", where
             step = int(r["out"].split()[-1])
             assert step % 50 == 0 and 0 < step < steps, where
-            saved = read_stored_npz(r["ckpt"] / "checkpoint.npz", ("W", "step"))
-            assert int(saved["step"]) == step and saved["W"].shape == (3, 6), where
-            assert np.all(np.isfinite(saved["W"])) and np.any(saved["W"] != 0), where
+            assert read_checkpoint_config(r["ckpt"]) == {"lr": 0.1, "step": step}, where
             outcomes["during training"] += 1
         elif "stopped after training" in r["out"]:
             assert r["code"] == 128 + signum and r["err"] == "", where
