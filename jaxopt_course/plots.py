@@ -727,101 +727,144 @@ def _band(ax, xs, mean, sd, color, label, marker="o"):
         ax.fill_between(xs, mean - sd, mean + sd, color=color, alpha=0.18, lw=0)
 
 
+def _mark_diverged(ax, xs, diverged, color):
+    """An ``x`` at the foot of the axes at every learning rate where a model diverged."""
+    xs, bad = np.asarray(xs), np.asarray(diverged, dtype=bool)
+    if bad.any():
+        ax.scatter(xs[bad], np.full(bad.sum(), 0.02), marker="x", s=40, color=color, transform=ax.get_xaxis_transform(),
+                   clip_on=False, zorder=4)
+
+
 def draw_compare_lr(config: dict, metrics: dict) -> Figure:
-    """Learning-rate sensitivity: mean validation accuracy over seeds (+- sd band) and the final gap, per lr."""
-    runs = metrics["runs"]
-    fig = _figure(13, 4.4)
-    ax, gx = fig.subplots(1, 2)
-    f_star = (metrics.get("optimum") or {}).get("value")
-    for i, r in enumerate(runs):
-        color = COLORS[i % len(COLORS)]
-        lrs = _floats(r["learning_rates"])
-        val = r["val_by_lr"]
-        _band(ax, lrs, 100 * _floats(val["mean"]), None if val["sd"] is None else 100 * _floats(val["sd"]),
-              color, r["optimizer"])
-        if r.get("lr") is not None:
-            ax.scatter([r["lr"]], [100 * r["val_accuracy"]["mean"]], s=80, facecolor="none", edgecolor=color, lw=1.8)
-        if f_star is not None:
-            per_seed = _floats(r["final_objective_by_lr"]["per_seed"]) - f_star
-            # a learning rate where a seed diverged (NaN) has no point
-            gx.plot(lrs, per_seed.mean(axis=1), "o-", ms=3, lw=1.4, color=color, label=r["optimizer"])
-            gx.fill_between(lrs, per_seed.min(axis=1), per_seed.max(axis=1), color=color, alpha=0.18)
-    ax.set_xscale("log")
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel(f"validation accuracy (%), mean ± sd over {config.get('seeds')} seeds")
-    ax.set_title("Validation accuracy against the lr (circle: chosen; gaps: diverged)", fontsize=10)
-    ax.legend(fontsize=8)
-    gx.set_xscale("log")
-    gx.set_yscale("log")
-    gx.set_xlabel("learning rate")
-    gx.set_ylabel("final gap f(W_T) - f* (mean; band: min to max over seeds)")
-    gx.set_title(f"Training objective after {config.get('num_steps')} steps", fontsize=10)
+    """Per problem: validation accuracy (tuning seeds) and final gap (evaluation seeds) against the lr.
+
+    Circles mark each optimizer's choice; an ``x`` at the foot marks a learning
+    rate at which a model diverged (never chosen).
+    """
+    problems = metrics["problems"]
+    fig = _figure(13, 0.6 + 3.4 * len(problems))
+    axes = np.atleast_2d(fig.subplots(len(problems), 2, squeeze=False))
+    for (ax, gx), p in zip(axes, problems):
+        f_star = (p.get("optimum") or {}).get("value")
+        for i, r in enumerate(p["runs"]):
+            color = COLORS[i % len(COLORS)]
+            lrs = _floats(r["learning_rates"])
+            val = _floats(r["val_by_lr"]["per_seed"])
+            _band(ax, lrs, 100 * val.mean(axis=1), 100 * val.std(axis=1, ddof=1) if val.shape[1] > 1 else None,
+                  color, r["optimizer"])
+            _mark_diverged(ax, lrs, r["diverged_by_lr"]["tuning"], color)
+            if r.get("lr") is not None:
+                ax.scatter([r["lr"]], [100 * val[r["lr_index"]].mean()], s=80, facecolor="none", edgecolor=color,
+                           lw=1.8)
+            if f_star is not None:
+                gap = _floats(r["eval_final_objective_by_lr"]["per_seed"]) - f_star
+                with np.errstate(invalid="ignore"):
+                    gap = np.where(gap > 0, gap, np.nan)
+                gx.plot(lrs, np.nanmean(gap, axis=1) if np.isfinite(gap).any() else gap[:, 0], "o-", ms=3, lw=1.4,
+                        color=color, label=r["optimizer"])
+                _mark_diverged(gx, lrs, r["diverged_by_lr"]["eval"], color)
+        ax.set_xscale("log")
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel("val. accuracy (%), tuning seeds")
+        ax.set_title(f"{p['problem']}: the choice (circle), x = diverged", fontsize=10)
+        ax.legend(fontsize=7)
+        gx.set_xscale("log")
+        gx.set_yscale("log")
+        gx.set_xlabel("learning rate")
+        gx.set_ylabel("final gap f(W_T) - f*, evaluation seeds")
+        gx.set_title(f"{p['problem']}: after {p['config']['num_steps']} steps "
+                     f"({(p.get('optimum') or {}).get('kind', 'no f*')})", fontsize=10)
     fig.suptitle(f"Learning-rate sensitivity, the same grid for every optimizer{_data_title(config)}")
     return fig
 
 
 def draw_compare_gap(config: dict, metrics: dict) -> Figure:
-    """The gap ``f(W_t) - f*`` against steps (log scale), each seed thin, the mean thick; and the test accuracies."""
-    runs = [r for r in metrics["runs"] if "gap" in r]
-    optimum = metrics.get("optimum") or {}
-    floor = max(float(optimum.get("resolution") or 0.0), 1e-12)
-    fig = _figure(13, 4.6)
-    ax, bx = fig.subplots(1, 2, width_ratios=[1.3, 1])
-    for i, r in enumerate(runs):
-        color = COLORS[i % len(COLORS)]
-        steps = _floats(r["gap"]["steps"])
-        for row in _floats(r["gap"]["per_seed"]):
-            ax.plot(steps, np.maximum(row, floor), color=color, lw=0.6, alpha=0.45)
-        ax.plot(steps, np.maximum(_floats(r["gap"]["mean"]), floor), color=color, lw=2,
-                label=f"{r['optimizer']} (lr {r['lr']:.1e})")
-    ax.set_yscale("log")
-    ax.set_xlabel(f"step (the full objective evaluated every {config.get('eval_every')} steps)")
-    ax.set_ylabel(f"f(W_t) - f*  (floored at {floor:.1e}, the objective's resolution)")
-    ax.set_title(f"Gap to the {optimum.get('kind', 'optimum')} f* = {optimum.get('value', float('nan')):.8g}",
-                 fontsize=10)
-    ax.legend(fontsize=8)
-    tested = [r for r in metrics["runs"] if "test_accuracy" in r]
-    for i, r in enumerate(tested):
-        t = r["test_accuracy"]
-        low, high = _floats([t["low"], t["high"]])
-        bx.errorbar([100 * t["mean"]], [i], xerr=[[100 * (t["mean"] - low)], [100 * (high - t["mean"])]]
-                    if np.isfinite(low) else None, fmt="o", color=COLORS[i % len(COLORS)], capsize=4,
-                    label="95 % t interval over seeds" if i == 0 else None)
-        bx.scatter(100 * _floats(t["per_seed"]), [i] * len(t["per_seed"]), s=10, color="0.4", zorder=3)
-        bx.plot(100 * (t["mean"] + np.array([-1, 1]) * t["test_set_se"]), [i - 0.25] * 2, color="0.6", lw=3,
-                label="± test-set SE" if i == 0 else None)
-    bx.set_yticks(range(len(tested)))
-    bx.set_yticklabels([r["optimizer"] for r in tested])
-    bx.set_xlabel("test accuracy (%)  (dots: seeds)")
-    bx.set_title("Test accuracy at the chosen lr", fontsize=10)
-    if tested:
-        bx.legend(fontsize=7)
-    fig.suptitle(f"Distance to the optimum and test accuracy, {config.get('seeds')} seeds{_data_title(config)}")
+    """Per problem: the gap against steps and against seconds (mean, seeds thin), and the test accuracies.
+
+    The test panel shows the t interval over evaluation seeds (bar), the
+    bootstrap interval that carries the choice's noise (thin line) and the
+    seeds (dots); an optimizer whose chosen lr diverged on an evaluation seed
+    is hatched.
+    """
+    problems = metrics["problems"]
+    fig = _figure(15, 0.6 + 3.4 * len(problems))
+    axes = np.atleast_2d(fig.subplots(len(problems), 3, squeeze=False, width_ratios=[1.2, 1.2, 1]))
+    for (ax, tx, bx), p in zip(axes, problems):
+        optimum = p.get("optimum") or {}
+        floor = max(float(optimum.get("resolution") or 0.0), 1e-12)
+        for i, r in enumerate(p["runs"]):
+            if "gap" not in r:
+                continue
+            color = COLORS[i % len(COLORS)]
+            steps, per_seed = _floats(r["gap"]["steps"]), _floats(r["gap"]["per_seed"])
+            seconds = _floats(r["gap"]["seconds_per_seed"])
+            for row, secs in zip(per_seed, seconds):
+                ax.plot(steps, np.maximum(row, floor), color=color, lw=0.5, alpha=0.4)
+                tx.plot(secs, np.maximum(row, floor), color=color, lw=0.5, alpha=0.4)
+            mean = np.maximum(_floats(r["gap"]["mean"]), floor)
+            label = f"{r['optimizer']} (lr {r['lr']:.2g})"
+            ax.plot(steps, mean, color=color, lw=2, label=label)
+            tx.plot(_floats(r["gap"]["seconds"]), mean, color=color, lw=2, label=label)
+        for axis, what in ((ax, f"step (objective every {p['config']['eval_every']} steps)"),
+                           (tx, "seconds of training (compile apart)")):
+            axis.set_yscale("log")
+            axis.set_xlabel(what)
+            axis.set_ylabel(f"f(W_t) - f*  (floor {floor:.0e})")
+        ax.set_title(f"{p['problem']}: gap to the {optimum.get('kind', 'optimum')} "
+                     f"{optimum.get('value', float('nan')):.8g}", fontsize=9)
+        tx.set_title("the same against wall time", fontsize=9)
+        ax.legend(fontsize=7)
+        tested = [r for r in p["runs"] if "test_accuracy" in r]
+        for i, r in enumerate(tested):
+            t, color = r["test_accuracy"], COLORS[p["runs"].index(r) % len(COLORS)]
+            low, high = _floats([t["low"], t["high"]])
+            if r.get("diverged_eval_seeds"):
+                bx.barh([i], [100 * t["mean"]], height=0.6, color="none", edgecolor=color, hatch="//",
+                        label="diverged on an evaluation seed" if i == 0 else None)
+            if np.isfinite(low):
+                bx.errorbar([100 * t["mean"]], [i], xerr=[[100 * (t["mean"] - low)], [100 * (high - t["mean"])]],
+                            fmt="o", color=color, capsize=4)
+            boot = r.get("bootstrap", {}).get("test_accuracy") or {}
+            if boot and np.isfinite(_floats([boot["low"]])[0]):
+                bx.plot([100 * boot["low"], 100 * boot["high"]], [i - 0.25] * 2, color="0.5", lw=2,
+                        label="bootstrap 95 % (choice included)" if i == 0 else None)
+            bx.scatter(100 * _floats(t["per_seed"]), [i] * len(t["per_seed"]), s=10, color="0.35", zorder=3)
+        if tested:
+            bx.set_yticks(range(len(tested)))
+            bx.set_yticklabels([r["optimizer"] for r in tested])
+            bx.legend(fontsize=7)
+            lows = [100 * min(r["test_accuracy"]["per_seed"]) for r in tested]
+            bx.set_xlim(min(lows) - 1.0, 100 * max(max(r["test_accuracy"]["per_seed"]) for r in tested) + 1.0)
+        bx.set_xlabel("test accuracy (%): t interval, bootstrap, seeds")
+    fig.suptitle(f"Distance to the optimum in steps and seconds, {len(config.get('eval_seeds', []))} evaluation "
+                 f"seeds{_data_title(config)}")
     return fig
 
 
 def draw_compare_profile(config: dict, metrics: dict) -> Figure:
-    """Dolan--More performance profiles over optimizers x seeds: by final gap and by steps to the target."""
+    """Dolan--More profiles over the problems, on steps and on seconds to the target; band: min to max over seeds."""
     profiles = metrics.get("profile") or {}
     fig = _figure(12, 4.2)
     axes = fig.subplots(1, 2)
-    titles = {"final_gap": "cost = final gap f(W_T) - f*",
-              "steps_to_target": f"cost = steps to f <= {config.get('target_loss') or float('nan'):.6g}"}
-    for ax, key in zip(axes, ("final_gap", "steps_to_target")):
+    for ax, key in zip(axes, ("steps_to_target", "seconds_to_target")):
         prof = profiles.get(key)
         if not prof:
             ax.set_axis_off()
             continue
         taus = _floats(prof["taus"])
-        for i, (name, rho) in enumerate(zip(prof["optimizers"], prof["rho"])):
-            ax.step(taus, _floats(rho), where="post", color=COLORS[i % len(COLORS)], lw=1.6, label=name)
+        for i, name in enumerate(prof["optimizers"]):
+            color = COLORS[i % len(COLORS)]
+            ax.step(taus, _floats(prof["rho_mean"][i]), where="post", color=color, lw=1.6, label=name)
+            ax.fill_between(taus, _floats(prof["rho_low"][i]), _floats(prof["rho_high"][i]), step="post",
+                            color=color, alpha=0.15, lw=0)
         ax.set_xscale("log")
         ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("tau: within a factor tau of the best on that seed")
-        ax.set_ylabel("fraction of seeds (problems)")
-        ax.set_title(titles[key], fontsize=10)
+        ax.set_xlabel("tau: within a factor tau of the best on that problem")
+        ax.set_ylabel(f"fraction of the {len(prof['problems'])} problem(s)")
+        ax.set_title(f"cost = {key.replace('_', ' ')} (mean over seeds; band: min to max)", fontsize=10)
         ax.legend(fontsize=8)
-    fig.suptitle(f"Performance profiles (Dolan-More), each seed a problem{_data_title(config)}")
+    fig.suptitle(f"Performance profiles (Dolan-More) over problems, the target f* + "
+                 f"{config.get('target_fraction', 0.01):g} (f(W0) - f*){_data_title(config)}")
     return fig
 
 

@@ -1,4 +1,10 @@
-"""Optimizer comparisons: the statistics against SciPy/NumPy, the optimum against scikit-learn, seeds, the experiment."""
+"""Optimizer comparisons: statistics against SciPy/NumPy/hand values, the optimum against scikit-learn, the protocol.
+
+What issue 19 asks to be tested: tuning seeds apart from fresh evaluation
+seeds (each its own W0 and minibatches), the choice's noise in a bootstrap,
+claims only where a Holm-corrected paired test and the bootstrap agree, and
+claims that never contradict each other across base seeds and selections.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,6 @@ import json
 import math
 import subprocess
 import sys
-from functools import partial
 from pathlib import Path
 
 import jax
@@ -16,19 +21,26 @@ import pytest
 
 from jaxopt_course import softmax_loss, svm_loss, synthetic_problem
 from jaxopt_course.compare import (
-    Interval,
+    Budget,
+    Protocol,
     binomial_standard_error,
+    choose_lr,
+    claims,
     compare_optimizers,
+    contradictions,
+    holm,
     log_grid,
-    overlap,
+    paired_p_value,
     performance_profile,
-    ranking,
+    seed_lists,
     softmax_optimum,
     steps_to_target,
+    suite_profile,
     svm_best_known,
     t_interval,
 )
 from jaxopt_course.curvature import full_objective, minimize_newton_cg
+from jaxopt_course.data import Split, Splits
 
 REPO = Path(__file__).resolve().parents[1]
 stats = pytest.importorskip("scipy.stats")
@@ -49,6 +61,13 @@ def numpy_svm_objective(W, X, y, reg, margin=1.0):
     M = np.maximum(0.0, S - S[np.arange(len(y)), y][:, None] + margin)
     M[np.arange(len(y)), y] = 0.0
     return float(M.sum(axis=1).mean() + reg * np.sum(W * W))
+
+
+def strict_json(path: Path):
+    def bad(constant):
+        raise ValueError(f"{path} holds {constant}")
+
+    return json.loads(path.read_text(), parse_constant=bad)
 
 
 # ---------------------------------------------------------------------------
@@ -85,25 +104,86 @@ def test_binomial_standard_error_by_hand():
         binomial_standard_error(1.2, 10)
 
 
-def test_ranking_groups_overlapping_and_names_distinguishable_pairs():
-    ivs = {"a": Interval(0.30, 0.01, 0.29, 0.31, 5, 0.95, ""), "b": Interval(0.305, 0.01, 0.30, 0.315, 5, 0.95, ""),
-           "c": Interval(0.40, 0.01, 0.39, 0.41, 5, 0.95, "")}
-    out = ranking(list(ivs), list(ivs.values()))
-    assert out["groups"] == [["c"], ["b", "a"]]
-    by_pair = {(p["a"], p["b"]): p for p in out["pairs"]}
-    assert not by_pair[("a", "b")]["distinguishable"] and by_pair[("a", "b")]["better"] is None
-    assert by_pair[("a", "c")]["distinguishable"] and by_pair[("a", "c")]["better"] == "c"
-    # lower is better (a gap): the order flips
-    assert ranking(list(ivs), list(ivs.values()), higher_is_better=False)["groups"][0] == ["a", "b"]
-    # overlap is checked against the interval ends, and NaN intervals overlap everything
-    assert overlap(ivs["a"], ivs["b"]) and not overlap(ivs["a"], ivs["c"])
-    assert overlap(t_interval([0.9]), ivs["a"])
+def test_paired_p_value_is_the_t_formula_on_the_differences():
+    a = np.array([0.951, 0.948, 0.955, 0.950, 0.953])
+    b = np.array([0.944, 0.947, 0.946, 0.941, 0.949])
+    d = a - b
+    t = d.mean() / (d.std(ddof=1) / math.sqrt(d.size))
+    assert paired_p_value(a, b) == pytest.approx(2 * stats.t.sf(abs(t), d.size - 1), rel=1e-10)
+    assert paired_p_value(a, a) == 1.0  # no difference
+    assert paired_p_value(a + 0.01, a) == 1.0  # a constant shift has no spread to test: no evidence
+    assert paired_p_value(a[:2], b[:2]) == 1.0  # two pairs are too few
+
+
+def test_holm_by_hand():
+    # sorted 0.01, 0.02, 0.03, 0.2 with m = 4: 0.04, 0.06, 0.06 (monotone), 0.2
+    assert holm([0.03, 0.01, 0.2, 0.02]) == pytest.approx([0.06, 0.04, 0.2, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
+    assert holm([0.004]) == [0.004]
+
+
+def test_seed_lists_are_disjoint_within_and_across_base_seeds():
+    t0, e0 = seed_lists(0, 3, 5)
+    t1, e1 = seed_lists(1, 3, 5)
+    assert (t0, e0) == ([0, 1, 2], [3, 4, 5, 6, 7])
+    assert len(set(t0 + e0 + t1 + e1)) == 16
+
+
+def test_choose_lr_never_picks_a_diverged_lr():
+    val = np.array([[0.90, 0.92], [0.99, 0.99], [0.95, 0.94]])
+    diverged = np.array([[False, False], [False, True], [False, False]])  # the best mean diverged on one seed
+    assert choose_lr(val, diverged, "val_accuracy") == 2
+    objective = np.array([[0.5, 0.6], [0.1, 0.1], [0.3, 0.2]])
+    assert choose_lr(objective, diverged, "train_loss") == 2
+    assert choose_lr(val, np.ones_like(diverged), "val_accuracy") == -1
+
+
+def _test_row(a, b, diff, p, a_ahead, b_ahead, higher=True):
+    return {"metric": "test_accuracy", "problem": "p", "a": a, "b": b, "mean_difference": diff,
+            "higher_is_better": higher, "p": p, "p_holm": p, "bootstrap_a_ahead": a_ahead,
+            "bootstrap_b_ahead": b_ahead}
+
+
+def test_a_claim_needs_both_the_corrected_test_and_the_bootstrap():
+    protocol = Protocol(bootstrap=1000)
+    rows = [_test_row("x", "y", 0.01, 0.001, 0.99, 0.0),  # both agree: claimed
+            _test_row("x", "z", 0.01, 0.001, 0.80, 0.1),  # the bootstrap does not (the choice moves)
+            _test_row("y", "z", 0.01, 0.20, 1.0, 0.0),  # the test does not
+            _test_row("u", "v", -0.02, 0.01, 0.97, 0.0, higher=False)]  # lower is better: u has the lower gap
+    got = claims(rows, protocol)
+    assert [(c["better"], c["worse"]) for c in got] == [("x", "y"), ("u", "v")]
+    assert set(got[0]) == {"metric", "problem", "better", "worse", "p", "rule"}
+    assert "Holm" in got[0]["rule"] and "bootstrap" in got[0]["rule"]
+
+
+def test_contradictions_find_a_pair_claimed_both_ways():
+    one = [{"metric": "m", "problem": "p", "better": "a", "worse": "b"}]
+    other = [{"metric": "m", "problem": "p", "better": "b", "worse": "a"}]
+    elsewhere = [{"metric": "m", "problem": "q", "better": "b", "worse": "a"}]
+    assert contradictions(one, other) == [("m", "p", "a", "b")]
+    assert contradictions(one, elsewhere) == [] and contradictions(one, one) == []
 
 
 def test_steps_to_target_is_the_first_evaluated_step_at_or_below():
     steps = np.array([0, 10, 20, 30])
     objective = np.array([[5.0, 3.0, 1.0, 0.5], [5.0, 4.0, 3.0, 2.0], [5.0, np.nan, 0.1, 0.1]])
     assert steps_to_target(steps, objective, 1.0) == [20, None, 20]
+
+
+def test_suite_profile_runs_over_problems_one_profile_per_seed():
+    def problem(name, steps):  # steps[o][e]: optimizer o, evaluation seed e
+        return {"problem": name, "config": {"eval_seeds": [3, 4]},
+                "runs": [{"optimizer": o, "steps_to_target": {"per_seed": s}} for o, s in zip("ab", steps)]}
+
+    problems = [problem("p1", [[10, 20], [20, 20]]), problem("p2", [[40, None], [20, 10]])]
+    prof = suite_profile(problems, "steps_to_target")
+    assert prof["problems"] == ["p1", "p2"] and prof["optimizers"] == ["a", "b"]
+    taus = np.asarray(prof["taus"])
+    seed0 = np.array(performance_profile([[10, 40], [20, 20]], taus)["rho"])
+    seed1 = np.array(performance_profile([[20, np.inf], [20, 10]], taus)["rho"])
+    np.testing.assert_allclose(prof["rho_mean"], (seed0 + seed1) / 2)
+    np.testing.assert_allclose(prof["rho_low"], np.minimum(seed0, seed1))
+    assert prof["rho_mean"][0][0] == pytest.approx(0.5)  # a is best on p1 for both seeds (tied on seed 1), never on p2
 
 
 def test_performance_profile_against_a_numpy_restatement():
@@ -183,8 +263,14 @@ def test_svm_best_known_is_labelled_and_no_better_than_it_claims():
 
 
 # ---------------------------------------------------------------------------
-# compare_optimizers: seeds, budget, selection
+# compare_optimizers: tuning seeds apart from fresh evaluation seeds
 # ---------------------------------------------------------------------------
+
+
+def _splits(X, y, Xv, yv, Xt=None, yt=None) -> Splits:
+    test = None if Xt is None else Split(Xt, yt)
+    return Splits(Split(X, y), Split(Xv, yv), test, None, tuple(str(c) for c in range(int(y.max()) + 1)),
+                  np.zeros(X.shape[1]))
 
 
 @pytest.fixture(scope="module")
@@ -192,115 +278,145 @@ def tiny():
     X, y = synthetic_problem(5, 120, 4, 3, spread=1.5)
     Xv, yv = synthetic_problem(6, 40, 4, 3, spread=1.5)
     Xt, yt = synthetic_problem(7, 50, 4, 3, spread=1.5)
-    return X, y, Xv, yv, Xt, yt
+    return _splits(X, y, Xv, yv, Xt, yt)
+
+
+TINY_BUDGET = Budget(log_grid(1e-2, 1.0, 3), reg=1e-2, batch_size=16, num_steps=40, eval_every=10)
+TINY_PROTOCOL = Protocol((0, 1), (2, 3, 4), bootstrap=200)
 
 
 @pytest.fixture(scope="module")
 def tiny_comparison(tiny):
-    X, y, Xv, yv, Xt, yt = tiny
-    W0 = jnp.zeros((3, 5))
-    lrs = log_grid(1e-2, 1.0, 3)
-    return compare_optimizers(softmax_loss, ["sgd", "adam"], W0, X, y, key=jax.random.key(3), learning_rates=lrs,
-                              reg=1e-2, seeds=3, batch_size=16, num_steps=40, X_val=Xv, y_val=yv, X_test=Xt,
-                              y_test=yt, eval_every=10), lrs
+    return compare_optimizers(softmax_loss, ["sgd", "adam"], tiny, TINY_BUDGET, TINY_PROTOCOL, progress=False)
 
 
-@pytest.mark.slow
-def test_seed_s_is_the_sweep_with_key_fold_in_s(tiny, tiny_comparison):
-    """Each seed of the comparison equals a separate one-seed sweep from ``fold_in(key, s)``."""
-    from jaxopt_course.train import get_optimizer, sweep
+def test_each_seed_is_its_own_w0_and_minibatches_and_the_choice_uses_tuning_seeds_only(tiny, tiny_comparison):
+    """Re-derive one evaluation seed's run with train.sweep and the seed's W0 and key; re-derive the choice."""
+    from jaxopt_course.compare import _factory
+    from jaxopt_course.model import init_weights
+    from jaxopt_course.train import Loop, Run, sweep
 
-    X, y, Xv, yv, Xt, yt = tiny
-    comparison, lrs = tiny_comparison
-    run = comparison["runs"][1]
-    assert run["optimizer"] == "adam"
-    for s in range(3):
-        alone = sweep(softmax_loss, partial(get_optimizer, "adam"), jnp.zeros((3, 5)), X, y,
-                      key=jax.random.fold_in(jax.random.key(3), s), learning_rates=lrs, regs=[1e-2],
-                      batch_size=16, num_steps=40, X_val=Xv, y_val=yv)
-        np.testing.assert_allclose(np.asarray(run["val_by_lr"]["per_seed"])[:, s], alone.val_accuracy[:, 0],
-                                   atol=1e-6)
-        W = np.asarray(alone.params[run["lr_index"], 0])
-        np.testing.assert_allclose(run["objective"]["per_seed"][s][-1], numpy_softmax_objective(W, X, y, 1e-2),
-                                   rtol=2e-5)
-        test_acc = np.mean(np.argmax(np.asarray(Xt) @ W.T, axis=1) == np.asarray(yt))
-        assert run["test_accuracy"]["per_seed"][s] == pytest.approx(test_acc, abs=1e-6)
+    out = tiny_comparison
+    assert out["config"]["tuning_seeds"] == [0, 1] and out["config"]["eval_seeds"] == [2, 3, 4]
+    adam = out["runs"][1]
+    lrs = adam["learning_rates"]
 
+    def by_hand(seed):
+        key = jax.random.key(seed)
+        W0 = init_weights(jax.random.fold_in(key, 0), 3, 5, scale=TINY_BUDGET.init_scale)
+        # the comparison's own optimizer object and chunk size: the compiled program is reused
+        r = sweep(Run(softmax_loss, _factory("adam"), batch_size=16, num_steps=40), W0, tiny.train.X, tiny.train.y,
+                  key=jax.random.fold_in(key, 1), learning_rates=lrs, regs=[1e-2], X_val=tiny.val.X,
+                  y_val=tiny.val.y, loop=Loop(chunk_size=10, progress=False))
+        return W0, r
 
-@pytest.mark.slow
-def test_comparison_reports_intervals_gaps_and_a_budget(tiny_comparison):
-    comparison, lrs = tiny_comparison
-    f_star = comparison["optimum"]["value"]
-    assert comparison["optimum"]["kind"] == "optimum"
-    for run in comparison["runs"]:
-        np.testing.assert_array_equal(run["learning_rates"], lrs)  # the same budget for everyone
-        assert run["lr"] in lrs
-        val = np.asarray(run["val_by_lr"]["per_seed"])
-        assert run["lr_index"] == int(np.argmax(val.mean(axis=1)))  # chosen by the mean over seeds
-        per_seed = run["test_accuracy"]["per_seed"]
-        expected = t_interval(per_seed)
-        assert (run["test_accuracy"]["low"], run["test_accuracy"]["high"]) == pytest.approx((expected.low,
-                                                                                            expected.high))
-        assert run["test_accuracy"]["test_set_se"] == pytest.approx(binomial_standard_error(np.mean(per_seed), 50))
-        np.testing.assert_array_equal(run["gap"]["steps"], [0, 10, 20, 30, 40])
-        np.testing.assert_allclose(run["gap"]["per_seed"], np.asarray(run["objective"]["per_seed"]) - f_star)
-        assert np.all(np.asarray(run["gap"]["per_seed"]) > -1e-5)  # nothing below the optimum (float32 rounding)
-        assert len(run["loss_curve"]["mean"]) == len(run["loss_curve"]["steps"])
-    assert set(comparison["ranking"]) == {"test_accuracy", "val_accuracy", "final_gap"}
-    assert np.asarray(comparison["profile"]["final_gap"]["rho"]).shape[0] == 2
-    json.dumps(__import__("jaxopt_course.files", fromlist=["to_jsonable"]).to_jsonable(comparison), allow_nan=False)
+    W0_2, r2 = by_hand(2)
+    W0_3, _ = by_hand(3)
+    assert not np.allclose(W0_2, W0_3)  # a fresh W0 per seed
+    W = np.asarray(r2.params).reshape(len(lrs), 3, 5)[adam["lr_index"]]
+    expected = numpy_softmax_objective(W, tiny.train.X, tiny.train.y, 1e-2)
+    assert adam["final_objective"]["per_seed"][0] == pytest.approx(expected, rel=1e-5)
+    # the choice: the best mean validation accuracy over the tuning seeds, re-derived from the tuning sweeps
+    val_by_lr = np.stack([np.asarray(by_hand(s)[1].val_accuracy).reshape(len(lrs)) for s in (0, 1)], axis=1)
+    np.testing.assert_allclose(adam["val_by_lr"]["per_seed"], val_by_lr, atol=1e-6)
+    assert adam["lr_index"] == choose_lr(val_by_lr, np.zeros_like(val_by_lr, bool), "val_accuracy")
 
 
-@pytest.mark.slow
-def test_select_by_train_loss_and_argument_checks(tiny):
-    X, y, Xv, yv, _, _ = tiny
-    lrs = [0.01, 0.3]
-    common = dict(key=jax.random.key(0), reg=1e-2, seeds=2, batch_size=16, num_steps=20, X_val=Xv, y_val=yv)
-    out = compare_optimizers(svm_loss, {"plain": "sgd"}, jnp.zeros((3, 5)), X, y, learning_rates=lrs,
-                             select="train_loss", optimum=None, **common)
+def test_comparison_reports_eval_seeds_bootstrap_time_and_claims(tiny_comparison):
+    out = tiny_comparison
+    assert out["optimum"]["kind"] == "optimum"
+    f_star = out["optimum"]["value"]
+    for run in out["runs"]:
+        E = 3
+        assert len(run["test_accuracy"]["per_seed"]) == E and len(run["final_gap"]["per_seed"]) == E
+        assert np.all(np.asarray(run["final_gap"]["per_seed"]) >= -1e-6)
+        np.testing.assert_allclose(np.asarray(run["gap"]["per_seed"]) + f_star, run["objective"]["per_seed"])
+        assert run["objective"]["steps"].tolist() == [0, 10, 20, 30, 40]
+        seconds = np.asarray(run["gap"]["seconds_per_seed"])
+        assert seconds.shape == (E, 5) and np.all(np.diff(seconds, axis=1) >= 0) and np.all(seconds[:, 0] == 0)
+        assert run["compile_seconds"] > 0
+        boot = run["bootstrap"]
+        assert boot["resamples"] == 200 and 0 <= boot["lr_changes"] <= 1
+        assert sum(boot["lr_counts"].values()) == 200
+        assert boot["test_accuracy"]["low"] <= boot["test_accuracy"]["high"]
+    pairs = {(t["metric"], t["a"], t["b"]) for t in out["tests"]}
+    assert pairs == {("test_accuracy", "sgd", "adam"), ("final_gap", "sgd", "adam")}
+    for c in out["claims"]:  # whatever is claimed passed both halves of the rule
+        row = next(t for t in out["tests"] if t["metric"] == c["metric"])
+        assert row["p_holm"] < 0.05 and c["p"] == row["p_holm"]
+
+
+def test_a_diverged_lr_is_never_chosen(tiny):
+    budget = TINY_BUDGET._replace(learning_rates=[0.01, 0.1, 1e4])  # 1e4 diverges on every seed
+    out = compare_optimizers(softmax_loss, ["sgd"], tiny, budget, TINY_PROTOCOL, progress=False)
     run = out["runs"][0]
-    assert out["optimum"] is None and "gap" not in run
-    assert run["lr_index"] == int(np.argmin(np.asarray(run["final_objective_by_lr"]["per_seed"]).mean(axis=1)))
-    with pytest.raises(ValueError, match="same number of learning rates"):
-        compare_optimizers(softmax_loss, ["sgd", "adam"], jnp.zeros((3, 5)), X, y,
-                           learning_rates={"sgd": [0.1, 0.2], "adam": [0.1]}, **common)
+    assert run["diverged_by_lr"]["tuning"].tolist() == [False, False, True]
+    assert run["lr"] in (0.01, 0.1) and "1e+04" not in run["bootstrap"]["lr_counts"]
+
+
+def test_protocol_arguments_are_checked(tiny):
+    def call(**protocol):
+        return compare_optimizers(softmax_loss, ["sgd"], tiny, TINY_BUDGET, TINY_PROTOCOL._replace(**protocol))
+
+    with pytest.raises(ValueError, match="disjoint"):
+        call(tuning_seeds=(0, 1), eval_seeds=(1, 2))
     with pytest.raises(ValueError, match="select"):
-        compare_optimizers(softmax_loss, ["sgd"], jnp.zeros((3, 5)), X, y, learning_rates=lrs, select="test", **common)
+        call(select="test_accuracy")
+    with pytest.raises(TypeError, match="budget"):
+        compare_optimizers(softmax_loss, ["sgd"], tiny, {"learning_rates": [0.1]})
+    with pytest.raises(ValueError, match="same number of learning rates"):
+        compare_optimizers(softmax_loss, ["sgd", "adam"], tiny,
+                           TINY_BUDGET._replace(learning_rates={"sgd": [0.1], "adam": [0.1, 0.2]}), TINY_PROTOCOL)
 
 
 # ---------------------------------------------------------------------------
-# The experiment and its figures
+# The experiment: robustness of its claims, its files and figures, the suite
 # ---------------------------------------------------------------------------
 
+#: One small budget for every experiment run below, so that they share the compiled programs.
+SMALL = ["--optimizers", "sgd,adam,adagrad", "--num-lrs", "4", "--steps", "200", "--tuning-seeds", "2",
+         "--eval-seeds", "5", "--bootstrap", "400"]
 
-def strict_json(path: Path):
-    def bad(constant):
-        raise ValueError(f"{path} holds {constant}")
 
-    return json.loads(path.read_text(), parse_constant=bad)
+def _experiment(out, *flags, splits):
+    from jaxopt_course.experiments import compare as experiment
+
+    args = experiment.build_parser().parse_args(["--out", str(out), *SMALL, *flags])
+    return experiment.run(args, splits=splits)
 
 
 @pytest.fixture(scope="module")
 def small_experiment(tmp_path_factory, digits):
-    from jaxopt_course.experiments import compare as experiment
-
     out = tmp_path_factory.mktemp("results")
-    args = experiment.build_parser().parse_args(["--quick", "--out", str(out), "--seeds", "2", "--num-lrs", "2",
-                                                 "--steps", "20", "--optimizers", "sgd,adam"])
-    return out / "compare", experiment.run(args, splits=digits)
+    return out / "compare", _experiment(out, splits=digits)
 
 
 @pytest.mark.slow
-def test_experiment_writes_json_with_per_seed_values_and_figures(small_experiment):
+def test_claims_on_digits_never_contradict_across_base_seeds_and_selections(small_experiment, digits, tmp_path):
+    """Issue 19.4: base seed 0, base seed 1 and --select train_loss: no "A better than B" beside "B better than A"."""
+    runs = {"seed 0": small_experiment[1]["metrics"]["claims"],
+            "seed 1": _experiment(tmp_path / "one", "--seed", "1", splits=digits)["metrics"]["claims"],
+            "train_loss": _experiment(tmp_path / "loss", "--select", "train_loss", splits=digits)["metrics"]["claims"]}
+    print({k: [(c["metric"], c["better"], c["worse"]) for c in v] for k, v in runs.items()})
+    assert contradictions(*runs.values()) == []
+
+
+@pytest.mark.slow
+def test_experiment_writes_seed_lists_claims_and_figures(small_experiment):
     folder, result = small_experiment
     config, metrics = strict_json(folder / "config.json"), strict_json(folder / "metrics.json")
-    assert config["experiment"] == "compare" and config["seeds"] == 2 and config["optimizers"] == ["sgd", "adam"]
-    assert metrics["optimum"]["kind"] == "optimum" and metrics["optimum"]["grad_norm"] <= 1e-8
-    for run in metrics["runs"]:
-        assert len(run["test_accuracy"]["per_seed"]) == 2 and len(run["val_by_lr"]["per_seed"]) == 2
+    assert config["experiment"] == "compare" and config["optimizers"] == ["sgd", "adam", "adagrad"]
+    assert config["tuning_seeds"] == [0, 1] and config["eval_seeds"] == [2, 3, 4, 5, 6]
+    assert all(isinstance(s, int) for s in config["tuning_seeds"] + config["eval_seeds"])
+    (problem,) = metrics["problems"]
+    assert problem["optimum"]["kind"] == "optimum" and problem["optimum"]["grad_norm"] <= 1e-8
+    assert isinstance(metrics["claims"], list) and metrics["claims"] == problem["claims"]
+    for run in problem["runs"]:
+        assert len(run["test_accuracy"]["per_seed"]) == 5 and len(run["val_by_lr"]["per_seed"][0]) == 2
     for name in ("compare_lr.png", "compare_gap.png", "compare_profile.png"):
         assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "±" in result["table"] and "test-set SE" in result["table"]
+    assert "lr changes" in result["table"]
+    assert ("Nothing can be claimed" in result["summary"]) == (not metrics["claims"])
 
 
 @pytest.mark.slow
@@ -317,34 +433,36 @@ def test_figures_redraw_from_the_json_alone(small_experiment, tmp_path):
 
 
 @pytest.mark.slow
-def test_experiment_quick_runs_as_a_script(tmp_path):
-    """The script itself, in a child process (small flags: the --quick timing is measured, not tested)."""
-    proc = subprocess.run([sys.executable, str(REPO / "experiments" / "compare.py"), "--quick", "--seeds", "2",
-                           "--num-lrs", "2", "--steps", "20", "--optimizers", "sgd", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=600)
+def test_suite_runs_six_problems_with_optima_and_a_profile_over_them(digits, tmp_path):
+    result = _experiment(tmp_path, "--suite", "--optimizers", "sgd,adam", "--steps", "20", splits=digits)
+    metrics = strict_json(tmp_path / "compare_suite" / "metrics.json")
+    names = [p["problem"] for p in metrics["problems"]]
+    assert len(names) == 6 and len(set(names)) == 6 and result["metrics"]["models"] == 6 * 2 * 4 * 7
+    kinds = {p["config"]["loss"]: p["optimum"]["kind"] for p in metrics["problems"]}
+    assert kinds == {"softmax": "optimum", "svm": "best known"}
+    for cost in ("steps_to_target", "seconds_to_target"):
+        prof = metrics["profile"][cost]
+        assert prof["problems"] == names and np.asarray(prof["rho_mean"]).shape[0] == 2
+        assert np.all(np.asarray(prof["rho_low"]) <= np.asarray(prof["rho_high"]))
+
+
+@pytest.mark.slow
+def test_experiment_runs_as_a_script(tmp_path):
+    """The script itself, in a child process (tiny flags: the --quick timing is measured, not tested)."""
+    proc = subprocess.run([sys.executable, str(REPO / "experiments" / "compare.py"), "--num-lrs", "2", "--steps",
+                           "10", "--tuning-seeds", "1", "--eval-seeds", "2", "--optimizers", "sgd", "--out",
+                           str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "wrote" in proc.stdout and (tmp_path / "compare" / "metrics.json").is_file()
 
 
-@pytest.mark.slow
-def test_cli_compare_json_runs_the_experiments_code(tmp_path, capsys):
-    from jaxopt_course.cli import main
+def test_experiment_refuses_an_unknown_optimizer(tmp_path, capsys):
+    from jaxopt_course.experiments import compare as experiment
 
-    code = main(["compare", "--quick", "--seeds", "2", "--num-lrs", "2", "--steps", "20", "--optimizers", "adam",
-                 "--out", str(tmp_path), "--json"])
-    assert code == 0
-    result = json.loads(capsys.readouterr().out)
-    assert [r["optimizer"] for r in result["runs"]] == ["adam"]
-    assert len(result["runs"][0]["test_accuracy"]["per_seed"]) == 2
-    assert result["optimum"]["kind"] == "optimum"
-    saved = strict_json(tmp_path / "compare" / "metrics.json")
-    assert saved["runs"][0]["test_accuracy"]["per_seed"] == result["runs"][0]["test_accuracy"]["per_seed"]
-
-
-def test_cli_compare_refuses_an_unknown_optimizer(tmp_path, capsys):
-    from jaxopt_course.cli import main
-
-    assert main(["compare", "--optimizers", "sgd,lion", "--out", str(tmp_path)]) == 2
+    args = experiment.build_parser().parse_args(["--optimizers", "sgd,lion", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit) as stop:
+        experiment.run(args, splits=None)
+    assert stop.value.code == 2
     err = capsys.readouterr().err
-    assert "lion" in err and "--optimizers" in err
+    assert "lion" in err and "--optimizers" in err and err.count("\n") == 1
     assert not (tmp_path / "compare").exists()
