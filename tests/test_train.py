@@ -1,4 +1,4 @@
-"""The training engine: gradient descent and minibatch SGD in one compiled scan."""
+"""The training engine: gradient descent and minibatch SGD in one compiled scan, behind one door (Run)."""
 
 from __future__ import annotations
 
@@ -17,13 +17,18 @@ from hypothesis import strategies as st
 from jaxopt_course import load_cifar10, softmax_loss, svm_loss, synthetic_problem
 from jaxopt_course.cli import main
 from jaxopt_course.train import (
+    DIVERGENCE_FACTOR,
     OPTIMIZER_NAMES,
     DivergenceError,
     FitResult,
+    Loop,
+    Run,
     TrainState,
+    divergence_step,
     evaluate,
     fit,
     get_optimizer,
+    initial_state,
     make_train,
     sweep,
 )
@@ -42,6 +47,11 @@ def np_softmax_loss(W, X, y, reg=0.0):
     return -log_p[np.arange(len(y)), y].mean() + reg * np.sum(np.asarray(W, np.float64) ** 2)
 
 
+def by_name(name, **kwargs):
+    """The factory of the learning rate for a named optimizer (the Run.optimizer form)."""
+    return partial(get_optimizer, name, **kwargs)
+
+
 # ---------------------------------------------------------------------------
 # Every optimizer descends; gradient descent reaches the known minimizer
 # ---------------------------------------------------------------------------
@@ -54,8 +64,8 @@ LEARNING_RATES = {"sgd": 0.5, "momentum": 0.1, "nesterov": 0.1, "adam": 0.05, "r
 @pytest.mark.slow
 def test_each_optimizer_decreases_the_loss_on_a_separable_problem(name):
     X, y, W0 = separable()
-    result = fit(softmax_loss, W0, X, y, key=jax.random.key(0), optimizer=get_optimizer(name, LEARNING_RATES[name]),
-                 batch_size=32, num_steps=150)
+    result = fit(Run(softmax_loss, by_name(name), batch_size=32, num_steps=150), W0, X, y, key=jax.random.key(0),
+                 lr=LEARNING_RATES[name])
     before, after = np_softmax_loss(W0, X, y), np_softmax_loss(result.params, X, y)
     assert before == pytest.approx(np.log(3))
     assert after < 0.25 * before
@@ -78,8 +88,8 @@ def test_gradient_descent_reaches_the_minimizer_of_a_convex_quadratic():
     A = X.T @ X / len(X) + 2 * reg * np.eye(4)
     W_star = np.linalg.solve(A, (Y.T @ X / len(X)).T).T
     with jax.enable_x64(True):
-        result = fit(partial(quadratic_loss, reg=reg), np.zeros((3, 4)), X, y, key=jax.random.key(0),
-                     optimizer=optax.sgd(0.5), batch_size=None, num_steps=400, chunk_size=150)
+        result = fit(Run(quadratic_loss, optax.sgd, batch_size=None, num_steps=400), np.zeros((3, 4)), X, y,
+                     key=jax.random.key(0), lr=0.5, reg=reg, loop=Loop(chunk_size=150))
         assert result.params.dtype == jnp.float64
     np.testing.assert_allclose(np.asarray(result.params), W_star, rtol=1e-9, atol=1e-10)
     # Full-batch losses decrease monotonically for a small enough step on a convex quadratic.
@@ -96,8 +106,8 @@ def test_one_sgd_step_is_the_lectures_update(lr, seed):
     W0 = rng.standard_normal((3, 4))
     dW = (W0 @ X.T - np.eye(3)[y].T) @ X / len(X)
     with jax.enable_x64(True):
-        train = make_train(quadratic_loss, partial(get_optimizer, "sgd"), X, y, batch_size=None, num_steps=1)
-        out = train(W0, jax.random.key(0), lr=lr)
+        train = make_train(Run(quadratic_loss, by_name("sgd"), batch_size=None, num_steps=1), X, y)
+        out = train(W0, jax.random.key(0), lr, 0.0)
     np.testing.assert_allclose(np.asarray(out.state.params), W0 + -1 * (lr * dW), rtol=1e-12, atol=1e-12)
 
 
@@ -108,10 +118,10 @@ def test_one_sgd_step_is_the_lectures_update(lr, seed):
 
 def test_a_fixed_key_gives_identical_results_and_another_key_does_not():
     X, y, W0 = separable()
-    kw = dict(optimizer=optax.sgd(0.1), batch_size=16, num_steps=60)
-    a = fit(softmax_loss, W0, X, y, key=jax.random.key(1), **kw)
-    b = fit(softmax_loss, W0, X, y, key=jax.random.key(1), **kw)
-    c = fit(softmax_loss, W0, X, y, key=jax.random.key(2), **kw)
+    run = Run(softmax_loss, optax.sgd, batch_size=16, num_steps=60)
+    a = fit(run, W0, X, y, key=jax.random.key(1), lr=0.1)
+    b = fit(run, W0, X, y, key=jax.random.key(1), lr=0.1)
+    c = fit(run, W0, X, y, key=jax.random.key(2), lr=0.1)
     np.testing.assert_array_equal(np.asarray(a.params), np.asarray(b.params))
     np.testing.assert_array_equal(a.losses, b.losses)
     assert not np.allclose(a.losses, c.losses)
@@ -119,21 +129,21 @@ def test_a_fixed_key_gives_identical_results_and_another_key_does_not():
 
 @pytest.mark.parametrize("sampling", ["with_replacement", "shuffle"])
 @pytest.mark.slow
-def test_chunked_and_single_scan_runs_agree(sampling):
+def test_chunked_and_single_scan_runs_agree_bit_for_bit(sampling):
     X, y, W0 = separable(100)
     X_val, y_val = X[:30], y[:30]
     key = jax.random.key(4)
-    common = dict(batch_size=16, X_val=X_val, y_val=y_val, eval_every=5, sampling=sampling)
-    optimizer = get_optimizer("momentum", 0.05)
-    one = fit(softmax_loss, W0, X, y, key=key, optimizer=optimizer, num_steps=47, chunk_size=None, **common)
-    chunked = fit(softmax_loss, W0, X, y, key=key, optimizer=optimizer, num_steps=47, chunk_size=10, **common)
-    pure = make_train(softmax_loss, optimizer, X, y, num_steps=47, **common)(W0, key)
-    chex.assert_trees_all_close(chunked.params, one.params, rtol=1e-6, atol=1e-7)
-    chex.assert_trees_all_close(chunked.state.opt_state, one.state.opt_state, rtol=1e-6, atol=1e-7)
-    chex.assert_trees_all_close(pure.state.params, one.params, rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(chunked.losses, one.losses, rtol=1e-6)
+    run = Run(softmax_loss, by_name("momentum"), batch_size=16, num_steps=47, eval_every=5, sampling=sampling)
+    common = dict(key=key, lr=0.05, reg=1e-3, X_val=X_val, y_val=y_val)
+    one = fit(run, W0, X, y, loop=Loop(chunk_size=None), **common)
+    chunked = fit(run, W0, X, y, loop=Loop(chunk_size=10), **common)
+    pure = make_train(run, X, y, X_val=X_val, y_val=y_val)(W0, key, 0.05, 1e-3)
+    chex.assert_trees_all_equal(chunked.params, one.params, pure.state.params)
+    chex.assert_trees_all_equal(chunked.state.opt_state, one.state.opt_state)
+    np.testing.assert_array_equal(chunked.losses, one.losses)
+    np.testing.assert_array_equal(chunked.losses, np.asarray(pure.metrics.loss))
     np.testing.assert_array_equal(chunked.val_steps, np.arange(5, 48, 5))
-    np.testing.assert_allclose(chunked.val_accuracies, one.val_accuracies)
+    np.testing.assert_array_equal(chunked.val_accuracies, one.val_accuracies)
     assert int(chunked.state.step) == 47
 
 
@@ -144,40 +154,44 @@ def test_shuffle_sampling_visits_every_example_once_per_epoch():
     n, batch = 12, 4
     X, y, W0 = np.eye(n, dtype=np.float32), np.zeros(n, np.int32), np.zeros((1, n), np.float32)
 
-    def count(W, X_b, y_b):
+    def count(W, X_b, y_b, reg):
         return -jnp.sum(X_b @ W.T)
 
     for epochs in (1, 2):
         steps = epochs * n // batch
-        shuffled = fit(count, W0, X, y, key=jax.random.key(0), optimizer=optax.sgd(1.0), batch_size=batch,
-                       num_steps=steps, sampling="shuffle", chunk_size=2)
+        shuffled = fit(Run(count, optax.sgd, batch_size=batch, num_steps=steps, sampling="shuffle"), W0, X, y,
+                       key=jax.random.key(0), lr=1.0, loop=Loop(chunk_size=2))
         np.testing.assert_array_equal(np.asarray(shuffled.params), np.full((1, n), float(epochs)))
-    replaced = fit(count, W0, X, y, key=jax.random.key(0), optimizer=optax.sgd(1.0), batch_size=batch,
-                   num_steps=n // batch, sampling="with_replacement")
+    replaced = fit(Run(count, optax.sgd, batch_size=batch, num_steps=n // batch), W0, X, y, key=jax.random.key(0),
+                   lr=1.0)
     assert float(jnp.sum(replaced.params)) == n  # n draws...
     assert not np.all(np.asarray(replaced.params) == 1.0)  # ...but with repeats
 
 
 @pytest.mark.slow
-def test_sweep_equals_a_python_loop_over_the_same_hyperparameters():
+def test_sweep_equals_a_python_loop_of_fit_and_a_vmap_of_make_train():
     X, y, W0 = separable(90)
     X_val, y_val = synthetic_problem(0, num_examples=30, dim=5, num_classes=3, spread=0.3)
     key = jax.random.key(5)
     lrs, regs = [0.01, 0.1, 1.0], [0.0, 1e-2]
-    result = sweep(softmax_loss, lambda lr: optax.sgd(lr, momentum=0.5), W0, X, y, key=key,
-                   learning_rates=lrs, regs=regs, batch_size=16, num_steps=40, X_val=X_val, y_val=y_val)
+    run = Run(softmax_loss, lambda lr: optax.sgd(lr, momentum=0.5), batch_size=16, num_steps=40)
+    result = sweep(run, W0, X, y, key=key, learning_rates=lrs, regs=regs, X_val=X_val, y_val=y_val)
     assert result.params.shape == (3, 2, 3, 6) and result.losses.shape == (3, 2, 40)
+    # PureJaxRL: a sweep is jax.vmap of the one pure train over the grid's (lr, reg).
+    lr_M, reg_M = jnp.repeat(jnp.asarray(lrs), 2), jnp.tile(jnp.asarray(regs), 3)
+    vmapped = jax.vmap(make_train(run, X, y), in_axes=(None, None, 0, 0))(W0, key, lr_M, reg_M)
+    chex.assert_trees_all_close(vmapped.state.params.reshape(result.params.shape), result.params, rtol=1e-6,
+                                atol=1e-7)
     for i, lr in enumerate(lrs):
         for j, reg in enumerate(regs):
-            # The everyday path: reg bound by partial, the optimizer built with its lr.
-            ref = fit(partial(softmax_loss, reg=reg), W0, X, y, key=key,
-                      optimizer=optax.sgd(lr, momentum=0.5), batch_size=16, num_steps=40)
+            ref = fit(run, W0, X, y, key=key, lr=lr, reg=reg)
             chex.assert_trees_all_close(result.params[i, j], ref.params, rtol=1e-5, atol=1e-6)
             np.testing.assert_allclose(result.losses[i, j], ref.losses, rtol=1e-5, atol=1e-6)
             acc_val = np.mean(np.argmax(X_val @ np.asarray(ref.params).T, axis=1) == y_val)
             assert result.val_accuracy[i, j] == pytest.approx(acc_val)
             acc_train = np.mean(np.argmax(X @ np.asarray(ref.params).T, axis=1) == y)
             assert result.train_accuracy[i, j] == pytest.approx(acc_train)
+    assert not result.diverged.any() and np.all(result.diverged_step == -1)
 
 
 @pytest.mark.parametrize("seeds", [1, 2])
@@ -186,12 +200,16 @@ def test_sweep_gathers_each_minibatch_once_for_all_models(seeds):
     # shared by the models of a seed (one per seed: (S, B, D)), not M gathers of shape (M, B, D).
     import jax.extend.core
 
-    from jaxopt_course.train import make_sweep_chunk
+    from jaxopt_course import train as T
 
     X, y, W0 = separable(100)
-    grid = make_sweep_chunk(softmax_loss, optax.sgd, X, y, learning_rates=[0.1, 0.2, 0.3, 0.4], regs=[0.0],
-                            seeds=seeds, batch_size=16)
-    jaxpr = jax.make_jaxpr(lambda state: grid(state, 3))(grid.init(W0, jax.random.key(0)))
+    run = Run(softmax_loss, optax.sgd, batch_size=16, num_steps=3)
+    state = initial_state(run, W0, jax.random.key(0), num_examples=100, learning_rates=[0.1, 0.2, 0.3, 0.4],
+                          regs=[0.0], seeds=seeds)
+    data = T._make_data(X, y, None, None)
+    setup = T._setup(run, 100)
+    lr_M = reg_M = jnp.zeros(4 * seeds)
+    jaxpr = jax.make_jaxpr(lambda state: T._sweep_steps(setup, seeds, 3, state, data, lr_M, reg_M))(state)
 
     def gather_shapes(jaxpr):  # every gather's output shape, in all nested jaxprs (jit, scan, cond)
         for eqn in jaxpr.eqns:
@@ -212,24 +230,25 @@ def test_sweep_gathers_each_minibatch_once_for_all_models(seeds):
 @pytest.mark.slow
 def test_unrolled_scan_gives_the_same_run():
     X, y, W0 = separable(60)
-    kw = dict(key=jax.random.key(0), optimizer=optax.sgd(0.1), batch_size=8, num_steps=30)
-    a = fit(softmax_loss, W0, X, y, unroll=1, **kw)
-    b = fit(softmax_loss, W0, X, y, unroll=4, **kw)
+    run = Run(softmax_loss, optax.sgd, batch_size=8, num_steps=30)
+    a = fit(run, W0, X, y, key=jax.random.key(0), lr=0.1)
+    b = fit(run._replace(unroll=4), W0, X, y, key=jax.random.key(0), lr=0.1)
     chex.assert_trees_all_close(a.params, b.params, rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.slow
 def test_vmap_over_keys_trains_one_model_per_seed():
     X, y, W0 = separable(60)
-    train = make_train(softmax_loss, optax.sgd(0.1), X, y, batch_size=8, num_steps=20)
+    train = make_train(Run(softmax_loss, optax.sgd, batch_size=8, num_steps=20), X, y)
     keys = jax.random.split(jax.random.key(0), 3)
-    batched = jax.vmap(train, in_axes=(None, 0))(W0, keys)
+    batched = jax.vmap(train, in_axes=(None, 0, None, None))(W0, keys, 0.1, 0.0)
     for m in range(3):
-        chex.assert_trees_all_close(batched.state.params[m], train(W0, keys[m]).state.params, rtol=1e-5, atol=1e-6)
+        chex.assert_trees_all_close(batched.state.params[m], train(W0, keys[m], 0.1, 0.0).state.params,
+                                    rtol=1e-5, atol=1e-6)
 
 
 # ---------------------------------------------------------------------------
-# Compilation, divergence, checkpoints
+# Compilation, divergence, the chunk hook
 # ---------------------------------------------------------------------------
 
 
@@ -238,65 +257,81 @@ def test_no_retrace_on_a_second_call_with_the_same_shapes():
     X, y, W0 = separable(60)
     traces = []
 
-    def counted_loss(W, X_b, y_b, reg=0.0):
+    def counted_loss(W, X_b, y_b, reg):
         traces.append(1)  # runs only while JAX traces
         return softmax_loss(W, X_b, y_b, reg=reg)
 
-    optimizer = optax.adam(0.01)
-    train = make_train(counted_loss, optimizer, X, y, batch_size=8, num_steps=10)
-    train(W0, jax.random.key(0))
+    run = Run(counted_loss, optax.adam, batch_size=8, num_steps=10)
+    train = make_train(run, X, y)
+    train(W0, jax.random.key(0), 0.01, 0.0)
     after_first = len(traces)
     assert after_first >= 1
-    train(W0 + 0.5, jax.random.key(1))
+    train(W0 + 0.5, jax.random.key(1), 0.02, 1e-3)  # new weights, key, lr and reg: no new trace
     assert len(traces) == after_first
-    # fit: the same loss and optimizer objects reuse the compiled chunk.
-    fit(counted_loss, W0, X, y, key=jax.random.key(0), optimizer=optimizer, batch_size=8, num_steps=10)
+    # fit: the same run reuses the compiled chunk, for new lr and reg values too.
+    fit(run, W0, X, y, key=jax.random.key(0), lr=0.01)
     after_fit = len(traces)
-    fit(counted_loss, W0 - 1.0, X, y, key=jax.random.key(3), optimizer=optimizer, batch_size=8, num_steps=10)
+    fit(run, W0 - 1.0, X, y, key=jax.random.key(3), lr=0.3, reg=1e-3)
     assert len(traces) == after_fit
-    # A traced lr / reg: new values, no new trace.
-    factory = partial(get_optimizer, "sgd")
-    fit(counted_loss, W0, X, y, key=jax.random.key(0), optimizer=factory, lr=0.1, reg=0.0, batch_size=8,
-        num_steps=10)
-    after_traced = len(traces)
-    fit(counted_loss, W0, X, y, key=jax.random.key(0), optimizer=factory, lr=0.3, reg=1e-3, batch_size=8,
-        num_steps=10)
-    assert len(traces) == after_traced
     # And the PureJaxRL way: jax.jit(train) traces once.
     jitted = jax.jit(chex.assert_max_traces(train, n=1))
-    jitted(W0, jax.random.key(0))
-    jitted(W0 + 1.0, jax.random.key(9))
+    jitted(W0, jax.random.key(0), 0.01, 0.0)
+    jitted(W0 + 1.0, jax.random.key(9), 0.03, 0.0)
+
+
+# reg = 60 and lr = 0.02: the penalty's gradient 2 reg W multiplies W by about (1 - 2.4) every step, so the
+# penalty grows about 2 x a step and passes 10 x the start loss after a few steps, long before any Inf.
+DIVERGING = Run(softmax_loss, optax.sgd, batch_size=8, num_steps=60)
 
 
 def diverging_run(chunk_size, W0=None, num_steps=60):
-    # reg = 1 and lr = 10: the penalty's gradient 2 reg W multiplies W by (1 - 20) every step.
     X, y, W_default = separable(60)
     W0 = W_default + 0.01 if W0 is None else W0
-    return fit(partial(softmax_loss, reg=1.0), W0, X, y, key=jax.random.key(0), optimizer=optax.sgd(10.0),
-               batch_size=8, num_steps=num_steps, chunk_size=chunk_size)
+    return fit(DIVERGING._replace(num_steps=num_steps), W0, X, y, key=jax.random.key(0), lr=0.02, reg=60.0,
+               loop=Loop(chunk_size=chunk_size))
+
+
+def test_the_divergence_rule_on_hand_made_curves():
+    k = DIVERGENCE_FACTOR
+    assert k == 10.0
+    curves = np.array([
+        [2.3, 2.0, 1.0, 0.5],                  # descends
+        [2.3, 6.0, 2.0, 1.0],                  # a bump of 2.6 x: minibatch noise, lr 100 on digits
+        [2.3, 5.0, 2.3 * k + 1e-3, 1.0],       # just above 10 x at step 2
+        [2.3, 2.3 * k, 2.3 * k, 1.0],          # exactly 10 x is not above it
+        [2.3, np.inf, 1.0, 1.0],               # Inf at step 1
+        [2.3, 1.0, np.nan, 1.0],               # NaN at step 2
+        [np.nan, 1.0, 1.0, 1.0],               # NaN at step 0
+        [0.0, 1.0, 5.0, 1.0],                  # a zero start: only NaN/Inf count
+    ])
+    np.testing.assert_array_equal(divergence_step(curves), [-1, -1, 2, -1, 1, 2, 0, -1])
+    # A resumed run without its earlier metrics: NaN before `start`, step `start` is the reference.
+    resumed = np.array([[np.nan, np.nan, 2.0, 25.0], [np.nan, np.nan, 2.0, 19.0]])
+    np.testing.assert_array_equal(divergence_step(resumed, start=2), [3, -1])
+    assert divergence_step(np.zeros((2, 3)), start=3).tolist() == [-1, -1]
 
 
 @pytest.mark.slow
-def test_divergence_names_the_step_and_keeps_the_last_finite_params():
+def test_divergence_names_the_step_and_keeps_the_params_of_the_step_before():
     X, y, W_default = separable(60)
     W0 = W_default + 0.01
-    # Where the loss first stops being finite, read off the pure scan's own metrics.
-    pure = make_train(partial(softmax_loss, reg=1.0), optax.sgd(10.0), X, y, batch_size=8, num_steps=60)(
-        W0, jax.random.key(0))
+    # Where the run first breaks the rule, read off the pure scan's own metrics.
+    pure = make_train(DIVERGING, X, y)(W0, jax.random.key(0), 0.02, 60.0)
     losses = np.asarray(pure.metrics.loss)
-    first_bad = int(np.flatnonzero(~np.isfinite(losses))[0])
-    assert 5 < first_bad < 50
+    first_bad = int(divergence_step(losses))
+    assert 5 < first_bad < 30 and np.all(np.isfinite(losses))  # no NaN or Inf at all
+    assert losses[first_bad] > DIVERGENCE_FACTOR * losses[0] >= np.max(losses[:first_bad])
     # Chunk boundaries before, inside, and exactly at the bad step.
-    for chunk_size in (7, first_bad, None):
-        with pytest.raises(DivergenceError, match=rf"at step {first_bad} of 60") as info:
+    for chunk_size in (3, first_bad, None):
+        with pytest.raises(DivergenceError, match=rf"at step {first_bad} of 60 and rose above 10 x the loss at "
+                                                  rf"step 0") as info:
             diverging_run(chunk_size)
         err = info.value
         assert isinstance(err, FloatingPointError)
         assert err.step == first_bad
         assert np.all(np.isfinite(np.asarray(err.params)))
         assert err.last_finite_loss == pytest.approx(float(losses[first_bad - 1]), rel=1e-5)
-        np.testing.assert_allclose(err.metrics.loss[:first_bad], losses[:first_bad], rtol=1e-5)
-        assert len(err.metrics.loss) == first_bad + 1 and not np.isfinite(err.metrics.loss[-1])
+        np.testing.assert_allclose(err.metrics.loss, losses[:first_bad + 1], rtol=1e-5)
         # .params are the weights of step first_bad - 1: those of a run that stops there.
         stopped = diverging_run(None, num_steps=first_bad - 1)
         np.testing.assert_allclose(np.asarray(err.params), np.asarray(stopped.params), rtol=1e-5)
@@ -305,25 +340,46 @@ def test_divergence_names_the_step_and_keeps_the_last_finite_params():
 def test_divergence_at_step_zero_keeps_the_initial_params():
     X, y, _ = separable(60)
     W0 = np.full((3, 6), 3e38, np.float32)  # the very first scores overflow
-    with pytest.raises(DivergenceError, match="at step 0 of 5") as info:
-        fit(softmax_loss, W0, X, y, key=jax.random.key(0), optimizer=optax.sgd(0.1), batch_size=8, num_steps=5)
+    with pytest.raises(DivergenceError, match="at step 0 of 5 and is not finite") as info:
+        fit(Run(softmax_loss, optax.sgd, batch_size=8, num_steps=5), W0, X, y, key=jax.random.key(0), lr=0.1)
     assert info.value.step == 0 and np.isnan(info.value.last_finite_loss)
     np.testing.assert_array_equal(np.asarray(info.value.params), W0)
 
 
 @pytest.mark.slow
-def test_checkpoint_is_called_with_the_carry_at_every_chunk_boundary():
+def test_the_lectures_lr_1e4_on_digits_diverges_without_a_nan_and_lr_1_does_not(digits):
+    # issue 20.1: lr 1e4 reaches 1e10 x its start loss with every loss finite; lr 1 never rises above it.
+    W0 = 1e-4 * jax.random.normal(jax.random.key(0), (digits.num_classes, digits.dim))
+    run = Run(softmax_loss, optax.sgd, batch_size=256, num_steps=300)
+    X, y = digits.train.X, digits.train.y
+    grid = sweep(run, W0, X, y, key=jax.random.key(1), learning_rates=[1.0, 1e4], regs=[1e-4])
+    assert np.all(np.isfinite(grid.losses))  # the old rule (NaN/Inf only) saw nothing
+    np.testing.assert_array_equal(grid.diverged, [[False], [True]])
+    bad = int(grid.diverged_step[1, 0])
+    assert grid.losses[1, 0, bad] > DIVERGENCE_FACTOR * grid.losses[1, 0, 0]
+    assert np.all(grid.losses[1, 0, :bad] <= DIVERGENCE_FACTOR * grid.losses[1, 0, 0])
+    assert grid.diverged_step[0, 0] == -1 and grid.losses[0, 0].max() <= grid.losses[0, 0, 0]
+    with pytest.raises(DivergenceError, match=rf"at step {bad} of 300") as info:
+        fit(run, W0, X, y, key=jax.random.key(1), lr=1e4, reg=1e-4)
+    assert info.value.step == bad
+    fit(run, W0, X, y, key=jax.random.key(1), lr=1.0, reg=1e-4)  # no error
+
+
+@pytest.mark.slow
+def test_on_chunk_is_called_with_the_carry_and_metrics_at_every_chunk_boundary():
     X, y, W0 = separable(60)
     saved = []
-    kw = dict(key=jax.random.key(0), optimizer=get_optimizer("adam", 0.05), batch_size=8)
-    fit(softmax_loss, W0, X, y, num_steps=25, chunk_size=10, checkpoint=saved.append, **kw)
-    assert [int(s.step) for s in saved] == [10, 20, 25]
-    assert all(isinstance(s, TrainState) for s in saved)
-    for state in saved:
-        # Each checkpoint equals the end of a run stopped at that step.
-        ref = fit(softmax_loss, W0, X, y, num_steps=int(state.step), **kw)
-        chex.assert_trees_all_close(state.params, ref.params, rtol=1e-6, atol=1e-7)
-        chex.assert_trees_all_close(state.opt_state, ref.state.opt_state, rtol=1e-6, atol=1e-7)
+    run = Run(softmax_loss, by_name("adam"), batch_size=8, num_steps=25)
+    fit(run, W0, X, y, key=jax.random.key(0), lr=0.05, loop=Loop(chunk_size=10, on_chunk=lambda s, m: saved.append((s, m))))
+    assert [int(s.step) for s, _ in saved] == [10, 20, 25]
+    assert [len(m.loss) for _, m in saved] == [10, 20, 25]
+    assert all(isinstance(s, TrainState) for s, _ in saved)
+    for state, metrics in saved:
+        # Each chunk boundary equals the end of a run stopped at that step, bit for bit.
+        ref = fit(run._replace(num_steps=int(state.step)), W0, X, y, key=jax.random.key(0), lr=0.05)
+        chex.assert_trees_all_equal(state.params, ref.params)
+        chex.assert_trees_all_equal(state.opt_state, ref.state.opt_state)
+        np.testing.assert_array_equal(metrics.loss, ref.losses)
 
 
 # ---------------------------------------------------------------------------
@@ -334,33 +390,38 @@ def test_checkpoint_is_called_with_the_carry_at_every_chunk_boundary():
 def test_bad_arguments_are_reported_by_name():
     X, y, W0 = separable(30)
     key = jax.random.key(0)
-    sgd = optax.sgd(0.1)
+    run = Run(softmax_loss, optax.sgd)
     with pytest.raises(ValueError, match=r"W0 must have shape \(C, D\) with D = 6"):
-        fit(softmax_loss, np.zeros((3, 5), np.float32), X, y, key=key, optimizer=sgd)
-    with pytest.raises(ValueError, match="batch_size must be >= 1"):
-        fit(softmax_loss, W0, X, y, key=key, optimizer=sgd, batch_size=0)
-    with pytest.raises(ValueError, match=r"batch_size must be <= the number of training examples \(30\)"):
-        fit(softmax_loss, W0, X, y, key=key, optimizer=sgd, batch_size=31, sampling="shuffle")
-    with pytest.raises(ValueError, match="sampling must be one of"):
-        fit(softmax_loss, W0, X, y, key=key, optimizer=sgd, sampling="bootstrap")
-    with pytest.raises(ValueError, match="lr was given but optimizer is already a GradientTransformation"):
-        fit(softmax_loss, W0, X, y, key=key, optimizer=sgd, lr=0.1)
-    with pytest.raises(ValueError, match="so lr must be given"):
-        fit(softmax_loss, W0, X, y, key=key, optimizer=optax.sgd)
+        fit(run, np.zeros((3, 5), np.float32), X, y, key=key, lr=0.1)
+    with pytest.raises(ValueError, match="Run.batch_size must be >= 1"):
+        fit(run._replace(batch_size=0), W0, X, y, key=key, lr=0.1)
+    with pytest.raises(ValueError, match=r"Run.batch_size must be <= the number of training examples \(30\)"):
+        fit(run._replace(batch_size=31, sampling="shuffle"), W0, X, y, key=key, lr=0.1)
+    with pytest.raises(ValueError, match="Run.sampling must be one of"):
+        fit(run._replace(sampling="bootstrap"), W0, X, y, key=key, lr=0.1)
+    with pytest.raises(TypeError, match="Run.optimizer must be a factory of the learning rate.*got "
+                                        "GradientTransformation"):
+        fit(Run(softmax_loss, optax.sgd(0.1)), W0, X, y, key=key, lr=0.1)
+    with pytest.raises(TypeError, match="Run.optimizer must be a factory of the learning rate.*got str"):
+        fit(Run(softmax_loss, "sgd"), W0, X, y, key=key, lr=0.1)
+    with pytest.raises(TypeError, match="run must be a Run"):
+        fit(softmax_loss, W0, X, y, key=key, lr=0.1)
+    with pytest.raises(TypeError, match="loop must be a Loop"):
+        fit(run, W0, X, y, key=key, lr=0.1, loop={"chunk_size": 10})
+    with pytest.raises(ValueError, match="lr must be given"):
+        fit(run, W0, X, y, key=key, lr=None)
     with pytest.raises(ValueError, match="lr must be > 0"):
-        fit(softmax_loss, W0, X, y, key=key, optimizer=optax.sgd, lr=-1.0)
+        fit(run, W0, X, y, key=key, lr=-1.0)
+    with pytest.raises(ValueError, match="reg must be >= 0"):
+        fit(run, W0, X, y, key=key, lr=0.1, reg=-1.0)
     with pytest.raises(ValueError, match="X_val and y_val must be given together"):
-        fit(softmax_loss, W0, X, y, key=key, optimizer=sgd, X_val=X)
+        fit(run, W0, X, y, key=key, lr=0.1, X_val=X)
     with pytest.raises(ValueError, match=r"y must hold labels in \[0, 2\)"):
-        fit(softmax_loss, W0[:2], X, y, key=key, optimizer=sgd)
+        fit(run, W0[:2], X, y, key=key, lr=0.1)
     with pytest.raises(TypeError, match="key must be a JAX random key"):
-        fit(softmax_loss, W0, X, y, key=0, optimizer=sgd)
-    with pytest.raises(TypeError, match="optimizer must be an optax GradientTransformation"):
-        fit(softmax_loss, W0, X, y, key=key, optimizer="sgd")
-    with pytest.raises(TypeError, match="sweep needs optimizer as a factory"):
-        sweep(softmax_loss, sgd, W0, X, y, key=key, learning_rates=[0.1], regs=[0.0])
+        fit(run, W0, X, y, key=0, lr=0.1)
     with pytest.raises(ValueError, match="regs must be >= 0"):
-        sweep(softmax_loss, optax.sgd, W0, X, y, key=key, learning_rates=[0.1], regs=[-1.0])
+        sweep(run, W0, X, y, key=key, learning_rates=[0.1], regs=[-1.0])
     with pytest.raises(ValueError, match="optimizer must be one of"):
         get_optimizer("lbfgs", 0.1)
     with pytest.raises(ValueError, match="lr must be > 0"):
@@ -370,50 +431,65 @@ def test_bad_arguments_are_reported_by_name():
 def test_a_learning_rate_of_the_wrong_type_fails_at_the_boundary_naming_it():
     # optax.sgd("0.1") builds without complaint and used to fail deep inside optax's update.
     X, y, W0 = separable(30)
-    with pytest.raises(TypeError, match=r"optimizer cannot update weights of shape \(3, 6\).*is its learning rate "
-                                        r"a number\? \(optax.sgd\(0.1\), not optax.sgd\('0.1'\)\)") as info:
-        fit(softmax_loss, W0, X, y, key=jax.random.key(0), optimizer=optax.sgd("0.1"), batch_size=8, num_steps=3)
+    with pytest.raises(TypeError, match=r"optimizer cannot update weights of shape \(3, 6\).*does Run.optimizer "
+                                        r"take the learning rate\?") as info:
+        fit(Run(softmax_loss, lambda lr: optax.sgd("0.1"), batch_size=8, num_steps=3), W0, X, y,
+            key=jax.random.key(0), lr=0.1)
     assert info.value.__cause__ is None and str(info.traceback[-1].path).endswith("jaxopt_course/train.py")
 
 
-def test_fit_takes_the_engines_one_argument_order_and_the_older_one():
-    X, y, W0 = separable(60)
-    kw = dict(key=jax.random.key(2), batch_size=8, num_steps=12)
-    new = fit(softmax_loss, optax.sgd(0.1), W0, X, y, **kw)
-    old = fit(softmax_loss, W0, X, y, optimizer=optax.sgd(0.1), **kw)
-    np.testing.assert_array_equal(np.asarray(new.params), np.asarray(old.params))
-    with pytest.raises(TypeError, match=r"fit takes fit\(loss_fn, optimizer, W0, X, y, \*, key, \.\.\.\) or "
-                                        r"fit\(loss_fn, W0, X, y, \*, key, optimizer, \.\.\.\), got 4 positional"):
-        fit(softmax_loss, W0, X, y, **kw)  # the older order without its optimizer=
-    with pytest.raises(TypeError, match="got 5 positional argument.* and optimizer="):
-        fit(softmax_loss, optax.sgd(0.1), W0, X, y, optimizer=optax.sgd(0.1), **kw)
+def test_fit_shows_X_and_at_most_12_parameters_per_public_function():
+    import inspect
+
+    from jaxopt_course import train as T
+
+    assert list(inspect.signature(fit).parameters)[:4] == ["run", "W0", "X", "y"]
+    assert list(inspect.signature(sweep).parameters)[:4] == ["run", "W0", "X", "y"]
+    for name in T.__all__:
+        value = getattr(T, name)
+        if inspect.isfunction(value):
+            assert len(inspect.signature(value).parameters) <= 12, name
+    for gone in ("make_chunk", "make_sweep_chunk", "Chunk", "SweepChunk", "initial_sweep_state", "OPTIMIZERS"):
+        assert not hasattr(T, gone), gone
 
 
 @pytest.mark.slow
-def test_the_public_chunks_and_initial_state_are_what_fit_runs():
-    from jaxopt_course.train import initial_state, make_chunk
-
+def test_initial_state_is_what_fit_and_sweep_start_from():
     X, y, W0 = separable(60)
-    optimizer, key = get_optimizer("adam", 0.05), jax.random.key(1)
-    kw = dict(batch_size=8, sampling="shuffle", X_val=X[:20], y_val=y[:20], eval_every=5)
-    whole = fit(softmax_loss, optimizer, W0, X, y, key=key, num_steps=23, chunk_size=7, **kw)
-    chunk = make_chunk(softmax_loss, optimizer, X, y, **kw)
-    state = chunk.init(W0, key)
-    template = initial_state(optimizer, W0, key, batch_size=8, sampling="shuffle", num_examples=len(y))
-    chex.assert_trees_all_equal(state, template)  # what the CLI loads a checkpoint into
-    losses, vals = [], []
-    for n in (9, 9, 5):  # other chunk boundaries than fit's: the same run
-        state, metrics = chunk(state, n)
-        losses.append(metrics.loss)
-        vals.append(metrics.val_accuracy)
-    np.testing.assert_array_equal(np.asarray(state.params), np.asarray(whole.params))
-    np.testing.assert_array_equal(np.concatenate(losses), whole.losses)
-    # The validation accuracy after updates 5, 10, 15, 20: the same steps whatever the chunks.
-    np.testing.assert_array_equal(np.flatnonzero(~np.isnan(np.concatenate(vals))) + 1, [5, 10, 15, 20])
-    np.testing.assert_array_equal(whole.val_steps, [5, 10, 15, 20])
-    acc = np.mean(np.argmax(X[:20] @ np.asarray(whole.params).T, axis=1) == y[:20])
-    assert np.concatenate(vals)[19] == pytest.approx(np.asarray(whole.val_accuracies)[-1])
-    assert 0 <= acc <= 1
+    key = jax.random.key(1)
+    run = Run(softmax_loss, by_name("adam"), batch_size=8, sampling="shuffle", num_steps=0 + 23, eval_every=5)
+    saved = []
+    fit(run, W0, X, y, key=key, lr=0.05, loop=Loop(chunk_size=23, on_chunk=lambda s, m: saved.append(s)))
+    template = initial_state(run, W0, key, num_examples=len(y), lr=0.05)
+    assert int(template.step) == 0 and template.order.shape == (60,)
+    resumed = fit(run, W0, X, y, key=key, lr=0.05, loop=Loop(init_state=template))  # from step 0: the same run
+    chex.assert_trees_all_equal(resumed.state, saved[-1])
+    grid_state = initial_state(run, W0, key, num_examples=len(y), learning_rates=[0.1, 0.2], regs=[0.0, 1.0, 2.0],
+                               seeds=2)
+    assert grid_state.params.shape == (12, 3, 6) and grid_state.order.shape == (2, 60)
+    whole = sweep(run, W0, X, y, key=key, learning_rates=[0.1, 0.2], regs=[0.0, 1.0, 2.0], seeds=2)
+    again = sweep(run, W0, X, y, key=key, learning_rates=[0.1, 0.2], regs=[0.0, 1.0, 2.0], seeds=2,
+                  loop=Loop(init_state=grid_state))
+    chex.assert_trees_all_equal(whole.params, again.params)
+
+
+@pytest.mark.slow
+def test_lbfgs_is_a_factory_of_lr_too():
+    # L-BFGS with lr 1 is optax.lbfgs()'s update (its line search's step scaled by 1), the stored
+    # gradient of the accepted point reused on the full batch.
+    X, y, W0 = separable(60)
+    run = Run(softmax_loss, lambda lr: optax.lbfgs(learning_rate=lr), batch_size=None, num_steps=15)
+    result = fit(run, W0, X, y, key=jax.random.key(0), lr=1.0, reg=1e-3)
+    tx, W, state = optax.lbfgs(), jnp.asarray(W0), None
+    value_and_grad = optax.value_and_grad_from_state(lambda W: softmax_loss(W, X, y, 1e-3))
+    state = tx.init(W)
+    for _ in range(15):
+        value, grad = value_and_grad(W, state=state)
+        updates, state = tx.update(grad, state, W, value=value, grad=grad,
+                                   value_fn=lambda W: softmax_loss(W, X, y, 1e-3))
+        W = optax.apply_updates(W, updates)
+    chex.assert_trees_all_close(result.params, W, rtol=1e-5, atol=1e-6)
+    assert result.losses[-1] < 0.5 * result.losses[0]
 
 
 @pytest.mark.slow
@@ -450,8 +526,8 @@ def test_evaluate_scores_every_split(digits):
 def test_sgd_on_digits_reaches_95_percent(digits, loss, lr):
     key, init_key = jax.random.split(jax.random.key(0))
     W0 = 1e-4 * jax.random.normal(init_key, (digits.num_classes, digits.dim))
-    result = fit(partial(loss, reg=1e-4), W0, digits.train.X, digits.train.y, key=key, optimizer=optax.sgd(lr),
-                 batch_size=256, num_steps=2000, X_val=digits.val.X, y_val=digits.val.y, eval_every=500)
+    result = fit(Run(loss, optax.sgd, batch_size=256, num_steps=2000, eval_every=500), W0, digits.train.X,
+                 digits.train.y, key=key, lr=lr, reg=1e-4, X_val=digits.val.X, y_val=digits.val.y)
     assert isinstance(result, FitResult)
     assert evaluate(result.params, digits)["test"] >= 0.95
     np.testing.assert_array_equal(result.val_steps, [500, 1000, 1500, 2000])
@@ -485,6 +561,6 @@ def test_cs231n_svm_recipe_on_cifar10_reaches_37_percent_val(cifar10_root):
     splits = load_cifar10(cifar10_root)
     key, init_key = jax.random.split(jax.random.key(0))
     W0 = 1e-3 * jax.random.normal(init_key, (splits.num_classes, splits.dim))
-    result = fit(partial(svm_loss, reg=2.5e4), W0, splits.train.X, splits.train.y, key=key,
-                 optimizer=optax.sgd(1e-7), batch_size=200, num_steps=1500)
+    result = fit(Run(svm_loss, optax.sgd, batch_size=200, num_steps=1500), W0, splits.train.X, splits.train.y,
+                 key=key, lr=1e-7, reg=2.5e4)
     assert evaluate(result.params, {"val": splits.val})["val"] >= 0.37
