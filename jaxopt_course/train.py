@@ -856,7 +856,9 @@ def _host_loop(run_chunk, start: _SoFar, num_steps: int, loop: Loop, *, on_diver
     from tqdm.auto import tqdm
 
     chunk_size = num_steps if loop.chunk_size is None else min(loop.chunk_size, num_steps)
-    so_far, first = start, start.done
+    # A resumed run's earlier steps are judged too when their metrics are known (the same verdict as
+    # the uninterrupted run's); unknown (NaN) ones are not.
+    so_far, first = start, start.done if loop.init_metrics is None else 0
     diverged = divergence_step(so_far.metrics().loss, first)
     bar = tqdm(total=num_steps, initial=so_far.done, unit="step", desc=desc, file=sys.stderr, leave=False,
                disable=None if loop.progress is None else not loop.progress)

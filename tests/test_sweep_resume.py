@@ -4,8 +4,8 @@
 it to the same promises: chunking never changes a bit of the result, Ctrl-C
 becomes ``TrainingInterrupted`` at the last chunk boundary, and a sweep
 resumed from a checkpoint file ends exactly where an uninterrupted one does.
-The reference for each is an uninterrupted sweep (or all its steps as one
-call of ``make_sweep_chunk``), never the interrupted run's own output. The last test sends a
+The reference for each is an uninterrupted sweep (or ``jax.vmap`` of
+``make_train``'s one-model ``train`` over the grid), never the interrupted run's own output. The last test sends a
 real SIGINT to a real ``jaxopt-course sweep``.
 """
 
@@ -28,8 +28,9 @@ from jaxopt_course import softmax_loss, svm_loss, synthetic_problem
 from jaxopt_course.checkpoint import CHECKPOINT_FILE, load_checkpoint, read_checkpoint_config, save_checkpoint, sweep_like
 from conftest import interrupt_after_first_checkpoint
 from jaxopt_course.cli import main
-from jaxopt_course.train import (Metrics, TrainingInterrupted, TrainState, get_optimizer, initial_sweep_state,
-                                 make_sweep_chunk, sweep)
+from jaxopt_course.locks import LOCK_FILE
+from jaxopt_course.train import (Loop, Metrics, Run, TrainingInterrupted, TrainState, get_optimizer, initial_state,
+                                 make_train, sweep)
 
 LRS, REGS = [0.05, 10.0], [0.0, 1.0]  # lr 10 with reg 1 diverges: (1 - 2 lr reg) = -19 per step
 M = len(LRS) * len(REGS)
@@ -57,20 +58,22 @@ CASES = [("adam", "shuffle", jax.random.key(1), False),
 def test_chunked_sweep_equals_one_scan_and_the_one_call_sweep_bit_for_bit(optimizer, sampling, key, diverges):
     X, y, W0 = problem()
     factory = partial(get_optimizer, optimizer)
-    kw = dict(key=key, learning_rates=LRS, regs=REGS, batch_size=16, num_steps=45, sampling=sampling,
-              X_val=X[:40], y_val=y[:40])
-    one_scan = sweep(softmax_loss, factory, W0, X, y, chunk_size=None, **kw)
-    chunked = sweep(softmax_loss, factory, W0, X, y, chunk_size=7, **kw)  # 6 chunks of 7 and one of 3
+    run = Run(softmax_loss, factory, batch_size=16, num_steps=45, sampling=sampling)
+    kw = dict(key=key, learning_rates=LRS, regs=REGS, X_val=X[:40], y_val=y[:40])
+    one_scan = sweep(run, W0, X, y, loop=Loop(chunk_size=None), **kw)
+    chunked = sweep(run, W0, X, y, loop=Loop(chunk_size=7), **kw)  # 6 chunks of 7 and one of 3
     assert_same_sweep(chunked, one_scan)
-    # ... and both equal the whole sweep as one compiled call of the public chunk-level entry point.
-    grid = make_sweep_chunk(softmax_loss, factory, X, y, learning_rates=LRS, regs=REGS, batch_size=16,
-                            sampling=sampling, X_val=X[:40], y_val=y[:40])
-    state, metrics = grid(grid.init(W0, key), 45)
-    whole = grid.result(state.params, metrics.loss)
-    assert_same_sweep(whole, chunked)
+    # ... and both equal PureJaxRL's sweep: jax.vmap of the one model's pure train over the flattened grid.
+    lr_M = jnp.asarray(np.repeat(LRS, len(REGS)), jnp.float32)
+    reg_M = jnp.asarray(np.tile(REGS, len(LRS)), jnp.float32)
+    out = jax.jit(jax.vmap(make_train(run, X, y), in_axes=(None, None, 0, 0)))(W0, key, lr_M, reg_M)
+    np.testing.assert_array_equal(np.asarray(out.state.params).reshape(chunked.params.shape), chunked.params)
+    np.testing.assert_array_equal(np.asarray(out.metrics.loss).reshape(chunked.losses.shape), chunked.losses)
     # A sweep goes on past a diverged model: only that one has non-finite losses.
     finite = np.all(np.isfinite(chunked.losses), axis=2)
     np.testing.assert_array_equal(finite, [[True, True], [True, not diverges]])
+    assert chunked.diverged[1, 1] == diverges or not diverges  # a NaN/Inf loss always breaks the rule
+    assert not chunked.diverged[0].any() and chunked.diverged_step[0].tolist() == [-1, -1]
 
 
 @pytest.mark.parametrize("optimizer, sampling, key, diverges", CASES)
@@ -79,9 +82,9 @@ def test_interrupted_sweep_resumed_from_a_checkpoint_file_is_bit_for_bit(tmp_pat
                                                                          diverges):
     X, y, W0 = problem()
     factory = partial(get_optimizer, optimizer)
-    kw = dict(key=key, learning_rates=LRS, regs=REGS, batch_size=16, num_steps=60, chunk_size=10,
-              sampling=sampling, X_val=X[:40], y_val=y[:40])
-    reference = sweep(svm_loss, factory, W0, X, y, **kw)
+    run = Run(svm_loss, factory, batch_size=16, num_steps=60, sampling=sampling)
+    kw = dict(key=key, learning_rates=LRS, regs=REGS, X_val=X[:40], y_val=y[:40])
+    reference = sweep(run, W0, X, y, loop=Loop(chunk_size=10), **kw)
 
     seen = []
 
@@ -91,8 +94,8 @@ def test_interrupted_sweep_resumed_from_a_checkpoint_file_is_bit_for_bit(tmp_pat
             raise KeyboardInterrupt  # what Python's SIGINT handler raises
 
     with pytest.raises(TrainingInterrupted, match=r"sweep interrupted .* after 30 of 60 steps.*sweep\(\.\.\., "
-                                                  r"init_state=err.state") as info:
-        sweep(svm_loss, factory, W0, X, y, on_chunk=ctrl_c_at_the_third_chunk, **kw)
+                                                  r"loop=Loop\(init_state=err.state") as info:
+        sweep(run, W0, X, y, loop=Loop(chunk_size=10, on_chunk=ctrl_c_at_the_third_chunk), **kw)
     assert seen == [(10, (M, 10)), (20, (M, 20)), (30, (M, 30))]
     err = info.value
     assert isinstance(err, KeyboardInterrupt) and err.step == 30
@@ -111,29 +114,34 @@ def test_interrupted_sweep_resumed_from_a_checkpoint_file_is_bit_for_bit(tmp_pat
                            jnp.arange(len(y), dtype=jnp.int32) if sampling == "shuffle" else None)
     saved = load_checkpoint(tmp_path, sweep_like(one_model, M))
     assert saved.config == {"optimizer": optimizer} and saved.metrics.loss.shape == (M, 30)
-    resumed = sweep(svm_loss, factory, W0, X, y, init_state=saved.state, init_metrics=saved.metrics, **kw)
+    resumed = sweep(run, W0, X, y, loop=Loop(chunk_size=10, init_state=saved.state, init_metrics=saved.metrics),
+                    **kw)
     assert_same_sweep(resumed, reference)
+    np.testing.assert_array_equal(resumed.diverged, reference.diverged)
+    np.testing.assert_array_equal(resumed.diverged_step, reference.diverged_step)
 
 
 def test_a_state_of_another_sweep_is_refused_with_the_argument_named():
     X, y, W0 = problem()
     factory = partial(get_optimizer, "momentum")
-    kw = dict(key=jax.random.key(0), batch_size=16, num_steps=20, chunk_size=10)
+    run = Run(softmax_loss, factory, batch_size=16, num_steps=20)
+    kw = dict(key=jax.random.key(0))
     with pytest.raises(TrainingInterrupted) as info:
-        sweep(softmax_loss, factory, W0, X, y, learning_rates=LRS, regs=REGS,
-              on_chunk=lambda state, metrics: (_ for _ in ()).throw(KeyboardInterrupt), **kw)
+        sweep(run, W0, X, y, learning_rates=LRS, regs=REGS,
+              loop=Loop(chunk_size=10, on_chunk=lambda state, metrics: (_ for _ in ()).throw(KeyboardInterrupt)),
+              **kw)
     state, metrics = info.value.state, info.value.metrics
     with pytest.raises(ValueError, match=r"init_state.params must be float32 of shape \(2, 3, 6\) for this run, "
                                          r"got float32 of shape \(4, 3, 6\)"):
-        sweep(softmax_loss, factory, W0, X, y, learning_rates=LRS, regs=[0.0], init_state=state, **kw)
+        sweep(run, W0, X, y, learning_rates=LRS, regs=[0.0], loop=Loop(init_state=state), **kw)
     with pytest.raises(ValueError, match=r"init_metrics must hold the 10 steps before init_state \(shape \(4, 10\)\)"):
-        sweep(softmax_loss, factory, W0, X, y, learning_rates=LRS, regs=REGS, init_state=state,
-              init_metrics=Metrics(metrics.loss[0], metrics.val_accuracy[0]), **kw)
+        sweep(run, W0, X, y, learning_rates=LRS, regs=REGS,
+              loop=Loop(init_state=state, init_metrics=Metrics(metrics.loss[0], metrics.val_accuracy[0])), **kw)
     one_model = TrainState(jnp.asarray(W0), factory(0.1).init(jnp.asarray(W0)), state.key, jnp.int32(10))
     with pytest.raises(ValueError, match=r"init_state.params must be float32 of shape \(4, 3, 6\)"):
-        sweep(softmax_loss, factory, W0, X, y, learning_rates=LRS, regs=REGS, init_state=one_model, **kw)
+        sweep(run, W0, X, y, learning_rates=LRS, regs=REGS, loop=Loop(init_state=one_model), **kw)
     with pytest.raises(TypeError, match="on_chunk must be a function, got int"):
-        sweep(softmax_loss, factory, W0, X, y, learning_rates=LRS, regs=REGS, on_chunk=3, **kw)
+        sweep(run, W0, X, y, learning_rates=LRS, regs=REGS, loop=Loop(on_chunk=3), **kw)
     with pytest.raises(ValueError, match="num_models must be a positive integer, got 0"):
         sweep_like(one_model, 0)
 
@@ -148,14 +156,14 @@ def test_a_state_of_another_sweep_is_refused_with_the_argument_named():
 def test_the_seed_axis_equals_separate_sweeps_with_folded_keys(sampling):
     X, y, W0 = problem()
     key, S = jax.random.key(4), 3
-    kw = dict(learning_rates=[0.05, 0.5], regs=[0.0, 1e-2, 0.1], batch_size=16, num_steps=30, chunk_size=12,
-              sampling=sampling, X_val=X[:40], y_val=y[:40])
-    factory = partial(get_optimizer, "momentum")
-    seeded = sweep(softmax_loss, factory, W0, X, y, key=key, seeds=S, **kw)
+    run = Run(softmax_loss, partial(get_optimizer, "momentum"), batch_size=16, num_steps=30, sampling=sampling)
+    kw = dict(learning_rates=[0.05, 0.5], regs=[0.0, 1e-2, 0.1], X_val=X[:40], y_val=y[:40],
+              loop=Loop(chunk_size=12))
+    seeded = sweep(run, W0, X, y, key=key, seeds=S, **kw)
     assert seeded.params.shape == (2, 3, S, 3, 6) and seeded.losses.shape == (2, 3, S, 30)
     assert seeded.train_accuracy.shape == seeded.val_accuracy.shape == (2, 3, S)
     for s in range(S):
-        alone = sweep(softmax_loss, factory, W0, X, y, key=jax.random.fold_in(key, s), **kw)
+        alone = sweep(run, W0, X, y, key=jax.random.fold_in(key, s), **kw)
         for field in ("params", "losses", "train_accuracy", "val_accuracy"):
             chex.assert_trees_all_close(np.asarray(getattr(seeded, field))[:, :, s],
                                         np.asarray(getattr(alone, field)), rtol=1e-6, atol=1e-7)
@@ -167,21 +175,23 @@ def test_an_interrupted_seeded_sweep_resumes_from_its_checkpoint_bit_for_bit(tmp
     X, y, W0 = problem()
     factory = partial(get_optimizer, "adam")
     grid = dict(learning_rates=LRS, regs=REGS, seeds=2)
-    kw = dict(key=jax.random.key(5), batch_size=16, num_steps=40, chunk_size=10, sampling="shuffle", **grid)
-    reference = sweep(svm_loss, factory, W0, X, y, **kw)
+    run = Run(svm_loss, factory, batch_size=16, num_steps=40, sampling="shuffle")
+    kw = dict(key=jax.random.key(5), **grid)
+    reference = sweep(run, W0, X, y, loop=Loop(chunk_size=10), **kw)
 
     def ctrl_c_at_the_second_chunk(state, metrics):
         if int(state.step) == 20:
             raise KeyboardInterrupt
 
     with pytest.raises(TrainingInterrupted) as info:
-        sweep(svm_loss, factory, W0, X, y, on_chunk=ctrl_c_at_the_second_chunk, **kw)
+        sweep(run, W0, X, y, loop=Loop(chunk_size=10, on_chunk=ctrl_c_at_the_second_chunk), **kw)
     err = info.value
     assert err.state.params.shape == (2 * M, 3, 6) and err.state.order.shape == (2, len(y))  # one order per seed
     save_checkpoint(tmp_path, err.state, err.metrics, {"seeds": 2})
-    like = initial_sweep_state(factory, W0, kw["key"], batch_size=16, sampling="shuffle", num_examples=len(y), **grid)
+    like = initial_state(run, W0, kw["key"], num_examples=len(y), **grid)
     saved = load_checkpoint(tmp_path, like)
-    resumed = sweep(svm_loss, factory, W0, X, y, init_state=saved.state, init_metrics=saved.metrics, **kw)
+    resumed = sweep(run, W0, X, y, loop=Loop(chunk_size=10, init_state=saved.state, init_metrics=saved.metrics),
+                    **kw)
     assert_same_sweep(resumed, reference)
 
 
@@ -218,13 +228,15 @@ def test_ctrl_c_during_a_sweep_writes_a_checkpoint_and_resume_equals_an_uninterr
     assert returncode == 130, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
-    match = re.fullmatch(rf"jaxopt-course: interrupted at step (\d+) of 30000; checkpoint written to {ckpt}/ -- "
-                         rf"run the same command with --resume {ckpt} to continue", lines[0])
+    match = re.fullmatch(rf"jaxopt-course: interrupted \(SIGINT\) at step (\d+) of 30000; checkpoint written to "
+                         rf"{re.escape(str(ckpt))}/ -- run the same command to continue \(or add --resume "
+                         rf"{re.escape(str(ckpt))}\)", lines[0])
     assert match, lines[0]
     step = int(match.group(1))
     assert 1000 <= step < 30000 and step % 1000 == 0  # a chunk boundary, before the end
     assert read_checkpoint_config(ckpt)["step"] == step
-    assert sorted(p.name for p in ckpt.iterdir()) == [CHECKPOINT_FILE]  # no temporary file left behind
+    # No temporary file left behind (the folder's lock file stays: a lock is released, not deleted).
+    assert sorted(p.name for p in ckpt.iterdir() if p.name != LOCK_FILE) == [CHECKPOINT_FILE]
     W_kept, metrics = load_run(out)
     assert metrics["status"] == "interrupted" and metrics["step"] == step
     assert W_kept.shape == (2, 2, 10, 65) and np.all(np.isfinite(W_kept))  # the lr x reg grid of digits models
