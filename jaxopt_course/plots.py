@@ -307,8 +307,8 @@ def draw_batch_size(config: dict, metrics: dict) -> dict:
         steps = np.asarray(r["eval_steps"], dtype=float)
         loss = _floats(r["train_loss"])
         later = steps > 0  # log axes: from the first measurement after step 0
-        style = dict(color="black" if r["batch_size"] is None else COLORS[i % len(COLORS)],
-                     lw=2.2 if r["batch_size"] is None else 1.4, label=r["label"])
+        style = {"color": "black" if r["batch_size"] is None else COLORS[i % len(COLORS)],
+                 "lw": 2.2 if r["batch_size"] is None else 1.4, "label": r["label"]}
         axes[0].plot(steps, loss, **style)
         axes[1].plot(np.asarray(r["examples_seen"], dtype=float)[later], loss[later], **style)
         axes[2].plot(steps[later] * r["seconds_per_step"], loss[later], **style)
@@ -459,7 +459,7 @@ def draw_weights(config: dict, metrics: dict) -> dict:
     images = np.asarray(metrics["templates"], dtype=np.uint8)  # (C, H, W, channels)
     names = metrics.get("class_names") or [str(i) for i in range(len(images))]
     cols = min(5, len(images))
-    rows = int(math.ceil(len(images) / cols))
+    rows = math.ceil(len(images) / cols)
     fig = _figure(2.1 * cols, 2.3 * rows + 0.4)
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
     for ax, image, name in zip(axes, images, names):
@@ -685,8 +685,8 @@ def draw_second_order(config: dict, metrics: dict) -> dict:
     fig = _figure(12.5, 4.8)
     axes = fig.subplots(1, 2, sharey=True)
     for ax, key, xlabel in ((axes[0], "seconds", "wall-clock seconds (compilation excluded)"),
-                            (axes[1], "passes", "passes over the training set (gradient = 1, "
-                                                "Hessian-vector product = 2)")):
+                            (axes[1], "passes", ("passes over the training set (gradient = 1, "
+                                                 "Hessian-vector product = 2)"))):
         for i, m in enumerate(methods):
             gap = np.maximum(_floats(m["loss"]) - best, 1e-8)
             xs = _floats(m[key])
@@ -727,19 +727,28 @@ def _band(ax, xs, mean, sd, color, label, marker="o"):
         ax.fill_between(xs, mean - sd, mean + sd, color=color, alpha=0.18, lw=0)
 
 
-def _mark_diverged(ax, xs, diverged, color):
-    """An ``x`` at the foot of the axes at every learning rate where a model diverged."""
-    xs, bad = np.asarray(xs), np.asarray(diverged, dtype=bool)
-    if bad.any():
-        ax.scatter(xs[bad], np.full(bad.sum(), 0.02), marker="x", s=40, color=color, transform=ax.get_xaxis_transform(),
-                   clip_on=False, zorder=4)
+def _mark_diverged(ax, xs, diverged, color, label=None):
+    """Every learning rate where a model diverged: a hatched band around it and an ``x`` at the foot.
+
+    ``xs`` is a log grid; the band spans half a grid step (in log) either side.
+    """
+    xs, bad = np.asarray(xs, dtype=np.float64), np.asarray(diverged, dtype=bool)
+    if not bad.any():
+        return
+    half = np.sqrt(xs[1] / xs[0]) if xs.size > 1 else 1.5
+    for i, x in enumerate(xs[bad]):
+        ax.axvspan(x / half, x * half, fill=False, hatch="xx", edgecolor=color, alpha=0.35, lw=0,
+                   label=label if i == 0 else None)
+    ax.scatter(xs[bad], np.full(bad.sum(), 0.02), marker="x", s=40, color=color, transform=ax.get_xaxis_transform(),
+               clip_on=False, zorder=4)
 
 
 def draw_compare_lr(config: dict, metrics: dict) -> Figure:
     """Per problem: validation accuracy (tuning seeds) and final gap (evaluation seeds) against the lr.
 
-    Circles mark each optimizer's choice; an ``x`` at the foot marks a learning
-    rate at which a model diverged (never chosen).
+    Circles mark each optimizer's choice; a hatched band with an ``x`` at the
+    foot marks a learning rate at which a model diverged
+    (``diverged_by_lr``, the engine's one rule; never chosen).
     """
     problems = metrics["problems"]
     fig = _figure(13, 0.6 + 3.4 * len(problems))
@@ -752,7 +761,7 @@ def draw_compare_lr(config: dict, metrics: dict) -> Figure:
             val = _floats(r["val_by_lr"]["per_seed"])
             _band(ax, lrs, 100 * val.mean(axis=1), 100 * val.std(axis=1, ddof=1) if val.shape[1] > 1 else None,
                   color, r["optimizer"])
-            _mark_diverged(ax, lrs, r["diverged_by_lr"]["tuning"], color)
+            _mark_diverged(ax, lrs, r["diverged_by_lr"]["tuning"], color, f"{r['optimizer']} diverged (never chosen)")
             if r.get("lr") is not None:
                 ax.scatter([r["lr"]], [100 * val[r["lr_index"]].mean()], s=80, facecolor="none", edgecolor=color,
                            lw=1.8)
@@ -766,7 +775,7 @@ def draw_compare_lr(config: dict, metrics: dict) -> Figure:
         ax.set_xscale("log")
         ax.set_xlabel("learning rate")
         ax.set_ylabel("val. accuracy (%), tuning seeds")
-        ax.set_title(f"{p['problem']}: the choice (circle), x = diverged", fontsize=10)
+        ax.set_title(f"{p['problem']}: the choice (circle), hatched x = diverged", fontsize=10)
         ax.legend(fontsize=7)
         gx.set_xscale("log")
         gx.set_yscale("log")
@@ -784,7 +793,7 @@ def draw_compare_gap(config: dict, metrics: dict) -> Figure:
     The test panel shows the t interval over evaluation seeds (bar), the
     bootstrap interval that carries the choice's noise (thin line) and the
     seeds (dots); an optimizer whose chosen lr diverged on an evaluation seed
-    is hatched.
+    is hatched, and so is the row of one whose every lr diverged (no lr chosen).
     """
     problems = metrics["problems"]
     fig = _figure(15, 0.6 + 3.4 * len(problems))
@@ -815,12 +824,13 @@ def draw_compare_gap(config: dict, metrics: dict) -> Figure:
         tx.set_title("the same against wall time", fontsize=9)
         ax.legend(fontsize=7)
         tested = [r for r in p["runs"] if "test_accuracy" in r]
+        first_hatched = next((r for r in tested if r.get("diverged_eval_seeds")), None)
         for i, r in enumerate(tested):
             t, color = r["test_accuracy"], COLORS[p["runs"].index(r) % len(COLORS)]
             low, high = _floats([t["low"], t["high"]])
             if r.get("diverged_eval_seeds"):
                 bx.barh([i], [100 * t["mean"]], height=0.6, color="none", edgecolor=color, hatch="//",
-                        label="diverged on an evaluation seed" if i == 0 else None)
+                        label="diverged on an evaluation seed" if r is first_hatched else None)
             if np.isfinite(low):
                 bx.errorbar([100 * t["mean"]], [i], xerr=[[100 * (t["mean"] - low)], [100 * (high - t["mean"])]],
                             fmt="o", color=color, capsize=4)
@@ -829,13 +839,21 @@ def draw_compare_gap(config: dict, metrics: dict) -> Figure:
                 bx.plot([100 * boot["low"], 100 * boot["high"]], [i - 0.25] * 2, color="0.5", lw=2,
                         label="bootstrap 95 % (choice included)" if i == 0 else None)
             bx.scatter(100 * _floats(t["per_seed"]), [i] * len(t["per_seed"]), s=10, color="0.35", zorder=3)
+        lost = [r for r in p["runs"] if r.get("lr") is None]  # every lr diverged on a tuning seed
         if tested:
-            bx.set_yticks(range(len(tested)))
-            bx.set_yticklabels([r["optimizer"] for r in tested])
-            bx.legend(fontsize=7)
             lows = [100 * min(r["test_accuracy"]["per_seed"]) for r in tested]
             bx.set_xlim(min(lows) - 1.0, 100 * max(max(r["test_accuracy"]["per_seed"]) for r in tested) + 1.0)
+        for j, r in enumerate(lost):
+            i, color = len(tested) + j, COLORS[p["runs"].index(r) % len(COLORS)]
+            bx.axhspan(i - 0.3, i + 0.3, fill=False, hatch="//", edgecolor=color,
+                       label="every lr diverged" if j == 0 else None)
+        if tested or lost:
+            bx.set_yticks(range(len(tested) + len(lost)))
+            bx.set_yticklabels([r["optimizer"] for r in tested + lost])
+            bx.legend(fontsize=7)
         bx.set_xlabel("test accuracy (%): t interval, bootstrap, seeds")
+        bx.set_ylabel("optimizer (at its chosen lr)")
+        bx.set_title("test accuracy, evaluation seeds", fontsize=9)
     fig.suptitle(f"Distance to the optimum in steps and seconds, {len(config.get('eval_seeds', []))} evaluation "
                  f"seeds{_data_title(config)}")
     return fig

@@ -39,7 +39,42 @@ def _check(loss, method, dtype, err):
     return {"loss": loss, "method": method, "dtype": dtype, "max_relative_error": err, "num_kinks": 1}
 
 
+def _compare_run(name, lr_index, diverged_tuning, shift):
+    """One optimizer's entry of a comparison (4 lrs, 2 tuning and 3 evaluation seeds, steps 0, 10, 20)."""
+    lrs = [0.01, 0.1, 1.0, 10.0]
+    gap = [[1.0, 0.1 + shift, 0.01 + shift] for _ in range(3)]
+    entry = {"optimizer": name, "learning_rates": lrs, "lr_index": lr_index,
+             "diverged_by_lr": {"tuning": diverged_tuning, "eval": diverged_tuning},
+             "val_by_lr": {"per_seed": [[0.5, 0.52], [0.8, 0.82], [0.9, 0.88], [0.1, 0.1]]},
+             "eval_final_objective_by_lr": {"per_seed": [[1.3, 1.31, 1.32], [1.2, 1.21, 1.2], [1.1, 1.1, 1.12],
+                                                         [9.0, 9.0, 9.0]]}}
+    if lr_index < 0:
+        return {**entry, "lr": None}
+    return {**entry, "lr": lrs[lr_index], "diverged_eval_seeds": 0,
+            "gap": {"steps": [0, 10, 20], "per_seed": gap, "seconds_per_seed": [[0.0, 0.1, 0.2]] * 3,
+                    "seconds": [0.0, 0.1, 0.2], "mean": gap[0]},
+            "test_accuracy": {"mean": 0.9, "low": 0.88, "high": 0.92, "per_seed": [0.89, 0.9, 0.91]},
+            "bootstrap": {"test_accuracy": {"low": 0.87, "high": 0.93}}}
+
+
+def _compare():
+    runs = [_compare_run("sgd", 2, [False, False, False, True], 0.0),  # lr 10 diverged: never chosen
+            _compare_run("adam", 1, [False, False, False, False], 0.01),
+            _compare_run("rmsprop", -1, [True, True, True, True], 0.0)]  # every lr diverged: no choice
+    problem = {"problem": "digits softmax reg 0.001", "runs": runs,
+               "config": {"num_steps": 20, "eval_every": 10, "eval_seeds": [2, 3, 4]},
+               "optimum": {"value": 0.3, "kind": "optimum", "resolution": 3e-8}}
+    taus = [1.0, 2.0, 4.0]
+    profile = {"optimizers": ["sgd", "adam", "rmsprop"], "problems": [problem["problem"]], "taus": taus,
+               "rho_mean": [[1, 1, 1], [0, 1, 1], [0, 0, 0]], "rho_low": [[1, 1, 1], [0, 0, 1], [0, 0, 0]],
+               "rho_high": [[1, 1, 1], [0, 1, 1], [0, 0, 0]]}
+    return ({"experiment": "compare", "data": "digits", "eval_seeds": [2, 3, 4], "target_fraction": 0.01},
+            {"problems": [problem], "claims": [],
+             "profile": {"steps_to_target": profile, "seconds_to_target": profile}})
+
+
 RESULTS = {
+    "compare": _compare(),
     "tea_temperature": ({"experiment": "tea_temperature", "gd_steps": 5},
                         {"toys": {"smooth": _tea_toy(0.0), "local_minima": _tea_toy(-20.0)}}),
     "landscape": ({"experiment": "landscape", "data": "digits", "batch": 4},
@@ -130,6 +165,27 @@ def test_sweep_marks_diverged_cells_and_the_best_model():
     assert texts["70.0"].get_color() == "red"  # the best on validation: lr 1.0, reg 0.0
 
 
+def test_compare_hatches_diverged_models_which_are_never_the_choice():
+    """Issue 20.1: a diverged lr is hatched (tuning and evaluation panels); an optimizer with none left, its row."""
+    config, metrics = json.loads(json.dumps(RESULTS["compare"]))
+    figures = plots.draw_compare(config, metrics)
+    val_ax, gap_ax = figures["compare_lr.png"].axes[:2]
+    for ax in (val_ax, gap_ax):  # sgd's lr 10 and rmsprop's four lrs: 5 hatched bands, each around its lr
+        bands = [patch for patch in ax.patches if patch.get_hatch() == "xx"]
+        assert len(bands) == 5
+        sgd_band = next(b for b in bands if b.get_edgecolor()[:3] == plots.to_rgba(plots.COLORS[0])[:3])
+        low, high = (sgd_band.get_x(), sgd_band.get_x() + sgd_band.get_width())
+        assert low < 10.0 < high and low > 1.0  # around lr 10 alone, not its chosen neighbour
+    assert "sgd diverged (never chosen)" in [t.get_text() for t in val_ax.get_legend().get_texts()]
+    # the circles mark the choices: sgd at lr 1 (index 2), adam at 0.1; rmsprop has none
+    circles = [c for c in val_ax.collections if c.get_facecolor().size == 0 or c.get_facecolor()[0][3] == 0]
+    assert sorted(float(c.get_offsets()[0][0]) for c in circles) == [0.1, 1.0]
+    test_ax = figures["compare_gap.png"].axes[2]
+    assert [t.get_text() for t in test_ax.get_yticklabels()] == ["sgd", "adam", "rmsprop"]
+    rows = [patch for patch in test_ax.patches if patch.get_hatch() == "//"]
+    assert len(rows) == 1 and "every lr diverged" in [t.get_text() for t in test_ax.get_legend().get_texts()]
+
+
 def test_missing_results_and_unknown_experiments_are_clear_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no metrics.json"):
         plots.plot_sweep(tmp_path)
@@ -145,7 +201,7 @@ def test_missing_results_and_unknown_experiments_are_clear_errors(tmp_path):
 
 def test_robust_limits_ignore_a_few_outliers():
     values = [88.0, 90.0, 91.0, 92.0, 93.0, 95.0, 10.0, float("nan")]
-    q1, q3 = np.percentile([v for v in values if v == v], [25, 75])
+    q1, q3 = np.percentile([v for v in values if not np.isnan(v)], [25, 75])
     assert plots.robust_limits(values) == (pytest.approx(q1 - 1.5 * (q3 - q1)), 95.0)
     assert plots.robust_limits([3.0, 1.0]) == (1.0, 3.0)  # too few values for quartiles: min and max
 

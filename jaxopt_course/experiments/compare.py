@@ -28,7 +28,8 @@ chosen on the *tuning seeds*; every reported number comes from the
 A bootstrap re-runs the choice on resampled tuning seeds and reads the
 metric on resampled evaluation seeds; a claim "A better than B" is made only
 when a Holm-corrected paired t test over the evaluation seeds and that
-bootstrap both support it. ``--suite`` runs the problem suite (softmax and
+bootstrap both support it, with the lrs chosen by either rule (``--select``
+changes the reported numbers, not the claims). ``--suite`` runs the problem suite (softmax and
 SVM at three regs each) with a Dolan--More profile over the problems, on
 steps and on seconds to the target gap, one per evaluation seed.
 
@@ -42,6 +43,7 @@ profiles over problems with their spread over seeds), all drawn by
 
 from __future__ import annotations
 
+import math
 import sys
 
 from jaxopt_course.experiments._common import (
@@ -135,7 +137,14 @@ def run(args, splits=None) -> dict:
     import time
 
     from jaxopt_course import plots
-    from jaxopt_course.compare import Budget, Protocol, compare_optimizers, log_grid, seed_lists, suite_profile
+    from jaxopt_course.compare import (
+        Budget,
+        Protocol,
+        compare_optimizers,
+        log_grid,
+        seed_lists,
+        suite_profile,
+    )
 
     splits = splits if splits is not None else load_splits(args)
     s = settings(args)
@@ -172,14 +181,14 @@ def _pm(iv, scale=100.0, digits=1) -> str:
     if not iv:
         return "-"
     sd = iv.get("sd")
-    sd_text = "" if sd is None or sd != sd else f" ± {scale * sd:.{digits}f}"
+    sd_text = "" if sd is None or math.isnan(sd) else f" ± {scale * sd:.{digits}f}"
     return f"{scale * iv['mean']:.{digits}f}{sd_text}"
 
 
 def _boot(run, metric, scale=100.0, fmt=".1f") -> str:
     """The bootstrap interval of ``metric`` (the choice's noise included), ``[low, high]``."""
     b = run.get("bootstrap", {}).get(metric)
-    if not b or b["low"] != b["low"]:
+    if not b or math.isnan(b["low"]):
         return "-"
     return f"[{scale * b['low']:{fmt}}, {scale * b['high']:{fmt}}]"
 
@@ -215,12 +224,13 @@ def describe(metrics, models: int, seconds: float) -> str:
             f"{len(cfg['eval_seeds'])} evaluation seeds) in {seconds:.0f} s. ")
     claimed = metrics["claims"]
     if not claimed:
-        return text + "Nothing can be claimed: no pair passes both the Holm-corrected paired test and the bootstrap."
+        return text + ("Nothing can be claimed: no pair passes both the Holm-corrected paired test and the "
+                       "bootstrap under both choosing rules.")
     words = {"test_accuracy": "test accuracy", "final_gap": "final gap"}
     by = {}
     for c in claimed:
         by.setdefault((c["problem"], c["metric"]), []).append(f"{c['better']} > {c['worse']}")
-    return text + "Claims (both tests agree): " + "; ".join(
+    return text + "Claims (both tests agree, whichever rule chose the lrs): " + "; ".join(
         f"{problem}, {words.get(metric, metric)}: " + ", ".join(pairs) for (problem, metric), pairs in by.items()) + "."
 
 
