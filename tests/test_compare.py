@@ -373,6 +373,20 @@ def test_a_diverged_lr_is_never_chosen(tiny):
     run = out["runs"][0]
     assert run["diverged_by_lr"]["tuning"].tolist() == [False, False, True]
     assert run["lr"] in (0.01, 0.1) and "1e+04" not in run["bootstrap"]["lr_counts"]
+    # the mark is the engine's own (SweepResult.diverged), re-derived for the tuning seeds by hand
+    from jaxopt_course.compare import _factory
+    from jaxopt_course.model import init_weights
+    from jaxopt_course.train import Loop, Run, sweep
+
+    by_hand = []
+    for seed in TINY_PROTOCOL.tuning_seeds:
+        key = jax.random.key(seed)
+        W0 = init_weights(jax.random.fold_in(key, 0), 3, 5, scale=TINY_BUDGET.init_scale)
+        r = sweep(Run(softmax_loss, _factory("sgd"), batch_size=16, num_steps=40), W0, tiny.train.X, tiny.train.y,
+                  key=jax.random.fold_in(key, 1), learning_rates=budget.learning_rates, regs=[1e-2],
+                  loop=Loop(chunk_size=10, progress=False))
+        by_hand.append(np.asarray(r.diverged).reshape(3))
+    np.testing.assert_array_equal(np.any(by_hand, axis=0), run["diverged_by_lr"]["tuning"])
 
 
 def test_protocol_arguments_are_checked(tiny):
