@@ -1,0 +1,86 @@
+"""The teacher's kit: an assignment built from the lecture, an autograder with hints, a zoo of wrong gradients.
+
+* :func:`build` writes the student's and the teacher's notebooks, the public
+  and hidden tests (otter-grader's format) and a Gradescope autograder zip
+  (:mod:`.build`);
+* :func:`grade` grades a ``.py`` or ``.ipynb`` in a child process with a time
+  and a memory limit (:mod:`.runner`), with the tests and hints of
+  :mod:`.checks` and the diagnosis of :mod:`jaxopt_course.diagnosis`;
+* ``zoo/``: wrong implementations students typically write, each with the
+  hint it must get (:data:`.zoo.ZOO`).
+
+Command line: ``python -m jaxopt_course.assignment build OUT`` and
+``python -m jaxopt_course.assignment grade FILE [--json]``; :func:`add_arguments`
+and :func:`run` are the same sub-commands for ``jaxopt-course assignment``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .build import build
+from .grade import format_result, grade
+
+__all__ = ["add_arguments", "build", "grade", "main", "run"]
+
+PROG = "jaxopt-course assignment"
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``build OUT`` and ``grade FILE [--json]`` sub-commands to ``parser``."""
+    commands = parser.add_subparsers(dest="assignment_command", metavar="{build,grade}", required=True)
+    p = commands.add_parser("build", help="write the student and teacher notebooks, the tests and the autograder")
+    p.add_argument("out", metavar="OUT", help="the folder to write into")
+    p = commands.add_parser("grade", help="grade a student's .py or .ipynb (in a child process, with limits)")
+    p.add_argument("file", metavar="FILE", help="the submission, a .py or .ipynb file")
+    p.add_argument("--json", action="store_true", help='print {"score", "max_score", "tests": [...]} as JSON')
+    p.add_argument("--public", action="store_true", help="only the public tests (what students see)")
+    p.add_argument("--time-limit", type=_positive_float, default=None, help="seconds per test (default 20)")
+
+
+def _error(message: str) -> int:
+    print(f"jaxopt-course: error: {message}", file=sys.stderr)
+    return 2
+
+
+def run(args) -> int:
+    """Carry out the parsed sub-command; the exit code (2 and one line on stderr for a bad input)."""
+    if args.assignment_command == "build":
+        try:
+            written = build(args.out)
+        except (ValueError, OSError) as error:
+            return _error(f"assignment build: {error}")
+        for name, path in written.items():
+            print(f"{name:<10} {path}")
+        return 0
+    kwargs = {} if args.time_limit is None else {"time_limit": args.time_limit}
+    try:
+        result = grade(args.file, hidden=not args.public, **kwargs)
+    except ValueError as error:
+        return _error(f"assignment grade: {error}")
+    if args.json:
+        print(json.dumps({"score": result["score"], "max_score": result["max_score"],
+                          "tests": [{k: t[k] for k in ("name", "passed", "hint", "points", "hidden")}
+                                    for t in result["tests"]]}))
+    else:
+        print(format_result(result))
+    return 0
+
+
+def main(argv=None) -> int:
+    """``python -m jaxopt_course.assignment ...`` (the same as ``jaxopt-course assignment ...``)."""
+    parser = argparse.ArgumentParser(prog=PROG, description="the teacher's kit: build an assignment, grade it")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
