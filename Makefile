@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # like the package; it says nothing about this project, so pip's build step hides it.
 PIP    := PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip
 
-.PHONY: demo test test-fast bench notebooks docs install clean
+.PHONY: demo test test-fast bench notebooks docs lint install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,14 @@ docs: $(STAMP) $(REPORT)
 	$(BIN)/python docs/javascripts/vendor.py
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site
 	@echo "the site: build/site/index.html"
+
+# ruff (lint, and the layout checked, never rewritten) over the repo and mypy over the package,
+# with the versions of pyproject's lint extra; .pre-commit-config.yaml runs the same as git hooks.
+lint: $(STAMP)
+	$(PIP) install --quiet -e '.[test,lint]'
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(PIP) install --quiet -e '.[test,bench]'

@@ -10,7 +10,8 @@ The modules follow the lecture's order:
 * :mod:`~jaxopt_course.toys` -- the tea-temperature objective and its failure cases;
 * :mod:`~jaxopt_course.search` -- exhaustive, random and random local search;
 * :mod:`~jaxopt_course.sgd` -- the lecture's loop alone: sample, gradient, update, in one ``lax.scan``;
-* :mod:`~jaxopt_course.train` -- the runner around it: one ``Run``, ``fit``, ``sweep`` (a vmap of the one ``make_train``), one host loop, divergence.
+* :mod:`~jaxopt_course.train` -- the runner around it: one ``Run``, ``fit``, ``sweep`` (a vmap of the one
+  ``make_train``), one host loop, divergence.
 * :mod:`~jaxopt_course.distributed` -- the same runs on several devices or machines (``mesh=``);
 * :mod:`~jaxopt_course.compare` -- optimizers compared over seeds, with spreads and the gap to the optimum.
 
@@ -37,14 +38,52 @@ _EXPORTS = {
     "model": ("accuracy", "init_weights", "predict", "scores"),
     "search": ("SearchResult", "grid_search", "random_local_search", "random_search"),
     "toys": ("gradient_descent_1d", "tea_cost", "tea_cost_local_minima", "tea_cost_wiggly"),
-    "train": ("DIVERGENCE_FACTOR", "OPTIMIZER_NAMES", "DivergenceError", "FitResult", "Loop", "Metrics", "Run",
-              "SweepResult", "TrainOutput", "TrainState", "TrainingInterrupted", "divergence_step", "evaluate", "fit",
-              "get_optimizer", "initial_state", "make_train", "sweep"),
+    "train": (
+        "DIVERGENCE_FACTOR",
+        "OPTIMIZER_NAMES",
+        "DivergenceError",
+        "FitResult",
+        "Loop",
+        "Metrics",
+        "Run",
+        "SweepResult",
+        "TrainOutput",
+        "TrainState",
+        "TrainingInterrupted",
+        "divergence_step",
+        "evaluate",
+        "fit",
+        "get_optimizer",
+        "initial_state",
+        "make_train",
+        "sweep",
+    ),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
-_SUBMODULES = ("analytic", "cache", "checkpoint", "cli", "compare", "complex_step", "curvature", "data", "distributed",
-               "files", "finite_differences", "gradcheck", "limits", "locks", "losses", "model", "plots", "search", "sgd",
-               "signals", "toys", "train")
+_SUBMODULES = (
+    "analytic",
+    "cache",
+    "checkpoint",
+    "cli",
+    "compare",
+    "complex_step",
+    "curvature",
+    "data",
+    "distributed",
+    "files",
+    "finite_differences",
+    "gradcheck",
+    "limits",
+    "locks",
+    "losses",
+    "model",
+    "plots",
+    "search",
+    "sgd",
+    "signals",
+    "toys",
+    "train",
+)
 
 
 def __getattr__(name):

@@ -60,7 +60,7 @@ def check_finite(x, name: str) -> None:
     rows_per_block = max(1, (1 << 20) // max(1, flat.shape[1]))
     bad = 0
     for start in range(0, flat.shape[0], rows_per_block):
-        block = flat[start:start + rows_per_block]
+        block = flat[start : start + rows_per_block]
         bad += int(block.size - np.count_nonzero(np.isfinite(block)))
     if bad:
         raise ValueError(f"{name} must be finite, got {bad} NaN/Inf value(s) out of {arr.size}")
@@ -83,8 +83,10 @@ def check_labels(y, num_classes: int | None, name: str = "y", n: int | None = No
         lo, hi = int(arr.min()), int(arr.max())
         if num_classes is None:
             if lo < np.iinfo(np.int32).min or hi > np.iinfo(np.int32).max:
-                raise ValueError(f"{name} must hold class labels that fit in int32 (JAX's integers), got {dtype} "
-                                 f"values in [{lo}, {hi}]: they would be narrowed to other labels")
+                raise ValueError(
+                    f"{name} must hold class labels that fit in int32 (JAX's integers), got {dtype} "
+                    f"values in [{lo}, {hi}]: they would be narrowed to other labels"
+                )
         elif lo < 0 or hi >= num_classes:
             raise ValueError(
                 f"{name} must hold labels in [0, {num_classes}) for W with {num_classes} classes, "
@@ -98,16 +100,19 @@ def check_problem(W, X, y=None, *, allow_complex_W: bool = False) -> None:
         if isinstance(value, (list, tuple)):
             # A list would pass the shape checks (as np.asarray) but reach the
             # compiled maths as a Python list, which fails there in odd ways.
-            raise TypeError(f"{name} must be an array (NumPy or JAX), got a {type(value).__name__}; "
-                            f"convert it first, e.g. {name} = jnp.asarray({name})")
+            raise TypeError(
+                f"{name} must be an array (NumPy or JAX), got a {type(value).__name__}; "
+                f"convert it first, e.g. {name} = jnp.asarray({name})"
+            )
     w_shape = check_real_array(W, "W", ndim=2, allow_complex=allow_complex_W)
     x_shape = check_real_array(X, "X", ndim=2)
     if x_shape[0] == 0:
-        raise ValueError("X must hold at least one example, got shape " f"{x_shape} (N=0)")
+        raise ValueError(f"X must hold at least one example, got shape {x_shape} (N=0)")
     if w_shape[1] != x_shape[1]:
         raise ValueError(
             f"W and X disagree on the dimension D: W is {w_shape} (C, D) so X must be (N, {w_shape[1]}), "
-            f"got X of shape {x_shape}" + dimension_hint(w_shape, x_shape[1], "W"))
+            f"got X of shape {x_shape}" + dimension_hint(w_shape, x_shape[1], "W")
+        )
     if y is not None:
         check_labels(y, w_shape[0], n=x_shape[0])
     check_finite(W, "W")
@@ -146,13 +151,15 @@ def check_fits_dtype(x, name: str, dtype=None) -> None:
     rows_per_block = max(1, (1 << 20) // max(1, flat.shape[1]))
     largest = 0.0
     for start in range(0, flat.shape[0], rows_per_block):
-        block = flat[start:start + rows_per_block]
+        block = flat[start : start + rows_per_block]
         largest = max(largest, float(np.nanmax(block)), -float(np.nanmin(block)))
     limit = float(np.finfo(target).max)
     if largest > limit:
-        raise ValueError(f"{name} holds values up to {largest:.3g} in magnitude, beyond {target}'s largest "
-                         f"({limit:.3g}): in {target} they would be inf. The data overflow, not the step size: "
-                         f"rescale {name} (e.g. divide by its largest value)")
+        raise ValueError(
+            f"{name} holds values up to {largest:.3g} in magnitude, beyond {target}'s largest "
+            f"({limit:.3g}): in {target} they would be inf. The data overflow, not the step size: "
+            f"rescale {name} (e.g. divide by its largest value)"
+        )
 
 
 def check_representable(value, name: str, dtype) -> None:
@@ -164,10 +171,10 @@ def check_representable(value, name: str, dtype) -> None:
     left to the caller's own checks (``reg = 0`` is fine). Skipped when traced.
 
     Examples:
-      >>> check_representable(1e-320, "lr", np.float32)
+      >>> check_representable(1e-320, "lr", np.float32)  # doctest: +ELLIPSIS
       Traceback (most recent call last):
       ...
-      ValueError: lr = 1e-320 rounds to 0 in float32 (its smallest positive number is 1.4e-45): use a larger lr, or compute in float64
+      ValueError: lr = 1e-320 rounds to 0 in float32 (its smallest positive number is 1.4e-45): use a larger lr, ...
     """
     if is_traced(value):
         return
@@ -181,11 +188,15 @@ def check_representable(value, name: str, dtype) -> None:
             rounded = np.asarray(v).astype(target)
         if rounded == 0:
             tiny = float(np.finfo(target).smallest_subnormal)
-            raise ValueError(f"{name} = {float(v)!r} rounds to 0 in {target} (its smallest positive number is "
-                             f"{tiny:.2g}): use a larger {name}, or compute in float64")
+            raise ValueError(
+                f"{name} = {float(v)!r} rounds to 0 in {target} (its smallest positive number is "
+                f"{tiny:.2g}): use a larger {name}, or compute in float64"
+            )
         if not np.isfinite(rounded):
-            raise ValueError(f"{name} = {float(v)!r} is inf in {target} (its largest number is "
-                             f"{float(np.finfo(target).max):.3g}): use a smaller {name}")
+            raise ValueError(
+                f"{name} = {float(v)!r} is inf in {target} (its largest number is "
+                f"{float(np.finfo(target).max):.3g}): use a smaller {name}"
+            )
 
 
 def check_positive(value, name: str, *, allow_zero: bool = False, integer: bool = False):
@@ -247,8 +258,10 @@ def dimension_hint(w_shape, x_dim: int, name: str = "W") -> str:
     if len(w_shape) == 2 and abs(w_shape[1] - x_dim) == 1:
         hints.append("did you forget the bias column (the bias trick)?")
     if len(w_shape) == 2 and w_shape[0] == x_dim and w_shape[1] != x_dim:
-        hints.append(f"is {name} transposed? {name} must be (C, D) = (classes, features), here "
-                     f"({w_shape[1]}, {w_shape[0]}); this one looks like (D, C): use {name}.T")
+        hints.append(
+            f"is {name} transposed? {name} must be (C, D) = (classes, features), here "
+            f"({w_shape[1]}, {w_shape[0]}); this one looks like (D, C): use {name}.T"
+        )
     return "".join(f" -- {h}" for h in hints)
 
 

@@ -44,9 +44,11 @@ def _is_svm(f) -> bool:
     return f in (losses.svm_loss, losses.svm_per_example, losses._svm_loss)
 
 
-_NOT_ANALYTIC = ("the multiclass SVM's hinge max(0, s_j - s_y + margin) is not analytic (it has kinks), "
-                 "so it has no complex extension for the complex step to follow; check the SVM with "
-                 "numerical_gradient(..., method='central') instead")
+_NOT_ANALYTIC = (
+    "the multiclass SVM's hinge max(0, s_j - s_y + margin) is not analytic (it has kinks), "
+    "so it has no complex extension for the complex step to follow; check the SVM with "
+    "numerical_gradient(..., method='central') instead"
+)
 
 
 def _check_complex_loss(f, W_complex) -> None:
@@ -59,7 +61,8 @@ def _check_complex_loss(f, W_complex) -> None:
         raise ValueError(
             "complex_step_gradient evaluates f at a complex W, and f refused it "
             f"({type(err).__name__}: {err}). It needs a real-analytic loss that accepts a complex W, "
-            f"such as softmax_loss; if f is the SVM: {_NOT_ANALYTIC}") from err
+            f"such as softmax_loss; if f is the SVM: {_NOT_ANALYTIC}"
+        ) from err
     if not (hasattr(out, "shape") and out.shape == ()):
         shape = getattr(out, "shape", type(out).__name__)
         raise ValueError(f"f must return a scalar loss, got output of shape {shape}")
@@ -67,7 +70,8 @@ def _check_complex_loss(f, W_complex) -> None:
         raise ValueError(
             f"f must return a complex scalar for a complex W, got dtype {out.dtype}: it dropped the "
             "imaginary part (abs, real, a comparison or a cast), where the complex step reads the slope; "
-            "the loss must be real-analytic, written without them")
+            "the loss must be real-analytic, written without them"
+        )
 
 
 def _check_imaginary_step(h, W) -> None:
@@ -77,8 +81,10 @@ def _check_imaginary_step(h, W) -> None:
     tiny = min(float(jnp.finfo(leaf.dtype).tiny) for leaf in jax.tree_util.tree_leaves(W))
     if float(h) < tiny:
         dtype = jax.tree_util.tree_leaves(W)[0].dtype
-        raise ValueError(f"h must be at least the smallest normal number of W's dtype {dtype} ({tiny:.1e}), "
-                         f"got h={float(h):g}: the imaginary step would underflow (use float64 for a smaller h)")
+        raise ValueError(
+            f"h must be at least the smallest normal number of W's dtype {dtype} ({tiny:.1e}), "
+            f"got h={float(h):g}: the imaginary step would underflow (use float64 for a smaller h)"
+        )
 
 
 def _complex_step_gradient(f, W, h, chunk_size):
@@ -159,8 +165,9 @@ def complex_step_gradient(f, W, h=1e-20, chunk_size=DEFAULT_CHUNK_SIZE):
     _checks.check_step(h)
     _checks.check_int(chunk_size, "chunk_size", expected="a positive integer")
     _check_imaginary_step(h, W)
-    W_complex = jax.tree_util.tree_map(lambda leaf: jax.ShapeDtypeStruct(
-        np.shape(leaf), _complex_dtype(jnp.asarray(leaf).dtype)), W)
+    W_complex = jax.tree_util.tree_map(
+        lambda leaf: jax.ShapeDtypeStruct(np.shape(leaf), _complex_dtype(jnp.asarray(leaf).dtype)), W
+    )
     _check_complex_loss(f, W_complex)
     return _complex_step_gradient_jit(f, W, h, int(chunk_size))
 
@@ -190,8 +197,10 @@ def _study_arguments(f, W, hs, methods, dtypes):
     """Validate :func:`step_size_study`'s arguments; returns ``(f, W, hs)`` with the defaults filled in."""
     if f is None:
         if W is not None:
-            raise ValueError("W must be None when f is None (the default problem brings its own W), "
-                             f"got W of type {type(W).__name__}")
+            raise ValueError(
+                "W must be None when f is None (the default problem brings its own W), "
+                f"got W of type {type(W).__name__}"
+            )
         f, W = _default_study_problem()
     else:
         _checks.check_callable(f)
@@ -310,7 +319,7 @@ def step_size_study(f=None, W=None, grad=None, hs=None, methods=METHODS, dtypes=
         e = float(np.finfo(dtype).eps)
         eps[dtype] = e
         # forward: sqrt(eps); central: cbrt(eps); complex: below sqrt(eps) its h^2 truncation is under eps.
-        theory_h[dtype] = {m: (e ** (1.0 / 3.0) if m == "central" else e ** 0.5) for m in methods}
+        theory_h[dtype] = {m: (e ** (1.0 / 3.0) if m == "central" else e**0.5) for m in methods}
         best_h[dtype] = {m: float(hs[int(np.argmin(error[dtype][m]))]) for m in methods}
         best_error[dtype] = {m: float(np.min(error[dtype][m])) for m in methods}
     return {

@@ -113,11 +113,12 @@ def _empty_aligned(shape, dtype, alignment: int = 64) -> np.ndarray:
     nbytes = int(np.prod(shape)) * dtype.itemsize
     raw = np.empty(nbytes + alignment, dtype=np.uint8)
     offset = (-raw.ctypes.data) % alignment
-    return raw[offset:offset + nbytes].view(dtype).reshape(shape)
+    return raw[offset : offset + nbytes].view(dtype).reshape(shape)
 
 
-def preprocess(pixels_by_split: dict, train_rows, *, center: bool = True, scale: float | None = None,
-               bias: bool = True) -> tuple[dict, np.ndarray]:
+def preprocess(
+    pixels_by_split: dict, train_rows, *, center: bool = True, scale: float | None = None, bias: bool = True
+) -> tuple[dict, np.ndarray]:
     """Rows of raw pixels to float32 design matrices, the lecture's way.
 
     Args:
@@ -170,8 +171,15 @@ def _center_scale_bias(X, d: int, mean, scale, bias: bool):
 # ---------------------------------------------------------------------------
 
 
-def load_digits(*, val_fraction: float = 0.15, test_fraction: float = 0.15, seed: int = 0,
-                center: bool = True, scale: float | None = 1.0 / 16.0, bias: bool = True) -> Splits:
+def load_digits(
+    *,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    seed: int = 0,
+    center: bool = True,
+    scale: float | None = 1.0 / 16.0,
+    bias: bool = True,
+) -> Splits:
     """scikit-learn's bundled handwritten digits: 1797 real 8x8 images, 10 classes.
 
     Split train/val/test with a fixed, stratified seed; pixels (0..16) are
@@ -201,7 +209,10 @@ def load_digits(*, val_fraction: float = 0.15, test_fraction: float = 0.15, seed
     train_idx, val_idx, test_idx = np.sort(train_idx), np.sort(val_idx), np.sort(test_idx)
     Xs, mean = preprocess(
         {"train": (pixels, train_idx), "val": (pixels, val_idx), "test": (pixels, test_idx)},
-        (pixels, train_idx), center=center, scale=scale, bias=bias,
+        (pixels, train_idx),
+        center=center,
+        scale=scale,
+        bias=bias,
     )
     return Splits(
         train=Split(Xs["train"], labels[train_idx]),
@@ -248,7 +259,7 @@ def check_default_digits(splits: Splits) -> None:
         raise ValueError(f"it names {len(splits.class_names)} classes, not {DIGITS_CLASSES}")
     if np.shape(splits.mean) != (d - 1,) or not np.all(np.isfinite(splits.mean)):
         raise ValueError(f"its mean image has shape {np.shape(splits.mean)} or is not finite, expected ({d - 1},)")
-    for name, split, n in zip(("train", "val", "test"), (splits.train, splits.val, splits.test), sizes):
+    for name, split, n in zip(("train", "val", "test"), (splits.train, splits.val, splits.test), sizes, strict=True):
         X, y = split
         if X.dtype != np.float32 or X.shape != (n, d):
             raise ValueError(f"{name}.X is {X.dtype} of shape {X.shape}, expected float32 of shape {(n, d)}")
@@ -269,8 +280,8 @@ def check_default_digits(splits: Splits) -> None:
 # nine entries (the folder, 5 training batches, the test batch, batches.meta,
 # readme.html), the largest a batch of 31,035,704 bytes, 186 MB in all.
 CIFAR10_MAX_MEMBERS = 16
-CIFAR10_MAX_MEMBER_BYTES = 32 * 2 ** 20
-CIFAR10_MAX_TOTAL_BYTES = 192 * 2 ** 20
+CIFAR10_MAX_MEMBER_BYTES = 32 * 2**20
+CIFAR10_MAX_TOTAL_BYTES = 192 * 2**20
 #: The lock file (hidden, kept) that serializes downloads and extractions into one folder.
 CIFAR10_LOCK = ".cifar-10.lock"
 _PART_GLOB, _EXTRACT_PREFIX = f".{CIFAR10_ARCHIVE}.*.part", ".cifar-10-extract."
@@ -284,8 +295,15 @@ def _md5(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def download_cifar10(root, *, url: str = CIFAR10_URL, md5: str = CIFAR10_MD5, progress: bool = True,
-                     timeout: float = 60.0, lock_timeout: float = 3600.0) -> Path:
+def download_cifar10(
+    root,
+    *,
+    url: str = CIFAR10_URL,
+    md5: str = CIFAR10_MD5,
+    progress: bool = True,
+    timeout: float = 60.0,
+    lock_timeout: float = 3600.0,
+) -> Path:
     """Download and extract the official CIFAR-10 archive into ``root``.
 
     Atomic: the archive is streamed to a temporary file in ``root``, its MD5
@@ -347,13 +365,18 @@ def _folder_lock(root: Path, timeout: float, *, progress: bool):
         lock.acquire(timeout=0)
     except filelock.Timeout:
         if progress:
-            print(f"waiting for another process that is downloading CIFAR-10 into {root} (it holds {path})",
-                  file=sys.stderr, flush=True)
+            print(
+                f"waiting for another process that is downloading CIFAR-10 into {root} (it holds {path})",
+                file=sys.stderr,
+                flush=True,
+            )
         try:
             lock.acquire(timeout=timeout)
         except filelock.Timeout:
-            raise TimeoutError(f"another process has been downloading CIFAR-10 into {root} for more than "
-                               f"{timeout:g} s (it holds {path}); let it finish, or stop it and try again") from None
+            raise TimeoutError(
+                f"another process has been downloading CIFAR-10 into {root} for more than "
+                f"{timeout:g} s (it holds {path}); let it finish, or stop it and try again"
+            ) from None
     try:
         yield
     finally:
@@ -432,8 +455,9 @@ def _download_verified(url, archive: Path, md5: str, *, progress: bool, timeout:
                 except WriteError:
                     raise
                 except (OSError, urllib.error.URLError) as err:
-                    raise ConnectionError(f"the download of {url} broke off ({err}); nothing was kept, try again"
-                                          ) from err
+                    raise ConnectionError(
+                        f"the download of {url} broke off ({err}); nothing was kept, try again"
+                    ) from err
                 finally:
                     if bar is not None:
                         bar.close()
@@ -463,15 +487,21 @@ def _checked_members(tar: tarfile.TarFile, archive: Path) -> list:
         if name.is_absolute() or ".." in name.parts or not (member.isfile() or member.isdir()) or member.issparse():
             raise ValueError(f"{archive} holds an unsafe entry {member.name!r}; refusing to extract")
         if count > CIFAR10_MAX_MEMBERS:
-            raise ValueError(f"{archive} holds more than {CIFAR10_MAX_MEMBERS} entries; the official CIFAR-10 archive "
-                             "holds 9 -- refusing to extract")
+            raise ValueError(
+                f"{archive} holds more than {CIFAR10_MAX_MEMBERS} entries; the official CIFAR-10 archive "
+                "holds 9 -- refusing to extract"
+            )
         if member.size > CIFAR10_MAX_MEMBER_BYTES:
-            raise ValueError(f"{archive}: the entry {member.name!r} is {member.size} bytes, more than any file of the "
-                             f"official CIFAR-10 archive ({CIFAR10_MAX_MEMBER_BYTES} at most) -- refusing to extract")
+            raise ValueError(
+                f"{archive}: the entry {member.name!r} is {member.size} bytes, more than any file of the "
+                f"official CIFAR-10 archive ({CIFAR10_MAX_MEMBER_BYTES} at most) -- refusing to extract"
+            )
         total += member.size
         if total > CIFAR10_MAX_TOTAL_BYTES:
-            raise ValueError(f"{archive} would extract more than {CIFAR10_MAX_TOTAL_BYTES} bytes, more than the "
-                             "official CIFAR-10 archive holds (186 MB) -- refusing to extract")
+            raise ValueError(
+                f"{archive} would extract more than {CIFAR10_MAX_TOTAL_BYTES} bytes, more than the "
+                "official CIFAR-10 archive holds (186 MB) -- refusing to extract"
+            )
         if name.parts and name.parts[0] == CIFAR10_FOLDER:
             members.append(member)
     return members
@@ -488,7 +518,9 @@ def _extract_atomically(archive: Path, root: Path) -> None:
                 else:  # Pythons before 3.11.4: the checks above refused links, devices and escaping names
                     tar.extractall(tmp, members=members)
         except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as err:  # any other OSError: the disk
-            raise ValueError(f"{archive} is not a readable CIFAR-10 archive ({err}); delete it and download again") from err
+            raise ValueError(
+                f"{archive} is not a readable CIFAR-10 archive ({err}); delete it and download again"
+            ) from err
         extracted = tmp / CIFAR10_FOLDER
         missing = [f for f in (*CIFAR10_TRAIN_FILES, CIFAR10_TEST_FILE) if not (extracted / f).is_file()]
         if missing:
@@ -522,11 +554,30 @@ def _extract_atomically(archive: Path, root: Path) -> None:
 # read: a FIFO (which would block forever) or a device is refused.
 
 CIFAR10_BATCH_ROWS = 10000  # images in one official batch file
-CIFAR10_MAX_FILE_BYTES = 64 * 2 ** 20  # an official batch file is 31,035,704 bytes (the test batch 31,035,623)
+CIFAR10_MAX_FILE_BYTES = 64 * 2**20  # an official batch file is 31,035,704 bytes (the test batch 31,035,623)
 
 # The dtypes a batch's arrays may have (pixels uint8, labels any integer).
-_PLAIN_DTYPES = {"u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8", "uint8", "int8", "uint16", "int16", "uint32",
-                 "int32", "uint64", "int64", "b1", "f4", "f8"}
+_PLAIN_DTYPES = {
+    "u1",
+    "i1",
+    "u2",
+    "i2",
+    "u4",
+    "i4",
+    "u8",
+    "i8",
+    "uint8",
+    "int8",
+    "uint16",
+    "int16",
+    "uint32",
+    "int32",
+    "uint64",
+    "int64",
+    "b1",
+    "f4",
+    "f8",
+}
 
 
 class _Call:
@@ -543,8 +594,10 @@ class _NDArrayClass:
     """Stands for ``numpy.ndarray`` in a pickle: passed to ``_reconstruct``, never called."""
 
     def __new__(cls, *args, **kwargs):
-        raise pickle.UnpicklingError("it calls numpy.ndarray(shape, dtype) directly, which allocates memory the file "
-                                     "does not hold; a CIFAR-10 batch builds its arrays from their bytes")
+        raise pickle.UnpicklingError(
+            "it calls numpy.ndarray(shape, dtype) directly, which allocates memory the file "
+            "does not hold; a CIFAR-10 batch builds its arrays from their bytes"
+        )
 
 
 def _recorder(what):
@@ -554,8 +607,10 @@ def _recorder(what):
 def _latin1(text, encoding="latin1"):
     """``_codecs.encode`` as Python 3 pickles ``bytes`` (protocol 2): latin-1 of a string, nothing else."""
     if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
-        raise pickle.UnpicklingError(f"it calls _codecs.encode with {type(text).__name__}, {encoding!r}; a CIFAR-10 "
-                                     "batch only encodes strings as latin1")
+        raise pickle.UnpicklingError(
+            f"it calls _codecs.encode with {type(text).__name__}, {encoding!r}; a CIFAR-10 "
+            "batch only encodes strings as latin1"
+        )
     return text.encode("latin1")
 
 
@@ -572,8 +627,10 @@ _ALLOWED_NAMES = {
     ("__builtin__", "bytes"): _empty_bytes,
     ("numpy", "ndarray"): _NDArrayClass,
     ("numpy", "dtype"): _recorder("dtype"),
-    **{(module, "_reconstruct"): _recorder("reconstruct")
-       for module in ("numpy.core.multiarray", "numpy._core.multiarray")},
+    **{
+        (module, "_reconstruct"): _recorder("reconstruct")
+        for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+    },
     **{(module, "scalar"): _recorder("scalar") for module in ("numpy.core.multiarray", "numpy._core.multiarray")},
     **{(module, "_frombuffer"): _recorder("frombuffer") for module in ("numpy.core.numeric", "numpy._core.numeric")},
 }
@@ -595,8 +652,10 @@ class _BatchUnpickler(pickle.Unpickler):
         if isinstance(text, str):
             self.produced += len(text)  # latin-1: one byte per character (checked before the copy is made)
             if self.produced > self.budget:
-                raise pickle.UnpicklingError(f"its _codecs.encode calls would make more than {self.budget} bytes, "
-                                             "more than the file holds (it re-encodes one string many times)")
+                raise pickle.UnpicklingError(
+                    f"its _codecs.encode calls would make more than {self.budget} bytes, "
+                    "more than the file holds (it re-encodes one string many times)"
+                )
         return _latin1(text, encoding)
 
     def find_class(self, module, name):
@@ -633,8 +692,10 @@ def _load_batch_pickle(path: Path):
     f, size = _open_regular(path)
     with f:
         if size > CIFAR10_MAX_FILE_BYTES:
-            raise pickle.UnpicklingError(f"it is {size} bytes, more than any CIFAR-10 batch file "
-                                         f"({CIFAR10_MAX_FILE_BYTES} at most; the official ones are 31 MB)")
+            raise pickle.UnpicklingError(
+                f"it is {size} bytes, more than any CIFAR-10 batch file "
+                f"({CIFAR10_MAX_FILE_BYTES} at most; the official ones are 31 MB)"
+            )
         return _BatchUnpickler(f, budget=size, encoding="bytes").load()
 
 
@@ -644,8 +705,14 @@ def _dtype(record) -> np.dtype:
     state = record.state if isinstance(record, _Call) else None
     if not isinstance(code, str) or code not in _PLAIN_DTYPES:
         raise ValueError(f"got dtype {code!r}, not a plain number type")
-    if state is not None and not (isinstance(state, tuple) and len(state) >= 5 and state[1] in ("<", ">", "|", "=")
-                                  and state[2] is None and state[3] is None and state[4] is None):
+    if state is not None and not (
+        isinstance(state, tuple)
+        and len(state) >= 5
+        and state[1] in ("<", ">", "|", "=")
+        and state[2] is None
+        and state[3] is None
+        and state[4] is None
+    ):
         raise ValueError("got a dtype with fields or sub-arrays")
     order = state[1] if state is not None and state[1] != "|" else "="
     return np.dtype(code).newbyteorder(order)
@@ -673,8 +740,7 @@ def _as_array(record, *, ndim: int) -> np.ndarray:
         raise ValueError(f"got {type(record).__name__}")
     buffer, dtype, shape, fortran = _array_parts(record)
     dtype = _dtype(dtype)
-    if not (isinstance(shape, tuple) and len(shape) == ndim
-            and all(type(n) is int and n >= 0 for n in shape)):
+    if not (isinstance(shape, tuple) and len(shape) == ndim and all(type(n) is int and n >= 0 for n in shape)):
         raise ValueError(f"got {dtype} array of shape {shape!r}")
     if shape[0] > CIFAR10_BATCH_ROWS:
         raise ValueError(f"got {dtype} array of shape {shape}: more than the {CIFAR10_BATCH_ROWS} rows of a batch")
@@ -694,8 +760,9 @@ def _pixels(value, path: Path) -> np.ndarray:
         if data.dtype != np.uint8:
             raise ValueError(f"got {data.dtype} array of shape {data.shape}")
     except ValueError as err:
-        raise ValueError(f"{path}: 'data' must be a uint8 array of shape (n, {CIFAR10_PIXELS}) with n <= "
-                         f"{CIFAR10_BATCH_ROWS}, {err}") from None
+        raise ValueError(
+            f"{path}: 'data' must be a uint8 array of shape (n, {CIFAR10_PIXELS}) with n <= {CIFAR10_BATCH_ROWS}, {err}"
+        ) from None
     return data
 
 
@@ -776,8 +843,7 @@ def read_cifar10_batch(path) -> tuple[np.ndarray, np.ndarray]:
     try:
         data, labels = _get(record, "data"), _get(record, "labels")
     except KeyError as err:
-        raise ValueError(f"{path} lacks the key {err.args[0]!r} of a CIFAR-10 batch (has {list(record)[:6]})"
-                         ) from None
+        raise ValueError(f"{path} lacks the key {err.args[0]!r} of a CIFAR-10 batch (has {list(record)[:6]})") from None
     pixels = _pixels(data, path)
     return pixels, _labels(labels, path, len(pixels))
 
@@ -814,11 +880,11 @@ def _fill_train_val(folder: Path, X_train: np.ndarray, X_val: np.ndarray) -> np.
             break
         data, labels = read_cifar10_batch(folder / name)
         take = min(len(data), need - filled)
-        labels_all[filled:filled + take] = labels[:take]
+        labels_all[filled : filled + take] = labels[:take]
         first, stop = filled, filled + take  # rows of the 50000 this batch covers
         split = min(max(num_training, first), stop)  # rows before it are train, from it val
-        X_train[first:split, :d] = data[:split - first]
-        X_val[split - num_training:stop - num_training, :d] = data[split - first:take]
+        X_train[first:split, :d] = data[: split - first]
+        X_val[split - num_training : stop - num_training, :d] = data[split - first : take]
         filled = stop
         del data
     if filled < need:
@@ -826,9 +892,21 @@ def _fill_train_val(folder: Path, X_train: np.ndarray, X_val: np.ndarray) -> np.
     return labels_all
 
 
-def load_cifar10(root, *, num_training: int = 49000, num_validation: int = 1000, num_test: int = 1000,
-                 num_dev: int = 500, download: bool = False, url: str = CIFAR10_URL, md5: str = CIFAR10_MD5,
-                 center: bool = True, scale: float | None = None, bias: bool = True, seed: int = 0) -> Splits:
+def load_cifar10(
+    root,
+    *,
+    num_training: int = 49000,
+    num_validation: int = 1000,
+    num_test: int = 1000,
+    num_dev: int = 500,
+    download: bool = False,
+    url: str = CIFAR10_URL,
+    md5: str = CIFAR10_MD5,
+    center: bool = True,
+    scale: float | None = None,
+    bias: bool = True,
+    seed: int = 0,
+) -> Splits:
     """CIFAR-10 from the official ``cifar-10-batches-py`` layout, split the CS231n way.
 
     Train is the first ``num_training`` of the 50000 training images, val the
@@ -879,8 +957,7 @@ def load_cifar10(root, *, num_training: int = 49000, num_validation: int = 1000,
     del test_pixels
 
     # float64 accumulation, reduced in place: no float64 copy of the matrix.
-    mean = (np.mean(X_train[:, :d], axis=0, dtype=np.float64).astype(np.float32) if center
-            else np.zeros(d, np.float32))
+    mean = np.mean(X_train[:, :d], axis=0, dtype=np.float64).astype(np.float32) if center else np.zeros(d, np.float32)
     for X in (X_train, X_val, X_test):
         _center_scale_bias(X, d, mean, scale, bias)
     dev_rows = np.sort(np.random.default_rng(seed).choice(num_training, num_dev, replace=False))
@@ -900,8 +977,16 @@ def load_cifar10(root, *, num_training: int = 49000, num_validation: int = 1000,
 # ---------------------------------------------------------------------------
 
 
-def synthetic_problem(seed: int = 0, num_examples: int = 200, dim: int = 5, num_classes: int = 3, *,
-                      spread: float = 0.5, bias: bool = True, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_problem(
+    seed: int = 0,
+    num_examples: int = 200,
+    dim: int = 5,
+    num_classes: int = 3,
+    *,
+    spread: float = 0.5,
+    bias: bool = True,
+    dtype=np.float32,
+) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian blobs, one per class: ``(X (N, dim + bias), y (N,) int32)``.
 
     The class centres lie at distance about 3 from each other; with a small
@@ -914,8 +999,11 @@ def synthetic_problem(seed: int = 0, num_examples: int = 200, dim: int = 5, num_
 
     limits.check_int32(num_examples, "num_examples")
     # float64 draws, their noise, the stacked bias column and the cast: about four (N, D + 1) arrays at once.
-    limits.check_memory(4 * limits.nbytes((num_examples, dim + 1), 8) + limits.nbytes((num_classes, dim), 8),
-                        f"a synthetic problem of {num_examples} x {dim}", hint="use fewer examples or dimensions")
+    limits.check_memory(
+        4 * limits.nbytes((num_examples, dim + 1), 8) + limits.nbytes((num_classes, dim), 8),
+        f"a synthetic problem of {num_examples} x {dim}",
+        hint="use fewer examples or dimensions",
+    )
     rng = np.random.default_rng(seed)
     centres = 3.0 * rng.standard_normal((num_classes, dim))
     y = np.arange(num_examples) % num_classes
@@ -951,7 +1039,9 @@ def load_data(name: str, data_dir=None, *, download: bool = False, **kwargs) -> 
     if name == "cifar10":
         data_dir = data_dir if data_dir is not None else os.environ.get("JAXOPT_COURSE_CIFAR10") or None
         if data_dir is None:
-            raise ValueError("data_dir must name the folder that holds cifar-10-batches-py/ (on the command line: "
-                             "--data cifar10 needs --data-dir DIR, or set $JAXOPT_COURSE_CIFAR10)")
+            raise ValueError(
+                "data_dir must name the folder that holds cifar-10-batches-py/ (on the command line: "
+                "--data cifar10 needs --data-dir DIR, or set $JAXOPT_COURSE_CIFAR10)"
+            )
         return load_cifar10(data_dir, download=download, **kwargs)
     raise ValueError(f"data must be one of {list(DATASETS)}, got {name!r}")

@@ -243,8 +243,16 @@ def read_stored_npz(path, names) -> dict:
 
     path = Path(path)
     wanted = {f"{name}.npy": name for name in names}
-    errors = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, KeyError, NotImplementedError,
-              RuntimeError, zlib.error)
+    errors = (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        EOFError,
+        ValueError,
+        KeyError,
+        NotImplementedError,
+        RuntimeError,
+        zlib.error,
+    )
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read forever
@@ -262,28 +270,40 @@ def read_stored_npz(path, names) -> dict:
         if found != sorted(wanted):
             raise UnreadableNpz(f"{path} holds the members {found[:8]}, expected {sorted(wanted)}")
         for info in infos:
-            if (info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1 or info.file_size != info.compress_size
-                    or info.header_offset + info.compress_size > size):
-                raise UnreadableNpz(f"{path}: its member {info.filename} is compressed, encrypted or larger than the "
-                                    "file (this project writes them uncompressed)")
+            if (
+                info.compress_type != zipfile.ZIP_STORED
+                or info.flag_bits & 0x1
+                or info.file_size != info.compress_size
+                or info.header_offset + info.compress_size > size
+            ):
+                raise UnreadableNpz(
+                    f"{path}: its member {info.filename} is compressed, encrypted or larger than the "
+                    "file (this project writes them uncompressed)"
+                )
             try:
                 with archive.open(info) as f:
                     version = np.lib.format.read_magic(f)
                     if version not in ((1, 0), (2, 0)):
                         raise ValueError(f"npy format version {version}")
-                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                            else np.lib.format.read_array_header_2_0)
+                    read = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
                     shape, fortran, dtype = read(f)
                     declared = math.prod(shape) * dtype.itemsize
                     if dtype.hasobject or f.tell() + declared != info.file_size:
-                        raise ValueError(f"it declares {dtype} of shape {shape} ({declared} bytes), the file holds "
-                                         f"{info.file_size - f.tell()}")
+                        raise ValueError(
+                            f"it declares {dtype} of shape {shape} ({declared} bytes), the file holds "
+                            f"{info.file_size - f.tell()}"
+                        )
                     array = np.empty(shape, dtype, order="F" if fortran else "C")
                     got = f.readinto(memoryview(array.reshape(-1, order="A").view(np.uint8))) if declared else 0
                     if got != declared:
                         raise ValueError("it is cut short")
             except (OSError, *errors) as err:
-                raise UnreadableNpz(f"{path}: its member {info.filename} is not a readable .npy "
-                                    f"({type(err).__name__}: {err})") from None
+                raise UnreadableNpz(
+                    f"{path}: its member {info.filename} is not a readable .npy ({type(err).__name__}: {err})"
+                ) from None
             out[wanted[info.filename]] = array
     return out

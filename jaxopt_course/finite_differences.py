@@ -66,7 +66,8 @@ def _differences_along(loss_P, w_P, indices_K, h, method, chunk_size):
         loss_plus_K = lax.map(lambda k: loss_moved(k, h), indices_K, batch_size=chunk_size)
         return (loss_plus_K - loss_P(w_P)) / h
     loss_plus_K, loss_minus_K = lax.map(
-        lambda k: (loss_moved(k, h), loss_moved(k, -h)), indices_K, batch_size=chunk_size)
+        lambda k: (loss_moved(k, h), loss_moved(k, -h)), indices_K, batch_size=chunk_size
+    )
     return (loss_plus_K - loss_minus_K) / (2 * h)
 
 
@@ -220,8 +221,7 @@ def _numerical_gradient_linear(loss, W_CxD, X_NxD, y_N, reg, margin, h, method, 
         # L(W) by the same formula (a move by 0), so both terms round alike.
         grad_P = (loss_plus - loss_moved(0, 0.0)) / h
     else:
-        loss_plus, loss_minus = lax.map(
-            lambda k: (loss_moved(k, h), loss_moved(k, -h)), indices, batch_size=chunk_size)
+        loss_plus, loss_minus = lax.map(lambda k: (loss_moved(k, h), loss_moved(k, -h)), indices, batch_size=chunk_size)
         grad_P = (loss_plus - loss_minus) / (2 * h)
     return grad_P.reshape(num_classes, dim)
 
@@ -231,8 +231,10 @@ _numerical_gradient_linear_jit = jax.jit(_numerical_gradient_linear, static_argn
 
 def _check_linear_loss(loss) -> None:
     if not (isinstance(loss, str) and loss in PER_EXAMPLE_FROM_SCORES) and not callable(loss):
-        raise ValueError(f"loss must be one of {sorted(PER_EXAMPLE_FROM_SCORES)} or a per-example "
-                         f"function fn(scores_NxC, y_N) -> (N,), got {loss!r}")
+        raise ValueError(
+            f"loss must be one of {sorted(PER_EXAMPLE_FROM_SCORES)} or a per-example "
+            f"function fn(scores_NxC, y_N) -> (N,), got {loss!r}"
+        )
 
 
 def _check_per_example_shape(loss, W, X, y) -> None:
@@ -240,12 +242,14 @@ def _check_per_example_shape(loss, W, X, y) -> None:
     n, c = X.shape[0], W.shape[0]
     out = jax.eval_shape(loss, jax.ShapeDtypeStruct((n, c), jnp.result_type(W, X)), y)
     if getattr(out, "shape", None) != (n,):
-        raise ValueError(f"loss must return one loss per example, shape ({n},), "
-                         f"got {getattr(out, 'shape', type(out).__name__)}")
+        raise ValueError(
+            f"loss must return one loss per example, shape ({n},), got {getattr(out, 'shape', type(out).__name__)}"
+        )
 
 
-def numerical_gradient_linear(loss, W, X, y, reg=0.0, margin=1.0, h=1e-4, method="forward",
-                              chunk_size=DEFAULT_LINEAR_CHUNK_SIZE):
+def numerical_gradient_linear(
+    loss, W, X, y, reg=0.0, margin=1.0, h=1e-4, method="forward", chunk_size=DEFAULT_LINEAR_CHUNK_SIZE
+):
     """The numerical gradient of a linear classifier's loss, without a matrix product per weight.
 
     Exactly the finite differences of :func:`numerical_gradient` applied to

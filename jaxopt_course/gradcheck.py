@@ -108,10 +108,25 @@ from .finite_differences import (
 )
 
 __all__ = [
-    "DEFAULT_CHUNK_SIZE", "DEFAULT_LINEAR_CHUNK_SIZE", "METHODS", "PER_EXAMPLE_FROM_SCORES", "STUDY_METHODS",
-    "ERROR_BOUND_FACTOR", "RELATIVE_ERROR_DEFINITION", "RESOLUTION_LIMIT", "VERDICTS", "VERDICT_THRESHOLDS", "GradCheckReport", "check_gradient",
-    "complex_step_gradient", "numerical_gradient", "numerical_gradient_linear", "relative_error",
-    "step_size_study", "svm_kink_crossings", "verdict_of",
+    "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_LINEAR_CHUNK_SIZE",
+    "METHODS",
+    "PER_EXAMPLE_FROM_SCORES",
+    "STUDY_METHODS",
+    "ERROR_BOUND_FACTOR",
+    "RELATIVE_ERROR_DEFINITION",
+    "RESOLUTION_LIMIT",
+    "VERDICTS",
+    "VERDICT_THRESHOLDS",
+    "GradCheckReport",
+    "check_gradient",
+    "complex_step_gradient",
+    "numerical_gradient",
+    "numerical_gradient_linear",
+    "relative_error",
+    "step_size_study",
+    "svm_kink_crossings",
+    "verdict_of",
 ]
 
 #: How this package measures the mismatch (the CS231n notes' definition).
@@ -131,10 +146,9 @@ _VERDICT_WORDS = {
     "inconclusive": "INCONCLUSIVE",
 }
 _SCALE = {
-    False: "CS231n, objective with kinks: > 1e-2 probably wrong, 1e-4..1e-2 uncomfortable, 1e-7..1e-4 ok, "
-           "<= 1e-7 good",
+    False: "CS231n, objective with kinks: > 1e-2 probably wrong, 1e-4..1e-2 uncomfortable, 1e-7..1e-4 ok, <= 1e-7 good",
     True: "CS231n, smooth objective: > 1e-2 probably wrong, 1e-7..1e-2 uncomfortable (1e-7..1e-4 is ok only "
-          "with kinks), <= 1e-7 good",
+    "with kinks), <= 1e-7 good",
 }
 #: The check's own error at a coordinate is taken as this many times its estimate (round-off + truncation).
 ERROR_BOUND_FACTOR = 4.0
@@ -286,18 +300,24 @@ def svm_kink_crossings(W, X, y, h=1e-4, margin=1.0):
 def _roundoff_hint(dtype: str, loss_value: float, h: float, roundoff: float, num_zero: int, verdict: str) -> str:
     """Why a mismatch no larger than round-off is no sign of a bug, and how to shrink it."""
     zeros = f"; {num_zero} numerical slope(s) came out exactly 0" if num_zero else ""
-    text = (f"the mismatch is no larger than {dtype} round-off: f(W) = {loss_value:.3g} is known only to about "
-            f"eps*|f| = {float(np.finfo(dtype).eps) * abs(loss_value):.1e}, so a difference over h = {h:g} "
-            f"resolves slopes only to about eps*|f|/h = {roundoff:.1e}{zeros}")
+    text = (
+        f"the mismatch is no larger than {dtype} round-off: f(W) = {loss_value:.3g} is known only to about "
+        f"eps*|f| = {float(np.finfo(dtype).eps) * abs(loss_value):.1e}, so a difference over h = {h:g} "
+        f"resolves slopes only to about eps*|f|/h = {roundoff:.1e}{zeros}"
+    )
     if verdict in ("wrong", "uncomfortable", "inconclusive"):
         text += ", so this check cannot tell a right gradient from one slightly wrong"
     if dtype == "float32":
-        return text + (". Check in float64 (with jax.enable_x64(True); on the command line --dtype float64), or "
-                       "take a larger step in float32 (h ~ 1e-2..1e-3: round-off shrinks as 1/h while the "
-                       "truncation error of central differences grows as h^2, and the piecewise-linear SVM "
-                       "has none until a step crosses a kink).")
-    return text + (". A larger step lowers it (round-off shrinks as 1/h; the truncation error of central "
-                   "differences grows as h^2, and the piecewise-linear SVM has none until a step crosses a kink).")
+        return text + (
+            ". Check in float64 (with jax.enable_x64(True); on the command line --dtype float64), or "
+            "take a larger step in float32 (h ~ 1e-2..1e-3: round-off shrinks as 1/h while the "
+            "truncation error of central differences grows as h^2, and the piecewise-linear SVM "
+            "has none until a step crosses a kink)."
+        )
+    return text + (
+        ". A larger step lowers it (round-off shrinks as 1/h; the truncation error of central "
+        "differences grows as h^2, and the piecewise-linear SVM has none until a step crosses a kink)."
+    )
 
 
 def _finite_or_zero(value: float) -> float:
@@ -363,8 +383,7 @@ class GradCheckReport:
     @property
     def max_relative_error_sum(self) -> float:
         """The max of CS231n's assignment-code relative error ``|a - b| / (|a| + |b|)`` (at most ours)."""
-        return float(np.max(_relative_error_sum(self.numerical.astype(np.float64),
-                                                self.analytic.astype(np.float64))))
+        return float(np.max(_relative_error_sum(self.numerical.astype(np.float64), self.analytic.astype(np.float64))))
 
     @property
     def relative_error_definition(self) -> str:
@@ -413,12 +432,15 @@ class GradCheckReport:
 
     @property
     def truncation_errors(self) -> np.ndarray:
-        """``(K,)`` the truncation estimate ``|D(h) - D(2h)| / (2^p - 1)``, ``p`` the formula's order (0s without ``2h``)."""
+        """``(K,)`` the truncation estimate ``|D(h) - D(2h)| / (2^p - 1)``, ``p`` the formula's order.
+
+        All 0s when the check ran without ``2h``.
+        """
         if self.numerical_2h is None:
             return np.zeros(self.num_checked)
         order = 2 if self.method == "central" else 1
         with np.errstate(invalid="ignore"):
-            return np.abs(self.numerical.astype(np.float64) - self.numerical_2h.astype(np.float64)) / (2 ** order - 1)
+            return np.abs(self.numerical.astype(np.float64) - self.numerical_2h.astype(np.float64)) / (2**order - 1)
 
     @property
     def error_bounds(self) -> np.ndarray:
@@ -444,8 +466,9 @@ class GradCheckReport:
     def excess_relative_errors(self) -> np.ndarray:
         """``(K,)`` the mismatch beyond the check's own error, ``max(0, |a - b| - e) / max(|a|, |b|)``."""
         scale = self._scales
-        excess = np.maximum(0.0, np.abs(self.numerical.astype(np.float64) - self.analytic.astype(np.float64))
-                            - self.error_bounds)
+        excess = np.maximum(
+            0.0, np.abs(self.numerical.astype(np.float64) - self.analytic.astype(np.float64)) - self.error_bounds
+        )
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(scale > 0, excess / np.where(scale > 0, scale, 1.0), 0.0)
 
@@ -528,43 +551,57 @@ class GradCheckReport:
         if verdict == "good":
             return None
         if self.num_nonfinite_analytic:
-            return (f"the analytic gradient is NaN or Inf at {self.num_nonfinite_analytic} coordinate(s) where the "
-                    "finite difference is finite: the gradient code overflows or divides by zero (a softmax "
-                    "without the max shift, a log of 0) where the loss itself is fine")
+            return (
+                f"the analytic gradient is NaN or Inf at {self.num_nonfinite_analytic} coordinate(s) where the "
+                "finite difference is finite: the gradient code overflows or divides by zero (a softmax "
+                "without the max shift, a log of 0) where the loss itself is fine"
+            )
         if verdict == "ok":
-            return ("acceptable for an objective with kinks: near a bend a finite difference may straddle it and "
-                    "disagree with the subgradient without any bug")
+            return (
+                "acceptable for an objective with kinks: near a bend a finite difference may straddle it and "
+                "disagree with the subgradient without any bug"
+            )
         if verdict in ("wrong", "uncomfortable"):
             readable = self._readable
             worst = int(np.argmax(self.excess_relative_errors[readable]))
             worst_abs = float(np.abs(self.numerical - self.analytic)[readable][worst])
             bound = float(self.error_bounds[readable][worst])
-            text = (f"the mismatch ({worst_abs:.1e} at worst) is beyond this check's own error at that coordinate "
-                    f"({bound:.1e}: {ERROR_BOUND_FACTOR:g} x (round-off eps*|f|/h + the truncation estimate "
-                    "|D(h) - D(2h)| / (2^p - 1))), so the finite differences do not explain it: most likely the "
-                    "gradient is wrong (a factor, a missing term, a transposed index)")
+            text = (
+                f"the mismatch ({worst_abs:.1e} at worst) is beyond this check's own error at that coordinate "
+                f"({bound:.1e}: {ERROR_BOUND_FACTOR:g} x (round-off eps*|f|/h + the truncation estimate "
+                "|D(h) - D(2h)| / (2^p - 1))), so the finite differences do not explain it: most likely the "
+                "gradient is wrong (a factor, a missing term, a transposed index)"
+            )
             if self.smooth:
-                text += ("; if f has kinks, declare them (kinks=svm_kink_crossings(...), or smooth=False), where "
-                         "1e-7..1e-4 is acceptable")
+                text += (
+                    "; if f has kinks, declare them (kinks=svm_kink_crossings(...), or smooth=False), where "
+                    "1e-7..1e-4 is acceptable"
+                )
             return text
         if self.num_nonfinite_numerical:
-            return (f"{self.num_nonfinite_numerical} numerical slope(s) are NaN or Inf: f is not finite at W + h e_k "
-                    "or W - h e_k (an overflow, a log of 0, a step out of f's domain), so those coordinates say "
-                    "nothing about the gradient. Evaluate f there, or take a smaller h")
+            return (
+                f"{self.num_nonfinite_numerical} numerical slope(s) are NaN or Inf: f is not finite at W + h e_k "
+                "or W - h e_k (an overflow, a log of 0, a step out of f's domain), so those coordinates say "
+                "nothing about the gradient. Evaluate f there, or take a smaller h"
+            )
         zeros = int(np.sum((self.numerical == 0) & (self.analytic != 0) & self._away_from_kinks))
         truncation = self.truncation_errors[self._away_from_kinks]
         if np.median(truncation) <= _finite_or_zero(self.roundoff_error):
             return _roundoff_hint(self.dtype, self.loss_value, self.h, self.roundoff_error, zeros, verdict)
-        return ("the steps h and 2h disagree by more than 1e-7 of the slopes (a large truncation error, or kinks "
-                "the steps straddle), so this check cannot vouch for a right gradient. Take a smaller h (central "
-                "differences: the truncation error falls as h^2), or check where the slopes are larger")
+        return (
+            "the steps h and 2h disagree by more than 1e-7 of the slopes (a large truncation error, or kinks "
+            "the steps straddle), so this check cannot vouch for a right gradient. Take a smaller h (central "
+            "differences: the truncation error falls as h^2), or check where the slopes are larger"
+        )
 
     def verdict_line(self) -> str:
         """The verdict in one line: the word, the numbers it read (over which coordinates), and CS231n's scale."""
         scale = _SCALE[self.smooth]
         if self.num_nonfinite_analytic:
-            return (f"verdict: PROBABLY WRONG -- the analytic gradient is NaN or Inf at "
-                    f"{self.num_nonfinite_analytic} coordinate(s) ({scale})")
+            return (
+                f"verdict: PROBABLY WRONG -- the analytic gradient is NaN or Inf at "
+                f"{self.num_nonfinite_analytic} coordinate(s) ({scale})"
+            )
         left_out = []
         if self.num_kinks and np.any(~self.kinks):
             left_out.append(f"{self.num_kinks} near kinks")
@@ -576,10 +613,16 @@ class GradCheckReport:
         if unresolved > 0:
             left_out.append(f"{unresolved} that resolve less than {RESOLUTION_LIMIT:g}")
         where = f"; not judged: {', '.join(left_out)}" if left_out else ""
-        mismatch = ("no coordinate to read" if np.isnan(self.verdict_error)
-                    else f"largest mismatch beyond the check's own error {self.verdict_error:.2e}")
-        resolution = ("no coordinate resolves 1e-3" if np.isnan(self.resolution)
-                      else f"the check resolves {self.resolution:.1e} (median over {self.num_judged} coordinates)")
+        mismatch = (
+            "no coordinate to read"
+            if np.isnan(self.verdict_error)
+            else f"largest mismatch beyond the check's own error {self.verdict_error:.2e}"
+        )
+        resolution = (
+            "no coordinate resolves 1e-3"
+            if np.isnan(self.resolution)
+            else f"the check resolves {self.resolution:.1e} (median over {self.num_judged} coordinates)"
+        )
         return f"verdict: {_VERDICT_WORDS[self.verdict]} -- {mismatch}, {resolution}{where} ({scale})"
 
     # -- display ---------------------------------------------------------------
@@ -611,6 +654,7 @@ class GradCheckReport:
 
     def to_dict(self) -> dict:
         """The summary and the verdict as plain Python values (JSON-ready; ``NaN`` and ``inf`` become ``None``)."""
+
         def clean(v):
             return None if isinstance(v, float) and not np.isfinite(v) else v
 
@@ -647,26 +691,34 @@ class GradCheckReport:
             "verdict_line": self.verdict_line(),
             "hint": self.hint,
             "thresholds": dict(VERDICT_THRESHOLDS),
-            "worst": [dict({k: clean(v) for k, v in row.items()},
-                           coordinate=list(row["coordinate"]) if isinstance(row["coordinate"], tuple)
-                           else row["coordinate"]) for row in self.worst],
+            "worst": [
+                dict(
+                    {k: clean(v) for k, v in row.items()},
+                    coordinate=list(row["coordinate"]) if isinstance(row["coordinate"], tuple) else row["coordinate"],
+                )
+                for row in self.worst
+            ],
         }
 
     def _table_rows(self) -> list[str]:
-        lines = [f"  worst {min(self.num_worst, self.num_checked)} coordinate(s):",
-                 f"    {'coordinate':>14} {'numerical':>14} {'analytic':>14} {'abs error':>10} "
-                 f"{'rel error':>10} {'resolves':>10}  kink"]
+        lines = [
+            f"  worst {min(self.num_worst, self.num_checked)} coordinate(s):",
+            f"    {'coordinate':>14} {'numerical':>14} {'analytic':>14} {'abs error':>10} "
+            f"{'rel error':>10} {'resolves':>10}  kink",
+        ]
         for row in self.worst:
             lines.append(
                 f"    {str(row['coordinate']):>14} {row['numerical']:>14.6e} {row['analytic']:>14.6e} "
                 f"{row['abs_error']:>10.2e} {row['relative_error']:>10.2e} {row['resolution']:>10.1e}"
-                f"  {'yes' if row['kink'] else ''}")
+                f"  {'yes' if row['kink'] else ''}"
+            )
         return lines
 
     def table(self) -> str:
         """The report as readable lines of text: summary, worst coordinates, verdict, hint."""
-        checked = ("all" if self.num_checked == self.num_params else f"{self.num_checked} random") + \
-            f" of {self.num_params} coordinates"
+        checked = (
+            "all" if self.num_checked == self.num_params else f"{self.num_checked} random"
+        ) + f" of {self.num_params} coordinates"
         kind = "smooth objective" if self.smooth else "objective with kinks"
         lines = [
             f"gradient check: {self.method} differences, h={self.h:.0e}, {self.dtype}, {checked}, {kind}",
@@ -681,7 +733,8 @@ class GradCheckReport:
                 f"   mean {self.mean_relative_error_away_from_kinks:.2e}"
                 f"   ({self.num_kinks} coordinate(s) whose step may cross a kink of the hinge max(0, .): "
                 "there a finite difference straddles the bend and may disagree with the subgradient, "
-                "legitimately)")
+                "legitimately)"
+            )
         lines += self._table_rows()
         lines.append("  " + self.verdict_line())
         if self.hint:
@@ -697,8 +750,9 @@ def _as_key(key):
         return jax.random.key(0)
     if isinstance(key, numbers.Integral) and not isinstance(key, bool):
         return jax.random.key(int(key))
-    if isinstance(key, jax.Array) and (jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-                                        or (key.dtype == jnp.uint32 and key.shape == (2,))):
+    if isinstance(key, jax.Array) and (
+        jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or (key.dtype == jnp.uint32 and key.shape == (2,))
+    ):
         return key
     raise TypeError(f"key must be a jax.random key or an integer seed, got {key!r}")
 
@@ -708,7 +762,7 @@ def _flat_like(tree, W, name: str):
     struct_w, struct_t = jax.tree_util.tree_structure(W), jax.tree_util.tree_structure(tree)
     if struct_w != struct_t:
         raise ValueError(f"{name} must have the structure of W ({struct_w}), got {struct_t}")
-    for leaf_w, leaf_t in zip(jax.tree_util.tree_leaves(W), jax.tree_util.tree_leaves(tree)):
+    for leaf_w, leaf_t in zip(jax.tree_util.tree_leaves(W), jax.tree_util.tree_leaves(tree), strict=True):
         if np.shape(leaf_w) != np.shape(leaf_t):
             raise ValueError(f"{name} must have W's shape {np.shape(leaf_w)}, got shape {np.shape(leaf_t)}")
     return ravel_pytree(tree)[0]
@@ -728,8 +782,19 @@ def _check_gradient_arguments(f, W, num_checks, h, method, chunk_size, num_worst
     return num_params
 
 
-def check_gradient(f, W, analytic_grad=None, num_checks=None, h=1e-4, method="central", key=None,
-                   kinks=None, chunk_size=DEFAULT_CHUNK_SIZE, num_worst=5, smooth=None) -> GradCheckReport:
+def check_gradient(
+    f,
+    W,
+    analytic_grad=None,
+    num_checks=None,
+    h=1e-4,
+    method="central",
+    key=None,
+    kinks=None,
+    chunk_size=DEFAULT_CHUNK_SIZE,
+    num_worst=5,
+    smooth=None,
+) -> GradCheckReport:
     """Compare an analytic gradient with finite differences, coordinate by coordinate, and judge it.
 
     For each checked weight ``k``: the numerical slope (see
@@ -803,8 +868,9 @@ def check_gradient(f, W, analytic_grad=None, num_checks=None, h=1e-4, method="ce
     else:
         _checks.check_params(analytic_grad, "analytic_grad")
         analytic_P = _flat_like(analytic_grad, W, "analytic_grad")
-    kinks_P = (np.zeros(num_params, dtype=bool) if kinks is None
-               else np.asarray(_flat_like(kinks, W, "kinks")).astype(bool))
+    kinks_P = (
+        np.zeros(num_params, dtype=bool) if kinks is None else np.asarray(_flat_like(kinks, W, "kinks")).astype(bool)
+    )
     if num_checks is None or num_checks == num_params:
         indices = jnp.arange(num_params)
     else:
@@ -816,11 +882,19 @@ def check_gradient(f, W, analytic_grad=None, num_checks=None, h=1e-4, method="ce
     indices_np = np.asarray(indices)
     is_one_array = jax.tree_util.treedef_is_leaf(jax.tree_util.tree_structure(W))
     return GradCheckReport(
-        method=method, h=float(h), dtype=str(w_P.dtype), num_params=num_params,
-        num_checked=int(indices_np.size), indices=indices_np,
+        method=method,
+        h=float(h),
+        dtype=str(w_P.dtype),
+        num_params=num_params,
+        num_checked=int(indices_np.size),
+        indices=indices_np,
         shape=tuple(np.shape(jax.tree_util.tree_leaves(W)[0])) if is_one_array else None,
-        numerical=np.asarray(numerical_K), analytic=np.asarray(analytic_K),
+        numerical=np.asarray(numerical_K),
+        analytic=np.asarray(analytic_K),
         relative_errors=np.asarray(_relative_error(numerical_K, analytic_K.astype(numerical_K.dtype))),
-        kinks=kinks_P[indices_np], num_worst=int(num_worst), loss_value=float(f(W)),
-        numerical_2h=np.asarray(numerical_2h_K), smooth=(kinks is None) if smooth is None else smooth,
+        kinks=kinks_P[indices_np],
+        num_worst=int(num_worst),
+        loss_value=float(f(W)),
+        numerical_2h=np.asarray(numerical_2h_K),
+        smooth=(kinks is None) if smooth is None else smooth,
     )

@@ -147,18 +147,23 @@ def _check_no_overflow(value, what: str, W, X, reg=0.0):
     largest = float(np.max(np.abs(scores64)))
     sizes = f"(max |W| = {np.max(np.abs(W64)):.3g}, max |X| = {np.max(np.abs(X64)):.3g})"
     if not largest <= big:
-        cause = (f"the scores X @ W.T overflow {dtype}: the largest |score| is {largest:.3g} > {big:.3g} {sizes}")
+        cause = f"the scores X @ W.T overflow {dtype}: the largest |score| is {largest:.3g} > {big:.3g} {sizes}"
     elif float(np.ptp(scores64, axis=1).max()) > big:
-        cause = (f"the score differences s_j - s_y overflow {dtype}: scores span "
-                 f"{float(np.ptp(scores64, axis=1).max()):.3g} > {big:.3g} within one example {sizes}")
+        cause = (
+            f"the score differences s_j - s_y overflow {dtype}: scores span "
+            f"{float(np.ptp(scores64, axis=1).max()):.3g} > {big:.3g} within one example {sizes}"
+        )
     elif float(np.max(reg)) * float(np.sum(W64 * W64)) > big:
-        cause = (f"the penalty reg * sum(W**2) = {float(np.max(reg)) * float(np.sum(W64 * W64)):.3g} overflows {dtype} "
-                 f"(max |W| = {np.max(np.abs(W64)):.3g})")
+        cause = (
+            f"the penalty reg * sum(W**2) = {float(np.max(reg)) * float(np.sum(W64 * W64)):.3g} overflows {dtype} "
+            f"(max |W| = {np.max(np.abs(W64)):.3g})"
+        )
     else:
         cause = f"a sum of its terms (over classes or examples) overflows {dtype} (largest |score| {largest:.3g})"
     raise ValueError(
         f"{what} is not finite for the finite W and X given: {cause}. Scale W or X down "
-        "(CS231n starts from W = 1e-4 * randn) or compute in float64 (with jax.enable_x64(True))")
+        "(CS231n starts from W = 1e-4 * randn) or compute in float64 (with jax.enable_x64(True))"
+    )
 
 
 # ---------------------------------------------------------------------------

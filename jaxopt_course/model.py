@@ -13,7 +13,6 @@ import jax.numpy as jnp
 
 from . import _checks
 
-
 # ---------------------------------------------------------------------------
 # The pure cores: the formulas, no validation (safe under jit, grad, vmap and
 # scan). Every other module that needs scores calls scores_core: this is the

@@ -88,8 +88,7 @@ def _running_best(losses):
 
 def _as_grids(grid):
     """A single 1-D grid -> ``[grid]``; a sequence of 1-D grids -> a list of them."""
-    is_product = isinstance(grid, (list, tuple)) and len(grid) > 0 and all(
-        np.ndim(g) == 1 for g in grid)
+    is_product = isinstance(grid, (list, tuple)) and len(grid) > 0 and all(np.ndim(g) == 1 for g in grid)
     grids = list(grid) if is_product else [grid]
     out = []
     for i, g in enumerate(grids):
@@ -98,7 +97,8 @@ def _as_grids(grid):
         if arr.ndim != 1:
             raise ValueError(
                 f"{name} must be a 1-D array of candidate values (or a list of such arrays), "
-                f"got shape {tuple(arr.shape)}")
+                f"got shape {tuple(arr.shape)}"
+            )
         if arr.shape[0] == 0:
             raise ValueError(f"{name} must hold at least one value, got an empty grid")
         if not (jnp.issubdtype(arr.dtype, jnp.floating) or jnp.issubdtype(arr.dtype, jnp.integer)):
@@ -148,8 +148,11 @@ def grid_search(f, grid, *, chunk_size: int | None = None) -> SearchResult:
     count = limits.check_int32(math.prod(shape), "the number of grid points")
     if chunk_size is not None:
         chunk_size = min(_checks.check_int(chunk_size, "chunk_size"), count)
-    limits.check_memory(limits.grid_search_bytes(count, len(grids), chunk_size, grids[0].dtype.itemsize),
-                        f"an exhaustive search over {count} grid points", hint="use fewer points or a chunk_size")
+    limits.check_memory(
+        limits.grid_search_bytes(count, len(grids), chunk_size, grids[0].dtype.itemsize),
+        f"an exhaustive search over {count} grid points",
+        hint="use fewer points or a chunk_size",
+    )
     points = [p.ravel() for p in jnp.meshgrid(*grids, indexing="ij")]
     losses = jax.lax.map(lambda xs: f(*xs), tuple(points), batch_size=chunk_size)
     _check_scalar_losses(losses, count, "f")
@@ -158,8 +161,7 @@ def grid_search(f, grid, *, chunk_size: int | None = None) -> SearchResult:
         params = jnp.stack([p[best] for p in points])
     else:
         params = points[0][best]
-    return SearchResult(params=params, loss=losses[best], history=_running_best(losses),
-                        losses=losses.reshape(shape))
+    return SearchResult(params=params, loss=losses[best], history=_running_best(losses), losses=losses.reshape(shape))
 
 
 # ---------------------------------------------------------------------------
@@ -178,8 +180,9 @@ def _check_shape(shape) -> tuple:
         raise ValueError(f"shape must be a tuple of positive integers such as (10, 3073), got {shape!r}") from None
 
 
-def random_search(loss_fn, key, shape, trials: int = 100, scale: float = 1e-4, *,
-                  chunk_size: int = 50, dtype=jnp.float32) -> SearchResult:
+def random_search(
+    loss_fn, key, shape, trials: int = 100, scale: float = 1e-4, *, chunk_size: int = 50, dtype=jnp.float32
+) -> SearchResult:
     """Random search: draw ``trials`` random ``W``, keep the one with the lowest loss.
 
     The lecture's loop, trial ``t = 0 .. trials - 1``::
@@ -223,10 +226,11 @@ def random_search(loss_fn, key, shape, trials: int = 100, scale: float = 1e-4, *
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"dtype must be a floating dtype, got {dtype}")
     _checks.check_representable(scale, "scale", _checks.compute_dtype(dtype))
-    limits.check_memory(limits.random_search_bytes(trials, math.prod(shape), chunk_size,
-                                                   _checks.compute_dtype(dtype).itemsize),
-                        f"a random search of {trials} trials of W {shape}", hint="use fewer trials or a smaller "
-                        "chunk_size")
+    limits.check_memory(
+        limits.random_search_bytes(trials, math.prod(shape), chunk_size, _checks.compute_dtype(dtype).itemsize),
+        f"a random search of {trials} trials of W {shape}",
+        hint="use fewer trials or a smaller chunk_size",
+    )
 
     def draw(t):
         return scale * jax.random.normal(jax.random.fold_in(key, t), shape, dtype)
@@ -281,8 +285,11 @@ def random_local_search(loss_fn, key, W0, steps: int = 1000, step_size: float = 
     steps = limits.check_int32(steps, "steps")
     _checks.check_positive(step_size, "step_size")
     _checks.check_representable(step_size, "step_size", _checks.compute_dtype(jnp.result_type(W0)))
-    limits.check_memory(3 * steps * _checks.compute_dtype(jnp.result_type(W0)).itemsize,
-                        f"a random local search of {steps} steps", hint="use fewer steps")
+    limits.check_memory(
+        3 * steps * _checks.compute_dtype(jnp.result_type(W0)).itemsize,
+        f"a random local search of {steps} steps",
+        hint="use fewer steps",
+    )
     W0 = jnp.asarray(W0)
     out = jax.eval_shape(loss_fn, W0)
     if getattr(out, "shape", None) != ():

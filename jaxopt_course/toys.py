@@ -162,8 +162,11 @@ def gradient_descent_1d(f, temperature, step_size: float = 5.0, steps: int = 500
     """
     if not callable(f):
         raise TypeError(f"f must be a function of one number, got {type(f).__name__}")
-    if isinstance(temperature, bool) or not isinstance(temperature, (numbers.Real, jax.Array)) \
-            or jnp.ndim(temperature) != 0:
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (numbers.Real, jax.Array))
+        or jnp.ndim(temperature) != 0
+    ):
         raise TypeError(f"temperature must be a real scalar, got {temperature!r}")
     _checks.check_finite(temperature, "temperature")
     _checks.check_positive(step_size, "step_size")
@@ -172,13 +175,16 @@ def gradient_descent_1d(f, temperature, step_size: float = 5.0, steps: int = 500
     dtype = jnp.result_type(float)
     _checks.check_representable(step_size, "step_size", dtype)
     _checks.check_representable(temperature, "temperature", dtype)
-    limits.check_memory(2 * (steps + 1) * jnp.dtype(dtype).itemsize, f"gradient descent of {steps} steps",
-                        hint="use fewer steps")
+    limits.check_memory(
+        2 * (steps + 1) * jnp.dtype(dtype).itemsize, f"gradient descent of {steps} steps", hint="use fewer steps"
+    )
     t0 = jnp.asarray(temperature, dtype=dtype)
     start_cost = f(t0)
     if not bool(jnp.isfinite(start_cost)):
-        raise ValueError(f"temperature = {float(temperature):g} gives a cost of {float(start_cost)} (the cost "
-                         f"overflows there): start within a sensible range such as {TEA_TEMPERATURE_RANGE}")
+        raise ValueError(
+            f"temperature = {float(temperature):g} gives a cost of {float(start_cost)} (the cost "
+            f"overflows there): start within a sensible range such as {TEA_TEMPERATURE_RANGE}"
+        )
     slope = jax.grad(f)
 
     def step(t, _):
@@ -209,6 +215,9 @@ def temperature_grid(points: int, low: float = TEA_TEMPERATURE_RANGE[0], high: f
     if not low < high:
         raise ValueError(f"low must be below high, got low = {low:g}, high = {high:g}")
     dtype = jnp.result_type(float)
-    limits.check_memory(limits.grid_search_bytes(points, 1, None, jnp.dtype(dtype).itemsize) + points * 4,
-                        f"an exhaustive search over {points} temperatures", hint="use fewer points")
+    limits.check_memory(
+        limits.grid_search_bytes(points, 1, None, jnp.dtype(dtype).itemsize) + points * 4,
+        f"an exhaustive search over {points} temperatures",
+        hint="use fewer points",
+    )
     return jnp.linspace(low, high, points, dtype=dtype)

@@ -89,7 +89,8 @@ def kernel_environment(environ=None) -> dict:
     env = dict(os.environ if environ is None else environ)
     env["IPYTHONDIR"] = str(clean_ipython_dir())
     env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
-        [str(jupyter_config_dir())] + ([env["JUPYTER_CONFIG_PATH"]] if env.get("JUPYTER_CONFIG_PATH") else []))
+        [str(jupyter_config_dir())] + ([env["JUPYTER_CONFIG_PATH"]] if env.get("JUPYTER_CONFIG_PATH") else [])
+    )
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     if env.get(cache.NO_CACHE_ENV, "") in ("", "0"):
         env.setdefault("JAX_COMPILATION_CACHE_DIR", str(cache.cache_dir(env)))
@@ -110,8 +111,13 @@ def execute(source: Path, out_dir: Path, *, timeout: int = 600, kernel_name: str
     from traitlets.config import Config
 
     notebook = jupytext.read(source)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name=kernel_name, config=Config(KERNEL_CONFIG),
-                            resources={"metadata": {"path": str(source.parent)}})
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name=kernel_name,
+        config=Config(KERNEL_CONFIG),
+        resources={"metadata": {"path": str(source.parent)}},
+    )
     client.execute(env=kernel_environment())
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / (source.stem + ".ipynb")
@@ -122,8 +128,12 @@ def execute(source: Path, out_dir: Path, *, timeout: int = 600, kernel_name: str
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="notebook stems to run (default: all)")
-    parser.add_argument("--out", type=Path, default=HERE.parent / "build" / "notebooks",
-                        help="where the executed .ipynb copies go (default: build/notebooks)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=HERE.parent / "build" / "notebooks",
+        help="where the executed .ipynb copies go (default: build/notebooks)",
+    )
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
     args = parser.parse_args(argv)
     from nbclient.exceptions import CellExecutionError

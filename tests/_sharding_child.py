@@ -73,10 +73,20 @@ def same_run(mesh, *, loss=softmax_loss, optimizer=None, batch_size=32, num_step
     """The same fit with the mesh and without one: (sharded, single-device)."""
     X, y, W0 = problem(kw.pop("num_examples", 120))
     optimizer = optimizer or optax.sgd(0.2)
-    common = dict(key=jax.random.key(3), optimizer=optimizer, batch_size=batch_size, num_steps=num_steps,
-                  X_val=X[:40], y_val=y[:40], eval_every=10, **kw)
-    return (fit(partial(loss, reg=1e-3), W0, X, y, mesh=mesh, **common),
-            fit(partial(loss, reg=1e-3), W0, X, y, **common))
+    common = dict(
+        key=jax.random.key(3),
+        optimizer=optimizer,
+        batch_size=batch_size,
+        num_steps=num_steps,
+        X_val=X[:40],
+        y_val=y[:40],
+        eval_every=10,
+        **kw,
+    )
+    return (
+        fit(partial(loss, reg=1e-3), W0, X, y, mesh=mesh, **common),
+        fit(partial(loss, reg=1e-3), W0, X, y, **common),
+    )
 
 
 def compare(sharded, single, mesh):
@@ -123,8 +133,9 @@ def check_adam_shuffle_and_an_uneven_batch(n):
     # 30 examples per step do not split evenly over 4 or 8 devices: the
     # compiler pads the last shard, the result is the same.
     mesh = distributed.make_mesh(n)
-    sharded, single = same_run(mesh, optimizer=get_optimizer("adam", 0.05), batch_size=30, sampling="shuffle",
-                               num_steps=40, chunk_size=15)
+    sharded, single = same_run(
+        mesh, optimizer=get_optimizer("adam", 0.05), batch_size=30, sampling="shuffle", num_steps=40, chunk_size=15
+    )
     compare(sharded, single, mesh)
 
 
@@ -132,17 +143,30 @@ def check_gradient_descent_on_the_full_batch(n):
     # batch_size=None: every step is the whole training set (118 rows: not a
     # multiple of the device count), split along "data".
     mesh = distributed.make_mesh(n)
-    sharded, single = same_run(mesh, loss=svm_loss, optimizer=optax.sgd(0.05), batch_size=None, num_steps=30,
-                               num_examples=118)
+    sharded, single = same_run(
+        mesh, loss=svm_loss, optimizer=optax.sgd(0.05), batch_size=None, num_steps=30, num_examples=118
+    )
     compare(sharded, single, mesh)
 
 
 def check_make_train_with_a_traced_lr_and_reg(n):
     mesh = distributed.make_mesh(n)
     X, y, W0 = problem()
-    outs = [make_train(softmax_loss, partial(get_optimizer, "momentum"), X, y, 24, 50, X_val=X[:40],
-                       y_val=y[:40], eval_every=25, mesh=m)(W0, jax.random.key(5), lr=0.05, reg=1e-3)
-            for m in (mesh, None)]
+    outs = [
+        make_train(
+            softmax_loss,
+            partial(get_optimizer, "momentum"),
+            X,
+            y,
+            24,
+            50,
+            X_val=X[:40],
+            y_val=y[:40],
+            eval_every=25,
+            mesh=m,
+        )(W0, jax.random.key(5), lr=0.05, reg=1e-3)
+        for m in (mesh, None)
+    ]
     jax.tree.map(lambda a, b: close(a, b, "make_train output"), outs[0], outs[1])
     for leaf in jax.tree.leaves(outs[0]):
         assert_replicated(leaf, mesh, "train(...) output")
@@ -170,8 +194,18 @@ def check_divergence_and_resume_on_the_mesh(n):
     mesh = distributed.make_mesh(n)
     X, y, W0 = problem()
     try:
-        fit(softmax_loss, W0, X * 1e4, y, key=jax.random.key(0), optimizer=optax.sgd(1e30), batch_size=16,
-            num_steps=30, chunk_size=10, mesh=mesh)
+        fit(
+            softmax_loss,
+            W0,
+            X * 1e4,
+            y,
+            key=jax.random.key(0),
+            optimizer=optax.sgd(1e30),
+            batch_size=16,
+            num_steps=30,
+            chunk_size=10,
+            mesh=mesh,
+        )
     except DivergenceError as err:
         assert np.all(np.isfinite(np.asarray(err.params))), "the last finite params are not finite"
     else:
@@ -179,8 +213,7 @@ def check_divergence_and_resume_on_the_mesh(n):
     # A run stopped at step 20 and resumed from its saved state ends where an
     # uninterrupted one does (the saved state is read back to the host first).
     saved = []
-    common = dict(key=jax.random.key(2), optimizer=get_optimizer("adam", 0.01), batch_size=16, chunk_size=20,
-                  mesh=mesh)
+    common = dict(key=jax.random.key(2), optimizer=get_optimizer("adam", 0.01), batch_size=16, chunk_size=20, mesh=mesh)
     whole = fit(softmax_loss, W0, X, y, num_steps=40, on_chunk=lambda s, m: saved.append((s, m)), **common)
     state20, metrics20 = saved[0]
     host_state = jax.tree.map(lambda x: x if is_key(x) else np.asarray(x), state20)
@@ -225,24 +258,31 @@ SWEEP = ["sweep", "--steps", "20", "--batch-size", "64", "--lrs", "0.01,0.1", "-
 
 
 def check_command_line(n):
-    results = {" ".join(flags): cli_json(TRAIN + flags) for flags in (["--devices", str(n)], ["--mesh", f"data={n}"], [])}
+    results = {
+        " ".join(flags): cli_json(TRAIN + flags) for flags in (["--devices", str(n)], ["--mesh", f"data={n}"], [])
+    }
     sharded, single = results[f"--devices {n}"], results[""]
     assert sharded["devices"] == n and sharded["mesh"] == {"data": n, "model": 1}, sharded
     assert results[f"--mesh data={n}"]["devices"] == n
     assert single["devices"] == 1 and single["mesh"] == {"data": 1, "model": 1}, single
     np.testing.assert_allclose(sharded["final_loss"], single["final_loss"], rtol=1e-4)
     # sweep: --devices splits the models; --mesh both axes
-    sweeps = {" ".join(flags): cli_json(SWEEP + flags)
-              for flags in (["--devices", str(n)], ["--mesh", f"data=2,model={n // 2}"], [])}
+    sweeps = {
+        " ".join(flags): cli_json(SWEEP + flags)
+        for flags in (["--devices", str(n)], ["--mesh", f"data=2,model={n // 2}"], [])
+    }
     assert sweeps[f"--devices {n}"]["mesh"] == {"data": 1, "model": n}, sweeps[f"--devices {n}"]
     assert sweeps[f"--mesh data=2,model={n // 2}"]["mesh"] == {"data": 2, "model": n // 2}
     assert sweeps[""]["devices"] == 1
     for flags, run in sweeps.items():
-        np.testing.assert_allclose(np.array(run["val_accuracy"], float), np.array(sweeps[""]["val_accuracy"], float),
-                                   atol=1e-6, err_msg=flags)
+        np.testing.assert_allclose(
+            np.array(run["val_accuracy"], float), np.array(sweeps[""]["val_accuracy"], float), atol=1e-6, err_msg=flags
+        )
     # asking for more devices than exist: exit 2, one line
-    for argv, start in ((TRAIN + ["--devices", str(2 * n)], f"--devices {2 * n}: asked for {2 * n} devices"),
-                        (SWEEP + ["--mesh", f"data=2,model={n}"], f"--mesh data=2,model={n}: asked for {2 * n} devices")):
+    for argv, start in (
+        (TRAIN + ["--devices", str(2 * n)], f"--devices {2 * n}: asked for {2 * n} devices"),
+        (SWEEP + ["--mesh", f"data=2,model={n}"], f"--mesh data=2,model={n}: asked for {2 * n} devices"),
+    ):
         code, lines = cli_error(argv)
         assert code == 2 and len(lines) == 1, (argv, code, lines)
         assert lines[0].startswith(f"jaxopt-course: error: {start}"), lines[0]
@@ -254,11 +294,22 @@ def check_command_line(n):
 def same_sweep(mesh, *, learning_rates, regs, on_chunk=None, **kw):
     """The same sweep with the mesh and without one: (sharded, unsharded)."""
     X, y, W0 = problem()
-    common = dict(key=jax.random.key(4), learning_rates=learning_rates, regs=regs, batch_size=24, num_steps=30,
-                  chunk_size=10, X_val=X[:40], y_val=y[:40], **kw)
+    common = dict(
+        key=jax.random.key(4),
+        learning_rates=learning_rates,
+        regs=regs,
+        batch_size=24,
+        num_steps=30,
+        chunk_size=10,
+        X_val=X[:40],
+        y_val=y[:40],
+        **kw,
+    )
     optimizer = partial(get_optimizer, "momentum")
-    return (sweep(softmax_loss, optimizer, W0, X, y, mesh=mesh, on_chunk=on_chunk, **common),
-            sweep(softmax_loss, optimizer, W0, X, y, **common))
+    return (
+        sweep(softmax_loss, optimizer, W0, X, y, mesh=mesh, on_chunk=on_chunk, **common),
+        sweep(softmax_loss, optimizer, W0, X, y, **common),
+    )
 
 
 def compare_sweeps(sharded, single, mesh):
@@ -276,8 +327,12 @@ def check_sweep_splits_the_models(n):
     # and while it runs each device holds the weights of 16/n models.
     mesh = distributed.make_mesh(n, data=1)
     states = []
-    sharded, single = same_sweep(mesh, learning_rates=[0.01, 0.03, 0.1, 0.3], regs=[0.0, 1e-4, 1e-3, 1e-2],
-                                 on_chunk=lambda state, metrics: states.append(state))
+    sharded, single = same_sweep(
+        mesh,
+        learning_rates=[0.01, 0.03, 0.1, 0.3],
+        regs=[0.0, 1e-4, 1e-3, 1e-2],
+        on_chunk=lambda state, metrics: states.append(state),
+    )
     compare_sweeps(sharded, single, mesh)
     assert sharded.params.shape == (4, 4, 4, 8)
     W = states[-1].params
@@ -292,8 +347,7 @@ def check_sweep_on_data_and_model_axes_with_an_uneven_grid(n):
     # 3 x 3 = 9 models do not split evenly over n/2 devices, and the batch of
     # 24 is split in 2 along "data" on top.
     mesh = distributed.make_mesh(data=2, model=n // 2)
-    sharded, single = same_sweep(mesh, learning_rates=[0.01, 0.1, 0.5], regs=[0.0, 1e-3, 1e-1],
-                                 sampling="shuffle")
+    sharded, single = same_sweep(mesh, learning_rates=[0.01, 0.1, 0.5], regs=[0.0, 1e-3, 1e-1], sampling="shuffle")
     compare_sweeps(sharded, single, mesh)
 
 
@@ -312,15 +366,28 @@ def check_sweep_chunks_compile_once(n):
 
     compiles = []
     monitoring.register_event_duration_secs_listener(
-        lambda event, duration, **kw: compiles.append(event) if event.endswith("backend_compile_duration") else None)
+        lambda event, duration, **kw: compiles.append(event) if event.endswith("backend_compile_duration") else None
+    )
     mesh = distributed.make_mesh(n, data=1)
     X, y, W0 = problem()
     counts = []
     for num_steps in (10, 10, 30):  # the first run also compiles the eager helpers, once per process
         loss = partial(softmax_loss)  # a new object: a new static config, compiled afresh
         before = len(compiles)
-        sweep(loss, optax.sgd, W0, X, y, key=jax.random.key(0), learning_rates=[0.1, 0.2], regs=[0.0, 0.1, 0.2, 0.3],
-              batch_size=16, num_steps=num_steps, chunk_size=10, mesh=mesh)
+        sweep(
+            loss,
+            optax.sgd,
+            W0,
+            X,
+            y,
+            key=jax.random.key(0),
+            learning_rates=[0.1, 0.2],
+            regs=[0.0, 0.1, 0.2, 0.3],
+            batch_size=16,
+            num_steps=num_steps,
+            chunk_size=10,
+            mesh=mesh,
+        )
         counts.append(len(compiles) - before)
     assert counts[1] == counts[2], f"1 chunk: {counts[1]} compilations, 3 chunks: {counts[2]}"
 

@@ -59,8 +59,9 @@ def interrupt_after_first_checkpoint(args, ckpt, *, start_timeout=240, exit_time
 
     from jaxopt_course.checkpoint import CHECKPOINT_FILE
 
-    proc = subprocess.Popen([sys.executable, "-m", "jaxopt_course", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jaxopt_course", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + start_timeout
         while not (Path(ckpt) / CHECKPOINT_FILE).exists():
@@ -103,8 +104,10 @@ def cifar10_root(tmp_path_factory):
         return root
     root = build_cifar10()
     if root is None:
-        pytest.skip("no CIFAR-10: set $JAXOPT_COURSE_CIFAR10 to a folder holding cifar-10-batches-py/ "
-                    f"(the copy in {SHARED_CIFAR} is absent too)")
+        pytest.skip(
+            "no CIFAR-10: set $JAXOPT_COURSE_CIFAR10 to a folder holding cifar-10-batches-py/ "
+            f"(the copy in {SHARED_CIFAR} is absent too)"
+        )
     return root
 
 

@@ -127,8 +127,12 @@ def test_svm_subgradient_at_a_kink_is_the_indicator():
 
 
 @settings(**SETTINGS)
-@given(seed=st.integers(0, 2**31 - 1), reg=st.sampled_from([0.0, 0.1, 3.0]),
-       margin=st.sampled_from([1.0, 0.5, 2.0]), w_scale=st.sampled_from([1e-4, 0.3, 2.0]))
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    reg=st.sampled_from([0.0, 0.1, 3.0]),
+    margin=st.sampled_from([1.0, 0.5, 2.0]),
+    w_scale=st.sampled_from([1e-4, 0.3, 2.0]),
+)
 def test_svm_matches_numpy_loop(seed, reg, margin, w_scale):
     W, X, y = random_problem(seed, w_scale=w_scale)
     with jax.enable_x64(True):
@@ -140,8 +144,11 @@ def test_svm_matches_numpy_loop(seed, reg, margin, w_scale):
 
 
 @settings(**SETTINGS)
-@given(seed=st.integers(0, 2**31 - 1), reg=st.sampled_from([0.0, 0.1, 3.0]),
-       w_scale=st.sampled_from([1e-4, 0.3, 2.0, 30.0]))
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    reg=st.sampled_from([0.0, 0.1, 3.0]),
+    w_scale=st.sampled_from([1e-4, 0.3, 2.0, 30.0]),
+)
 def test_softmax_matches_numpy_loop(seed, reg, w_scale):
     W, X, y = random_problem(seed, w_scale=w_scale)
     with jax.enable_x64(True):

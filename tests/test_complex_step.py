@@ -83,13 +83,14 @@ def test_elementary_functions_and_pytrees():
     # d/da sum(a**3) = 3 a**2; d/db sum(sin b) = cos b; d/dc exp(c) log(1 + c^2) by hand.
     a, b, c = np.array([0.5, -2.0]), np.array([[0.1, 1.0], [2.0, -3.0]]), np.array([0.7])
     with jax.enable_x64(True):
+
         def f(p):
             return jnp.sum(p["a"] ** 3) + jnp.sum(jnp.sin(p["b"])) + jnp.sum(jnp.exp(p["c"]) * jnp.log1p(p["c"] ** 2))
 
         g = complex_step_gradient(f, {"a": jnp.asarray(a), "b": jnp.asarray(b), "c": jnp.asarray(c)})
-    np.testing.assert_allclose(g["a"], 3 * a ** 2, rtol=1e-15)
+    np.testing.assert_allclose(g["a"], 3 * a**2, rtol=1e-15)
     np.testing.assert_allclose(g["b"], np.cos(b), rtol=1e-15)
-    np.testing.assert_allclose(g["c"], np.exp(c) * (np.log1p(c ** 2) + 2 * c / (1 + c ** 2)), rtol=1e-15)
+    np.testing.assert_allclose(g["c"], np.exp(c) * (np.log1p(c**2) + 2 * c / (1 + c**2)), rtol=1e-15)
 
 
 def test_float32_gives_float32_and_chunking_changes_nothing():
@@ -107,8 +108,7 @@ def test_float32_gives_float32_and_chunking_changes_nothing():
 @pytest.mark.slow
 def test_flat_where_finite_differences_turn_up():
     # Finite differences lose digits as h shrinks (round-off ~ eps / h); the complex step does not.
-    study = step_size_study(hs=[1e-10, 1e-7, 1e-4], methods=("forward", "central", "complex"),
-                            dtypes=("float64",))
+    study = step_size_study(hs=[1e-10, 1e-7, 1e-4], methods=("forward", "central", "complex"), dtypes=("float64",))
     err = study["error"]["float64"]
     assert max(err["complex"][:2]) < 1e-14
     assert err["forward"][0] > 1e-7 and err["central"][0] > 1e-7  # round-off at h = 1e-10
@@ -122,12 +122,16 @@ def test_flat_where_finite_differences_turn_up():
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("make_f", [
-    lambda X, y: partial(svm_loss, X=X, y=y),
-    lambda X, y: partial(partial(svm_loss, reg=0.1), X=X, y=y),
-    lambda X, y: partial(svm_per_example, X=X, y=y),
-    lambda X, y: (lambda W: svm_loss(W, X, y)),  # not recognisable: caught by its TypeError
-], ids=["partial", "nested-partial", "per-example", "lambda"])
+@pytest.mark.parametrize(
+    "make_f",
+    [
+        lambda X, y: partial(svm_loss, X=X, y=y),
+        lambda X, y: partial(partial(svm_loss, reg=0.1), X=X, y=y),
+        lambda X, y: partial(svm_per_example, X=X, y=y),
+        lambda X, y: lambda W: svm_loss(W, X, y),  # not recognisable: caught by its TypeError
+    ],
+    ids=["partial", "nested-partial", "per-example", "lambda"],
+)
 def test_the_svm_is_a_clear_value_error(make_f):
     W, X, y = softmax_problem(3)
     f = make_f(jnp.asarray(X, jnp.float32), jnp.asarray(y))

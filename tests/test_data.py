@@ -45,7 +45,7 @@ def test_digits_rows_are_the_sklearn_images_centred_and_scaled(digits):
     raw = sk_digits()
     # Find each training row in the raw data (undo centring and scaling).
     restored = digits.train.X[:, :64] * 16.0 + digits.mean
-    raw_rows = {tuple(r): t for r, t in zip(raw.data.astype(np.float32), raw.target)}
+    raw_rows = {tuple(r): t for r, t in zip(raw.data.astype(np.float32), raw.target, strict=True)}
     hits = [raw_rows.get(tuple(np.round(r, 3)), None) for r in restored]
     assert all(h is not None for h in hits)
     np.testing.assert_array_equal(hits, digits.train.y)
@@ -62,11 +62,14 @@ def test_digits_split_is_stratified_disjoint_and_fixed():
     assert not rows(a.train) & rows(a.test)
 
 
-@pytest.mark.parametrize("kwargs, pattern", [
-    ({"val_fraction": 0.0}, "val_fraction must be a fraction"),
-    ({"test_fraction": 1.5}, "test_fraction must be a fraction"),
-    ({"val_fraction": 0.6, "test_fraction": 0.5}, "must be < 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        ({"val_fraction": 0.0}, "val_fraction must be a fraction"),
+        ({"test_fraction": 1.5}, "test_fraction must be a fraction"),
+        ({"val_fraction": 0.6, "test_fraction": 0.5}, "must be < 1"),
+    ],
+)
 def test_digits_bad_fractions(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         load_digits(**kwargs)
@@ -105,8 +108,12 @@ def write_small_cifar(root: Path, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     test_y = rng.integers(0, 10, PER_BATCH)
     for b in range(5):
         s = slice(b * PER_BATCH, (b + 1) * PER_BATCH)
-        rec = {b"batch_label": b"training batch", b"labels": [int(v) for v in train_y[s]], b"data": train[s],
-               b"filenames": [b"x.png"] * PER_BATCH}
+        rec = {
+            b"batch_label": b"training batch",
+            b"labels": [int(v) for v in train_y[s]],
+            b"data": train[s],
+            b"filenames": [b"x.png"] * PER_BATCH,
+        }
         (folder / f"data_batch_{b + 1}").write_bytes(pickle.dumps(rec, protocol=2))
     rec = {b"batch_label": b"testing batch", b"labels": [int(v) for v in test_y], b"data": test}
     (folder / "test_batch").write_bytes(pickle.dumps(rec, protocol=2))
@@ -130,8 +137,8 @@ def test_cifar_cs231n_split_and_preprocessing(tmp_path):
     np.testing.assert_array_equal(s.test.y, test_y[:20])
     assert s.dev.X.shape == (10, 3073)
     # dev rows are training rows, with their labels
-    train_rows = {r.tobytes(): lab for r, lab in zip(s.train.X, s.train.y)}
-    assert all(train_rows[r.tobytes()] == lab for r, lab in zip(s.dev.X, s.dev.y))
+    train_rows = {r.tobytes(): lab for r, lab in zip(s.train.X, s.train.y, strict=True)}
+    assert all(train_rows[r.tobytes()] == lab for r, lab in zip(s.dev.X, s.dev.y, strict=True))
     np.testing.assert_allclose(s.mean, mean, rtol=1e-6)
     assert s.class_names[1] == "automobile" and s.image_shape == (32, 32, 3)
     assert s.train.X.dtype == np.float32 and s.train.y.dtype == np.int32
@@ -154,24 +161,41 @@ def test_cifar_asking_for_more_images_than_exist(tmp_path):
         load_cifar10(tmp_path, num_training=250, num_validation=50, num_test=10, num_dev=0)
 
 
-@pytest.mark.parametrize("kwargs, error", [
-    ({"num_training": 0}, ValueError), ({"num_training": 60000}, ValueError),
-    ({"num_dev": -1}, ValueError), ({"num_test": 1.5}, TypeError),
-])
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"num_training": 0}, ValueError),
+        ({"num_training": 60000}, ValueError),
+        ({"num_dev": -1}, ValueError),
+        ({"num_test": 1.5}, TypeError),
+    ],
+)
 def test_cifar_bad_sizes(tmp_path, kwargs, error):
     with pytest.raises(error, match="num_"):
         load_cifar10(tmp_path, **kwargs)
 
 
-@pytest.mark.parametrize("corrupt, pattern", [
-    (lambda b: b[: len(b) // 2], "truncated or corrupted"),
-    (lambda b: b"garbage" * 10, "truncated or corrupted"),
-    (lambda b: pickle.dumps({b"labels": [1, 2]}), "lacks the key 'data'"),
-    (lambda b: pickle.dumps([1, 2, 3]), "must hold a dict"),
-    (lambda b: pickle.dumps({b"data": np.zeros((2, 3072), np.float32), b"labels": [0, 1]}), "must be a uint8 array"),
-    (lambda b: pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1, 2]}), "2 images but 3 labels"),
-    (lambda b: pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 10]}), r"labels must lie in \[0, 10\)"),
-])
+@pytest.mark.parametrize(
+    "corrupt, pattern",
+    [
+        (lambda b: b[: len(b) // 2], "truncated or corrupted"),
+        (lambda b: b"garbage" * 10, "truncated or corrupted"),
+        (lambda b: pickle.dumps({b"labels": [1, 2]}), "lacks the key 'data'"),
+        (lambda b: pickle.dumps([1, 2, 3]), "must hold a dict"),
+        (
+            lambda b: pickle.dumps({b"data": np.zeros((2, 3072), np.float32), b"labels": [0, 1]}),
+            "must be a uint8 array",
+        ),
+        (
+            lambda b: pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 1, 2]}),
+            "2 images but 3 labels",
+        ),
+        (
+            lambda b: pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 10]}),
+            r"labels must lie in \[0, 10\)",
+        ),
+    ],
+)
 def test_cifar_corrupted_batch_gets_a_clear_error(tmp_path, corrupt, pattern):
     write_small_cifar(tmp_path)
     path = tmp_path / "cifar-10-batches-py" / "data_batch_2"
@@ -290,8 +314,16 @@ def test_download_verifies_md5_and_extracts(tmp_path, server, archive_bytes):
     base, _ = server
     md5 = hashlib.md5(archive_bytes).hexdigest()
     root = tmp_path / "data"
-    s = load_cifar10(root, download=True, url=f"{base}/cifar-10-python.tar.gz", md5=md5,
-                     num_training=150, num_validation=10, num_test=5, num_dev=5)
+    s = load_cifar10(
+        root,
+        download=True,
+        url=f"{base}/cifar-10-python.tar.gz",
+        md5=md5,
+        num_training=150,
+        num_validation=10,
+        num_test=5,
+        num_dev=5,
+    )
     assert s.train.X.shape == (150, 3073)
     assert (root / "cifar-10-batches-py" / "test_batch").is_file()
     assert entries(root) == ["cifar-10-batches-py", "cifar-10-python.tar.gz"]

@@ -26,8 +26,11 @@ PACKAGE = ROOT / "jaxopt_course"
 def _public_functions(module_path: Path) -> list[str]:
     """Top-level public functions and classes defined in a module (read with ast)."""
     tree = ast.parse(module_path.read_text())
-    return [node.name for node in tree.body
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_")]
+    return [
+        node.name
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +39,14 @@ def site(tmp_path_factory):
         pytest.importorskip(name, reason=f"{name} is not installed: `make docs` installs the docs extra")
     site_dir = tmp_path_factory.mktemp("site")
     env = {**os.environ, "JAXOPT_DOCS_EXECUTE": "false", "NO_MKDOCS_2_WARNING": "1"}
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return site_dir
 
@@ -58,8 +67,14 @@ def test_every_public_module_has_a_page_with_every_public_function(site):
 def test_search_finds_the_lectures_functions(site):
     index = json.loads((site / "search" / "search_index.json").read_text())
     locations = {doc["location"] for doc in index["docs"]}
-    for qualified in ("losses.svm_loss", "losses.softmax_loss", "gradcheck.check_gradient",
-                      "train.fit", "train.sweep", "search.random_search"):
+    for qualified in (
+        "losses.svm_loss",
+        "losses.softmax_loss",
+        "gradcheck.check_gradient",
+        "train.fit",
+        "train.sweep",
+        "search.random_search",
+    ):
         module, name = qualified.split(".")
         assert f"api/{module}.html#jaxopt_course.{qualified}" in locations, qualified
     assert any(loc.endswith(".numerical_gradient") for loc in locations)
@@ -70,7 +85,7 @@ def test_the_notebooks_are_pages(site):
     for source in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py")):
         page = site / "notebooks" / f"{source.stem}.html"
         assert page.is_file(), source.name
-        assert "## Exercises" not in page.read_text()   # rendered as a heading, not left as source text
+        assert "## Exercises" not in page.read_text()  # rendered as a heading, not left as source text
         assert "Exercises" in page.read_text()
 
 

@@ -15,13 +15,22 @@ import time
 import numpy as np
 import pytest
 
-from jaxopt_course.files import (WriteError, atomic_save_npz, atomic_write_bytes, atomic_write_json, ensure_dir,
-                                 file_mode, read_json, to_jsonable)
+from jaxopt_course.files import (
+    WriteError,
+    atomic_save_npz,
+    atomic_write_bytes,
+    atomic_write_json,
+    ensure_dir,
+    file_mode,
+    read_json,
+    to_jsonable,
+)
 
 
 def test_json_roundtrip_with_arrays_and_nan(tmp_path):
-    path = atomic_write_json(tmp_path / "sub" / "metrics.json",
-                             {"loss": np.array([1.0, math.nan]), "acc": np.float32(0.5), "n": np.int64(3)})
+    path = atomic_write_json(
+        tmp_path / "sub" / "metrics.json", {"loss": np.array([1.0, math.nan]), "acc": np.float32(0.5), "n": np.int64(3)}
+    )
     assert read_json(path) == {"loss": [1.0, None], "acc": 0.5, "n": 3}
     assert [p.name for p in path.parent.iterdir()] == ["metrics.json"]  # no temporary left
 
@@ -69,8 +78,11 @@ def umask(mask):
 def test_written_files_follow_the_umask(tmp_path, mask, mode):
     with umask(mask):
         assert file_mode() == mode
-        paths = [atomic_write_json(tmp_path / "m.json", {"a": 1}), atomic_save_npz(tmp_path / "p.npz", W=np.ones(2)),
-                 atomic_write_bytes(tmp_path / "f.png", b"png")]
+        paths = [
+            atomic_write_json(tmp_path / "m.json", {"a": 1}),
+            atomic_save_npz(tmp_path / "p.npz", W=np.ones(2)),
+            atomic_write_bytes(tmp_path / "f.png", b"png"),
+        ]
         atomic_write_json(tmp_path / "m.json", {"a": 2})  # a replaced file too
     for path in paths:
         assert stat.S_IMODE(path.stat().st_mode) == mode, path

@@ -115,7 +115,7 @@ def test_any_shape_and_pytrees():
         np.testing.assert_allclose(np.asarray(g["W"]), np.cos(np.arange(6.0).reshape(2, 3) / 7), rtol=1e-9)
         np.testing.assert_allclose(np.asarray(g["b"]), [0.75, 3.0], rtol=1e-9)
         cube = jnp.linspace(-1, 1, 24).reshape(2, 3, 4)
-        g3 = numerical_gradient(lambda w: jnp.sum(w ** 2), cube, h=1e-4, method="central")
+        g3 = numerical_gradient(lambda w: jnp.sum(w**2), cube, h=1e-4, method="central")
         np.testing.assert_allclose(np.asarray(g3), 2 * np.asarray(cube), atol=1e-9)
 
 
@@ -126,8 +126,9 @@ def test_chunk_size_does_not_change_values(chunk_size):
         W, X, y = smooth_problem(0)
         f = lambda W: losses.softmax_loss(W, X, y)  # noqa: E731
         reference = numerical_gradient(f, W, chunk_size=36)  # exactly one chunk
-        np.testing.assert_allclose(np.asarray(numerical_gradient(f, W, chunk_size=chunk_size)),
-                                   np.asarray(reference), rtol=0, atol=1e-10)
+        np.testing.assert_allclose(
+            np.asarray(numerical_gradient(f, W, chunk_size=chunk_size)), np.asarray(reference), rtol=0, atol=1e-10
+        )
 
 
 def test_matches_numpy_loop_eval_numerical_gradient():
@@ -279,17 +280,20 @@ def test_linear_with_a_custom_per_example_loss_and_margin():
         W, X, y = smooth_problem(5)
 
         def squared_scores(scores_NxC, y_N):  # any per-example loss of the scores
-            return jnp.sum(scores_NxC ** 2, axis=1) + y_N.astype(scores_NxC.dtype)
+            return jnp.sum(scores_NxC**2, axis=1) + y_N.astype(scores_NxC.dtype)
 
         f = lambda W: jnp.mean(squared_scores(X @ W.T, y)) + 0.3 * jnp.sum(W * W)  # noqa: E731
         fast = numerical_gradient_linear(squared_scores, W, X, y, reg=0.3, h=1e-5, method="central")
-        np.testing.assert_allclose(np.asarray(fast), np.asarray(numerical_gradient(f, W, h=1e-5, method="central")),
-                                   atol=1e-9)
+        np.testing.assert_allclose(
+            np.asarray(fast), np.asarray(numerical_gradient(f, W, h=1e-5, method="central")), atol=1e-9
+        )
         np.testing.assert_allclose(np.asarray(fast), np.asarray(jax.grad(f)(W)), rtol=1e-7, atol=1e-9)
         f2 = lambda W: losses.svm_loss(W, X, y, margin=2.5)  # noqa: E731
         np.testing.assert_allclose(
             np.asarray(numerical_gradient_linear("svm", W, X, y, margin=2.5)),
-            np.asarray(numerical_gradient(f2, W)), atol=1e-10)
+            np.asarray(numerical_gradient(f2, W)),
+            atol=1e-10,
+        )
 
 
 @pytest.mark.slow
@@ -303,7 +307,7 @@ def test_linear_softmax_shortcut_equals_whole_rows_and_survives_huge_scores():
             h = 1e-6 * w_scale
             shortcut = numerical_gradient_linear("softmax", W, X, y, h=h, method="central")
             rows = numerical_gradient_linear(softmax_rows, W, X, y, h=h, method="central")
-            generic = numerical_gradient(lambda W: losses.softmax_loss(W, X, y), W, h=h, method="central")
+            generic = numerical_gradient(lambda W, X=X, y=y: losses.softmax_loss(W, X, y), W, h=h, method="central")
             scale = float(jnp.max(jnp.abs(generic)))
             assert scale > 0.1
             np.testing.assert_allclose(np.asarray(shortcut), np.asarray(rows), atol=1e-7 * scale)
@@ -342,8 +346,9 @@ def test_relative_error_by_hand():
 
 
 @settings(**SETTINGS)
-@given(a=st.lists(st.floats(-1e6, 1e6), min_size=4, max_size=4),
-       b=st.lists(st.floats(-1e6, 1e6), min_size=4, max_size=4))
+@given(
+    a=st.lists(st.floats(-1e6, 1e6), min_size=4, max_size=4), b=st.lists(st.floats(-1e6, 1e6), min_size=4, max_size=4)
+)
 def test_relative_error_properties(a, b):
     with jax.enable_x64(True):
         a, b = jnp.array(a), jnp.array(b)
@@ -376,7 +381,7 @@ def test_sparse_check_picks_random_distinct_coordinates():
 def test_report_table_and_json():
     with jax.enable_x64(True):
         W, X, y = integer_problem(0)
-        f = lambda W: losses.svm_loss(W, X, y)  # noqa: E731
+        f = lambda W, X=X, y=y: losses.svm_loss(W, X, y)  # noqa: E731
         report = check_gradient(f, W, h=1e-3, kinks=svm_kink_crossings(W, X, y, h=1e-3), num_worst=3)
     assert isinstance(report, GradCheckReport)
     text = str(report)
@@ -394,30 +399,66 @@ def test_verdict_follows_cs231n_thresholds():
     from jaxopt_course.gradcheck import VERDICT_THRESHOLDS, verdict_of
 
     assert VERDICT_THRESHOLDS == {"wrong": 1e-2, "uncomfortable": 1e-4, "ok": 1e-7}
-    with_kinks = [(1.0, "wrong"), (0.011, "wrong"), (1e-2, "uncomfortable"), (1e-3, "uncomfortable"),
-                  (1e-4, "ok"), (1e-6, "ok"), (1e-7, "good"), (0.0, "good"), (float("nan"), "wrong")]
+    with_kinks = [
+        (1.0, "wrong"),
+        (0.011, "wrong"),
+        (1e-2, "uncomfortable"),
+        (1e-3, "uncomfortable"),
+        (1e-4, "ok"),
+        (1e-6, "ok"),
+        (1e-7, "good"),
+        (0.0, "good"),
+        (float("nan"), "wrong"),
+    ]
     assert [verdict_of(e, smooth=False) for e, _ in with_kinks] == [v for _, v in with_kinks]
     # A smooth objective has no "ok" band: 1e-7..1e-4 is too high for it (CS231n).
-    smooth = [(0.011, "wrong"), (1e-3, "uncomfortable"), (1e-4, "uncomfortable"), (1e-6, "uncomfortable"),
-              (1.01e-7, "uncomfortable"), (1e-7, "good"), (0.0, "good")]
+    smooth = [
+        (0.011, "wrong"),
+        (1e-3, "uncomfortable"),
+        (1e-4, "uncomfortable"),
+        (1e-6, "uncomfortable"),
+        (1.01e-7, "uncomfortable"),
+        (1e-7, "good"),
+        (0.0, "good"),
+    ]
     assert [verdict_of(e, smooth=True) for e, _ in smooth] == [v for _, v in smooth]
     with pytest.raises(TypeError, match="smooth must be True or False"):
         verdict_of(1e-5, smooth=None)
 
 
-def _report(numerical, analytic, kinks=None, dtype=np.float64, loss_value=1.0, h=1e-4, method="central",
-            numerical_2h=None, smooth=None):
+def _report(
+    numerical,
+    analytic,
+    kinks=None,
+    dtype=np.float64,
+    loss_value=1.0,
+    h=1e-4,
+    method="central",
+    numerical_2h=None,
+    smooth=None,
+):
     numerical, analytic = np.asarray(numerical, dtype), np.asarray(analytic, dtype)
     k = numerical.size
     with np.errstate(invalid="ignore"):
         relative_errors = np.abs(numerical - analytic) / np.maximum(
-            np.maximum(np.abs(numerical), np.abs(analytic)), 1e-300)
-    return GradCheckReport(method=method, h=h, dtype=np.dtype(dtype).name, num_params=k, num_checked=k,
-                           indices=np.arange(k), shape=(k,), numerical=numerical, analytic=analytic,
-                           relative_errors=relative_errors,
-                           kinks=np.zeros(k, bool) if kinks is None else np.asarray(kinks), loss_value=loss_value,
-                           numerical_2h=None if numerical_2h is None else np.asarray(numerical_2h, dtype),
-                           smooth=(kinks is None) if smooth is None else smooth)
+            np.maximum(np.abs(numerical), np.abs(analytic)), 1e-300
+        )
+    return GradCheckReport(
+        method=method,
+        h=h,
+        dtype=np.dtype(dtype).name,
+        num_params=k,
+        num_checked=k,
+        indices=np.arange(k),
+        shape=(k,),
+        numerical=numerical,
+        analytic=analytic,
+        relative_errors=relative_errors,
+        kinks=np.zeros(k, bool) if kinks is None else np.asarray(kinks),
+        loss_value=loss_value,
+        numerical_2h=None if numerical_2h is None else np.asarray(numerical_2h, dtype),
+        smooth=(kinks is None) if smooth is None else smooth,
+    )
 
 
 def test_report_names_both_relative_errors_by_hand():
@@ -430,8 +471,9 @@ def test_report_names_both_relative_errors_by_hand():
     assert "|a - b| / (|a| + |b|): max 4.76e-02" in str(report)
     # The check's own error here is 4 eps |f| / h = 8.9e-12: the proven mismatch is 0.1 / 1.1 less 8e-12.
     assert report.error_bounds == pytest.approx(4 * np.finfo(np.float64).eps / 1e-4)
-    assert report.verdict_line().startswith("verdict: PROBABLY WRONG -- largest mismatch beyond the check's own "
-                                            "error 9.09e-02")
+    assert report.verdict_line().startswith(
+        "verdict: PROBABLY WRONG -- largest mismatch beyond the check's own error 9.09e-02"
+    )
     assert "> 1e-2 probably wrong" in report.verdict_line() and "<= 1e-7 good" in report.verdict_line()
     assert "smooth objective" in report.verdict_line() and "beyond this check's own error" in report.hint
 
@@ -531,7 +573,7 @@ def test_the_default_float32_check_is_diagnosed_as_round_off():
         with jax.enable_x64(dtype == np.float64):
             X, y = jnp.asarray(split.X[:300], dtype), jnp.asarray(split.y[:300])
             W = 1e-4 * jax.random.normal(jax.random.key(0), (10, X.shape[1]), dtype)
-            f = lambda W: losses.svm_loss(W, X, y)  # noqa: E731
+            f = lambda W, X=X, y=y: losses.svm_loss(W, X, y)  # noqa: E731
             _, hand = analytic.svm_loss_and_grad(W, X, y)
             report = check_gradient(f, W, hand, h=1e-4, kinks=svm_kink_crossings(W, X, y, h=1e-4))
         assert report.loss_value == pytest.approx(9.0, abs=0.01)  # every margin about 1: 9 wrong classes
@@ -571,8 +613,11 @@ def test_step_size_study_shows_truncation_and_round_off():
                 assert np.polyfit(np.log10(hs[right]), np.log10(err[right]), 1)[0] == pytest.approx(power, abs=0.2)
                 left = hs <= 1e-10
                 assert np.polyfit(np.log10(hs[left]), np.log10(err[left]), 1)[0] == pytest.approx(-1.0, abs=0.3)
-    assert study["best_error"]["float64"]["central"] < study["best_error"]["float64"]["forward"] \
+    assert (
+        study["best_error"]["float64"]["central"]
+        < study["best_error"]["float64"]["forward"]
         < study["best_error"]["float32"]["forward"]
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -644,8 +689,25 @@ def test_cli_gradcheck_table_and_json(capsys):
 
     assert "verdict: " in out and "relative error = |a - b| / max(|a|, |b|)" in out
 
-    assert main(["gradcheck", "--loss", "svm", "--method", "forward", "--num-checks", "30", "--json",
-                 "--dtype", "float32", "--h", "1e-4"]) == 0
+    assert (
+        main(
+            [
+                "gradcheck",
+                "--loss",
+                "svm",
+                "--method",
+                "forward",
+                "--num-checks",
+                "30",
+                "--json",
+                "--dtype",
+                "float32",
+                "--h",
+                "1e-4",
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["loss"] == "svm" and data["method"] == "forward" and data["dtype"] == "float32"
     assert data["num_checked"] == 30 and data["num_params"] == 650 and len(data["worst"]) == 5
@@ -658,13 +720,16 @@ def test_cli_gradcheck_table_and_json(capsys):
     assert "float32 round-off" in data["hint"] and "float64" in data["hint"]
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["gradcheck", "--h", "0"], "--h: expected a number > 0"),
-    (["gradcheck", "--method", "backward"], "invalid choice: 'backward'"),
-    (["gradcheck", "--dtype", "float16"], "invalid choice: 'float16'"),
-    (["gradcheck", "--num-checks", "100000"], "num_checks must be at most the number of weights (650)"),
-    (["gradcheck", "--data", "cifar10"], "--data cifar10 needs --data-dir"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["gradcheck", "--h", "0"], "--h: expected a number > 0"),
+        (["gradcheck", "--method", "backward"], "invalid choice: 'backward'"),
+        (["gradcheck", "--dtype", "float16"], "invalid choice: 'float16'"),
+        (["gradcheck", "--num-checks", "100000"], "num_checks must be at most the number of weights (650)"),
+        (["gradcheck", "--data", "cifar10"], "--data cifar10 needs --data-dir"),
+    ],
+)
 def test_cli_gradcheck_bad_arguments(argv, message, capsys):
     from jaxopt_course.cli import EXIT_USAGE, main
 
@@ -678,8 +743,27 @@ def test_cli_gradcheck_bad_arguments(argv, message, capsys):
 def test_cli_gradcheck_on_cifar10_dev_set(cifar10_root, capsys):
     from jaxopt_course.cli import main
 
-    assert main(["gradcheck", "--data", "cifar10", "--data-dir", str(cifar10_root), "--loss", "softmax",
-                 "--dtype", "float64", "--h", "1e-5", "--num-checks", "50", "--json"]) == 0
+    assert (
+        main(
+            [
+                "gradcheck",
+                "--data",
+                "cifar10",
+                "--data-dir",
+                str(cifar10_root),
+                "--loss",
+                "softmax",
+                "--dtype",
+                "float64",
+                "--h",
+                "1e-5",
+                "--num-checks",
+                "50",
+                "--json",
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["split"] == "dev" and data["num_examples"] == 500 and data["num_params"] == 30730
     assert data["mean_relative_error"] < 1e-5
@@ -749,7 +833,10 @@ def test_float32_proves_wrong_gradients_but_cannot_vouch_for_a_right_one():
 @settings(**SETTINGS)
 @given(seed=st.integers(0, 10_000), off=st.floats(1e-2, 1.0), loss=st.sampled_from(["softmax", "svm"]))
 def test_right_gradients_pass_and_scaled_ones_never_do(seed, off, loss):
-    """Random smooth problems, float64, the defaults: right reads good (or ok at a kink), (1 + off) x right never passes."""
+    """Random smooth problems, float64, the defaults.
+
+    The right gradient reads good (or ok at a kink); (1 + off) x the right one never passes.
+    """
     with jax.enable_x64(True):
         W, X, y = smooth_problem(seed)
         f = lambda W: losses.get_loss(loss)(W, X, y, reg=1e-2)  # noqa: E731

@@ -32,14 +32,21 @@ import numpy as np
 import pytest
 from numpy._core.multiarray import _reconstruct
 from numpy._core.numeric import _frombuffer
+from test_data import archive_bytes, entries, serve_folder, write_small_cifar  # noqa: F401 (a fixture)
 
 import jaxopt_course
 from jaxopt_course import cli
 from jaxopt_course.checkpoint import CHECKPOINT_FILE, read_checkpoint_config, resolve, save_checkpoint
-from jaxopt_course.data import (CIFAR10_ARCHIVE, CIFAR10_FOLDER, CIFAR10_LOCK, CIFAR10_MAX_MEMBER_BYTES,
-                                download_cifar10, load_cifar10, read_cifar10_batch)
+from jaxopt_course.data import (
+    CIFAR10_ARCHIVE,
+    CIFAR10_FOLDER,
+    CIFAR10_LOCK,
+    CIFAR10_MAX_MEMBER_BYTES,
+    download_cifar10,
+    load_cifar10,
+    read_cifar10_batch,
+)
 from jaxopt_course.files import file_mode
-from test_data import archive_bytes, entries, serve_folder, write_small_cifar  # noqa: F401 (a fixture)
 
 REPO = Path(jaxopt_course.__file__).resolve().parents[1]
 EXIT_WRITE_FAILED = getattr(cli, "EXIT_WRITE_FAILED", 74)  # the contract in /tmp/coord/hardening_api.md
@@ -68,8 +75,12 @@ def start(code: str, *args, out: Path, pause: tuple | None = None) -> subprocess
                         time.sleep(600)
             sys.addaudithook(_pause)
         """)
-    return subprocess.Popen([sys.executable, "-c", hook + code, *map(str, args)], env=child_env(),
-                            stdout=open(f"{out}.out", "w"), stderr=open(f"{out}.err", "w"))
+    return subprocess.Popen(
+        [sys.executable, "-c", hook + code, *map(str, args)],
+        env=child_env(),
+        stdout=open(f"{out}.out", "w"),
+        stderr=open(f"{out}.err", "w"),
+    )
 
 
 def wait_until(condition, proc: subprocess.Popen | None = None, timeout: float = 240.0):
@@ -95,13 +106,16 @@ def kill(proc: subprocess.Popen) -> None:
 def cli_run(*args, timeout=300, umask=None):
     """``jaxopt-course ARGS`` in a real process (under ``umask`` if given); the CompletedProcess."""
     code = RUN_CLI if umask is None else f"import os; os.umask({umask}); {RUN_CLI}"
-    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=child_env())
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=child_env()
+    )
 
 
 RUN_CLI = "import sys; from jaxopt_course.cli import main; sys.exit(main(sys.argv[1:]))"
-DOWNLOAD = ("import sys; from jaxopt_course.data import download_cifar10; "
-            "print(download_cifar10(sys.argv[1], url=sys.argv[2], md5=sys.argv[3], progress=True))")
+DOWNLOAD = (
+    "import sys; from jaxopt_course.data import download_cifar10; "
+    "print(download_cifar10(sys.argv[1], url=sys.argv[2], md5=sys.argv[3], progress=True))"
+)
 
 
 @pytest.fixture
@@ -122,8 +136,7 @@ def parts(root: Path) -> list[Path]:
 
 
 @pytest.mark.slow
-def test_two_processes_downloading_into_one_empty_folder_both_get_the_one_finished_copy(tmp_path, www,
-                                                                                      archive_bytes):  # noqa: F811
+def test_two_processes_downloading_into_one_empty_folder_both_get_the_one_finished_copy(tmp_path, www, archive_bytes):  # noqa: F811
     root, md5 = tmp_path / "data", hashlib.md5(archive_bytes).hexdigest()
     first = start(DOWNLOAD, root, f"{www.base}/hold/{CIFAR10_ARCHIVE}", md5, out=tmp_path / "first")
     wait_until(lambda: parts(root) and parts(root)[0].stat().st_size > 0, first)  # mid-download, holding the lock
@@ -140,8 +153,7 @@ def test_two_processes_downloading_into_one_empty_folder_both_get_the_one_finish
 
 
 @pytest.mark.slow
-def test_a_download_killed_midway_leaves_a_part_file_that_the_next_download_removes(tmp_path, www,
-                                                                                   archive_bytes):  # noqa: F811
+def test_a_download_killed_midway_leaves_a_part_file_that_the_next_download_removes(tmp_path, www, archive_bytes):  # noqa: F811
     root, md5 = tmp_path / "data", hashlib.md5(archive_bytes).hexdigest()
     proc = start(DOWNLOAD, root, f"{www.base}/hold/{CIFAR10_ARCHIVE}", md5, out=tmp_path / "killed")
     wait_until(lambda: parts(root) and parts(root)[0].stat().st_size > 0, proc)
@@ -158,8 +170,9 @@ def test_an_extraction_killed_midway_leaves_a_folder_that_the_next_extraction_re
     root, md5 = tmp_path / "data", hashlib.md5(archive_bytes).hexdigest()
     root.mkdir()
     (root / CIFAR10_ARCHIVE).write_bytes(archive_bytes)  # verified archive present: only the extraction runs
-    proc = start(DOWNLOAD, root, "http://127.0.0.1:9/unused", md5, out=tmp_path / "killed",
-                 pause=("open", "data_batch_3", 1))
+    proc = start(
+        DOWNLOAD, root, "http://127.0.0.1:9/unused", md5, out=tmp_path / "killed", pause=("open", "data_batch_3", 1)
+    )
     wait_until(lambda: "PAUSED" in (tmp_path / "killed.out").read_text(), proc)
     kill(proc)
     partial = sorted(root.glob(".cifar-10-extract.*"))
@@ -175,8 +188,11 @@ def test_a_download_lock_held_too_long_is_a_clear_timeout(tmp_path):
     root = tmp_path / "data"
     root.mkdir()
     with filelock.FileLock(root / CIFAR10_LOCK):  # another holder of the lock (a second file descriptor)
-        with pytest.raises(TimeoutError, match=rf"another process has been downloading CIFAR-10 into {root} for "
-                                               rf"more than 0.2 s \(it holds {root / CIFAR10_LOCK}\)"):
+        with pytest.raises(
+            TimeoutError,
+            match=rf"another process has been downloading CIFAR-10 into {root} for "
+            rf"more than 0.2 s \(it holds {root / CIFAR10_LOCK}\)",
+        ):
             download_cifar10(root, url="http://127.0.0.1:9/x", lock_timeout=0.2, progress=False)
     assert entries(root) == []
 
@@ -207,17 +223,23 @@ def zero_archive(path: Path, sizes: dict) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("sizes, pattern", [
-    ({"data_batch_1": CIFAR10_MAX_MEMBER_BYTES + 1}, r"the entry 'cifar-10-batches-py/data_batch_1' is 33554433 "
-                                                    r"bytes, more than any file of the official CIFAR-10 archive"),
-    ({f"data_batch_{i}": 31 * 2 ** 20 for i in range(1, 8)}, r"would extract more than 201326592 bytes"),
-    ({f"file_{i}": 1 for i in range(20)}, r"holds more than 16 entries; the official CIFAR-10 archive holds 9"),
-])
+@pytest.mark.parametrize(
+    "sizes, pattern",
+    [
+        (
+            {"data_batch_1": CIFAR10_MAX_MEMBER_BYTES + 1},
+            r"the entry 'cifar-10-batches-py/data_batch_1' is 33554433 "
+            r"bytes, more than any file of the official CIFAR-10 archive",
+        ),
+        ({f"data_batch_{i}": 31 * 2**20 for i in range(1, 8)}, r"would extract more than 201326592 bytes"),
+        ({f"file_{i}": 1 for i in range(20)}, r"holds more than 16 entries; the official CIFAR-10 archive holds 9"),
+    ],
+)
 def test_extraction_is_bounded_by_the_official_archive(tmp_path, sizes, pattern):
     root = tmp_path / "data"
     root.mkdir()
     md5 = zero_archive(root / CIFAR10_ARCHIVE, sizes)
-    assert (root / CIFAR10_ARCHIVE).stat().st_size < 2 ** 20  # a small archive that would extract many MB
+    assert (root / CIFAR10_ARCHIVE).stat().st_size < 2**20  # a small archive that would extract many MB
     with pytest.raises(ValueError, match=pattern):
         download_cifar10(root, url="http://127.0.0.1:9/unused", md5=md5, progress=False)
     assert entries(root) == [CIFAR10_ARCHIVE]  # nothing extracted, no temporary folder
@@ -226,8 +248,9 @@ def test_extraction_is_bounded_by_the_official_archive(tmp_path, sizes, pattern)
 def test_downloaded_and_extracted_files_follow_the_umask(tmp_path, www, archive_bytes):  # noqa: F811
     old = os.umask(0o022)
     try:
-        folder = download_cifar10(tmp_path, url=f"{www.base}/{CIFAR10_ARCHIVE}",
-                                  md5=hashlib.md5(archive_bytes).hexdigest(), progress=False)
+        folder = download_cifar10(
+            tmp_path, url=f"{www.base}/{CIFAR10_ARCHIVE}", md5=hashlib.md5(archive_bytes).hexdigest(), progress=False
+        )
     finally:
         os.umask(old)
     assert oct((tmp_path / CIFAR10_ARCHIVE).stat().st_mode & 0o777) == oct(0o644)
@@ -261,20 +284,27 @@ def crafted_batches() -> dict:
         hexes = Call(__import__("codecs").encode, hexes, "hex")
     records = {
         # The issue's two: 30 labels that are each a 100 MB array, and 4,000,000 "images" of nothing.
-        "labels_of_huge_arrays": {b"data": EMPTY_DATA, b"labels": [Call(np.ndarray, (10 ** 8,), I8) for _ in range(30)]},
-        "data_batch_1": {b"data": Call(np.ndarray, (4_000_000, 3072), U8), b"labels": Call(np.ndarray, (4_000_000,), I8)},
+        "labels_of_huge_arrays": {b"data": EMPTY_DATA, b"labels": [Call(np.ndarray, (10**8,), I8) for _ in range(30)]},
+        "data_batch_1": {
+            b"data": Call(np.ndarray, (4_000_000, 3072), U8),
+            b"labels": Call(np.ndarray, (4_000_000,), I8),
+        },
         # The same sizes in NumPy's own two pickle forms, with the bytes missing.
-        "declared_rows": {b"data": Call(_reconstruct, np.ndarray, (0,), b"b", state=(1, (4_000_000, 3072), U8, False, b"")),
-                          b"labels": []},
+        "declared_rows": {
+            b"data": Call(_reconstruct, np.ndarray, (0,), b"b", state=(1, (4_000_000, 3072), U8, False, b"")),
+            b"labels": [],
+        },
         "frombuffer_rows": {b"data": Call(_frombuffer, bytearray(), U8, (4_000_000, 3072), "C"), b"labels": []},
         "too_many_labels": {b"data": EMPTY_DATA, b"labels": [0] * 10001},
         "hex_doubling": {b"data": EMPTY_DATA, b"labels": [], b"batch_label": hexes},
-        "bytes_call": {b"data": EMPTY_DATA, b"labels": [], b"batch_label": Call(bytes, 10 ** 10)},
+        "bytes_call": {b"data": EMPTY_DATA, b"labels": [], b"batch_label": Call(bytes, 10**10)},
     }
-    blobs = {name: pickle.dumps(record, protocol=5 if name == "frombuffer_rows" else 2)  # 5: bytearray in-band
-             for name, record in records.items()}
+    blobs = {
+        name: pickle.dumps(record, protocol=5 if name == "frombuffer_rows" else 2)  # 5: bytearray in-band
+        for name, record in records.items()
+    }
     # A BINBYTES8 that declares 8 GiB and holds 3 bytes.
-    blobs["declared_bytes"] = b"\x80\x04\x8e" + struct.pack("<Q", 2 ** 33) + b"abc"
+    blobs["declared_bytes"] = b"\x80\x04\x8e" + struct.pack("<Q", 2**33) + b"abc"
     return blobs
 
 
@@ -310,11 +340,12 @@ MEASURE = textwrap.dedent("""
 
 def measure(tmp_path: Path, paths, *, imports: str, call: str) -> dict:
     code = MEASURE.format(imports=imports, call=call)
-    proc = subprocess.run([sys.executable, "-c", code, *map(str, paths)], capture_output=True, text=True,
-                          timeout=300, env=child_env())
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *map(str, paths)], capture_output=True, text=True, timeout=300, env=child_env()
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
-    assert report["control"] - report["after"] > 150 * 2 ** 20, report  # the instrument works
+    assert report["control"] - report["after"] > 150 * 2**20, report  # the instrument works
     return report
 
 
@@ -325,12 +356,13 @@ def test_crafted_batch_pickles_are_refused_in_bounded_memory(tmp_path):
         (tmp_path / name).write_bytes(blob)
         assert len(blob) < 32 * 1024, (name, len(blob))  # a few KB (10001 labels: 20 KB)
         paths.append(tmp_path / name)
-    report = measure(tmp_path, paths, imports="from jaxopt_course.data import read_cifar10_batch",
-                     call="read_cifar10_batch(path)")
+    report = measure(
+        tmp_path, paths, imports="from jaxopt_course.data import read_cifar10_batch", call="read_cifar10_batch(path)"
+    )
     for path in paths:
         message = report["results"][str(path)]
         assert message.startswith(f"ValueError: {path}"), message  # refused, naming the file
-    assert report["after"] - report["before"] < 64 * 2 ** 20, report  # files of a few KB: a few MB at most
+    assert report["after"] - report["before"] < 64 * 2**20, report  # files of a few KB: a few MB at most
     messages = report["results"]
     assert "calls numpy.ndarray(shape, dtype) directly" in messages[str(tmp_path / "data_batch_1")]
     assert "(4000000, 3072): more than the 10000 rows" in messages[str(tmp_path / "declared_rows")]
@@ -347,12 +379,15 @@ def test_a_tiny_batch_claiming_4_million_images_is_refused_by_load_cifar10(tmp_p
         load_cifar10(tmp_path, **SMALL)
 
 
-@pytest.mark.parametrize("labels, data_rows, pattern", [
-    ([0, 1], 3, r"3 images but 2 labels"),
-    ([0, True], 2, r"'labels' must be a list of integers \(got a bool among them\)"),
-    ([[0, 1]], 1, r"'labels' must be a list of integers \(got a list among them\)"),
-    (np.array([[0, 1]]), 2, r"'labels' must be a list of integers \(got int64 array of shape \(1, 2\)\)"),
-])
+@pytest.mark.parametrize(
+    "labels, data_rows, pattern",
+    [
+        ([0, 1], 3, r"3 images but 2 labels"),
+        ([0, True], 2, r"'labels' must be a list of integers \(got a bool among them\)"),
+        ([[0, 1]], 1, r"'labels' must be a list of integers \(got a list among them\)"),
+        (np.array([[0, 1]]), 2, r"'labels' must be a list of integers \(got int64 array of shape \(1, 2\)\)"),
+    ],
+)
 def test_labels_must_be_one_flat_integer_per_image(tmp_path, labels, data_rows, pattern):
     path = tmp_path / "data_batch_1"
     path.write_bytes(pickle.dumps({b"data": np.zeros((data_rows, 3072), np.uint8), b"labels": labels}, protocol=2))
@@ -364,8 +399,11 @@ def test_a_batch_as_numpy_writes_it_in_any_protocol_is_read_exactly(tmp_path):
     rng = np.random.default_rng(0)
     data = rng.integers(0, 256, (7, 3072), dtype=np.uint8)
     for protocol in (2, 4, 5):
-        for labels in ([3, 1, 4, 1, 5, 9, 2], np.array([3, 1, 4, 1, 5, 9, 2], np.int64),
-                       [np.int64(v) for v in (3, 1, 4, 1, 5, 9, 2)]):
+        for labels in (
+            [3, 1, 4, 1, 5, 9, 2],
+            np.array([3, 1, 4, 1, 5, 9, 2], np.int64),
+            [np.int64(v) for v in (3, 1, 4, 1, 5, 9, 2)],
+        ):
             path = tmp_path / f"batch_{protocol}"
             path.write_bytes(pickle.dumps({b"data": data, b"labels": labels, b"batch_label": b""}, protocol=protocol))
             got, got_labels = read_cifar10_batch(path)
@@ -391,11 +429,13 @@ def real_checkpoint(folder: Path) -> Path:
     return save_checkpoint(folder, state, config={"lr": 0.1})
 
 
-LIKE = ("import jax, jax.numpy as jnp, optax\n"
-        "from jaxopt_course.checkpoint import load_checkpoint, read_checkpoint_config\n"
-        "from jaxopt_course.train import TrainState\n"
-        "W = jnp.zeros((3, 4))\n"
-        "like = TrainState(W, optax.sgd(0.1).init(W), jax.random.key(0), jnp.int32(0))")
+LIKE = (
+    "import jax, jax.numpy as jnp, optax\n"
+    "from jaxopt_course.checkpoint import load_checkpoint, read_checkpoint_config\n"
+    "from jaxopt_course.train import TrainState\n"
+    "W = jnp.zeros((3, 4))\n"
+    "like = TrainState(W, optax.sgd(0.1).init(W), jax.random.key(0), jnp.int32(0))"
+)
 
 
 def npy_header(shape, descr) -> bytes:
@@ -424,12 +464,12 @@ def with_deflated_zeros(source: Path, target: Path, name: str, size: int) -> Pat
     header = npy_header((size,), "|u1")
     c = zlib.compressobj(9, zlib.DEFLATED, -15)
     head = c.compress(header) + c.flush(zlib.Z_FULL_FLUSH)
-    mb = bytes(2 ** 20)
+    mb = bytes(2**20)
     chunk = c.compress(mb) + c.flush(zlib.Z_FULL_FLUSH)
     assert c.compress(mb) + c.flush(zlib.Z_FULL_FLUSH) == chunk  # the repetition holds
-    stream = head + chunk * (size // 2 ** 20) + c.flush()
+    stream = head + chunk * (size // 2**20) + c.flush()
     crc = zlib.crc32(header)
-    for _ in range(size // 2 ** 20):
+    for _ in range(size // 2**20):
         crc = zlib.crc32(mb, crc)
     # Write it stored, then mark it deflated with its true CRC and size (fixed-width fields, in place).
     rewritten(source, target, {name: stream})
@@ -437,7 +477,7 @@ def with_deflated_zeros(source: Path, target: Path, name: str, size: int) -> Pat
     with zipfile.ZipFile(target) as z:
         local = z.getinfo(name).header_offset
     central = blob.rfind(b"PK\x01\x02")
-    assert blob[local:local + 4] == b"PK\x03\x04" and blob[central + 46:central + 46 + len(name)] == name.encode()
+    assert blob[local : local + 4] == b"PK\x03\x04" and blob[central + 46 : central + 46 + len(name)] == name.encode()
     struct.pack_into("<H", blob, local + 8, zipfile.ZIP_DEFLATED)
     struct.pack_into("<I", blob, local + 14, crc)
     struct.pack_into("<I", blob, local + 22, len(header) + size)
@@ -448,7 +488,7 @@ def with_deflated_zeros(source: Path, target: Path, name: str, size: int) -> Pat
     with zipfile.ZipFile(target) as z:  # a valid zip: the member really inflates to size bytes
         assert z.getinfo(name).file_size == len(header) + size
         with z.open(name) as f:
-            assert f.read(len(header) + 2 ** 20)[len(header):] == mb
+            assert f.read(len(header) + 2**20)[len(header) :] == mb
     return target
 
 
@@ -456,17 +496,21 @@ def with_deflated_zeros(source: Path, target: Path, name: str, size: int) -> Pat
 def test_crafted_checkpoints_are_refused_in_bounded_memory(tmp_path):
     good = real_checkpoint(tmp_path / "good")
     files = {
-        "extra": with_deflated_zeros(good, tmp_path / "extra.npz", "extra.npy", 2 ** 31),
-        "leaf": rewritten(good, tmp_path / "leaf.npz", {"leaf_00000.npy": npy_header((4 * 10 ** 12,), "<f4") + b"x" * 64}),
-        "config": rewritten(good, tmp_path / "config.npz", {"config_json.npy": npy_header((10 ** 9,), "<U1") + b"{}"}),
-        "metrics": rewritten(good, tmp_path / "metrics.npz",
-                             {"metrics_loss.npy": npy_header((4 * 10 ** 12,), "<f4") + b"x" * 64}),
+        "extra": with_deflated_zeros(good, tmp_path / "extra.npz", "extra.npy", 2**31),
+        "leaf": rewritten(
+            good, tmp_path / "leaf.npz", {"leaf_00000.npy": npy_header((4 * 10**12,), "<f4") + b"x" * 64}
+        ),
+        "config": rewritten(good, tmp_path / "config.npz", {"config_json.npy": npy_header((10**9,), "<U1") + b"{}"}),
+        "metrics": rewritten(
+            good, tmp_path / "metrics.npz", {"metrics_loss.npy": npy_header((4 * 10**12,), "<f4") + b"x" * 64}
+        ),
         "compressed": rewritten(good, tmp_path / "compressed.npz", {}, compression=zipfile.ZIP_DEFLATED),
     }
-    assert 2 * 10 ** 6 < files["extra"].stat().st_size < 3 * 10 ** 6  # a 2 MB file holding a 2 GiB member
-    report = measure(tmp_path, files.values(), imports=LIKE, call="read_checkpoint_config(path); "
-                                                                  "load_checkpoint(path, like)")
-    assert report["after"] - report["before"] < 64 * 2 ** 20, report
+    assert 2 * 10**6 < files["extra"].stat().st_size < 3 * 10**6  # a 2 MB file holding a 2 GiB member
+    report = measure(
+        tmp_path, files.values(), imports=LIKE, call="read_checkpoint_config(path); load_checkpoint(path, like)"
+    )
+    assert report["after"] - report["before"] < 64 * 2**20, report
     results = {name: report["results"][str(path)] for name, path in files.items()}
     for name, message in results.items():
         assert message.startswith(f"ValueError: {files[name]} is not a readable checkpoint ("), (name, message)
@@ -492,8 +536,11 @@ def test_the_config_reader_reads_only_the_small_members(tmp_path):
     assert read_checkpoint_config(broken) == {"lr": 0.1, "step": 0}
     W = jnp.zeros((3, 4))
     like = TrainState(W, optax.sgd(0.1).init(W), __import__("jax").random.key(0), jnp.int32(0))
-    with pytest.raises(ValueError, match=r"broken.npz is not a readable checkpoint \(its member leaf_00000 is not an "
-                                         r".npy array .*\); it is truncated or corrupted"):
+    with pytest.raises(
+        ValueError,
+        match=r"broken.npz is not a readable checkpoint \(its member leaf_00000 is not an "
+        r".npy array .*\); it is truncated or corrupted",
+    ):
         load_checkpoint(broken, like)
 
 
@@ -510,8 +557,21 @@ def test_resolve_takes_a_file_or_a_folder_and_creates_nothing(tmp_path):
 # A process killed while saving a checkpoint; output modes
 # ---------------------------------------------------------------------------
 
-TRAIN = ["train", "--steps", "3000", "--chunk-size", "500", "--batch-size", "32", "--optimizer", "momentum",
-         "--lr", "0.1", "--seed", "3"]
+TRAIN = [
+    "train",
+    "--steps",
+    "3000",
+    "--chunk-size",
+    "500",
+    "--batch-size",
+    "32",
+    "--optimizer",
+    "momentum",
+    "--lr",
+    "0.1",
+    "--seed",
+    "3",
+]
 
 
 def temporaries(folder: Path) -> list[str]:
@@ -519,14 +579,19 @@ def temporaries(folder: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_a_run_killed_while_saving_a_checkpoint_keeps_the_last_one_and_its_temporary_goes_at_the_next_save(
-        tmp_path):
+def test_a_run_killed_while_saving_a_checkpoint_keeps_the_last_one_and_its_temporary_goes_at_the_next_save(tmp_path):
     from jaxopt_course.files import remove_stale_temporaries
 
     ckpt, out = tmp_path / "ckpt", tmp_path / "out"
     # Pause the real run between writing its second checkpoint's temporary and renaming it; then SIGKILL.
-    proc = start(RUN_CLI, *TRAIN, "--checkpoint-dir", ckpt, out=tmp_path / "killed",
-                 pause=("os.rename", f".{CHECKPOINT_FILE}.", 2))
+    proc = start(
+        RUN_CLI,
+        *TRAIN,
+        "--checkpoint-dir",
+        ckpt,
+        out=tmp_path / "killed",
+        pause=("os.rename", f".{CHECKPOINT_FILE}.", 2),
+    )
     wait_until(lambda: "PAUSED" in (tmp_path / "killed.out").read_text(), proc)
     [temporary] = temporaries(ckpt)
     assert f"-{proc.pid}." in temporary  # named after its writer
@@ -583,8 +648,9 @@ def tmpfs(tmp_path):
     if os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root")
     try:
-        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)], capture_output=True,
-                              text=True, timeout=30)
+        proc = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)], capture_output=True, text=True, timeout=30
+        )
     except (FileNotFoundError, subprocess.TimeoutExpired) as err:
         pytest.skip(f"cannot mount a tmpfs here ({err})")
     if proc.returncode != 0:
@@ -660,17 +726,23 @@ def test_file_mode_is_what_open_gives(tmp_path):
 
 @pytest.mark.parametrize("leave, during", [(100 * 1024, "download"), (None, "extraction")])
 def test_a_full_disk_while_downloading_or_extracting_is_one_write_error_and_leaves_nothing_half_written(
-        tmpfs, www, archive_bytes, leave, during):  # noqa: F811
+    tmpfs,
+    www,
+    archive_bytes,
+    leave,
+    during,
+):
     from jaxopt_course.files import WriteError
 
     root = tmpfs / "data"
     root.mkdir()
     if leave is not None:
         fill(tmpfs, leave=leave)  # not even the archive fits
-    assert len(archive_bytes) < 2 ** 20 < 2 * len(archive_bytes)  # without a filler: the archive fits, not twice
+    assert len(archive_bytes) < 2**20 < 2 * len(archive_bytes)  # without a filler: the archive fits, not twice
     with pytest.raises(WriteError, match="No space left on device") as info:
-        download_cifar10(root, url=f"{www.base}/{CIFAR10_ARCHIVE}", md5=hashlib.md5(archive_bytes).hexdigest(),
-                         progress=False)
+        download_cifar10(
+            root, url=f"{www.base}/{CIFAR10_ARCHIVE}", md5=hashlib.md5(archive_bytes).hexdigest(), progress=False
+        )
     if during == "download":
         assert info.value.path == root / CIFAR10_ARCHIVE and entries(root) == []  # no .part left
     else:

@@ -30,21 +30,26 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from test_data import write_small_cifar
+from test_hardening import child_env, measure
 
 from jaxopt_course import _checks, cache, data, limits, locks, search, signals, softmax_loss, svm_loss, toys
 from jaxopt_course.checkpoint import CHECKPOINT_FILE, load_checkpoint, read_checkpoint_config, save_checkpoint
 from jaxopt_course.distributed import initialize_multihost, wait_for_coordinator
 from jaxopt_course.files import UnreadableNpz, read_stored_npz
 from jaxopt_course.train import TrainState
-from test_data import write_small_cifar
-from test_hardening import child_env, measure
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def run_python(code: str, *args, env=None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, env=env or child_env())
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or child_env(),
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -53,33 +58,36 @@ def run_python(code: str, *args, env=None, timeout: float = 120) -> subprocess.C
 
 
 def test_integer_ranges_are_checked_before_jax_sees_them():
-    assert limits.check_int32(2 ** 31 - 1, "steps") == 2 ** 31 - 1
+    assert limits.check_int32(2**31 - 1, "steps") == 2**31 - 1
     with pytest.raises(limits.LimitError, match=r"steps must be <= 2147483647 .*got 2147483648"):
-        limits.check_int32(2 ** 31, "steps")
+        limits.check_int32(2**31, "steps")
     with pytest.raises(ValueError, match="steps must be >= 1, got 0"):
         limits.check_int32(0, "steps")
     with pytest.raises(TypeError, match="steps must be an integer, got True"):
         limits.check_int32(True, "steps")
-    assert limits.check_seed(-(2 ** 63)) == -(2 ** 63) and limits.check_seed(2 ** 63 - 1) == 2 ** 63 - 1
-    for seed in (2 ** 63, 2 ** 64, -(2 ** 63) - 1):
+    assert limits.check_seed(-(2**63)) == -(2**63) and limits.check_seed(2**63 - 1) == 2**63 - 1
+    for seed in (2**63, 2**64, -(2**63) - 1):
         with pytest.raises(limits.LimitError, match=r"seed must lie in \[-2\*\*63, 2\*\*63 - 1\]"):
             limits.check_seed(seed)
-    jax.random.key(limits.check_seed(2 ** 63 - 1))  # the largest accepted seed is one JAX takes
+    jax.random.key(limits.check_seed(2**63 - 1))  # the largest accepted seed is one JAX takes
 
 
 def test_the_memory_limit_comes_from_the_environment_meminfo_or_the_cgroup(monkeypatch):
-    assert limits.parse_bytes("2G") == 2 * 2 ** 30 and limits.parse_bytes("512M") == 512 * 2 ** 20
+    assert limits.parse_bytes("2G") == 2 * 2**30 and limits.parse_bytes("512M") == 512 * 2**20
     with pytest.raises(ValueError, match="JAXOPT_COURSE_MEMORY_LIMIT must be a number of bytes"):
         limits.parse_bytes("lots")
     free, where = limits.available_memory({})
     with open("/proc/meminfo") as f:
         meminfo = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
     assert 0 < free <= meminfo * 1.5 and where  # /proc/meminfo (or a tighter cgroup) read when it is there
-    assert limits.available_memory({limits.MEMORY_LIMIT_ENV: "1M"}) == (2 ** 20, f"${limits.MEMORY_LIMIT_ENV}")
-    with pytest.raises(limits.LimitError, match=r"a test needs about 2.0 MiB of memory, more than the 1.0 MiB "
-                                                r"available \(\$JAXOPT_COURSE_MEMORY_LIMIT\); try less"):
-        limits.check_memory(2 * 2 ** 20, "a test", hint="try less", environ={limits.MEMORY_LIMIT_ENV: "1M"})
-    assert limits.check_memory(2 ** 19, "a test", environ={limits.MEMORY_LIMIT_ENV: "1M"}) == 2 ** 19
+    assert limits.available_memory({limits.MEMORY_LIMIT_ENV: "1M"}) == (2**20, f"${limits.MEMORY_LIMIT_ENV}")
+    with pytest.raises(
+        limits.LimitError,
+        match=r"a test needs about 2.0 MiB of memory, more than the 1.0 MiB "
+        r"available \(\$JAXOPT_COURSE_MEMORY_LIMIT\); try less",
+    ):
+        limits.check_memory(2 * 2**20, "a test", hint="try less", environ={limits.MEMORY_LIMIT_ENV: "1M"})
+    assert limits.check_memory(2**19, "a test", environ={limits.MEMORY_LIMIT_ENV: "1M"}) == 2**19
 
 
 def test_the_estimates_add_up_the_arrays_by_hand():
@@ -107,40 +115,47 @@ def test_check_sweep_bundles_the_counts_memory_and_time_checks():
     limits.check_sweep(300 * 300, 650, 1000, 256, 10, what="a 300 x 300 sweep", environ=env, yes=True)
     with pytest.raises(limits.LimitError, match=r"a 300 x 300 sweep would take about [\d.]+ h .*pass --yes"):
         limits.check_sweep(300 * 300, 650, 1000, 256, 10, what="a 300 x 300 sweep", environ=env)
-    with pytest.raises(limits.LimitError, match=r"a 300 x 300 sweep needs about 4.1 GiB of memory, more than the "
-                                                r"1.0 GiB available .*use a smaller grid, fewer seeds or fewer steps"):
-        limits.check_sweep(300 * 300, 650, 1000, 256, 10, what="a 300 x 300 sweep",
-                           environ={limits.MEMORY_LIMIT_ENV: "1G"}, yes=True)
+    with pytest.raises(
+        limits.LimitError,
+        match=r"a 300 x 300 sweep needs about 4.1 GiB of memory, more than the "
+        r"1.0 GiB available .*use a smaller grid, fewer seeds or fewer steps",
+    ):
+        limits.check_sweep(
+            300 * 300, 650, 1000, 256, 10, what="a 300 x 300 sweep", environ={limits.MEMORY_LIMIT_ENV: "1G"}, yes=True
+        )
     with pytest.raises(limits.LimitError, match="the number of models must be <= 2147483647"):
-        limits.check_sweep(10 ** 10, 650, 10, 256, 10, what="seeds=10**10")
+        limits.check_sweep(10**10, 650, 10, 256, 10, what="seeds=10**10")
     with pytest.raises(limits.LimitError, match="steps must be <= 2147483647"):
-        limits.check_sweep(1, 650, 2 ** 31, 256, 10, what="one model")
+        limits.check_sweep(1, 650, 2**31, 256, 10, what="one model")
 
 
 def test_search_and_tea_refuse_huge_requests_before_allocating(monkeypatch):
     def f(W):
-        return jnp.sum(W ** 2)
+        return jnp.sum(W**2)
 
     with pytest.raises(limits.LimitError, match="trials must be <= 2147483647"):
-        search.random_search(f, jax.random.key(0), (2,), trials=3 * 10 ** 9)
+        search.random_search(f, jax.random.key(0), (2,), trials=3 * 10**9)
     with pytest.raises(limits.LimitError, match=r"the number of grid points must be <= 2147483647 .*got 10000000000"):
         search.grid_search(lambda a, b: a + b, [np.arange(100000.0), np.arange(100000.0)])
     with pytest.raises(limits.LimitError, match=r"points must be <= 2147483647 .*got 1000000000000"):
-        toys.temperature_grid(10 ** 12)
+        toys.temperature_grid(10**12)
     with pytest.raises(limits.LimitError, match="steps must be <= 2147483647"):
-        toys.gradient_descent_1d(toys.tea_cost, 20.0, steps=10 ** 12)
+        toys.gradient_descent_1d(toys.tea_cost, 20.0, steps=10**12)
     with pytest.raises(limits.LimitError, match="steps must be <= 2147483647"):
-        search.random_local_search(f, jax.random.key(0), np.zeros(2, np.float32), steps=3 * 10 ** 9)
+        search.random_local_search(f, jax.random.key(0), np.zeros(2, np.float32), steps=3 * 10**9)
     monkeypatch.setenv(limits.MEMORY_LIMIT_ENV, "64M")
-    with pytest.raises(limits.LimitError, match=r"an exhaustive search over 100000000 temperatures needs about "
-                                                r"[\d.]+ GiB of memory, more than the 64.0 MiB available"):
-        toys.temperature_grid(10 ** 8)
+    with pytest.raises(
+        limits.LimitError,
+        match=r"an exhaustive search over 100000000 temperatures needs about "
+        r"[\d.]+ GiB of memory, more than the 64.0 MiB available",
+    ):
+        toys.temperature_grid(10**8)
     with pytest.raises(limits.LimitError, match=r"a random search of 100000 trials of W \(10, 3073\) needs about"):
         search.random_search(f, jax.random.key(0), (10, 3073), trials=100000, chunk_size=1000)
     with pytest.raises(limits.LimitError, match="an exhaustive search over 2000000 grid points needs about"):
         search.grid_search(lambda a, b: a + b, [np.arange(2000.0), np.arange(1000.0)])
     with pytest.raises(limits.LimitError, match=r"a synthetic problem of 10000000 x 100 needs about 30.1 GiB"):
-        data.synthetic_problem(num_examples=10 ** 7, dim=100)
+        data.synthetic_problem(num_examples=10**7, dim=100)
     # Within the limit the same calls run, and give what numpy gives.
     grid = toys.temperature_grid(101)
     np.testing.assert_allclose(np.asarray(grid), np.linspace(0, 100, 101), rtol=1e-6)
@@ -153,22 +168,28 @@ def test_search_and_tea_refuse_huge_requests_before_allocating(monkeypatch):
 
 
 def test_wide_labels_are_range_checked_before_they_are_narrowed():
-    y = np.array([0, 1, 2, 2 ** 32 + 1], np.int64)  # int32(2**32 + 1) == 1: a silent relabelling
+    y = np.array([0, 1, 2, 2**32 + 1], np.int64)  # int32(2**32 + 1) == 1: a silent relabelling
     assert int(jnp.asarray(y)[3]) == 1  # what the narrowing would do
-    with pytest.raises(ValueError, match=r"y must hold class labels that fit in int32 .*int64 values in "
-                                         r"\[0, 4294967297\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"y must hold class labels that fit in int32 .*int64 values in "
+        r"\[0, 4294967297\]",
+    ):
         _checks.check_labels(y, None)
     # fit checks its labels this way (check_labels(y, None)) before it places them on a device; the
     # catalogue's row labels-int64-wide goes through fit itself.
     with pytest.raises(ValueError, match=r"y must hold labels in \[0, 3\) .*got values in \[0, 4294967297\]"):
         softmax_loss(np.zeros((3, 3), np.float32), np.ones((4, 3), np.float32), y)
-    _checks.check_labels(np.array([0, 2 ** 31 - 1], np.int64), None)  # the largest int32 passes
+    _checks.check_labels(np.array([0, 2**31 - 1], np.int64), None)  # the largest int32 passes
     _checks.check_labels(np.array([0, 1], np.uint64), 2)
 
 
 def test_a_step_size_or_scale_that_rounds_to_zero_or_inf_is_named():
-    with pytest.raises(ValueError, match=r"lr = 1e-320 rounds to 0 in float32 \(its smallest positive number is "
-                                         r"1.4e-45\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"lr = 1e-320 rounds to 0 in float32 \(its smallest positive number is "
+        r"1.4e-45\)",
+    ):
         _checks.check_representable(1e-320, "lr", np.float32)
     with pytest.raises(ValueError, match=r"lr = 1e\+300 is inf in float32"):
         _checks.check_representable(np.array([0.1, 1e300]), "lr", np.float32)
@@ -177,8 +198,9 @@ def test_a_step_size_or_scale_that_rounds_to_zero_or_inf_is_named():
     with pytest.raises(ValueError, match="scale = 1e-300 rounds to 0 in float32"):
         search.random_search(lambda W: jnp.sum(W), jax.random.key(0), (2,), trials=3, scale=1e-300)
     with pytest.raises(ValueError, match="step_size = 1e-50 rounds to 0 in float32"):
-        search.random_local_search(lambda W: jnp.sum(W), jax.random.key(0), np.zeros(2, np.float32), steps=3,
-                                   step_size=1e-50)
+        search.random_local_search(
+            lambda W: jnp.sum(W), jax.random.key(0), np.zeros(2, np.float32), steps=3, step_size=1e-50
+        )
     with pytest.raises(ValueError, match="step_size = 1e-320 rounds to 0 in float32"):
         toys.gradient_descent_1d(toys.tea_cost, 20.0, step_size=1e-320, steps=3)
 
@@ -197,8 +219,11 @@ def test_data_beyond_float32_is_an_error_about_the_data():
     W, y = np.zeros((3, 2), np.float32), np.array([0, 1])
     X = np.array([[1e39, 1.0], [1.0, -2e39]])  # finite in float64, inf in float32
     for loss in (svm_loss, softmax_loss):
-        with pytest.raises(ValueError, match=r"X holds values up to 2e\+39 in magnitude, beyond float32's largest "
-                                             r"\(3.4e\+38\).*The data overflow, not the step size"):
+        with pytest.raises(
+            ValueError,
+            match=r"X holds values up to 2e\+39 in magnitude, beyond float32's largest "
+            r"\(3.4e\+38\).*The data overflow, not the step size",
+        ):
             loss(W, X, y)
     with jax.enable_x64(True):  # computed in float64, the same data are fine
         assert np.isfinite(float(svm_loss(W.astype(np.float64), X, y)))
@@ -210,10 +235,15 @@ def test_data_beyond_float32_is_an_error_about_the_data():
 # ---------------------------------------------------------------------------
 
 
-def encode_bomb(calls: int = 2000, size: int = 2 ** 20) -> bytes:
+def encode_bomb(calls: int = 2000, size: int = 2**20) -> bytes:
     """A pickle that calls the allowed ``_codecs.encode`` ``calls`` times on one memoized ``size``-char string."""
-    out = [b"\x80\x02", b"c_codecs\nencode\nq\x00", b"X" + struct.pack("<I", size) + b"a" * size + b"q\x01",
-           b"X\x06\x00\x00\x00latin1q\x02", b"]"]
+    out = [
+        b"\x80\x02",
+        b"c_codecs\nencode\nq\x00",
+        b"X" + struct.pack("<I", size) + b"a" * size + b"q\x01",
+        b"X\x06\x00\x00\x00latin1q\x02",
+        b"]",
+    ]
     out += [b"h\x00h\x01h\x02\x86Ra"] * calls  # BINGET encode, the string, "latin1"; TUPLE2; REDUCE; APPEND
     return b"".join(out) + b"."
 
@@ -223,11 +253,12 @@ def test_a_batch_that_re_encodes_one_string_thousands_of_times_is_refused_in_bou
     path = tmp_path / "data_batch_1"
     path.write_bytes(encode_bomb())
     assert path.stat().st_size < 1.1e6  # 1.06 MB on disk would have made 2 GiB of bytes
-    report = measure(tmp_path, [path], imports="from jaxopt_course.data import read_cifar10_batch",
-                     call="read_cifar10_batch(path)")
+    report = measure(
+        tmp_path, [path], imports="from jaxopt_course.data import read_cifar10_batch", call="read_cifar10_batch(path)"
+    )
     message = report["results"][str(path)]
     assert message.startswith(f"ValueError: {path} is not a readable CIFAR-10 batch") and "re-encodes" in message
-    assert report["after"] - report["before"] < 64 * 2 ** 20, report
+    assert report["after"] - report["before"] < 64 * 2**20, report
 
 
 def test_an_honest_batch_still_reads_with_the_encode_budget(tmp_path):
@@ -243,7 +274,8 @@ def test_a_fifo_as_a_batch_file_is_refused_not_waited_on(tmp_path):
     batch = tmp_path / "cifar-10-batches-py" / "data_batch_2"
     batch.unlink()
     os.mkfifo(batch)
-    proc = run_python("""
+    proc = run_python(
+        """
         import sys
         from jaxopt_course.data import load_cifar10, read_cifar10_batch
         for call in (lambda: read_cifar10_batch(sys.argv[1]),
@@ -252,10 +284,16 @@ def test_a_fifo_as_a_batch_file_is_refused_not_waited_on(tmp_path):
                 call()
             except ValueError as err:
                 print(err)
-    """, batch, tmp_path, timeout=60)
+    """,
+        batch,
+        tmp_path,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == [f"{batch} is a FIFO (named pipe), not a CIFAR-10 batch file; refusing to "
-                                        "read it"] * 2
+    assert (
+        proc.stdout.splitlines()
+        == [f"{batch} is a FIFO (named pipe), not a CIFAR-10 batch file; refusing to read it"] * 2
+    )
 
 
 def test_leftovers_of_killed_downloads_go_even_when_the_data_are_in_place(tmp_path):
@@ -301,7 +339,7 @@ def test_a_deeply_nested_checkpoint_config_is_a_clear_error_not_a_recursion_erro
     for read in (lambda: read_checkpoint_config(tmp_path), lambda: load_checkpoint(tmp_path, small_state())):
         with pytest.raises(ValueError, match=r"its run configuration is nested 200001 levels deep, more than the 32"):
             read()
-    rewrite_member(path, "config_json", np.str_('{"a": "' + "x" * (2 ** 20) + '"}'))
+    rewrite_member(path, "config_json", np.str_('{"a": "' + "x" * (2**20) + '"}'))
     with pytest.raises(ValueError, match=r"its run configuration is 1048585 characters, more than the 1048576"):
         read_checkpoint_config(tmp_path)
     # Brackets inside strings are text, not nesting.
@@ -454,8 +492,10 @@ CORRUPTIONS = {
     "broken-deflate": (broken_deflate, r"is compressed|not a readable"),
     "flipped-byte": (flipped_byte, "Bad CRC-32 for file 'train_X.npy'"),
     "stale-checksum": (stale_checksum, "its checksum does not match its arrays"),
-    "test-replaced-by-train": (lambda p: edit_consistently(p, swap_test_for_train),
-                               r"test.X is float32 of shape \(1257, 65\), expected float32 of shape \(270, 65\)"),
+    "test-replaced-by-train": (
+        lambda p: edit_consistently(p, swap_test_for_train),
+        r"test.X is float32 of shape \(1257, 65\), expected float32 of shape \(270, 65\)",
+    ),
     "D-10": (lambda p: edit_consistently(p, ten_columns), r"image_shape is \(3, 3, 1\), not \(8, 8, 1\)"),
     "one-NaN": (lambda p: edit_consistently(p, one_nan), "val.X holds values that are not finite"),
     "0-d-image-shape": (lambda p: edit_consistently(p, zero_d_image_shape), "image_shape .* is malformed"),
@@ -495,12 +535,16 @@ def test_a_deflate_bomb_in_the_digits_cache_costs_no_memory(tmp_path, digits):
         with z.open(info, "w", force_zip64=True) as f:
             f.write(npy_bytes(np.zeros(0, np.float32)).replace(b"(0,)", b"(134217728,)"))
             for _ in range(512):
-                f.write(bytes(2 ** 20))
-    assert path.stat().st_size < 2 ** 20
-    report = measure(tmp_path, [path], imports="from pathlib import Path; from jaxopt_course.cache import _read_digits",
-                     call="_read_digits(Path(path))")
+                f.write(bytes(2**20))
+    assert path.stat().st_size < 2**20
+    report = measure(
+        tmp_path,
+        [path],
+        imports="from pathlib import Path; from jaxopt_course.cache import _read_digits",
+        call="_read_digits(Path(path))",
+    )
     assert "is compressed" in report["results"][str(path)], report
-    assert report["after"] - report["before"] < 64 * 2 ** 20, report
+    assert report["after"] - report["before"] < 64 * 2**20, report
 
 
 def test_the_cache_folder_is_private_and_one_others_may_write_is_not_used(tmp_path, capsys, digits):
@@ -514,7 +558,10 @@ def test_the_cache_folder_is_private_and_one_others_may_write_is_not_used(tmp_pa
     os.chmod(root, 0o777)  # writable by anyone: not used
     assert_same_digits(cache.cached_digits(load, env), digits)
     assert load.calls == 2
-    assert capsys.readouterr().err == f"jaxopt-course: not using the cache folder {root}: others may write it (mode 0777)\n"
+    assert (
+        capsys.readouterr().err
+        == f"jaxopt-course: not using the cache folder {root}: others may write it (mode 0777)\n"
+    )
     os.chmod(root, 0o700)
 
 
@@ -545,8 +592,9 @@ def test_an_empty_or_relative_home_gives_no_cache_in_slash_or_here(tmp_path, cap
     cwd_env = child_env()
     proc = run_python(code, "", env=cwd_env)
     assert proc.stdout.split() == ["None", "None", "False"], proc.stderr
-    assert proc.stderr.splitlines() == ["jaxopt-course: HOME='' and XDG_CACHE_HOME='' name no absolute folder: "
-                                        "running without the cache"]
+    assert proc.stderr.splitlines() == [
+        "jaxopt-course: HOME='' and XDG_CACHE_HOME='' name no absolute folder: running without the cache"
+    ]
     proc = run_python(code, tmp_path, env=cwd_env)
     folder = tmp_path / ".cache" / "jaxopt-course" / "jax"
     assert proc.stdout.split() == [str(folder), str(folder), "False"] and proc.stderr == "", proc.stderr
@@ -560,17 +608,19 @@ def test_compilation_cache_entries_jax_could_not_use_are_pruned(tmp_path):
         "good": zlib.compress(program),
         "truncated": zlib.compress(program)[:-50],
         "garbled": b"not a zlib stream at all",
-        "bomb": zlib.compress(bytes(100 * 2 ** 20)),  # 100 MiB of zeros in 100 KB: 1000x
+        "bomb": zlib.compress(bytes(100 * 2**20)),  # 100 MiB of zeros in 100 KB: 1000x
     }
     for name, blob in entries.items():
         (tmp_path / f"jit_{name}-cache").write_bytes(blob)
         (tmp_path / f"jit_{name}-atime").write_bytes(b"\0" * 8)
     (tmp_path / "unrelated.txt").write_text("not ours")
     removed = cache.prune_compilation_cache(tmp_path)
-    assert sorted(p.name for p in removed) == sorted(f"jit_{n}-{s}" for n in entries if n != "good"
-                                                     for s in ("cache", "atime"))
+    assert sorted(p.name for p in removed) == sorted(
+        f"jit_{n}-{s}" for n in entries if n != "good" for s in ("cache", "atime")
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["jit_good-cache", "jit_good-atime", "unrelated.txt", cache.VERIFIED_FILE])
+        ["jit_good-cache", "jit_good-atime", "unrelated.txt", cache.VERIFIED_FILE]
+    )
     verified = json.loads((tmp_path / cache.VERIFIED_FILE).read_text())
     assert list(verified) == ["jit_good-cache"]
     assert cache.prune_compilation_cache(tmp_path) == []  # checked once: now only its size and time are compared
@@ -648,8 +698,13 @@ print("done", time.monotonic(), flush=True)
 def signal_trial(script: Path, signum: int, delay: float, steps: int, marker: str) -> dict:
     """Start the script, wait for its line ``marker`` ('installed' or 'training'), sleep ``delay``, send ``signum``."""
     ckpt = script.parent / f"ckpt-{signum}-{marker}-{delay:.6f}"
-    proc = subprocess.Popen([sys.executable, str(script), str(ckpt), str(steps)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=child_env())
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(ckpt), str(steps)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
     try:
         for line in iter(proc.stdout.readline, ""):  # at most two lines before the marker
             if line.split()[0] == marker:
@@ -678,8 +733,13 @@ def test_a_signal_at_a_random_moment_ends_the_run_cleanly_with_128_plus_its_numb
     def phases(name) -> tuple[float, float]:
         """An undisturbed run: the seconds from 'installed' to 'training' (importing JAX, the data) and from
         'training' to 'done' (compiling the chunk, 80 chunks)."""
-        done = subprocess.run([sys.executable, str(script), str(tmp_path / name), str(steps)], capture_output=True,
-                              text=True, timeout=300, env=child_env())
+        done = subprocess.run(
+            [sys.executable, str(script), str(tmp_path / name), str(steps)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=child_env(),
+        )
         assert done.returncode == 0, done.stderr
         times = {line.split()[0]: float(line.split()[1]) for line in done.stdout.splitlines()}
         return times["training"] - times["installed"], times["done"] - times["training"]
@@ -690,15 +750,18 @@ def test_a_signal_at_a_random_moment_ends_the_run_cleanly_with_128_plus_its_numb
     start_up, training = min(s[0] for s in spans), min(s[1] for s in spans)
     rng = random.Random(24 + signum)
     # Ten moments uniform over start-up (timed from 'installed'), ten over training (timed from 'training').
-    trials = ([("installed", rng.uniform(0.0, start_up)) for _ in range(10)]
-              + [("training", rng.uniform(0.0, training)) for _ in range(10)])
+    trials = [("installed", rng.uniform(0.0, start_up)) for _ in range(10)] + [
+        ("training", rng.uniform(0.0, training)) for _ in range(10)
+    ]
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=2) as pool:  # two at a time: each trial is bounded (communicate's timeout)
         results = list(pool.map(lambda t: signal_trial(script, signum, t[1], steps, t[0]), trials))
     assert time.monotonic() - started < 600, "20 trials took more than 10 minutes"
     outcomes = {"outside training": 0, "during training": 0, "at the end of training": 0, "after": 0}
-    for trial, ((marker, delay), r) in enumerate(zip(trials, results)):
-        where = f"trial {trial}: {delay:.3f} s after {marker!r} (start-up {start_up:.2f} s, training {training:.2f} s): {r}"
+    for trial, ((marker, delay), r) in enumerate(zip(trials, results, strict=True)):
+        where = (
+            f"trial {trial}: {delay:.3f} s after {marker!r} (start-up {start_up:.2f} s, training {training:.2f} s): {r}"
+        )
         assert "Traceback" not in r["err"] and "Exception ignored" not in r["err"], where
         if r["code"] in (0, -signum) and "done" in r["out"]:
             # Finished before the signal came, never after (a swallowed signal). Sent while the interpreter
@@ -775,16 +838,18 @@ print("released", flush=True)
 
 def test_a_second_run_on_a_folder_gets_an_error_naming_the_holder_and_a_killed_holder_does_not_block(tmp_path):
     folder = tmp_path / "out"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder), "120"], stdout=subprocess.PIPE,
-                              text=True, env=child_env())
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(folder), "120"], stdout=subprocess.PIPE, text=True, env=child_env()
+    )
     try:
         assert holder.stdout.readline() == "holding\n"
         with pytest.raises(locks.FolderInUse) as err:
             with locks.hold(folder):
                 raise AssertionError("a second holder got the lock")
         assert err.value.holder["pid"] == holder.pid and err.value.holder["host"] == socket.gethostname()
-        assert str(err.value).startswith(f"{folder} is in use by another run (pid {holder.pid} on host "
-                                         f"{socket.gethostname()}, since ")
+        assert str(err.value).startswith(
+            f"{folder} is in use by another run (pid {holder.pid} on host {socket.gethostname()}, since "
+        )
         assert isinstance(err.value, OSError) and str(err.value).endswith("or use another folder")
     finally:
         holder.kill()  # SIGKILL: no clean-up ran, the owner file stays behind
@@ -794,12 +859,18 @@ def test_a_second_run_on_a_folder_gets_an_error_naming_the_holder_and_a_killed_h
         assert locks.holder(folder)["pid"] == os.getpid()
         with locks.hold(folder):  # and hold it again, nested
             pass
-        proc = subprocess.run([sys.executable, "-c", HOLDER, str(folder), "0"], capture_output=True, text=True,
-                              timeout=60, env=child_env())
+        proc = subprocess.run(
+            [sys.executable, "-c", HOLDER, str(folder), "0"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=child_env(),
+        )
         assert proc.returncode == 1 and "FolderInUse" in proc.stderr and f"pid {os.getpid()}" in proc.stderr
     assert not (folder / locks.OWNER_FILE).exists()
-    proc = subprocess.run([sys.executable, "-c", HOLDER, str(folder), "0"], capture_output=True, text=True,
-                          timeout=60, env=child_env())
+    proc = subprocess.run(
+        [sys.executable, "-c", HOLDER, str(folder), "0"], capture_output=True, text=True, timeout=60, env=child_env()
+    )
     assert proc.stdout == "holding\nreleased\n", proc.stderr  # released: the next run takes it
 
 
@@ -817,8 +888,11 @@ def free_port() -> int:
 def test_connecting_to_a_coordinator_nobody_runs_times_out_with_a_message():
     port = free_port()
     start = time.monotonic()
-    with pytest.raises(ConnectionError, match=rf"nobody accepts connections at 127.0.0.1:{port} after 0.5 s "
-                                              r"\(Connection refused\): start process 0"):
+    with pytest.raises(
+        ConnectionError,
+        match=rf"nobody accepts connections at 127.0.0.1:{port} after 0.5 s "
+        r"\(Connection refused\): start process 0",
+    ):
         wait_for_coordinator(f"127.0.0.1:{port}", 0.5)
     assert 0.4 < time.monotonic() - start < 30
     with pytest.raises(ConnectionError, match="nobody accepts connections"):  # through initialize_multihost
@@ -841,7 +915,8 @@ def test_a_coordinator_that_starts_late_is_waited_for():
 
 
 def test_a_second_signal_while_the_first_waits_ends_the_process_at_once():
-    proc = run_python("""
+    proc = run_python(
+        """
         import os, signal, time
         from jaxopt_course import signals
         signals.install()
@@ -852,7 +927,9 @@ def test_a_second_signal_while_the_first_waits_ends_the_process_at_once():
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(5)
         print("not reached", flush=True)
-    """, timeout=60)
+    """,
+        timeout=60,
+    )
     assert proc.returncode == 143 and proc.stdout == "still running\n", proc
     assert proc.stderr == "jaxopt-course: interrupted again, stopping at once (SIGTERM)\n"
 
@@ -874,4 +951,3 @@ def test_an_unavailable_platform_is_one_clear_error():
     assert proc.stdout.startswith("JAX_PLATFORMS='cuda' names no platform this machine can start ("), proc.stdout
     assert proc.stdout.rstrip().endswith("unset it, or set it to cpu")
     assert run_python(code, env={**env, "JAX_PLATFORMS": "cpu"}, timeout=120).stdout == "cpu\n"
-

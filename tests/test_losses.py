@@ -157,8 +157,12 @@ def test_invariant_to_permuting_examples(W, X, y, perm_seed):
 
 
 @HYP
-@given(S=hnp.arrays(np.float32, (N, C), elements=finite), y=y_strategy, row=st.integers(0, N - 1),
-       shift=st.floats(-50, 50, width=32))
+@given(
+    S=hnp.arrays(np.float32, (N, C), elements=finite),
+    y=y_strategy,
+    row=st.integers(0, N - 1),
+    shift=st.floats(-50, 50, width=32),
+)
 def test_softmax_unchanged_by_constant_added_to_one_examples_scores(S, y, row, shift):
     W = np.eye(C, dtype=np.float32)  # scores = X
     shifted = S.copy()

@@ -31,12 +31,19 @@ def test_init_weights_scale_and_shape():
     assert not jnp.array_equal(W, init_weights(jax.random.key(1), 10, 3073))
 
 
-@pytest.mark.parametrize("args, error, pattern", [
-    ((0, 5), ValueError, "num_classes must be a positive integer, got 0"),
-    ((3, -1), ValueError, "dim must be a positive integer, got -1"),
-    ((3.0, 5), TypeError, "num_classes must be an integer, got 3.0"),  # the one integer check: a float is a TypeError
-    ((True, 5), TypeError, "num_classes must be an integer, got True"),
-])
+@pytest.mark.parametrize(
+    "args, error, pattern",
+    [
+        ((0, 5), ValueError, "num_classes must be a positive integer, got 0"),
+        ((3, -1), ValueError, "dim must be a positive integer, got -1"),
+        (
+            (3.0, 5),
+            TypeError,
+            "num_classes must be an integer, got 3.0",
+        ),  # the one integer check: a float is a TypeError
+        ((True, 5), TypeError, "num_classes must be an integer, got True"),
+    ],
+)
 def test_init_weights_bad_sizes(args, error, pattern):
     with pytest.raises(error, match=pattern):
         init_weights(jax.random.key(0), *args)

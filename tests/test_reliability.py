@@ -25,19 +25,35 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import interrupt_after_first_checkpoint
 from jaxopt_course import softmax_loss, softmax_per_example, svm_loss, svm_per_example, synthetic_problem
 from jaxopt_course.checkpoint import CHECKPOINT_FILE, load_checkpoint, read_checkpoint_config, save_checkpoint
-from conftest import interrupt_after_first_checkpoint
 from jaxopt_course.cli import main
 from jaxopt_course.data import read_cifar10_batch
-from jaxopt_course.train import DivergenceError, TrainingInterrupted, TrainState, fit, get_optimizer
+from jaxopt_course.locks import LOCK_FILE
+from jaxopt_course.train import (
+    DIVERGENCE_FACTOR,
+    DivergenceError,
+    Loop,
+    Run,
+    TrainingInterrupted,
+    TrainState,
+    fit,
+    get_optimizer,
+    initial_state,
+)
 
 HYPOTHESIS = dict(derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def cli(*args, timeout=300, cwd=None):
-    return subprocess.run([sys.executable, "-m", "jaxopt_course", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "jaxopt_course", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+    )
 
 
 def load_run(folder: Path):
@@ -52,8 +68,21 @@ def load_run(folder: Path):
 
 # Long enough (80 chunks) that a SIGINT sent after the first checkpoint lands
 # mid-run; momentum, so the optimizer state must survive the checkpoint too.
-TRAIN = ["train", "--steps", "40000", "--chunk-size", "500", "--batch-size", "32", "--optimizer", "momentum",
-         "--lr", "0.1", "--seed", "3"]
+TRAIN = [
+    "train",
+    "--steps",
+    "40000",
+    "--chunk-size",
+    "500",
+    "--batch-size",
+    "32",
+    "--optimizer",
+    "momentum",
+    "--lr",
+    "0.1",
+    "--seed",
+    "3",
+]
 
 
 @pytest.fixture(scope="module")
@@ -72,13 +101,18 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_equals_an_uninterrupted_run_bit_f
     assert returncode == 130, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
-    match = re.fullmatch(rf"jaxopt-course: interrupted at step (\d+) of 40000; checkpoint written to {ckpt}/ -- "
-                         rf"run the same command with --resume {ckpt} to continue", lines[0])
+    match = re.fullmatch(
+        rf"jaxopt-course: interrupted \(SIGINT\) at step (\d+) of 40000; checkpoint written to "
+        rf"{re.escape(str(ckpt))}/ -- run the same command to continue \(or add --resume "
+        rf"{re.escape(str(ckpt))}\)",
+        lines[0],
+    )
     assert match, lines[0]
     step = int(match.group(1))
     assert 500 <= step < 40000 and step % 500 == 0  # a chunk boundary, before the end
     assert read_checkpoint_config(ckpt)["step"] == step
-    assert sorted(p.name for p in ckpt.iterdir()) == [CHECKPOINT_FILE]  # no temporary file left behind
+    # No temporary file left behind (the folder's lock file stays: a lock is released, not deleted).
+    assert sorted(p.name for p in ckpt.iterdir() if p.name != LOCK_FILE) == [CHECKPOINT_FILE]
     W_kept, metrics = load_run(out)
     assert metrics["status"] == "interrupted" and metrics["step"] == step and len(metrics["losses"]) == step
     assert np.all(np.isfinite(W_kept))
@@ -102,7 +136,9 @@ def test_two_processes_with_one_seed_give_identical_params_and_metrics(tmp_path,
     W_b, metrics_b = load_run(tmp_path / "second")
     np.testing.assert_array_equal(W_a, W_b)
     drop = ("seconds", "chunk_size")
-    assert {k: v for k, v in metrics_a.items() if k not in drop} == {k: v for k, v in metrics_b.items() if k not in drop}
+    assert {k: v for k, v in metrics_a.items() if k not in drop} == {
+        k: v for k, v in metrics_b.items() if k not in drop
+    }
     # ... and the seed matters: another seed is another run.
     other = [a if a != "3" else "4" for a in TRAIN]
     assert main([*other[:2], "2000", *other[3:], "--out", str(tmp_path / "other")]) == 0
@@ -114,37 +150,39 @@ def test_two_processes_with_one_seed_give_identical_params_and_metrics(tmp_path,
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("optimizer, sampling, key", [
-    ("adam", "shuffle", jax.random.key(1)),
-    ("nesterov", "with_replacement", jax.random.PRNGKey(2)),  # a raw uint32 key survives too
-])
+@pytest.mark.parametrize(
+    "optimizer, sampling, key",
+    [
+        ("adam", "shuffle", jax.random.key(1)),
+        ("nesterov", "with_replacement", jax.random.PRNGKey(2)),  # a raw uint32 key survives too
+    ],
+)
 @pytest.mark.slow
 def test_interrupted_fit_resumed_from_a_checkpoint_file_is_bit_for_bit(tmp_path, optimizer, sampling, key):
     X, y = synthetic_problem(0, num_examples=96, dim=5, num_classes=3)
     W0 = np.zeros((3, 6), np.float32)
-    opt = get_optimizer(optimizer, 0.05)
-    kw = dict(key=key, optimizer=opt, batch_size=16, num_steps=60, chunk_size=10, sampling=sampling,
-              X_val=X, y_val=y, eval_every=7)
-    reference = fit(softmax_loss, W0, X, y, **kw)
+    run = Run(
+        softmax_loss, partial(get_optimizer, optimizer), batch_size=16, num_steps=60, sampling=sampling, eval_every=7
+    )
+    kw = dict(key=key, lr=0.05, X_val=X, y_val=y)
+    reference = fit(run, W0, X, y, loop=Loop(chunk_size=10), **kw)
 
     chunks = []
 
-    def ctrl_c_at_the_third_chunk(state):
+    def ctrl_c_at_the_third_chunk(state, metrics):
         chunks.append(int(state.step))
         if len(chunks) == 3:
             raise KeyboardInterrupt  # what Python's SIGINT handler raises
 
     with pytest.raises(TrainingInterrupted, match="interrupted .* after 30 of 60 steps") as info:
-        fit(softmax_loss, W0, X, y, checkpoint=ctrl_c_at_the_third_chunk, **kw)
+        fit(run, W0, X, y, loop=Loop(chunk_size=10, on_chunk=ctrl_c_at_the_third_chunk), **kw)
     err = info.value
     assert isinstance(err, KeyboardInterrupt) and err.step == 30 and int(err.state.step) == 30
     save_checkpoint(tmp_path, err.state, err.metrics, {"optimizer": optimizer})
 
-    order = jnp.arange(96, dtype=jnp.int32) if sampling == "shuffle" else None
-    like = TrainState(jnp.asarray(W0), opt.init(jnp.asarray(W0)), key, jnp.int32(0), order)
-    saved = load_checkpoint(tmp_path, like)
+    saved = load_checkpoint(tmp_path, initial_state(run, W0, key, num_examples=96, lr=0.05))
     assert saved.config == {"optimizer": optimizer}
-    resumed = fit(softmax_loss, W0, X, y, init_state=saved.state, init_metrics=saved.metrics, **kw)
+    resumed = fit(run, W0, X, y, loop=Loop(chunk_size=10, init_state=saved.state, init_metrics=saved.metrics), **kw)
     np.testing.assert_array_equal(np.asarray(resumed.params), np.asarray(reference.params))
     np.testing.assert_array_equal(resumed.losses, reference.losses)
     np.testing.assert_array_equal(resumed.val_steps, reference.val_steps)
@@ -176,9 +214,11 @@ def test_a_crash_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, mon
 
 
 def numpy_gradient_descent(W0, X, y, lr, reg, num_steps):
-    """Independent float32 reference: softmax gradient descent until the loss is not finite.
+    """Independent float32 reference: softmax gradient descent until the loss breaks the divergence rule.
 
-    Returns ``(first bad step, the losses up to it, the weights of every step before it)``.
+    The rule, written out again here: the first step whose loss is NaN/Inf or above
+    ``DIVERGENCE_FACTOR`` times the loss at step 0. Returns ``(that step, the losses up to it,
+    the weights of every step before it)``.
     """
     W = W0.astype(np.float32)
     n = len(y)
@@ -191,7 +231,7 @@ def numpy_gradient_descent(W0, X, y, lr, reg, num_steps):
             total = exp.sum(axis=1)
             loss = np.mean(np.log(total) - shifted[np.arange(n), y]) + np.float32(reg) * np.sum(W * W)
             losses.append(loss)
-            if not np.isfinite(loss):
+            if not np.isfinite(loss) or loss > DIVERGENCE_FACTOR * losses[0]:
                 return step, np.array(losses), weights
             weights.append(W)
             p = exp / total[:, None]
@@ -200,38 +240,51 @@ def numpy_gradient_descent(W0, X, y, lr, reg, num_steps):
     raise AssertionError("the reference did not diverge")
 
 
-def test_divergence_names_the_step_and_the_last_finite_loss_and_keeps_those_params():
+FULL_BATCH_SGD_10 = Run(softmax_loss, optax.sgd, batch_size=None, num_steps=100)
+
+
+def test_divergence_names_the_step_and_the_last_loss_and_keeps_those_params():
     X, y = synthetic_problem(1, num_examples=40, dim=5, num_classes=3)
     W0 = np.full((3, 6), 0.01, np.float32)
-    # reg = 1, lr = 10: the penalty's gradient multiplies W by (1 - 2 lr reg) = -19 every step.
+    # reg = 1, lr = 10: the penalty's gradient multiplies W by (1 - 2 lr reg) = -19 every step, so the
+    # loss passes 10 x its start (at about step 2) long before it overflows.
     bad, losses, weights = numpy_gradient_descent(W0, X, y, lr=10.0, reg=1.0, num_steps=100)
-    assert 5 < bad < 50
+    assert 1 <= bad < 10 and np.isfinite(losses[bad])  # the rule fires on a finite loss here
     with pytest.raises(DivergenceError) as info:
-        fit(partial(softmax_loss, reg=1.0), W0, X, y, key=jax.random.key(0), optimizer=optax.sgd(10.0),
-            batch_size=None, num_steps=100, chunk_size=6)
+        fit(FULL_BATCH_SGD_10, W0, X, y, key=jax.random.key(0), lr=10.0, reg=1.0, loop=Loop(chunk_size=6))
     err = info.value
     assert err.step == bad
-    assert f"the loss is {err.metrics.loss[bad]} at step {bad} of 100" in str(err)
-    assert f"the last finite loss was {err.last_finite_loss:.6g} at step {bad - 1}" in str(err)
+    assert (
+        f"the loss is {err.metrics.loss[bad]:.6g} at step {bad} of 100 and rose above 10 x the loss at step 0 "
+        f"({err.metrics.loss[0]:.6g}) (the loss was {err.last_finite_loss:.6g} at step {bad - 1})"
+    ) in str(err)
     assert err.last_finite_loss == pytest.approx(float(losses[bad - 1]), rel=1e-4)
-    np.testing.assert_allclose(err.metrics.loss[:bad], losses[:bad], rtol=1e-4)
-    assert len(err.metrics.loss) == bad + 1 and not np.isfinite(err.metrics.loss[bad])
-    np.testing.assert_allclose(np.asarray(err.params), weights[bad - 1], rtol=1e-4)  # the last finite weights
+    np.testing.assert_allclose(err.metrics.loss, losses, rtol=1e-4)
+    assert len(err.metrics.loss) == bad + 1
+    np.testing.assert_allclose(np.asarray(err.params), weights[bad - 1], rtol=1e-4)  # the weights of the step before
 
 
 @pytest.mark.slow
 def test_divergence_right_after_a_resume_keeps_the_resumed_weights():
     X, y = synthetic_problem(1, num_examples=40, dim=5, num_classes=3)
     W0 = np.full((3, 6), 0.01, np.float32)
-    kw = dict(key=jax.random.key(0), optimizer=optax.sgd(10.0), batch_size=None)
-    loss_fn = partial(softmax_loss, reg=1.0)
+    kw = dict(key=jax.random.key(0), lr=10.0, reg=1.0)
     with pytest.raises(DivergenceError) as first:
-        fit(loss_fn, W0, X, y, num_steps=100, **kw)
+        fit(FULL_BATCH_SGD_10, W0, X, y, **kw)
     bad = first.value.step
-    before = fit(loss_fn, W0, X, y, num_steps=bad, **kw)  # stops right before the bad step
+    before = fit(FULL_BATCH_SGD_10._replace(num_steps=bad), W0, X, y, **kw)  # stops right before the bad step
     with pytest.raises(DivergenceError, match=f"at step {bad} of 100") as info:
-        fit(loss_fn, W0, X, y, num_steps=100, init_state=before.state,
-            init_metrics=first.value.metrics._replace(loss=before.losses, val_accuracy=np.full(bad, np.nan)), **kw)
+        fit(
+            FULL_BATCH_SGD_10,
+            W0,
+            X,
+            y,
+            loop=Loop(
+                init_state=before.state,
+                init_metrics=first.value.metrics._replace(loss=before.losses, val_accuracy=np.full(bad, np.nan)),
+            ),
+            **kw,
+        )
     assert info.value.step == bad
     assert info.value.last_finite_loss == pytest.approx(float(before.losses[-1]))
     np.testing.assert_array_equal(np.asarray(info.value.params), np.asarray(before.params))
@@ -262,19 +315,28 @@ def test_the_command_line_writes_the_last_finite_params_and_metrics_on_divergenc
 DTYPES = [np.uint8, np.int8, np.int64, np.float32, np.float64, np.bool_, np.uint16, object, "U3"]
 SHAPES = [(), (0,), (3,), (2, 3072), (0, 3072), (2, 3071), (2, 2, 3), (1, 3072)]
 arrays = st.builds(lambda dtype, shape: np.zeros(shape, dtype=dtype), st.sampled_from(DTYPES), st.sampled_from(SHAPES))
-scalars = st.one_of(st.none(), st.integers(-(2 ** 70), 2 ** 70), st.floats(), st.text(max_size=3), st.binary(max_size=3),
-                    st.booleans())
-values = st.recursive(st.one_of(scalars, arrays),
-                      lambda inner: st.one_of(st.lists(inner, max_size=4), st.tuples(inner, inner),
-                                              st.dictionaries(st.text(max_size=3), inner, max_size=3)),
-                      max_leaves=6)
+scalars = st.one_of(
+    st.none(), st.integers(-(2**70), 2**70), st.floats(), st.text(max_size=3), st.binary(max_size=3), st.booleans()
+)
+values = st.recursive(
+    st.one_of(scalars, arrays),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.tuples(inner, inner), st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
 keys = st.sampled_from([b"data", b"labels", "data", "labels", b"batch_label", b"filenames", b"x", 1, None])
-labels = st.one_of(values, st.lists(st.integers(-3, 12), max_size=4),
-                   st.builds(lambda v: np.array(v, np.int64), st.lists(st.integers(-3, 12), max_size=4)))
+labels = st.one_of(
+    values,
+    st.lists(st.integers(-3, 12), max_size=4),
+    st.builds(lambda v: np.array(v, np.int64), st.lists(st.integers(-3, 12), max_size=4)),
+)
 records = st.one_of(
     values,  # not a dict at all
     st.dictionaries(keys, values, max_size=4),  # wrong or missing keys
-    st.builds(lambda data, lab: {b"data": data, b"labels": lab}, st.one_of(arrays, values), labels),  # wrong sizes, dtypes
+    st.builds(
+        lambda data, lab: {b"data": data, b"labels": lab}, st.one_of(arrays, values), labels
+    ),  # wrong sizes, dtypes
 )
 
 
@@ -320,7 +382,7 @@ BIG = float(np.float32(1e30))  # 1e30 as float32 holds it
 def numpy_losses(scores, y, margin=1.0):
     """Float64 loops: per-example SVM and softmax losses from the scores."""
     svm, softmax = [], []
-    for s, label in zip(scores.astype(np.float64), y):
+    for s, label in zip(scores.astype(np.float64), y, strict=True):
         svm.append(sum(max(0.0, s[j] - s[label] + margin) for j in range(len(s)) if j != label))
         top = s.max()  # -log(e^{s_y} / sum_j e^{s_j}) = log sum_j e^{s_j - top} + (top - s_y), two terms >= 0
         softmax.append(np.log(np.sum(np.exp(s - top))) + (top - s[label]))
@@ -332,8 +394,10 @@ def close(a, b):
 
 
 @settings(max_examples=60, **HYPOTHESIS)
-@given(values=st.lists(st.floats(-BIG, BIG, width=32), min_size=NUM * CLASSES, max_size=NUM * CLASSES),
-       y=st.lists(st.integers(0, CLASSES - 1), min_size=NUM, max_size=NUM))
+@given(
+    values=st.lists(st.floats(-BIG, BIG, width=32), min_size=NUM * CLASSES, max_size=NUM * CLASSES),
+    y=st.lists(st.integers(0, CLASSES - 1), min_size=NUM, max_size=NUM),
+)
 @pytest.mark.slow
 def test_scores_up_to_1e30_in_float32_give_finite_losses_and_gradients(values, y):
     W = jnp.eye(CLASSES, dtype=jnp.float32)  # scores = X exactly
@@ -353,8 +417,10 @@ any_float32 = st.one_of(st.floats(width=32, allow_nan=False, allow_infinity=Fals
 
 
 @settings(max_examples=60, **HYPOTHESIS)
-@given(values=st.lists(any_float32, min_size=NUM * CLASSES, max_size=NUM * CLASSES),
-       y=st.lists(st.integers(0, CLASSES - 1), min_size=NUM, max_size=NUM))
+@given(
+    values=st.lists(any_float32, min_size=NUM * CLASSES, max_size=NUM * CLASSES),
+    y=st.lists(st.integers(0, CLASSES - 1), min_size=NUM, max_size=NUM),
+)
 def test_any_finite_float32_scores_give_a_finite_loss_or_a_clear_overflow_error(values, y):
     W = jnp.eye(CLASSES, dtype=jnp.float32)
     X = np.array(values, np.float32).reshape(NUM, CLASSES)
@@ -372,10 +438,13 @@ def test_any_finite_float32_scores_give_a_finite_loss_or_a_clear_overflow_error(
             assert np.all(np.isfinite(value))  # never NaN, never Inf
 
 
-@pytest.mark.parametrize("row, label, cause", [
-    ([3e38, -3e38, 0.0], 1, r"the score differences s_j - s_y overflow float32: scores span 6e\+38"),
-    ([2e38, 2e38, -1.0], 2, r"a sum of its terms \(over classes or examples\) overflows float32"),
-])
+@pytest.mark.parametrize(
+    "row, label, cause",
+    [
+        ([3e38, -3e38, 0.0], 1, r"the score differences s_j - s_y overflow float32: scores span 6e\+38"),
+        ([2e38, 2e38, -1.0], 2, r"a sum of its terms \(over classes or examples\) overflows float32"),
+    ],
+)
 def test_finite_scores_whose_loss_overflows_get_a_clear_error(row, label, cause):
     X = np.array([row, [0.0, 0.0, 0.0]], np.float32)
     y = np.array([label, 0], np.int32)
@@ -387,8 +456,11 @@ def test_a_score_overflow_says_which_sizes_are_too_large():
     W = np.full((3, 4), 1e20, np.float32)
     X = np.full((2, 4), 1e20, np.float32)
     y = np.array([0, 1], np.int32)
-    with pytest.raises(ValueError, match=r"softmax_loss is not finite .* the scores X @ W.T overflow float32: "
-                                         r"the largest \|score\| is 4e\+40 > 3.4e\+38 \(max \|W\| = 1e\+20"):
+    with pytest.raises(
+        ValueError,
+        match=r"softmax_loss is not finite .* the scores X @ W.T overflow float32: "
+        r"the largest \|score\| is 4e\+40 > 3.4e\+38 \(max \|W\| = 1e\+20",
+    ):
         softmax_loss(W, X, y)
     with pytest.raises(ValueError, match=r"the penalty reg \* sum\(W\*\*2\) = 1.2e\+41 overflows float32"):
         svm_loss(W, np.zeros((2, 4), np.float32), y, reg=1.0)

@@ -22,7 +22,7 @@ def np_svm_loss(W, X, y, margin=1.0):
     """The Weston-Watkins SVM loss as a NumPy loop over examples (float64)."""
     W, X = np.asarray(W, np.float64), np.asarray(X, np.float64)
     total = 0.0
-    for x_i, y_i in zip(X, np.asarray(y)):
+    for x_i, y_i in zip(X, np.asarray(y), strict=True):
         s = W @ x_i
         for j in range(W.shape[0]):
             if j != y_i:
@@ -78,8 +78,7 @@ def test_grid_search_over_a_product_of_grids_matches_numpy(a, b):
     A, B = np.meshgrid(ga, gb, indexing="ij")
     reference = (A - a) ** 2 + 2.0 * (B - b) ** 2
     np.testing.assert_allclose(float(result.loss), reference.min(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(float(f(*np.asarray(result.params, np.float64))), reference.min(),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(float(f(*np.asarray(result.params, np.float64))), reference.min(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.asarray(result.losses), reference, rtol=1e-5, atol=1e-6)
 
 
@@ -132,8 +131,9 @@ def test_random_search_matches_the_lectures_numpy_loop():
 @pytest.mark.slow
 def test_random_search_properties(seed, scale):
     X, y = small_problem()
-    result = random_search(lambda W: svm_loss(W, X, y), jax.random.key(seed), (3, 4), trials=12, scale=scale,
-                           chunk_size=5)
+    result = random_search(
+        lambda W: svm_loss(W, X, y), jax.random.key(seed), (3, 4), trials=12, scale=scale, chunk_size=5
+    )
     history, losses = np.asarray(result.history), np.asarray(result.losses)
     assert np.all(np.diff(history) <= 0)
     assert float(result.loss) == losses.min() == history[-1]
@@ -268,6 +268,6 @@ def test_cli_search_bad_arguments(capsys):
 def test_shape_entries_go_through_the_one_integer_check():
     for bad in ((10, 0), (10, 2.5), (True, 3), "10x3", (10, -1)):
         with pytest.raises(ValueError, match="shape must be a tuple of positive integers"):
-            random_search(lambda W: jnp.sum(W ** 2), jax.random.key(0), bad, trials=2)
-    result = random_search(lambda W: jnp.sum(W ** 2), jax.random.key(0), (np.int64(2), 3), trials=2)
+            random_search(lambda W: jnp.sum(W**2), jax.random.key(0), bad, trials=2)
+    result = random_search(lambda W: jnp.sum(W**2), jax.random.key(0), (np.int64(2), 3), trials=2)
     assert result.params.shape == (2, 3)  # NumPy integers are integers

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 from functools import partial
 from pathlib import Path
 
@@ -44,7 +43,7 @@ def quadratic_problem(seed, num_examples=50, dim=6, num_classes=3, reg=0.05):
 
 def np_quadratic_loss(W, X, y, reg):
     r = np.asarray(X) @ np.asarray(W).T - np.eye(np.asarray(W).shape[0])[y]
-    return 0.5 * np.mean(np.sum(r ** 2, axis=1)) + reg * np.sum(np.asarray(W) ** 2)
+    return 0.5 * np.mean(np.sum(r**2, axis=1)) + reg * np.sum(np.asarray(W) ** 2)
 
 
 def exact_lbfgs():
@@ -65,9 +64,18 @@ def test_lbfgs_reaches_the_minimum_of_a_convex_quadratic_in_at_most_d_plus_1_ste
     dim = X.shape[1]
     path = []  # the weights after every step (chunks of one step)
     with jax.enable_x64(True):
-        result = fit(partial(quadratic_loss, reg=reg), np.zeros((3, dim)), X, y, key=jax.random.key(0),
-                     optimizer=exact_lbfgs(), batch_size=None, num_steps=dim + 1, chunk_size=1,
-                     checkpoint=lambda state: path.append(np.asarray(state.params)))
+        result = fit(
+            partial(quadratic_loss, reg=reg),
+            np.zeros((3, dim)),
+            X,
+            y,
+            key=jax.random.key(0),
+            optimizer=exact_lbfgs(),
+            batch_size=None,
+            num_steps=dim + 1,
+            chunk_size=1,
+            checkpoint=lambda state: path.append(np.asarray(state.params)),
+        )
     np.testing.assert_allclose(np.asarray(result.params), W_star, atol=1e-9)
     # ...and it is not there after half as many steps (the test can fail).
     assert np.abs(path[dim // 2 - 1] - W_star).max() > 1e-4
@@ -98,13 +106,15 @@ def test_engine_lbfgs_equals_optax_documented_loop_and_reports_true_losses():
             params, state, value = step(params, state)
             by_hand.append(np.asarray(params))
             by_hand_losses.append(float(value))
-        out = make_train(partial(quadratic_loss, reg=reg), solver, X, y, batch_size=None,
-                         num_steps=steps)(jnp.zeros((3, X.shape[1])), jax.random.key(0))
+        out = make_train(partial(quadratic_loss, reg=reg), solver, X, y, batch_size=None, num_steps=steps)(
+            jnp.zeros((3, X.shape[1])), jax.random.key(0)
+        )
     np.testing.assert_allclose(np.asarray(out.state.params), by_hand[-1], rtol=1e-10, atol=1e-12)
     # The loss of step t is L at the weights before update t, by an independent NumPy formula.
     before = [np.zeros((3, X.shape[1]))] + by_hand[:-1]
-    np.testing.assert_allclose(np.asarray(out.metrics.loss), [np_quadratic_loss(W, X, y, reg) for W in before],
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        np.asarray(out.metrics.loss), [np_quadratic_loss(W, X, y, reg) for W in before], rtol=1e-10
+    )
     np.testing.assert_allclose(np.asarray(out.metrics.loss), by_hand_losses, rtol=1e-10)
 
 
@@ -117,8 +127,16 @@ def test_lbfgs_reaches_scikit_learn_softmax_minimum():
     # sklearn minimises 0.5 ||w||^2 + C sum_i CE_i; ours mean CE + reg ||W||^2: C = 1 / (2 reg n).
     sk = LogisticRegression(C=1 / (2 * reg * n), fit_intercept=False, tol=1e-12, max_iter=10000).fit(X, y)
     with jax.enable_x64(True):
-        result = fit(partial(softmax_loss, reg=reg), np.zeros((3, X.shape[1])), X, y, key=jax.random.key(0),
-                     optimizer=optax.lbfgs(), batch_size=None, num_steps=40)
+        result = fit(
+            partial(softmax_loss, reg=reg),
+            np.zeros((3, X.shape[1])),
+            X,
+            y,
+            key=jax.random.key(0),
+            optimizer=optax.lbfgs(),
+            batch_size=None,
+            num_steps=40,
+        )
         final = float(softmax_loss(result.params, X, y, reg=reg))
         theirs = float(softmax_loss(jnp.asarray(sk.coef_), X, y, reg=reg))
     assert final == pytest.approx(theirs, rel=1e-10)
@@ -129,8 +147,16 @@ def test_lbfgs_reaches_scikit_learn_softmax_minimum():
 def test_lbfgs_on_minibatches_runs_and_descends():
     # The line search then works on each step's minibatch loss (value_fn is the batch loss).
     X, y = synthetic_problem(1, num_examples=120, dim=5, num_classes=3, spread=1.0)
-    result = fit(partial(softmax_loss, reg=1e-3), np.zeros((3, 6), np.float32), X, y, key=jax.random.key(0),
-                 optimizer=optax.lbfgs(), batch_size=32, num_steps=30)
+    result = fit(
+        partial(softmax_loss, reg=1e-3),
+        np.zeros((3, 6), np.float32),
+        X,
+        y,
+        key=jax.random.key(0),
+        optimizer=optax.lbfgs(),
+        batch_size=32,
+        num_steps=30,
+    )
     assert np.all(np.isfinite(result.losses))
     full = lambda W: float(softmax_loss(W, X, y, reg=1e-3))  # noqa: E731
     assert full(result.params) < 0.5 * full(np.zeros((3, 6), np.float32))
@@ -138,13 +164,15 @@ def test_lbfgs_on_minibatches_runs_and_descends():
 
 def test_a_plain_gradient_transformation_without_extra_args_still_works():
     # Hand-written W <- W - 0.1 dW as a bare optax.GradientTransformation (no extra arguments).
-    bare = optax.GradientTransformation(lambda p: optax.EmptyState(),
-                                        lambda g, s, p=None: (jax.tree.map(lambda x: -0.1 * x, g), s))
+    bare = optax.GradientTransformation(
+        lambda p: optax.EmptyState(), lambda g, s, p=None: (jax.tree.map(lambda x: -0.1 * x, g), s)
+    )
     assert not isinstance(bare, optax.GradientTransformationExtraArgs)
     X, y, reg, _ = quadratic_problem(4)
     with jax.enable_x64(True):
         out = make_train(partial(quadratic_loss, reg=reg), bare, X, y, batch_size=None, num_steps=3)(
-            jnp.zeros((3, X.shape[1])), jax.random.key(0))
+            jnp.zeros((3, X.shape[1])), jax.random.key(0)
+        )
     W = np.zeros((3, X.shape[1]))
     for _ in range(3):  # the lecture's update in NumPy
         dW = (W @ X.T - np.eye(3)[y].T) @ X / len(X) + 2 * reg * W
@@ -203,8 +231,10 @@ def test_changing_lr_and_reg_reuses_the_compiled_run():
         assert len(traces) > 0
         traced = len(traces)
         with count_compiles() as compiles:
-            runs = {(lr, reg): fit(loss, W0, X, y, lr=lr, reg=reg, **kw)
-                    for lr, reg in [(0.05, 0.01), (0.2, 0.0), (0.3, 0.1)]}
+            runs = {
+                (lr, reg): fit(loss, W0, X, y, lr=lr, reg=reg, **kw)
+                for lr, reg in [(0.05, 0.01), (0.2, 0.0), (0.3, 0.1)]
+            }
     assert len(traces) == traced, "a new lr or reg traced the loss again"
     assert compiles == [], f"{len(compiles)} XLA compilation(s) for a new lr/reg"
     # Each run really used its own lr and reg (a NumPy loop of the lecture's update).
@@ -227,8 +257,9 @@ def test_changing_a_schedules_parameters_reuses_the_compiled_program():
         train(W0, jax.random.key(0), lr={"lr": 0.2, "decay": 0.5})
         traced = len(traces)
         with count_compiles() as compiles:
-            outs = {hp: train(W0, jax.random.key(0), lr={"lr": hp[0], "decay": hp[1]})
-                    for hp in [(0.2, 0.9), (0.05, 0.3)]}
+            outs = {
+                hp: train(W0, jax.random.key(0), lr={"lr": hp[0], "decay": hp[1]}) for hp in [(0.2, 0.9), (0.05, 0.3)]
+            }
             jax.block_until_ready(outs)
     assert len(traces) == traced and compiles == []
     for (lr, decay), out in outs.items():
@@ -284,8 +315,9 @@ def test_step_size_experiment_quick(tmp_path):
     wild = [r for r in runs if r["factor"] >= 4]
     assert safe and wild
     assert all(r["verdict"] == "converges" and r["final_loss"] < r["initial_loss"] for r in safe)
-    assert all(r["verdict"] == "diverges" and np.nanmax(np.asarray(r["losses"], float)) > r["initial_loss"]
-               for r in wild)
+    assert all(
+        r["verdict"] == "diverges" and np.nanmax(np.asarray(r["losses"], float)) > r["initial_loss"] for r in wild
+    )
     # The prediction agrees with the full Hessian's largest eigenvalue (power iteration vs eigvalsh).
     assert lam == pytest.approx(metrics["lambda_max_at_start_eigvalsh"], rel=1e-3)
     # Centering and scaling shrink lambda_max and the condition number.

@@ -45,8 +45,14 @@ def site(tmp_path_factory) -> Path:
         pytest.skip("npm is not on PATH and build/vendor holds no MathJax: `make docs` needs Node.js's npm")
     site_dir = tmp_path_factory.mktemp("site")
     env = {**os.environ, "JAXOPT_DOCS_EXECUTE": "false", "NO_MKDOCS_2_WARNING": "1"}
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return site_dir
 
@@ -80,8 +86,10 @@ def test_is_remote_by_hand():
     assert not _is_remote("javascripts/mathjax/tex-mml-chtml.js") and not _is_remote("../assets/x.css")
     assert not _is_remote("data:image/png;base64,AAAA")
     loads = _Loads()
-    loads.feed('<link rel="preconnect" href="https://fonts.gstatic.com"><link rel="canonical" href="https://x.org/">'
-               '<script src="a.js"></script><a href="https://github.com/">a link is not a load</a>')
+    loads.feed(
+        '<link rel="preconnect" href="https://fonts.gstatic.com"><link rel="canonical" href="https://x.org/">'
+        '<script src="a.js"></script><a href="https://github.com/">a link is not a load</a>'
+    )
     assert loads.urls == [("link rel=preconnect", "https://fonts.gstatic.com"), ("script", "a.js")]
 
 
@@ -135,8 +143,13 @@ def test_vendor_without_npm_says_so_in_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no npm there
     with pytest.raises(RuntimeError, match="npm is not on PATH"):
         vendor.ensure_mathjax(tmp_path / "vendor")
-    proc = subprocess.run([sys.executable, str(ROOT / "docs" / "javascripts" / "vendor.py")], capture_output=True,
-                          text=True, env={**os.environ, "PATH": str(tmp_path)}, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "docs" / "javascripts" / "vendor.py")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": str(tmp_path)},
+        cwd=tmp_path,
+    )
     if vendor.is_current():  # build/vendor already holds it: nothing to install, no npm needed
         assert proc.returncode == 0, proc.stderr
     else:
@@ -152,9 +165,21 @@ def test_a_real_browser_typesets_the_formulas_with_every_host_unreachable(site, 
     page = site / "notebooks" / "01_scores_and_losses.html"
     assert "arithmatex" in page.read_text() or "$" in page.read_text()
     proc = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}",
-         "--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=15000", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120)
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     dom = proc.stdout
     assert proc.returncode == 0 and "</html>" in dom, proc.stderr[-2000:]
     typeset = dom.count("<mjx-container")
@@ -167,8 +192,9 @@ def test_the_package_root_api_page_lists_every_name(site):
     import jaxopt_course
 
     page = (site / "api" / "jaxopt_course.html").read_text(encoding="utf-8")
-    links = dict((name, href) for href, name in
-                 re.findall(r'<a [^>]*href="([^"]+)"[^>]*>\s*<code>(\w+)</code>\s*</a>', page))
+    links = dict(
+        (name, href) for href, name in re.findall(r'<a [^>]*href="([^"]+)"[^>]*>\s*<code>(\w+)</code>\s*</a>', page)
+    )
     missing = [name for name in jaxopt_course.__all__ if name not in links]
     assert not missing, f"the root API page does not list {missing}"
     for name in jaxopt_course.__all__:

@@ -74,8 +74,8 @@ def test_gradient_descent_1d_on_a_parabola_follows_the_closed_form():
     with jax.enable_x64(True):
         ts, costs = toys.gradient_descent_1d(lambda t: (t - 3.0) ** 2, 10.0, step_size=0.1, steps=25)
     k = np.arange(26)
-    np.testing.assert_allclose(np.asarray(ts), 3.0 + 0.8 ** k * 7.0, rtol=1e-12)
-    np.testing.assert_allclose(np.asarray(costs), (0.8 ** k * 7.0) ** 2, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(ts), 3.0 + 0.8**k * 7.0, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(costs), (0.8**k * 7.0) ** 2, rtol=1e-12)
 
 
 def test_gradient_descent_finds_the_smooth_minimum_from_anywhere():

@@ -44,8 +44,11 @@ def mathjax_root(vendor: Path = VENDOR) -> Path:
 def is_current(vendor: Path = VENDOR) -> bool:
     """True when ``vendor`` holds MathJax installed from the current lock file."""
     lock, installed = HERE / "package-lock.json", vendor / "package-lock.json"
-    return ((mathjax_root(vendor) / "tex-mml-chtml.js").is_file() and installed.is_file()
-            and installed.read_bytes() == lock.read_bytes())
+    return (
+        (mathjax_root(vendor) / "tex-mml-chtml.js").is_file()
+        and installed.is_file()
+        and installed.read_bytes() == lock.read_bytes()
+    )
 
 
 def ensure_mathjax(vendor: Path = VENDOR) -> Path:
@@ -58,13 +61,19 @@ def ensure_mathjax(vendor: Path = VENDOR) -> Path:
         return mathjax_root(vendor)
     npm = shutil.which("npm")
     if npm is None:
-        raise RuntimeError("npm is not on PATH: the site serves MathJax from the npm package 'mathjax' "
-                           "(install Node.js and npm, e.g. apt-get install npm)")
+        raise RuntimeError(
+            "npm is not on PATH: the site serves MathJax from the npm package 'mathjax' "
+            "(install Node.js and npm, e.g. apt-get install npm)"
+        )
     vendor.mkdir(parents=True, exist_ok=True)
     for name in MANIFESTS:
         shutil.copyfile(HERE / name, vendor / name)
-    proc = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
-                          cwd=vendor, capture_output=True, text=True)
+    proc = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
+        cwd=vendor,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0 or not (mathjax_root(vendor) / "tex-mml-chtml.js").is_file():
         tail = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])
         raise RuntimeError(f"npm ci in {vendor} failed (exit {proc.returncode}): {tail}")
