@@ -7,12 +7,15 @@ option the chosen command or data set would ignore (:data:`IGNORED`).
 
 How this file is laid out (read top to bottom):
 
-* argument types and the per-data-set defaults (:data:`RECIPES`);
+* the per-data-set defaults (:data:`RECIPES`) and the options a command
+  would ignore (:data:`IGNORED`); the argument types and the options the
+  experiment scripts share are :mod:`jaxopt_course.experiments._common`'s;
 * ``train`` and ``sweep``: load, call :func:`jaxopt_course.train.fit` or
   :func:`~jaxopt_course.train.sweep`, print; the folders, checkpoints and
   resume around them are :mod:`jaxopt_course.runs`';
-* ``search``, ``gradcheck``, ``tea``; ``lecture`` and ``compare`` are their
-  experiment modules' ``add_arguments`` and ``run_cli``;
+* ``search``, ``gradcheck``, ``tea``; ``lecture``, ``compare`` and
+  ``assignment`` register their package modules' ``add_arguments(parser)``
+  and call their ``run_cli``/``run``;
 * the parser: one :class:`_Command` row per subcommand in :data:`COMMANDS`.
   :func:`main` installs the signal handler first (:mod:`jaxopt_course.signals`:
   SIGINT and SIGTERM stop a run at a chunk boundary, with a checkpoint),
@@ -31,7 +34,8 @@ import time
 from typing import Callable, NamedTuple
 
 from . import signals
-from .runs import DEFAULT_CHECKPOINT_ROOT, EXIT_DIVERGED, EXIT_WRITE_FAILED
+from .experiments._common import count, float_list, mesh_sizes, nonnegative, positive, seed
+from .runs import DEFAULT_CHECKPOINT_ROOT, EXIT_DIVERGED, EXIT_WRITE_FAILED, mesh_words
 
 EXIT_USAGE = 2
 PREFIX = "jaxopt-course: error:"
@@ -60,61 +64,6 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.default in (None, False, argparse.SUPPRESS) or "default" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
-
-
-# ---------------------------------------------------------------------------
-# Argument types (the counts and seeds: experiments/_common's, one definition)
-# ---------------------------------------------------------------------------
-
-
-def _number(text, *, low: str):
-    """``text`` as a finite float ``>= 0`` (``low=">= 0"``) or ``> 0`` (``low="> 0"``)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"expected a finite number {low}, got {text}")
-    if value < 0 or (low == "> 0" and value == 0):
-        raise argparse.ArgumentTypeError(f"expected a number {low}, got {text}")
-    return value
-
-
-def _nonnegative_float(text):
-    return _number(text, low=">= 0")
-
-
-def _positive_float(text):
-    return _number(text, low="> 0")
-
-
-def _float_list(positive: bool):
-    """argparse type: ``"1e-7,5e-7"`` -> ``[1e-07, 5e-07]``, every number > 0 (or >= 0)."""
-    check = _positive_float if positive else _nonnegative_float
-
-    def parse(text):
-        values = [check(part.strip()) for part in text.split(",") if part.strip()]
-        if not values:
-            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
-        return values
-
-    return parse
-
-
-def _mesh_sizes(text):
-    """argparse type: ``"data=2,model=4"`` -> ``{"data": 2, "model": 4}``."""
-    from .distributed import parse_mesh
-
-    try:
-        return parse_mesh(text)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-
-
-def _types():
-    from .experiments._common import count, seed
-
-    return count, seed
 
 
 # ---------------------------------------------------------------------------
@@ -268,41 +217,20 @@ def _setup(args, *, one_model: bool) -> _Setup:
 
 
 def _train(args, s: _Setup, like: Callable, call: Callable, so_far: Callable):
-    """Resume if there is a checkpoint of this run, then ``call(init_state, init_metrics, on_chunk)``.
-
-    Returns ``(output, seconds, first_step)``, or an exit code when the run
-    ended early (interrupted, or a write failed), its one line said.
-    """
-    import contextlib
-
+    """:func:`jaxopt_course.runs.execute`: ``(output, seconds, first_step)``, or the exit code of an early end."""
     from . import runs
-    from .train import TrainingInterrupted
 
-    init_state, init_metrics = runs.load_resume(s.folders, like(), steps=args.steps)
     if s.folders.note and s.writer:
         print(f"jaxopt-course: {s.folders.note}", file=sys.stderr)
-    first = 0 if init_state is None else int(init_state.step)
-    config = {**s.run, "steps": args.steps, "chunk_size": args.chunk_size}
-    start = time.perf_counter()
     try:
-        with runs.hold(s.folders) if s.writer else contextlib.nullcontext(), signals.deferred():
-            try:
-                output = call(init_state, init_metrics, runs.chunk_hook(s.folders, s.run, writer=s.writer))
-            except TrainingInterrupted as err:
-                if s.writer:
-                    params, metrics = so_far(err)
-                    print(runs.interrupted(s.folders, s.run, err, steps=args.steps, params=params, metrics=metrics,
-                                           config=config), file=sys.stderr)
-                    if args.json:  # a record for scripts: where the run stopped, and where its checkpoint is
-                        print(json.dumps({"interrupted": True, "signal": signal.Signals(signals.last_signal() or
-                                                                                       signal.SIGINT).name,
-                                          "step": err.step, "steps": args.steps,
-                                          "checkpoint": str(s.folders.interrupt_dir)}), flush=True)
-                return runs.interrupt_exit_code()
-    except runs.WriteFailed as err:
-        print(f"{PREFIX} {runs.write_failed(err, s.folders.interrupt_dir, s.run)}", file=sys.stderr)
-        return EXIT_WRITE_FAILED
-    return output, time.perf_counter() - start, first
+        return runs.execute(s.folders, s.run, steps=args.steps, like=like, call=call, so_far=so_far, writer=s.writer,
+                            config={**s.run, "steps": args.steps, "chunk_size": args.chunk_size})
+    except runs.RunEnded as ended:
+        if ended.line:
+            print(ended.line, file=sys.stderr)
+        if ended.record and args.json:  # a record for scripts: where the run stopped, where its checkpoint is
+            print(json.dumps(ended.record), flush=True)
+        return ended.code
 
 
 def _finish(args, s: _Setup, result: dict, lines: list[str], seconds: float, first: int, *, params, metrics,
@@ -375,7 +303,7 @@ def _cmd_train(args):
               "test_accuracy": accuracies["test"], "diverged": done is None,
               "final_loss": float(run.loss_fn(W, s.splits.train.X, s.splits.train.y, args.reg)) if done else None}
     lines = [f"{args.loss} classifier on {args.data}: {args.steps} {method}, {args.optimizer} lr {args.lr:g}, "
-             f"reg {args.reg:g}{_mesh_words(s.mesh)}",
+             f"reg {args.reg:g}{mesh_words(s.mesh)}",
              f"  final loss      {result['final_loss'] or float('nan'):.4f}",
              *(f"  {split + ' accuracy':<16}{accuracies[split]:.2%}" for split in ("train", "val", "test"))]
     if done is None:
@@ -404,12 +332,6 @@ def _diverged(args, s: _Setup, result: dict, lines: list[str], err, seconds: flo
     _finish(args, s, result, lines, seconds, 0, params=err.params, metrics=err.metrics, status="diverged")
     print(f"{PREFIX} {line}", file=sys.stderr)
     return EXIT_DIVERGED
-
-
-def _mesh_words(mesh) -> str:
-    from .runs import mesh_words
-
-    return mesh_words(mesh)
 
 
 def _cmd_sweep(args):
@@ -447,7 +369,7 @@ def _cmd_sweep(args):
               "diverged": diverged.tolist(), "diverged_step": np.asarray(grid.diverged_step).tolist(), "best": None}
     width = max(8, *(len(f"{r:g}") + 1 for r in args.regs))
     lines = [f"{L * R} {args.loss} classifiers on {args.data}, {args.optimizer}, {args.steps} steps, trained at "
-             f"once, vmapped{_mesh_words(s.mesh)}: validation accuracy",
+             f"once, vmapped{mesh_words(s.mesh)}: validation accuracy",
              "  " + "lr / reg".rjust(10) + "".join(f"{r:g}".rjust(width) for r in args.regs)]
     lines += ["  " + f"{lr:g}".rjust(10) + "".join(("diverged" if diverged[a, b] else f"{100 * val[a, b]:.1f}%")
                                                     .rjust(width) for b in range(R)) for a, lr in enumerate(args.lrs)]
@@ -655,7 +577,6 @@ def _add_model_args(p, command: str):
     """train's and sweep's loss, optimizer, batch, steps, init and seed."""
     from .train import OPTIMIZER_NAMES
 
-    count, seed = _types()
     p.add_argument("--loss", choices=["softmax", "svm"], default="softmax",
                    help="the data loss: softmax cross-entropy or multiclass SVM (hinge)")
     p.add_argument("--optimizer", choices=OPTIMIZER_NAMES, default="sgd",
@@ -666,7 +587,7 @@ def _add_model_args(p, command: str):
                    help="gradient descent: the whole training set every step (--batch-size is then an error)")
     p.add_argument("--steps", type=count, default=None,
                    help=f"number of SGD steps, maxIterations ({_by_data(command, 'steps')})")
-    p.add_argument("--init-scale", type=_nonnegative_float, default=None,
+    p.add_argument("--init-scale", type=nonnegative, default=None,
                    help=f"initial W = init_scale * randn(C, D) ({_by_data(command, 'init_scale')})")
     p.add_argument("--seed", type=seed, default=0, help="random seed (initial W and minibatches)")
     p.add_argument("--chunk-size", type=count, default=1000,
@@ -691,7 +612,7 @@ def _add_model_args(p, command: str):
     group.add_argument("--devices", type=count, default=None, metavar="N",
                        help="run on the first N devices JAX sees: train splits each minibatch N ways, sweep the "
                             "models (on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N makes N devices)")
-    group.add_argument("--mesh", type=_mesh_sizes, default=None, metavar="data=D,model=M",
+    group.add_argument("--mesh", type=mesh_sizes, default=None, metavar="data=D,model=M",
                        help="the device mesh: D devices split every minibatch, M devices split a sweep's models")
     p.add_argument("--coordinator-address", default=None, metavar="HOST:PORT",
                    help="several machines: process 0's address (or $JAX_COORDINATOR_ADDRESS); every process runs "
@@ -705,18 +626,18 @@ def _add_model_args(p, command: str):
 
 def _add_train_args(p):
     _add_data_args(p)
-    p.add_argument("--lr", type=_positive_float, default=None,
+    p.add_argument("--lr", type=positive, default=None,
                    help=f"the step size, learning rate ({_by_data('train', 'lr')})")
-    p.add_argument("--reg", type=_nonnegative_float, default=None,
+    p.add_argument("--reg", type=nonnegative, default=None,
                    help=f"regularization strength lambda ({_by_data('train', 'reg')})")
     _add_model_args(p, "train")
 
 
 def _add_sweep_args(p):
     _add_data_args(p)
-    p.add_argument("--lrs", type=_float_list(positive=True), default=None,
+    p.add_argument("--lrs", type=float_list(positive=True), default=None,
                    help=f"comma-separated learning rates, e.g. 1e-7,5e-7 ({_by_data('sweep', 'lrs')})")
-    p.add_argument("--regs", type=_float_list(positive=False), default=None,
+    p.add_argument("--regs", type=float_list(positive=False), default=None,
                    help=f"comma-separated regularization strengths, e.g. 2.5e4,5e4 ({_by_data('sweep', 'regs')})")
     p.add_argument("--yes", action="store_true", help="run a grid estimated to take over an hour (refused otherwise)")
     _add_model_args(p, "sweep")
@@ -726,43 +647,41 @@ def _add_toy_args(p, what: str):
     p.add_argument("--toy", choices=["smooth", "local_minima", "wiggly"], default="smooth",
                    help=f"the tea-temperature cost{what}: smooth (one minimum), local_minima (iced tea, a forgotten "
                         "cup) or wiggly")
-    p.add_argument("--points", type=_types()[0], default=101, help="exhaustive search: grid points over 0..100 C")
+    p.add_argument("--points", type=count, default=101, help="exhaustive search: grid points over 0..100 C")
 
 
 def _add_search_args(p):
-    count, seed = _types()
     p.add_argument("--method", choices=["grid", "random", "local"], default="random",
                    help="grid (tea toy; then the data options are errors), random or local (on the data)")
     _add_toy_args(p, " (only --method grid)")
     _add_data_args(p)
     p.add_argument("--loss", choices=["softmax", "svm"], default="svm",
                    help="the loss to minimize over the training set")
-    p.add_argument("--reg", type=_nonnegative_float, default=0.0, help="regularization strength lambda")
+    p.add_argument("--reg", type=nonnegative, default=0.0, help="regularization strength lambda")
     p.add_argument("--trials", type=count, default=1000, help="loss evaluations: random W to draw, or local steps")
-    p.add_argument("--scale", type=_nonnegative_float, default=None,
+    p.add_argument("--scale", type=nonnegative, default=None,
                    help=f"std of the random W (random) or of W0 (local) ({_by_data('search', 'scale')})")
-    p.add_argument("--step-size", type=_positive_float, default=None,
+    p.add_argument("--step-size", type=positive, default=None,
                    help=f"std of a local step, only --method local ({_by_data('search', 'step_size')})")
     p.add_argument("--seed", type=seed, default=0, help="random seed")
     _add_json_arg(p)
 
 
 def _add_gradcheck_args(p):
-    count, seed = _types()
     _add_data_args(p)
     p.add_argument("--loss", choices=["softmax", "svm"], default="svm", help="the loss whose gradient to check")
     p.add_argument("--method", choices=["forward", "central"], default="central",
                    help="forward (the lecture's formula) or central differences (the better one)")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
                    help="float64: a tight check (float32 round-off, eps * |L| / h, hides slopes below ~1e-6 / h)")
-    p.add_argument("--h", type=_positive_float, default=None,
+    p.add_argument("--h", type=positive, default=None,
                    help="the finite-difference step (default: " + ", ".join(
                        f"{h:g} in {dtype}" for dtype, h in GRADCHECK_H.items()) + ")")
-    p.add_argument("--reg", type=_nonnegative_float, default=0.0, help="regularization strength lambda")
+    p.add_argument("--reg", type=nonnegative, default=0.0, help="regularization strength lambda")
     p.add_argument("--num-checks", type=count, default=None,
                    help=f"check this many random weights, CS231n's grad_check_sparse "
                         f"({_by_data('gradcheck', 'num_checks')})")
-    p.add_argument("--init-scale", type=_nonnegative_float, default=1e-4, help="W = init_scale * randn(C, D)")
+    p.add_argument("--init-scale", type=nonnegative, default=1e-4, help="W = init_scale * randn(C, D)")
     p.add_argument("--seed", type=seed, default=0, help="random seed (W and the checked weights)")
     _add_json_arg(p)
 
@@ -770,9 +689,21 @@ def _add_gradcheck_args(p):
 def _add_tea_args(p):
     _add_toy_args(p, "")
     p.add_argument("--start", type=float, default=20.0, help="gradient descent: the starting temperature (C)")
-    p.add_argument("--step-size", type=_positive_float, default=5.0, help="gradient descent: the step size")
-    p.add_argument("--steps", type=_types()[0], default=500, help="gradient descent: the number of steps")
+    p.add_argument("--step-size", type=positive, default=5.0, help="gradient descent: the step size")
+    p.add_argument("--steps", type=count, default=500, help="gradient descent: the number of steps")
     _add_json_arg(p)
+
+
+def _add_assignment_args(p):
+    from .assignment import add_arguments
+
+    add_arguments(p)
+
+
+def _cmd_assignment(args):
+    from .assignment import run
+
+    return run(args)
 
 
 class _Command(NamedTuple):
@@ -826,6 +757,11 @@ COMMANDS = (
              "results and figures under --out and a report with every table and figure (--quick: all of it "
              "under <out>/quick/, so a full report never shows a smoke test).",
              _add_lecture_args, _cmd_lecture),
+    _Command("assignment", "build a student assignment from the notebooks, or grade a submission",
+             "build OUT writes the student and teacher notebooks, the tests and the autograder; grade FILE "
+             "grades a student's .py or .ipynb in a child process, with limits, and hints from the gradient "
+             "check's diagnosis (--json: the score and every test).",
+             _add_assignment_args, _cmd_assignment),
 )
 
 EPILOG = ("Start-up: JAX's persistent compilation cache is on, in $XDG_CACHE_HOME/jaxopt-course/jax "

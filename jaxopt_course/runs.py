@@ -29,9 +29,11 @@ Every refusal is a ``ValueError`` with one line (the command line's exit 2).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import signal
+import time
 import zlib
 from pathlib import Path
 from typing import NamedTuple
@@ -52,6 +54,14 @@ RUN_OPTIONS = {"command": "the subcommand", "data": "--data", "loss": "--loss", 
 
 class WriteFailed(Exception):
     """A checkpoint or result could not be written (an ``OSError``: disk full, permissions, ...); one line."""
+
+
+class RunEnded(Exception):
+    """The run stopped before its end: ``code`` to exit with, ``line`` to say on stderr, ``record`` for ``--json``."""
+
+    def __init__(self, code: int, line: str | None, record: dict | None = None):
+        super().__init__(line or f"exit {code}")
+        self.code, self.line, self.record = code, line, record
 
 
 # ---------------------------------------------------------------------------
@@ -265,6 +275,51 @@ def interrupted(folders: Folders, run: dict, err, *, steps: int, params, metrics
                  summary={"status": "interrupted", "step": err.step})
     return (f"jaxopt-course: interrupted ({name}) at step {err.step} of {steps}; checkpoint written to "
             f"{folders.interrupt_dir}/ -- run the same command to continue (or add --resume {folders.interrupt_dir})")
+
+
+def execute(folders: Folders, run: dict, *, steps: int, like, call, so_far, config: dict, writer: bool = True):
+    """Resume (if ``folders`` say so), then ``call(init_state, init_metrics, on_chunk)`` with the folders held.
+
+    The runner's call runs inside :func:`jaxopt_course.signals.deferred`:
+    SIGINT and SIGTERM stop it at the next chunk boundary, where
+    :func:`chunk_hook` raises them, and the runner's ``TrainingInterrupted``
+    is checkpointed here (:func:`interrupted`).
+
+    Args:
+      like: ``() -> TrainState``: the fresh state a checkpoint must fit.
+      call: ``(init_state, init_metrics, on_chunk) -> output``: ``fit`` or ``sweep``.
+      so_far: ``(TrainingInterrupted) -> (params, metrics)``: what ``--out`` keeps of a stopped run.
+      config: what ``--out``'s ``config.json`` holds.
+      writer: this process writes files (several processes: process 0 only).
+
+    Returns:
+      ``(output, seconds, first_step)``; ``first_step`` is the resumed step (0: a fresh run).
+
+    Raises:
+      RunEnded: stopped by a signal (exit ``128 + signum``, the checkpoint
+        written) or by a failed write (exit 74); its line says which and how to go on.
+    """
+    from .train import TrainingInterrupted
+
+    init_state, init_metrics = load_resume(folders, like(), steps=steps)
+    first = 0 if init_state is None else int(init_state.step)
+    start = time.perf_counter()
+    try:
+        with hold(folders) if writer else contextlib.nullcontext(), signals.deferred():
+            try:
+                output = call(init_state, init_metrics, chunk_hook(folders, run, writer=writer))
+            except TrainingInterrupted as err:
+                if not writer:
+                    raise RunEnded(interrupt_exit_code(), None) from None
+                params, metrics = so_far(err)
+                line = interrupted(folders, run, err, steps=steps, params=params, metrics=metrics, config=config)
+                record = {"interrupted": True, "signal": signal.Signals(signals.last_signal() or signal.SIGINT).name,
+                          "step": err.step, "steps": steps, "checkpoint": str(folders.interrupt_dir)}
+                raise RunEnded(interrupt_exit_code(), line, record) from None
+    except WriteFailed as err:
+        raise RunEnded(EXIT_WRITE_FAILED, f"jaxopt-course: error: {write_failed(err, folders.interrupt_dir, run)}") \
+            from None
+    return output, time.perf_counter() - start, first
 
 
 def write_failed(err: WriteFailed, folder: Path | None, run: dict) -> str:

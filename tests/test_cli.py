@@ -203,7 +203,8 @@ def test_lecture_and_compare_run_from_an_installed_wheel_in_any_folder(tmp_path)
                            cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120)
     assert where.returncode == 0 and where.stdout.startswith(str(site)), (where.stdout, where.stderr)
     for argv in (["lecture", "--quick", "--only", "tea_temperature", "--progress", "off"],
-                 ["compare", "--quick", "--seeds", "2", "--num-lrs", "2", "--steps", "10", "--optimizers", "sgd"]):
+                 ["compare", "--quick", "--tuning-seeds", "1", "--eval-seeds", "2", "--num-lrs", "2", "--steps", "10",
+                  "--optimizers", "sgd", "--bootstrap", "10"]):
         proc = subprocess.run([sys.executable, "-m", "jaxopt_course", *argv, "--out", "results", "--json"],
                               cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr[-2000:]
@@ -327,7 +328,7 @@ def test_resume_from_a_checkpoint_file_says_so_and_times_only_its_steps(tmp_path
     assert main([*SMALL[:2], "8", *SMALL[3:], "--resume", str(ckpt / "checkpoint.npz"), "--json"]) == 0
     resumed = json.loads(capsys.readouterr().out)
     assert resumed["resumed_from_step"] == 6 and resumed["timed_steps"] == 2 and whole["timed_steps"] == 4
-    assert sorted(p.name for p in ckpt.iterdir()) == ["checkpoint.npz"]
+    assert sorted(p.name for p in ckpt.iterdir()) == [".jaxopt-course.lock", "checkpoint.npz"]  # and its lock file
 
 
 def test_divergence_is_told_in_the_commands_words_and_json_still_prints_the_record(capsys):

@@ -84,6 +84,52 @@ def seed(text: str) -> int:
                                          else f"expected an integer, got {text!r}") from None
 
 
+def _number(text: str, *, low: str) -> float:
+    """``text`` as a finite float ``>= 0`` (``low=">= 0"``) or ``> 0`` (``low="> 0"``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number {low}, got {text}")
+    if value < 0 or (low == "> 0" and value == 0):
+        raise argparse.ArgumentTypeError(f"expected a number {low}, got {text}")
+    return value
+
+
+def positive(text: str) -> float:
+    """argparse type: a finite number > 0 (a learning rate, a step)."""
+    return _number(text, low="> 0")
+
+
+def nonnegative(text: str) -> float:
+    """argparse type: a finite number >= 0 (a regularization strength, a scale)."""
+    return _number(text, low=">= 0")
+
+
+def float_list(positive: bool):
+    """argparse type: ``"1e-7,5e-7"`` -> ``[1e-07, 5e-07]``, every number > 0 (``positive``) or >= 0."""
+    check = _number
+
+    def parse(text):
+        values = [check(part.strip(), low="> 0" if positive else ">= 0") for part in text.split(",") if part.strip()]
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+        return values
+
+    return parse
+
+
+def mesh_sizes(text: str) -> dict:
+    """argparse type: ``"data=2,model=4"`` -> ``{"data": 2, "model": 4}``."""
+    from jaxopt_course.distributed import parse_mesh
+
+    try:
+        return parse_mesh(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def add_data_arguments(p) -> None:
     """``--data``, ``--data-dir`` and ``--download``: which data set, and where CIFAR-10 lies."""
     from jaxopt_course.data import DATASETS
