@@ -292,18 +292,23 @@ def test_divergence_right_after_a_resume_keeps_the_resumed_weights():
 
 @pytest.mark.slow
 def test_the_command_line_writes_the_last_finite_params_and_metrics_on_divergence(tmp_path, capsys):
-    args = ["train", "--lr", "1000", "--reg", "1", "--chunk-size", "10"]
+    # lr 5, reg 1: W is multiplied by about (1 - 2 lr reg) = -9 a step, the loss passes 10 x its start at step 2.
+    args = ["train", "--lr", "5", "--reg", "1", "--chunk-size", "10"]
     assert main([*args, "--steps", "100", "--out", str(tmp_path / "diverged")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
-    step = int(re.search(r"training diverged: the loss is \S+ at step (\d+) of 100 \(the last finite loss", err[0])[1])
+    found = re.search(r"training diverged: the loss is \S+ at step (\d+) of 100 and rose above 10 x", err[0])
+    assert found, err[0]
+    step = int(found[1])
+    assert step >= 2  # so that the run one step shorter below has at least one step
     assert f"Kept the last finite params and the metrics so far in {tmp_path / 'diverged'}/" in err[0]
     W, metrics = load_run(tmp_path / "diverged")
-    assert metrics["status"] == "diverged" and metrics["step"] == step
-    assert len(metrics["losses"]) == step + 1 and metrics["losses"][-1] is None  # JSON null: not finite
-    assert all(np.isfinite(metrics["losses"][:-1]))
-    assert metrics["last_finite_loss"] == pytest.approx(metrics["losses"][-2])
-    # The kept weights are those of a run that stops one step earlier (their loss was the last finite one).
+    assert metrics["status"] == "diverged" and metrics["diverged_at_step"] == step
+    losses = metrics["losses"]
+    assert len(losses) == step + 1 and losses[-1] > DIVERGENCE_FACTOR * losses[0]  # the rule, on a finite loss
+    assert all(np.isfinite(losses)) and all(loss <= DIVERGENCE_FACTOR * losses[0] for loss in losses[:-1])
+    assert metrics["last_finite_loss"] == pytest.approx(losses[-2])
+    # The kept weights are those of a run that stops one step earlier (their loss was the one before).
     assert main([*args, "--steps", str(step - 1), "--out", str(tmp_path / "stopped")]) == 0
     np.testing.assert_allclose(W, load_run(tmp_path / "stopped")[0], rtol=1e-6)
 
