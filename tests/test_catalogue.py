@@ -42,7 +42,7 @@ from jaxopt_course.limits import LimitError
 from jaxopt_course.locks import FolderInUse
 from jaxopt_course.losses import get_loss
 from jaxopt_course.model import init_weights
-from jaxopt_course.train import TrainState, get_optimizer
+from jaxopt_course.train import Loop, Run, TrainState, get_optimizer
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "errors.md"
@@ -90,11 +90,19 @@ def with_value(a, index, value):
     return a
 
 
+RUN_FIELDS = ("loss_fn", "optimizer", "batch_size", "num_steps", "sampling", "eval_every", "unroll", "mesh")
+LOOP_FIELDS = ("chunk_size", "progress", "on_chunk", "init_state", "init_metrics")
+
+
 def fit_(**kwargs):
-    """``fit`` on the small problem; keyword arguments override."""
-    args = dict(loss_fn=softmax_loss, W0=W, X=X, y=y, key=KEY, optimizer=optax.sgd(0.1), batch_size=2, num_steps=3)
-    args.update(kwargs)
-    return fit(args.pop("loss_fn"), args.pop("W0"), args.pop("X"), args.pop("y"), **args)
+    """``fit(Run(...), W0, X, y, ...)`` on the small problem; keyword arguments override a field of the
+    :class:`~jaxopt_course.train.Run`, of the :class:`~jaxopt_course.train.Loop` or of ``fit`` itself."""
+    run = dict(loss_fn=softmax_loss, optimizer=optax.sgd, batch_size=2, num_steps=3)
+    args = dict(W0=W, X=X, y=y, key=KEY, lr=0.1)
+    loop = {}
+    for name, value in kwargs.items():
+        (run if name in RUN_FIELDS else loop if name in LOOP_FIELDS else args)[name] = value
+    return fit(Run(**run), args.pop("W0"), args.pop("X"), args.pop("y"), loop=Loop(**loop), **args)
 
 
 def valid_batch(n=2) -> bytes:
@@ -460,7 +468,7 @@ CATALOGUE = [
     Row("key-int", "python", "an int seed where a key is needed", lambda t: fit_(key=0), TypeError,
         r"key must be a JAX random key such as jax.random.key\(0\), got int"),
     Row("loss-fn-string", "python", "loss_fn is a name, not a function", lambda t: fit_(loss_fn="svm"), TypeError,
-        r"loss_fn must be a function loss_fn\(W, X, y\), got str"),
+        r"Run.loss_fn must be a function loss_fn\(W, X, y, reg\), got str"),
     # --- unknown names ---------------------------------------------------------------------------
     Row("optimizer-unknown", "python", "an optimizer optax may have but the course does not name",
         lambda t: get_optimizer("adamax2", 0.1), ValueError, r"optimizer must be one of \[.*'sgd'.*\], got 'adamax2'"),
@@ -505,7 +513,7 @@ CATALOGUE = [
         lambda t: load_checkpoint(t / "ckpt", adam_like()), ValueError,
         r"checkpoint.npz holds the state of another kind of run .*opt_state\[0\].mu", sgd_checkpoint),
     Row("init-state-other-optimizer", "python", "fit(init_state=...) from a run with another optimizer",
-        lambda t: fit_(optimizer=optax.adam(0.1),
+        lambda t: fit_(optimizer=optax.adam,
                        init_state=TrainState(jnp.asarray(W), optax.sgd(0.1).init(W), KEY, jnp.int32(1))),
         ValueError, r"init_state.opt_state does not fit the optimizer"),
     # --- hardening (issue 16): crafted files, bounds, locks, full disks ------------------------------
