@@ -39,8 +39,7 @@ from jax.sharding import PartitionSpec as P  # noqa: E402
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 from jaxopt_course import distributed, softmax_loss, svm_loss, synthetic_problem  # noqa: E402
-from jaxopt_course import train as train_module  # noqa: E402
-from jaxopt_course.train import DivergenceError, fit, get_optimizer, make_train, sweep  # noqa: E402
+from jaxopt_course.train import DivergenceError, Loop, Run, fit, get_optimizer, make_train, sweep  # noqa: E402
 
 RTOL, ATOL = 2e-5, 1e-6  # float32: per-device partial sums add up in another order
 
@@ -69,24 +68,13 @@ def assert_replicated(array, mesh, what):
     assert len(array.sharding.device_set) == mesh.size, f"{what}: on {len(array.sharding.device_set)} devices"
 
 
-def same_run(mesh, *, loss=softmax_loss, optimizer=None, batch_size=32, num_steps=60, **kw):
+def same_run(mesh, *, loss=softmax_loss, optimizer=optax.sgd, lr=0.2, batch_size=32, num_steps=60,
+             sampling="with_replacement", chunk_size=1000, num_examples=120):
     """The same fit with the mesh and without one: (sharded, single-device)."""
-    X, y, W0 = problem(kw.pop("num_examples", 120))
-    optimizer = optimizer or optax.sgd(0.2)
-    common = dict(
-        key=jax.random.key(3),
-        optimizer=optimizer,
-        batch_size=batch_size,
-        num_steps=num_steps,
-        X_val=X[:40],
-        y_val=y[:40],
-        eval_every=10,
-        **kw,
-    )
-    return (
-        fit(partial(loss, reg=1e-3), W0, X, y, mesh=mesh, **common),
-        fit(partial(loss, reg=1e-3), W0, X, y, **common),
-    )
+    X, y, W0 = problem(num_examples)
+    run = Run(loss, optimizer, batch_size=batch_size, num_steps=num_steps, sampling=sampling, eval_every=10)
+    common = dict(key=jax.random.key(3), lr=lr, reg=1e-3, X_val=X[:40], y_val=y[:40], loop=Loop(chunk_size=chunk_size))
+    return fit(run._replace(mesh=mesh), W0, X, y, **common), fit(run, W0, X, y, **common)
 
 
 def compare(sharded, single, mesh):
@@ -119,8 +107,8 @@ def check_every_step_is_split_and_the_compiler_all_reduces(n):
     X, y, W0 = problem()
     texts = {}
     for mesh in (distributed.make_mesh(n), None):
-        chunk = train_module.make_chunk(softmax_loss, optax.sgd(0.1), X, y, batch_size=32, mesh=mesh)
-        texts[mesh is None] = chunk.lower(chunk.init(W0, jax.random.key(0)), 5).compile().as_text()
+        train = make_train(Run(softmax_loss, optax.sgd, batch_size=32, num_steps=5, mesh=mesh), X, y)
+        texts[mesh is None] = jax.jit(train).lower(W0, jax.random.key(0), 0.1, 0.0).compile().as_text()
     sharded, single = texts[False], texts[True]
     assert "all-reduce" in sharded, "no all-reduce in the sharded step"
     assert "all-reduce" not in single and "all-gather" not in single
@@ -133,9 +121,8 @@ def check_adam_shuffle_and_an_uneven_batch(n):
     # 30 examples per step do not split evenly over 4 or 8 devices: the
     # compiler pads the last shard, the result is the same.
     mesh = distributed.make_mesh(n)
-    sharded, single = same_run(
-        mesh, optimizer=get_optimizer("adam", 0.05), batch_size=30, sampling="shuffle", num_steps=40, chunk_size=15
-    )
+    sharded, single = same_run(mesh, optimizer=partial(get_optimizer, "adam"), lr=0.05, batch_size=30,
+                               sampling="shuffle", num_steps=40, chunk_size=15)
     compare(sharded, single, mesh)
 
 
@@ -143,30 +130,16 @@ def check_gradient_descent_on_the_full_batch(n):
     # batch_size=None: every step is the whole training set (118 rows: not a
     # multiple of the device count), split along "data".
     mesh = distributed.make_mesh(n)
-    sharded, single = same_run(
-        mesh, loss=svm_loss, optimizer=optax.sgd(0.05), batch_size=None, num_steps=30, num_examples=118
-    )
+    sharded, single = same_run(mesh, loss=svm_loss, lr=0.05, batch_size=None, num_steps=30, num_examples=118)
     compare(sharded, single, mesh)
 
 
 def check_make_train_with_a_traced_lr_and_reg(n):
     mesh = distributed.make_mesh(n)
     X, y, W0 = problem()
-    outs = [
-        make_train(
-            softmax_loss,
-            partial(get_optimizer, "momentum"),
-            X,
-            y,
-            24,
-            50,
-            X_val=X[:40],
-            y_val=y[:40],
-            eval_every=25,
-            mesh=m,
-        )(W0, jax.random.key(5), lr=0.05, reg=1e-3)
-        for m in (mesh, None)
-    ]
+    run = Run(softmax_loss, partial(get_optimizer, "momentum"), batch_size=24, num_steps=50, eval_every=25)
+    outs = [make_train(run._replace(mesh=m), X, y, X_val=X[:40], y_val=y[:40])(W0, jax.random.key(5), 0.05, 1e-3)
+            for m in (mesh, None)]
     jax.tree.map(lambda a, b: close(a, b, "make_train output"), outs[0], outs[1])
     for leaf in jax.tree.leaves(outs[0]):
         assert_replicated(leaf, mesh, "train(...) output")
@@ -182,9 +155,9 @@ def check_rows_split_over_the_devices(n):
     assert X_sh.sharding.spec == P("data")
     shard_shapes = sorted({shard.data.shape for shard in X_sh.addressable_shards})
     assert shard_shapes == [(16, 8)], shard_shapes
-    common = dict(key=jax.random.key(1), optimizer=optax.sgd(0.2), batch_size=24, num_steps=40)
-    sharded = fit(softmax_loss, W0, X_sh, y_sh, mesh=mesh, **common)
-    single = fit(softmax_loss, W0, X, y, **common)
+    run = Run(softmax_loss, optax.sgd, batch_size=24, num_steps=40)
+    sharded = fit(run._replace(mesh=mesh), W0, X_sh, y_sh, key=jax.random.key(1), lr=0.2)
+    single = fit(run, W0, X, y, key=jax.random.key(1), lr=0.2)
     close(sharded.params, single.params, "params")
     close(sharded.losses, single.losses, "losses")
     assert_replicated(sharded.params, mesh, "params")
@@ -194,30 +167,21 @@ def check_divergence_and_resume_on_the_mesh(n):
     mesh = distributed.make_mesh(n)
     X, y, W0 = problem()
     try:
-        fit(
-            softmax_loss,
-            W0,
-            X * 1e4,
-            y,
-            key=jax.random.key(0),
-            optimizer=optax.sgd(1e30),
-            batch_size=16,
-            num_steps=30,
-            chunk_size=10,
-            mesh=mesh,
-        )
+        fit(Run(softmax_loss, optax.sgd, batch_size=16, num_steps=30, mesh=mesh), W0, X * 1e4, y,
+            key=jax.random.key(0), lr=1e30, loop=Loop(chunk_size=10))
     except DivergenceError as err:
-        assert np.all(np.isfinite(np.asarray(err.params))), "the last finite params are not finite"
+        assert np.all(np.isfinite(np.asarray(err.params))), "the weights of the step before are not finite"
     else:
         raise AssertionError("no DivergenceError")
     # A run stopped at step 20 and resumed from its saved state ends where an
     # uninterrupted one does (the saved state is read back to the host first).
     saved = []
-    common = dict(key=jax.random.key(2), optimizer=get_optimizer("adam", 0.01), batch_size=16, chunk_size=20, mesh=mesh)
-    whole = fit(softmax_loss, W0, X, y, num_steps=40, on_chunk=lambda s, m: saved.append((s, m)), **common)
+    run = Run(softmax_loss, partial(get_optimizer, "adam"), batch_size=16, num_steps=40, mesh=mesh)
+    common = dict(key=jax.random.key(2), lr=0.01)
+    whole = fit(run, W0, X, y, loop=Loop(chunk_size=20, on_chunk=lambda s, m: saved.append((s, m))), **common)
     state20, metrics20 = saved[0]
     host_state = jax.tree.map(lambda x: x if is_key(x) else np.asarray(x), state20)
-    resumed = fit(softmax_loss, W0, X, y, num_steps=40, init_state=host_state, init_metrics=metrics20, **common)
+    resumed = fit(run, W0, X, y, loop=Loop(chunk_size=20, init_state=host_state, init_metrics=metrics20), **common)
     np.testing.assert_array_equal(np.asarray(resumed.params), np.asarray(whole.params))
     np.testing.assert_array_equal(resumed.losses, whole.losses)
 
@@ -291,25 +255,14 @@ def check_command_line(n):
     assert code == 2 and len(lines) == 1 and "train trains one model" in lines[0], (code, lines)
 
 
-def same_sweep(mesh, *, learning_rates, regs, on_chunk=None, **kw):
+def same_sweep(mesh, *, learning_rates, regs, on_chunk=None, seeds=1, sampling="with_replacement"):
     """The same sweep with the mesh and without one: (sharded, unsharded)."""
     X, y, W0 = problem()
-    common = dict(
-        key=jax.random.key(4),
-        learning_rates=learning_rates,
-        regs=regs,
-        batch_size=24,
-        num_steps=30,
-        chunk_size=10,
-        X_val=X[:40],
-        y_val=y[:40],
-        **kw,
-    )
-    optimizer = partial(get_optimizer, "momentum")
-    return (
-        sweep(softmax_loss, optimizer, W0, X, y, mesh=mesh, on_chunk=on_chunk, **common),
-        sweep(softmax_loss, optimizer, W0, X, y, **common),
-    )
+    run = Run(softmax_loss, partial(get_optimizer, "momentum"), batch_size=24, num_steps=30, sampling=sampling)
+    common = dict(key=jax.random.key(4), learning_rates=learning_rates, regs=regs, seeds=seeds, X_val=X[:40],
+                  y_val=y[:40])
+    return (sweep(run._replace(mesh=mesh), W0, X, y, loop=Loop(chunk_size=10, on_chunk=on_chunk), **common),
+            sweep(run, W0, X, y, loop=Loop(chunk_size=10), **common))
 
 
 def compare_sweeps(sharded, single, mesh):
@@ -374,20 +327,8 @@ def check_sweep_chunks_compile_once(n):
     for num_steps in (10, 10, 30):  # the first run also compiles the eager helpers, once per process
         loss = partial(softmax_loss)  # a new object: a new static config, compiled afresh
         before = len(compiles)
-        sweep(
-            loss,
-            optax.sgd,
-            W0,
-            X,
-            y,
-            key=jax.random.key(0),
-            learning_rates=[0.1, 0.2],
-            regs=[0.0, 0.1, 0.2, 0.3],
-            batch_size=16,
-            num_steps=num_steps,
-            chunk_size=10,
-            mesh=mesh,
-        )
+        sweep(Run(loss, optax.sgd, batch_size=16, num_steps=num_steps, mesh=mesh), W0, X, y, key=jax.random.key(0),
+              learning_rates=[0.1, 0.2], regs=[0.0, 0.1, 0.2, 0.3], loop=Loop(chunk_size=10))
         counts.append(len(compiles) - before)
     assert counts[1] == counts[2], f"1 chunk: {counts[1]} compilations, 3 chunks: {counts[2]}"
 
@@ -425,9 +366,10 @@ def check_multihost(process_id, num_processes):
     assert X_local.shape == (X.shape[0] // num_processes, 8)
     X_sh, y_sh = distributed.shard_rows(X_local, y_local, mesh)
     assert X_sh.shape == X.shape and not X_sh.is_fully_addressable
-    common = dict(key=jax.random.key(7), optimizer=optax.sgd(0.2), batch_size=20, num_steps=30, chunk_size=15)
-    sharded = fit(softmax_loss, W0, X_sh, y_sh, mesh=mesh, **common)
-    single = fit(softmax_loss, W0, X, y, **common)  # this process's first device, all the data
+    run = Run(softmax_loss, optax.sgd, batch_size=20, num_steps=30)
+    common = dict(key=jax.random.key(7), lr=0.2, loop=Loop(chunk_size=15))
+    sharded = fit(run._replace(mesh=mesh), W0, X_sh, y_sh, **common)
+    single = fit(run, W0, X, y, **common)  # this process's first device, all the data
     close(sharded.params, single.params, "params")
     close(sharded.losses, single.losses, "losses")
     assert sharded.params.sharding.is_fully_replicated

@@ -26,7 +26,7 @@ import optax
 import pytest
 
 from jaxopt_course import distributed, fit, make_train, softmax_loss, synthetic_problem
-from jaxopt_course.train import get_optimizer
+from jaxopt_course.train import Run, get_optimizer
 
 CHILD = Path(__file__).resolve().parent / "_sharding_child.py"
 SINGLE_PROCESS_CHECKS = (
@@ -130,10 +130,10 @@ def test_a_one_device_mesh_runs_the_same_code_to_the_same_weights():
     X, y = synthetic_problem(2, num_examples=80, dim=5, num_classes=3)
     W0 = np.zeros((3, 6), np.float32)
     mesh = distributed.make_mesh(1)
-    common = dict(key=jax.random.key(0), optimizer=get_optimizer("momentum", 0.1), batch_size=16, num_steps=30,
-                  X_val=X[:20], y_val=y[:20], eval_every=10)
-    on_mesh = fit(partial(softmax_loss, reg=1e-3), W0, X, y, mesh=mesh, **common)
-    plain = fit(partial(softmax_loss, reg=1e-3), W0, X, y, **common)
+    run = Run(softmax_loss, partial(get_optimizer, "momentum"), batch_size=16, num_steps=30, eval_every=10)
+    common = dict(key=jax.random.key(0), lr=0.1, reg=1e-3, X_val=X[:20], y_val=y[:20])
+    on_mesh = fit(run._replace(mesh=mesh), W0, X, y, **common)
+    plain = fit(run, W0, X, y, **common)
     np.testing.assert_array_equal(np.asarray(on_mesh.params), np.asarray(plain.params))
     np.testing.assert_array_equal(on_mesh.losses, plain.losses)
     assert on_mesh.params.sharding.mesh == mesh and on_mesh.params.sharding.is_fully_replicated
@@ -173,7 +173,11 @@ def test_parse_mesh():
 def test_fit_refuses_a_mesh_it_cannot_use():
     X, y = synthetic_problem(0, num_examples=20, dim=3, num_classes=2)
     W0 = np.zeros((2, 4), np.float32)
-    run = partial(fit, softmax_loss, W0, X, y, key=jax.random.key(0), optimizer=optax.sgd(0.1), num_steps=2)
+    one = Run(softmax_loss, optax.sgd, num_steps=2)
+
+    def run(mesh):
+        return fit(one._replace(mesh=mesh), W0, X, y, key=jax.random.key(0), lr=0.1)
+
     with pytest.raises(TypeError, match="mesh must be a jax.sharding.Mesh"):
         run(mesh="data=2")
     wrong_names = jax.make_mesh((1,), ("batch",), axis_types=(jax.sharding.AxisType.Auto,))
@@ -183,7 +187,7 @@ def test_fit_refuses_a_mesh_it_cannot_use():
     with pytest.raises(ValueError, match="axis 'data' must be AxisType.Auto"):
         run(mesh=explicit)
     with pytest.raises(ValueError, match="mesh must name its axes"):
-        make_train(softmax_loss, optax.sgd(0.1), X, y, 4, 2, mesh=wrong_names)
+        make_train(Run(softmax_loss, optax.sgd, batch_size=4, num_steps=2, mesh=wrong_names), X, y)
 
 
 def test_host_shard_splits_rows_into_equal_blocks():
