@@ -8,8 +8,10 @@ the centered ``(L(W + h) - L(W - h)) / 2h`` and checks the analytic gradient
 against it by the relative error ``|a - n| / max(|a|, |n|)`` (the notes'
 definition; CS231n's assignment code divides by ``|a| + |n|``, about half as
 much near a match), read on CS231n's scale: > 1e-2 probably wrong, 1e-4..1e-2
-uncomfortable, 1e-7..1e-4 ok for an objective with kinks, < 1e-7 good (each
-row's ``verdict``, :attr:`jaxopt_course.gradcheck.GradCheckReport.verdict`).
+uncomfortable, 1e-7..1e-4 ok only for an objective with kinks (the SVM), <= 1e-7
+good (each row's ``verdict``, :attr:`jaxopt_course.gradcheck.GradCheckReport.verdict`).
+The mismatch is read beyond the check's own round-off and truncation error,
+and a check that cannot resolve 1e-7, as in float32, says inconclusive.
 
 1. The table: for the SVM and the softmax loss, the hand-derived gradient
    (:mod:`jaxopt_course.analytic`) against both finite differences in both
