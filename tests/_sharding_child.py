@@ -68,8 +68,18 @@ def assert_replicated(array, mesh, what):
     assert len(array.sharding.device_set) == mesh.size, f"{what}: on {len(array.sharding.device_set)} devices"
 
 
-def same_run(mesh, *, loss=softmax_loss, optimizer=optax.sgd, lr=0.2, batch_size=32, num_steps=60,
-             sampling="with_replacement", chunk_size=1000, num_examples=120):
+def same_run(
+    mesh,
+    *,
+    loss=softmax_loss,
+    optimizer=optax.sgd,
+    lr=0.2,
+    batch_size=32,
+    num_steps=60,
+    sampling="with_replacement",
+    chunk_size=1000,
+    num_examples=120,
+):
     """The same fit with the mesh and without one: (sharded, single-device)."""
     X, y, W0 = problem(num_examples)
     run = Run(loss, optimizer, batch_size=batch_size, num_steps=num_steps, sampling=sampling, eval_every=10)
@@ -121,8 +131,15 @@ def check_adam_shuffle_and_an_uneven_batch(n):
     # 30 examples per step do not split evenly over 4 or 8 devices: the
     # compiler pads the last shard, the result is the same.
     mesh = distributed.make_mesh(n)
-    sharded, single = same_run(mesh, optimizer=partial(get_optimizer, "adam"), lr=0.05, batch_size=30,
-                               sampling="shuffle", num_steps=40, chunk_size=15)
+    sharded, single = same_run(
+        mesh,
+        optimizer=partial(get_optimizer, "adam"),
+        lr=0.05,
+        batch_size=30,
+        sampling="shuffle",
+        num_steps=40,
+        chunk_size=15,
+    )
     compare(sharded, single, mesh)
 
 
@@ -138,8 +155,10 @@ def check_make_train_with_a_traced_lr_and_reg(n):
     mesh = distributed.make_mesh(n)
     X, y, W0 = problem()
     run = Run(softmax_loss, partial(get_optimizer, "momentum"), batch_size=24, num_steps=50, eval_every=25)
-    outs = [make_train(run._replace(mesh=m), X, y, X_val=X[:40], y_val=y[:40])(W0, jax.random.key(5), 0.05, 1e-3)
-            for m in (mesh, None)]
+    outs = [
+        make_train(run._replace(mesh=m), X, y, X_val=X[:40], y_val=y[:40])(W0, jax.random.key(5), 0.05, 1e-3)
+        for m in (mesh, None)
+    ]
     jax.tree.map(lambda a, b: close(a, b, "make_train output"), outs[0], outs[1])
     for leaf in jax.tree.leaves(outs[0]):
         assert_replicated(leaf, mesh, "train(...) output")
@@ -167,8 +186,15 @@ def check_divergence_and_resume_on_the_mesh(n):
     mesh = distributed.make_mesh(n)
     X, y, W0 = problem()
     try:
-        fit(Run(softmax_loss, optax.sgd, batch_size=16, num_steps=30, mesh=mesh), W0, X * 1e4, y,
-            key=jax.random.key(0), lr=1e30, loop=Loop(chunk_size=10))
+        fit(
+            Run(softmax_loss, optax.sgd, batch_size=16, num_steps=30, mesh=mesh),
+            W0,
+            X * 1e4,
+            y,
+            key=jax.random.key(0),
+            lr=1e30,
+            loop=Loop(chunk_size=10),
+        )
     except DivergenceError as err:
         assert np.all(np.isfinite(np.asarray(err.params))), "the weights of the step before are not finite"
     else:
@@ -259,10 +285,13 @@ def same_sweep(mesh, *, learning_rates, regs, on_chunk=None, seeds=1, sampling="
     """The same sweep with the mesh and without one: (sharded, unsharded)."""
     X, y, W0 = problem()
     run = Run(softmax_loss, partial(get_optimizer, "momentum"), batch_size=24, num_steps=30, sampling=sampling)
-    common = dict(key=jax.random.key(4), learning_rates=learning_rates, regs=regs, seeds=seeds, X_val=X[:40],
-                  y_val=y[:40])
-    return (sweep(run._replace(mesh=mesh), W0, X, y, loop=Loop(chunk_size=10, on_chunk=on_chunk), **common),
-            sweep(run, W0, X, y, loop=Loop(chunk_size=10), **common))
+    common = dict(
+        key=jax.random.key(4), learning_rates=learning_rates, regs=regs, seeds=seeds, X_val=X[:40], y_val=y[:40]
+    )
+    return (
+        sweep(run._replace(mesh=mesh), W0, X, y, loop=Loop(chunk_size=10, on_chunk=on_chunk), **common),
+        sweep(run, W0, X, y, loop=Loop(chunk_size=10), **common),
+    )
 
 
 def compare_sweeps(sharded, single, mesh):
@@ -327,8 +356,16 @@ def check_sweep_chunks_compile_once(n):
     for num_steps in (10, 10, 30):  # the first run also compiles the eager helpers, once per process
         loss = partial(softmax_loss)  # a new object: a new static config, compiled afresh
         before = len(compiles)
-        sweep(Run(loss, optax.sgd, batch_size=16, num_steps=num_steps, mesh=mesh), W0, X, y, key=jax.random.key(0),
-              learning_rates=[0.1, 0.2], regs=[0.0, 0.1, 0.2, 0.3], loop=Loop(chunk_size=10))
+        sweep(
+            Run(loss, optax.sgd, batch_size=16, num_steps=num_steps, mesh=mesh),
+            W0,
+            X,
+            y,
+            key=jax.random.key(0),
+            learning_rates=[0.1, 0.2],
+            regs=[0.0, 0.1, 0.2, 0.3],
+            loop=Loop(chunk_size=10),
+        )
         counts.append(len(compiles) - before)
     assert counts[1] == counts[2], f"1 chunk: {counts[1]} compilations, 3 chunks: {counts[2]}"
 
