@@ -35,7 +35,7 @@ from typing import Callable, NamedTuple
 
 from . import signals
 from .experiments._common import count, float_list, mesh_sizes, nonnegative, positive, seed
-from .runs import DEFAULT_CHECKPOINT_ROOT, EXIT_DIVERGED, EXIT_WRITE_FAILED, mesh_words
+from .runs import DEFAULT_CHECKPOINT_ROOT, EXIT_DIVERGED, EXIT_WRITE_FAILED, WriteFailed, mesh_words
 
 EXIT_USAGE = 2
 PREFIX = "jaxopt-course: error:"
@@ -832,6 +832,9 @@ def _main(argv: list[str]) -> int:
     except UsageError as err:
         print(f"{PREFIX} {err}", file=sys.stderr)
         return EXIT_USAGE
+    except WriteFailed as err:  # --out written after the run (its result already printed): one line, exit 74
+        print(f"{PREFIX} {err}", file=sys.stderr)
+        return EXIT_WRITE_FAILED
     except (LimitError, ValueError, TypeError, OSError, ConnectionError) as err:
         print(f"{PREFIX} {err}".splitlines()[0], file=sys.stderr)
         return EXIT_USAGE

@@ -47,6 +47,7 @@ from jaxopt_course.data import (
     read_cifar10_batch,
 )
 from jaxopt_course.files import file_mode
+from jaxopt_course.locks import LOCK_FILE
 
 REPO = Path(jaxopt_course.__file__).resolve().parents[1]
 EXIT_WRITE_FAILED = getattr(cli, "EXIT_WRITE_FAILED", 74)  # the contract in /tmp/coord/hardening_api.md
@@ -603,7 +604,8 @@ def test_a_run_killed_while_saving_a_checkpoint_keeps_the_last_one_and_its_tempo
     resumed = cli_run(*TRAIN, "--resume", ckpt, "--out", out, "--json", umask=0o022)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["resumed_from_step"] == 500
-    assert sorted(p.name for p in ckpt.iterdir()) == [CHECKPOINT_FILE]
+    # The folder's lock file stays (a lock is released, not deleted); its owner file goes with the run.
+    assert sorted(p.name for p in ckpt.iterdir() if p.name != LOCK_FILE) == [CHECKPOINT_FILE]
     assert read_checkpoint_config(ckpt)["step"] == 3000
     # Output files follow the umask (022 -> 0644), checkpoints and --out alike.
     for path in [ckpt / CHECKPOINT_FILE, *sorted(out.iterdir())]:
@@ -624,7 +626,7 @@ def test_resume_accepts_the_checkpoint_file_itself(tmp_path, capsys):
     assert cli.main([*args, "--steps", "4", "--resume", str(ckpt / CHECKPOINT_FILE), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["resumed_from_step"] == 2
     assert read_checkpoint_config(ckpt)["step"] == 4  # new checkpoints went beside the file
-    assert sorted(p.name for p in ckpt.iterdir()) == [CHECKPOINT_FILE]
+    assert sorted(p.name for p in ckpt.iterdir() if p.name != LOCK_FILE) == [CHECKPOINT_FILE]
 
 
 @pytest.mark.parametrize("where", ["none", "none/checkpoint.npz"])
@@ -687,7 +689,7 @@ def test_a_full_disk_while_checkpointing_keeps_the_last_checkpoint_and_says_how_
     assert f"--resume {ckpt}" in line, line
     step = read_checkpoint_config(ckpt)["step"]
     assert 500 <= step < 8000 and step % 500 == 0
-    assert sorted(p.name for p in ckpt.iterdir()) == [CHECKPOINT_FILE]  # no temporary left on the full disk
+    assert sorted(p.name for p in ckpt.iterdir() if p.name != LOCK_FILE) == [CHECKPOINT_FILE]  # no temporary left on the full disk
     # Nothing lost: with room again, the resumed run equals an uninterrupted one bit for bit.
     filler.unlink()
     resumed = cli_run(*train, "--resume", ckpt, "--out", tmp_path / "resumed", "--json")
