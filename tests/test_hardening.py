@@ -689,7 +689,8 @@ def test_a_full_disk_while_checkpointing_keeps_the_last_checkpoint_and_says_how_
     assert f"--resume {ckpt}" in line, line
     step = read_checkpoint_config(ckpt)["step"]
     assert 500 <= step < 8000 and step % 500 == 0
-    assert sorted(p.name for p in ckpt.iterdir() if p.name != LOCK_FILE) == [CHECKPOINT_FILE]  # no temporary left on the full disk
+    # No temporary left on the full disk (the lock file stays).
+    assert sorted(p.name for p in ckpt.iterdir() if p.name != LOCK_FILE) == [CHECKPOINT_FILE]
     # Nothing lost: with room again, the resumed run equals an uninterrupted one bit for bit.
     filler.unlink()
     resumed = cli_run(*train, "--resume", ckpt, "--out", tmp_path / "resumed", "--json")
