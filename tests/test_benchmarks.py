@@ -240,13 +240,13 @@ def test_engine_data_are_not_copied_from_jax_arrays_nor_from_aligned_numpy():
 
 
 def test_training_from_numpy_and_from_jax_arrays_agree():
-    from jaxopt_course import make_train, softmax_loss, synthetic_problem
+    from jaxopt_course import Run, make_train, softmax_loss, synthetic_problem
 
     X, y = synthetic_problem(3, num_examples=50)
     W0 = np.zeros((3, 6), np.float32)
-    kw = dict(batch_size=10, num_steps=20)
-    a = make_train(softmax_loss, optax.sgd(0.1), X, y, **kw)(W0, jax.random.key(0))
-    b = make_train(softmax_loss, optax.sgd(0.1), jnp.asarray(X), jnp.asarray(y), **kw)(W0, jax.random.key(0))
+    run = Run(softmax_loss, optax.sgd, batch_size=10, num_steps=20)
+    a = make_train(run, X, y)(W0, jax.random.key(0), 0.1, 0.0)
+    b = make_train(run, jnp.asarray(X), jnp.asarray(y))(W0, jax.random.key(0), 0.1, 0.0)
     np.testing.assert_array_equal(np.asarray(a.state.params), np.asarray(b.state.params))
 
 

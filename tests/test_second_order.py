@@ -19,7 +19,7 @@ import optax
 import pytest
 
 from jaxopt_course import softmax_loss, synthetic_problem
-from jaxopt_course.train import fit, get_optimizer, make_train
+from jaxopt_course.train import Loop, Run, fit, get_optimizer, make_train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,9 +46,18 @@ def np_quadratic_loss(W, X, y, reg):
     return 0.5 * np.mean(np.sum(r**2, axis=1)) + reg * np.sum(np.asarray(W) ** 2)
 
 
-def exact_lbfgs():
-    """L-BFGS whose line search enforces a tight curvature condition: (nearly) exact line searches."""
-    return optax.lbfgs(linesearch=optax.scale_by_zoom_linesearch(max_linesearch_steps=50, curv_rtol=1e-3))
+def exact_lbfgs(lr):
+    """L-BFGS whose line search enforces a tight curvature condition: (nearly) exact line searches.
+
+    A factory of the learning rate (Run.optimizer's form); used at lr=1.0, optax.lbfgs's default step.
+    """
+    return optax.lbfgs(learning_rate=lr,
+                       linesearch=optax.scale_by_zoom_linesearch(max_linesearch_steps=50, curv_rtol=1e-3))
+
+
+def lbfgs(lr):
+    """optax.lbfgs() as a factory of the learning rate: at lr=1.0 the same updates as optax.lbfgs()."""
+    return optax.lbfgs(learning_rate=lr)
 
 
 # ---------------------------------------------------------------------------
@@ -65,16 +74,14 @@ def test_lbfgs_reaches_the_minimum_of_a_convex_quadratic_in_at_most_d_plus_1_ste
     path = []  # the weights after every step (chunks of one step)
     with jax.enable_x64(True):
         result = fit(
-            partial(quadratic_loss, reg=reg),
+            Run(quadratic_loss, exact_lbfgs, batch_size=None, num_steps=dim + 1),
             np.zeros((3, dim)),
             X,
             y,
             key=jax.random.key(0),
-            optimizer=exact_lbfgs(),
-            batch_size=None,
-            num_steps=dim + 1,
-            chunk_size=1,
-            checkpoint=lambda state: path.append(np.asarray(state.params)),
+            lr=1.0,
+            reg=reg,
+            loop=Loop(chunk_size=1, on_chunk=lambda state, metrics: path.append(np.asarray(state.params))),
         )
     np.testing.assert_allclose(np.asarray(result.params), W_star, atol=1e-9)
     # ...and it is not there after half as many steps (the test can fail).
@@ -106,8 +113,8 @@ def test_engine_lbfgs_equals_optax_documented_loop_and_reports_true_losses():
             params, state, value = step(params, state)
             by_hand.append(np.asarray(params))
             by_hand_losses.append(float(value))
-        out = make_train(partial(quadratic_loss, reg=reg), solver, X, y, batch_size=None, num_steps=steps)(
-            jnp.zeros((3, X.shape[1])), jax.random.key(0)
+        out = make_train(Run(quadratic_loss, lbfgs, batch_size=None, num_steps=steps), X, y)(
+            jnp.zeros((3, X.shape[1])), jax.random.key(0), 1.0, reg
         )
     np.testing.assert_allclose(np.asarray(out.state.params), by_hand[-1], rtol=1e-10, atol=1e-12)
     # The loss of step t is L at the weights before update t, by an independent NumPy formula.
@@ -128,14 +135,13 @@ def test_lbfgs_reaches_scikit_learn_softmax_minimum():
     sk = LogisticRegression(C=1 / (2 * reg * n), fit_intercept=False, tol=1e-12, max_iter=10000).fit(X, y)
     with jax.enable_x64(True):
         result = fit(
-            partial(softmax_loss, reg=reg),
+            Run(softmax_loss, lbfgs, batch_size=None, num_steps=40),
             np.zeros((3, X.shape[1])),
             X,
             y,
             key=jax.random.key(0),
-            optimizer=optax.lbfgs(),
-            batch_size=None,
-            num_steps=40,
+            lr=1.0,
+            reg=reg,
         )
         final = float(softmax_loss(result.params, X, y, reg=reg))
         theirs = float(softmax_loss(jnp.asarray(sk.coef_), X, y, reg=reg))
@@ -148,14 +154,13 @@ def test_lbfgs_on_minibatches_runs_and_descends():
     # The line search then works on each step's minibatch loss (value_fn is the batch loss).
     X, y = synthetic_problem(1, num_examples=120, dim=5, num_classes=3, spread=1.0)
     result = fit(
-        partial(softmax_loss, reg=1e-3),
+        Run(softmax_loss, lbfgs, batch_size=32, num_steps=30),
         np.zeros((3, 6), np.float32),
         X,
         y,
         key=jax.random.key(0),
-        optimizer=optax.lbfgs(),
-        batch_size=32,
-        num_steps=30,
+        lr=1.0,
+        reg=1e-3,
     )
     assert np.all(np.isfinite(result.losses))
     full = lambda W: float(softmax_loss(W, X, y, reg=1e-3))  # noqa: E731
@@ -163,15 +168,18 @@ def test_lbfgs_on_minibatches_runs_and_descends():
 
 
 def test_a_plain_gradient_transformation_without_extra_args_still_works():
-    # Hand-written W <- W - 0.1 dW as a bare optax.GradientTransformation (no extra arguments).
-    bare = optax.GradientTransformation(
-        lambda p: optax.EmptyState(), lambda g, s, p=None: (jax.tree.map(lambda x: -0.1 * x, g), s)
-    )
-    assert not isinstance(bare, optax.GradientTransformationExtraArgs)
+    # Hand-written W <- W - lr dW as a bare optax.GradientTransformation (no extra arguments),
+    # built by a factory of the learning rate (Run.optimizer's form) and run at lr = 0.1.
+    def bare(lr):
+        return optax.GradientTransformation(
+            lambda p: optax.EmptyState(), lambda g, s, p=None: (jax.tree.map(lambda x: -lr * x, g), s)
+        )
+
+    assert not isinstance(bare(0.1), optax.GradientTransformationExtraArgs)
     X, y, reg, _ = quadratic_problem(4)
     with jax.enable_x64(True):
-        out = make_train(partial(quadratic_loss, reg=reg), bare, X, y, batch_size=None, num_steps=3)(
-            jnp.zeros((3, X.shape[1])), jax.random.key(0)
+        out = make_train(Run(quadratic_loss, bare, batch_size=None, num_steps=3), X, y)(
+            jnp.zeros((3, X.shape[1])), jax.random.key(0), 0.1, reg
         )
     W = np.zeros((3, X.shape[1]))
     for _ in range(3):  # the lecture's update in NumPy
@@ -224,41 +232,46 @@ def test_changing_lr_and_reg_reuses_the_compiled_run():
     X, y, _, _ = quadratic_problem(5)
     loss, traces = counting_loss()
     factory = partial(get_optimizer, "sgd")
-    kw = dict(key=jax.random.key(0), optimizer=factory, batch_size=None, num_steps=20, chunk_size=10)
+    run = Run(loss, factory, batch_size=None, num_steps=20)
+    kw = dict(key=jax.random.key(0), loop=Loop(chunk_size=10))
     with jax.enable_x64(True):
         W0 = np.zeros((3, X.shape[1]))
-        first = fit(loss, W0, X, y, lr=0.1, reg=0.01, **kw)
+        first = fit(run, W0, X, y, lr=0.1, reg=0.01, **kw)
         assert len(traces) > 0
         traced = len(traces)
         with count_compiles() as compiles:
             runs = {
-                (lr, reg): fit(loss, W0, X, y, lr=lr, reg=reg, **kw)
-                for lr, reg in [(0.05, 0.01), (0.2, 0.0), (0.3, 0.1)]
+                (lr, reg): fit(run, W0, X, y, lr=lr, reg=reg, **kw)
+                # Every lr below 2 / lambda_max (0.252 at reg 0.1, 0.258 at reg 0): the old (0.3, 0.1)
+                # grows (the NumPy loop too) and fit now raises DivergenceError for it (issue 20.1).
+                for lr, reg in [(0.05, 0.01), (0.2, 0.0), (0.15, 0.1)]
             }
     assert len(traces) == traced, "a new lr or reg traced the loss again"
     assert compiles == [], f"{len(compiles)} XLA compilation(s) for a new lr/reg"
     # Each run really used its own lr and reg (a NumPy loop of the lecture's update).
     np.testing.assert_allclose(np.asarray(first.params), np_gd(X, y, lambda t: 0.1, 0.01, 20), rtol=1e-10)
-    for (lr, reg), run in runs.items():
-        np.testing.assert_allclose(np.asarray(run.params), np_gd(X, y, lambda t, lr=lr: lr, reg, 20), rtol=1e-10)
+    for (lr, reg), result in runs.items():
+        np.testing.assert_allclose(np.asarray(result.params), np_gd(X, y, lambda t, lr=lr: lr, reg, 20), rtol=1e-10)
 
 
 def test_changing_a_schedules_parameters_reuses_the_compiled_program():
-    # The factory gets a dict of traced hyperparameters and builds an exponential-decay schedule.
+    # The factory gets a dict of traced hyperparameters (Run's lr may be a pytree of numbers) and
+    # builds an exponential-decay schedule.
     X, y, reg, _ = quadratic_problem(6)
     loss, traces = counting_loss()
 
     def factory(hp):
         return optax.sgd(lambda t: hp["lr"] * hp["decay"] ** (t / 10))
 
+    run = Run(loss, factory, batch_size=None, num_steps=30)
     with jax.enable_x64(True):
-        train = make_train(partial(loss, reg=reg), factory, X, y, batch_size=None, num_steps=30)
+        train = make_train(run, X, y)
         W0 = jnp.zeros((3, X.shape[1]))
-        train(W0, jax.random.key(0), lr={"lr": 0.2, "decay": 0.5})
+        train(W0, jax.random.key(0), {"lr": 0.2, "decay": 0.5}, reg)
         traced = len(traces)
         with count_compiles() as compiles:
             outs = {
-                hp: train(W0, jax.random.key(0), lr={"lr": hp[0], "decay": hp[1]}) for hp in [(0.2, 0.9), (0.05, 0.3)]
+                hp: train(W0, jax.random.key(0), {"lr": hp[0], "decay": hp[1]}, reg) for hp in [(0.2, 0.9), (0.05, 0.3)]
             }
             jax.block_until_ready(outs)
     assert len(traces) == traced and compiles == []
@@ -266,20 +279,21 @@ def test_changing_a_schedules_parameters_reuses_the_compiled_program():
         expected = np_gd(X, y, lambda t, lr=lr, decay=decay: lr * decay ** (t / 10), reg, 30)
         # (optax hands the schedule an int32 step count, so t / 10 is float32: hence rtol 1e-6.)
         np.testing.assert_allclose(np.asarray(out.state.params), expected, rtol=1e-6)
+    # make_train's train is pure (no value checks); fit checks every leaf of a pytree lr.
     with pytest.raises(ValueError, match="lr must be > 0"):
-        train(W0, jax.random.key(0), lr={"lr": 0.2, "decay": -0.5})
+        fit(run, W0, X, y, key=jax.random.key(0), lr={"lr": 0.2, "decay": -0.5}, reg=reg)
 
 
 def test_lbfgs_chunks_compile_once():
     # optax's line search initializes weakly typed counters that its update returns strongly typed;
     # the engine's initial state is strongly typed, so chunk 2 reuses chunk 1's program.
     X, y, reg, _ = quadratic_problem(7)
-    loss, optimizer = partial(quadratic_loss, reg=reg), optax.lbfgs()
-    kw = dict(key=jax.random.key(0), optimizer=optimizer, batch_size=None, chunk_size=1)
+    run = Run(quadratic_loss, lbfgs, batch_size=None, num_steps=1)
+    kw = dict(key=jax.random.key(0), lr=1.0, reg=reg, loop=Loop(chunk_size=1))
     W0 = np.zeros((3, X.shape[1]), np.float32)
-    fit(loss, W0, X, y, num_steps=1, **kw)
+    fit(run, W0, X, y, **kw)
     with count_compiles() as compiles:
-        fit(loss, W0, X, y, num_steps=3, **kw)
+        fit(run._replace(num_steps=3), W0, X, y, **kw)
     assert compiles == []
 
 
