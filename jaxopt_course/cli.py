@@ -733,7 +733,8 @@ COMMANDS = (
              "notes'; its assignment code divides by |a| + |b|, half as large near a match), the worst "
              "coordinates and a verdict with CS231n's thresholds (> 1e-2 probably wrong, <= 1e-7 good, "
              "1e-7..1e-4 ok only for the SVM's kinks; the mismatch is read beyond the check's own round-off "
-             "and truncation error, and a check that cannot resolve 1e-7, as in float32, says inconclusive). CIFAR-10 uses its 500-image dev set.",
+             "and truncation error, and a check that cannot resolve 1e-7, as in float32, says inconclusive). "
+             "CIFAR-10 uses its 500-image dev set.",
              _add_gradcheck_args, _cmd_gradcheck),
     _Command("sweep", "train a learning rate x regularization grid in one vmapped call",
              "CS231n's tuning step: train one linear classifier per (learning rate, regularization strength) "
