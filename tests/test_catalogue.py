@@ -90,10 +90,6 @@ def with_value(a, index, value):
     return a
 
 
-RUN_FIELDS = ("loss_fn", "optimizer", "batch_size", "num_steps", "sampling", "eval_every", "unroll", "mesh")
-LOOP_FIELDS = ("chunk_size", "progress", "on_chunk", "init_state", "init_metrics")
-
-
 def fit_(**kwargs):
     """``fit(Run(...), W0, X, y, ...)`` on the small problem; keyword arguments override a field of the
     :class:`~jaxopt_course.train.Run`, of the :class:`~jaxopt_course.train.Loop` or of ``fit`` itself."""
@@ -101,7 +97,7 @@ def fit_(**kwargs):
     args = dict(W0=W, X=X, y=y, key=KEY, lr=0.1)
     loop = {}
     for name, value in kwargs.items():
-        (run if name in RUN_FIELDS else loop if name in LOOP_FIELDS else args)[name] = value
+        (run if name in Run._fields else loop if name in Loop._fields else args)[name] = value
     return fit(Run(**run), args.pop("W0"), args.pop("X"), args.pop("y"), loop=Loop(**loop), **args)
 
 
