@@ -41,28 +41,28 @@ import numpy as np
 #: What each diagnosis tells a student: the likely mistake and where to look.
 HINTS = {
     "sign_flipped": "dW has the wrong sign: it points downhill, the negative of the gradient. "
-                    "The gradient is dL/dW (uphill); the update subtracts it.",
+    "The gradient is dL/dW (uphill); the update subtracts it.",
     "factor_2": "dW is off by a factor of 2 (or 1/2) in its data term: look for a doubled term, "
-                "a 2 from a derivative of something that is not squared, or a missing 2.",
+    "a 2 from a derivative of something that is not squared, or a missing 2.",
     "factor_n": "dW's data term is off by a factor of N (the number of examples): the loss is a mean, "
-                "so divide the summed gradient by N exactly once.",
+    "so divide the summed gradient by N exactly once.",
     "reg_missing": "dW lacks the regularization gradient: add 2 * reg * W (the gradient of reg * sum(W**2)).",
     "reg_doubled": "dW counts the regularization gradient twice: 2 * reg * W belongs in dW once.",
     "reg_without_2": "dW's regularization gradient is reg * W: the derivative of reg * sum(W**2) is 2 * reg * W.",
     "correct_class_in_margin": "the SVM counts the correct class in its margins: the sum is over j != y_i only "
-                               "(the correct class's own margin is always Delta, so it adds Delta to each L_i "
-                               "and a spurious -1 to dscores at the correct class).",
+    "(the correct class's own margin is always Delta, so it adds Delta to each L_i "
+    "and a spurious -1 to dscores at the correct class).",
     "onehot_missing": "softmax dscores must be p - onehot(y): subtract 1 at each example's correct class.",
     "correct_class_row_missing": "the SVM's correct class gets no gradient: dL_i/ds_{y_i} = -(number of wrong "
-                                 "classes with a positive margin); the correct score appears in every active term.",
+    "classes with a positive margin); the correct score appears in every active term.",
     "softmax_overflow": "the softmax overflows at large scores (e^{s} is Inf beyond s ~ 709 in float64): subtract "
-                        "each row's maximum score before exp; e^{s-m} / sum e^{s-m} is the same probability.",
+    "each row's maximum score before exp; e^{s-m} / sum e^{s-m} is the same probability.",
     "fits_own_loss": "your gradient agrees with finite differences of your own loss, but that loss is wrong: "
-                     "the gradient code follows the loss, so fix the loss first (then its gradient).",
+    "the gradient code follows the loss, so fix the loss first (then its gradient).",
     "loss_wrong": "the loss value differs from the reference: check the formula, the mean over examples "
-                  "(1/N) and the penalty reg * sum(W**2).",
+    "(1/N) and the penalty reg * sum(W**2).",
     "unexplained": "dW disagrees with the gradient in a way that matches none of the usual mistakes: check "
-                   "dscores one example at a time against a numerical gradient.",
+    "dscores one example at a time against a numerical gradient.",
 }
 
 #: Which bases each loss's diagnosis fits.
@@ -122,8 +122,8 @@ def fit_coefficients(dW, parts: dict, names, indices=None):
         return {}, float("inf")
     A = np.stack([columns[k] for k in used], axis=1)
     coef, *_ = np.linalg.lstsq(A, target, rcond=None)
-    residual = float(np.linalg.norm(A @ coef - target) / max(np.linalg.norm(target), 1e-300))
-    return dict(zip(used, (float(c) for c in coef))), residual
+    residual = float(np.linalg.norm(A @ coef - target)) / max(float(np.linalg.norm(target)), 1e-300)
+    return dict(zip(used, (float(c) for c in coef), strict=True)), residual
 
 
 def _near(value: float, target: float, tol: float = 1e-3) -> bool:
@@ -137,8 +137,11 @@ def read_coefficients(coef: dict, loss: str, num_examples: int) -> tuple:
     if _near(a, -1.0) and (b is None or _near(b, -1.0)):
         return ("sign_flipped",)
     codes = []
-    factors = {"sign_flipped": (-1.0,), "factor_2": (2.0, 0.5),
-               "factor_n": (num_examples, 1.0 / num_examples) if num_examples > 2 else ()}
+    factors = {
+        "sign_flipped": (-1.0,),
+        "factor_2": (2.0, 0.5),
+        "factor_n": (num_examples, 1.0 / num_examples) if num_examples > 2 else (),
+    }
     data_code = next((code for code, values in factors.items() if any(_near(a, v) for v in values)), None)
     if data_code:
         codes.append(data_code)
@@ -193,9 +196,10 @@ def diagnose_gradient(dW, loss: str, W, X, y, reg: float, margin: float = 1.0, i
         expanded[np.asarray(indices)] = full.ravel()
         full = expanded
     if not np.all(np.isfinite(full)):
-        return Diagnosis(("softmax_overflow",) if loss == "softmax" else ("unexplained",),
-                         HINTS["softmax_overflow"] if loss == "softmax" else "dW holds Inf or NaN. "
-                         + HINTS["unexplained"])
+        return Diagnosis(
+            ("softmax_overflow",) if loss == "softmax" else ("unexplained",),
+            HINTS["softmax_overflow"] if loss == "softmax" else "dW holds Inf or NaN. " + HINTS["unexplained"],
+        )
     coef, residual = fit_coefficients(full, parts, _BASES[loss], indices)
     if residual > FIT_TOLERANCE:
         return Diagnosis(("unexplained",), HINTS["unexplained"], coef)
@@ -203,9 +207,15 @@ def diagnose_gradient(dW, loss: str, W, X, y, reg: float, margin: float = 1.0, i
     return Diagnosis(codes, " ".join(HINTS[c] for c in codes), coef)
 
 
-def diagnose_loss(student_loss: float, reference_loss: float, loss: str, num_examples: int,
-                  margin: float = 1.0) -> Diagnosis:
-    """Why a loss value differs from the reference (empty ``codes``: it does not, to 1e-6 relative)."""
+def diagnose_loss(
+    student_loss: float, reference_loss: float, loss: str, num_examples: int, margin: float = 1.0, penalty: float = 0.0
+) -> Diagnosis:
+    """Why a loss value differs from the reference (empty ``codes``: it does not, to 1e-6 relative).
+
+    ``penalty`` is the reference's ``reg * sum(W**2)``: a student loss whose
+    data term is ``N`` times the reference's (a sum where the loss is a mean)
+    is recognised with the penalty added once.
+    """
     s, r = float(student_loss), float(reference_loss)
     if np.isfinite(s) and abs(s - r) <= 1e-6 * max(1.0, abs(r)):
         return Diagnosis((), "")
@@ -216,7 +226,8 @@ def diagnose_loss(student_loss: float, reference_loss: float, loss: str, num_exa
     if loss == "svm" and _near(s - r, margin, 1e-6):
         return Diagnosis(("correct_class_in_margin",), HINTS["correct_class_in_margin"])
     detail = f"the loss is {s:.6g} where the reference is {r:.6g}"
-    if r != 0 and _near(s / r, num_examples, 1e-6):
+    data_s, data_r = s - float(penalty), r - float(penalty)
+    if data_r != 0 and _near(data_s / data_r, num_examples, 1e-6):
         detail += f" ({num_examples} = N times it: a sum where the loss is a mean over examples)"
     return Diagnosis(("loss_wrong",), f"{detail}. " + HINTS["loss_wrong"])
 

@@ -226,7 +226,8 @@ def gradient_hint(namespace: dict, name: str, loss: str, p: Problem) -> str | No
         # scores); there the hand-derived reference gradient decides.
         return None
     verdict = f"check_gradient: {report.verdict} (max relative error {report.max_relative_error:.1e})"
-    loss_diagnosis = diagnosis.diagnose_loss(student_loss, reference_loss(loss, p), loss, p.X.shape[0])
+    loss_diagnosis = diagnosis.diagnose_loss(student_loss, reference_loss(loss, p), loss, p.X.shape[0],
+                                             penalty=p.reg * float(np.sum(p.W**2)))
     gradient = diagnosis.diagnose_gradient(dW, loss, p.W, p.X, p.y, p.reg)
     if loss_diagnosis.codes and np.all(np.isfinite(dW)):
         # A wrong loss: does the gradient follow it? Then the loss is the thing to fix first.
@@ -240,7 +241,8 @@ def loss_hint(namespace: dict, name: str, loss: str, problems) -> str | None:
     """None when the student's loss equals the reference at every problem; else the first diagnosis."""
     for label, p in problems:
         student_loss, _ = loss_and_grad(namespace, name, p)
-        found = diagnosis.diagnose_loss(student_loss, reference_loss(loss, p), loss, p.X.shape[0])
+        found = diagnosis.diagnose_loss(student_loss, reference_loss(loss, p), loss, p.X.shape[0],
+                                             penalty=p.reg * float(np.sum(p.W**2)))
         if found.codes:
             return f"at {label}: {found.hint}"
     return None
