@@ -234,16 +234,22 @@ def _train(args, s: _Setup, like: Callable, call: Callable, so_far: Callable):
 
 
 def _finish(args, s: _Setup, result: dict, lines: list[str], seconds: float, first: int, *, params, metrics,
-            status: str = "completed") -> None:
-    """Print the result (first: printed even when --out cannot be written), then write --out."""
+            status: str = "completed", end: int | None = None) -> None:
+    """Print the result (first: printed even when --out cannot be written), then write --out.
+
+    ``seconds`` timed the steps ``first .. end - 1`` (``end``: the last computed chunk's end; ``--steps``
+    unless the run diverged earlier).
+    """
     from . import distributed, runs
 
+    end = args.steps if end is None else end
     if first:
-        lines[0] += f" ({seconds:.1f} s for steps {first + 1}-{args.steps}, resumed from step {first})"
-        result.update(seconds=seconds, resumed_from_step=first, timed_steps=args.steps - first)
+        lines[0] += f" ({seconds:.1f} s for steps {first + 1}-{end}, resumed from step {first})"
+        result.update(resumed_from_step=first)
     else:
-        lines[0] += f" ({seconds:.1f} s)"
-        result.update(seconds=seconds, timed_steps=args.steps)
+        lines[0] += f" ({seconds:.1f} s)" if end == args.steps else f" ({seconds:.1f} s for steps 1-{end})"
+    result.update(seconds=seconds, timed_steps=end - first)
+    result.setdefault("steps_run", args.steps)
     result.update(distributed.describe(s.mesh))
     if s.left_out:
         result["train_examples_left_out"] = s.left_out
@@ -252,7 +258,7 @@ def _finish(args, s: _Setup, result: dict, lines: list[str], seconds: float, fir
         _emit(args, result, lines)
         runs.save_results(s.folders, params=params, metrics=metrics,
                           config={**s.run, "steps": args.steps, "chunk_size": args.chunk_size},
-                          summary={"status": status, "step": args.steps, **result})
+                          summary={"status": status, "step": result["steps_run"], **result})
 
 
 def _engine_run(args, s: _Setup):
@@ -287,33 +293,31 @@ def _cmd_train(args):
         return fit(run, s.W0, s.X, s.y, key=s.key, lr=args.lr, reg=args.reg,
                    loop=_loop(args, init_state, init_metrics, on_chunk))
 
-    start = time.perf_counter()
-    try:
-        done = _train(args, s, like, call, lambda err: (err.state.params, err.metrics))
-    except DivergenceError as err:
-        done, diverged = None, err
+    done = _train(args, s, like, call, lambda err: (err.state.params, err.metrics))
     if isinstance(done, int):
         return done
-    W = np.asarray(done[0].params if done else diverged.params)  # replicated over a mesh: one host copy
+    output, seconds, first = done
+    diverged = output if isinstance(output, DivergenceError) else None
+    W = np.asarray(output.params)  # replicated over a mesh: one host copy
     accuracies = evaluate(W, s.splits)
     method = "gradient descent (full batch)" if s.batch_size is None else f"SGD steps of batch {s.batch_size}"
     result = {"data": args.data, "loss": args.loss, "optimizer": args.optimizer, "lr": args.lr, "reg": args.reg,
               "batch_size": s.batch_size, "steps": args.steps, "seed": args.seed,
               "train_accuracy": accuracies["train"], "val_accuracy": accuracies["val"],
-              "test_accuracy": accuracies["test"], "diverged": done is None,
-              "final_loss": float(run.loss_fn(W, s.splits.train.X, s.splits.train.y, args.reg)) if done else None}
+              "test_accuracy": accuracies["test"], "diverged": diverged is not None,
+              "final_loss": None if diverged else float(run.loss_fn(W, s.splits.train.X, s.splits.train.y, args.reg))}
     lines = [f"{args.loss} classifier on {args.data}: {args.steps} {method}, {args.optimizer} lr {args.lr:g}, "
              f"reg {args.reg:g}{mesh_words(s.mesh)}",
              f"  final loss      {result['final_loss'] or float('nan'):.4f}",
              *(f"  {split + ' accuracy':<16}{accuracies[split]:.2%}" for split in ("train", "val", "test"))]
-    if done is None:
-        return _diverged(args, s, result, lines, diverged, time.perf_counter() - start)
-    losses = np.asarray(done[0].losses)
-    _finish(args, s, result, lines, done[1], done[2], params=W, metrics=Metrics(losses, np.full_like(losses, np.nan)))
+    if diverged is not None:
+        return _diverged(args, s, result, lines, diverged, seconds, first)
+    losses = np.asarray(output.losses)
+    _finish(args, s, result, lines, seconds, first, params=W, metrics=Metrics(losses, np.full_like(losses, np.nan)))
     return 0
 
 
-def _diverged(args, s: _Setup, result: dict, lines: list[str], err, seconds: float) -> int:
+def _diverged(args, s: _Setup, result: dict, lines: list[str], err, seconds: float, first: int) -> int:
     """train: the run broke the divergence rule: its JSON (``"diverged": true``) on stdout, one line on stderr, exit 1."""
     import numpy as np
 
@@ -327,9 +331,14 @@ def _diverged(args, s: _Setup, result: dict, lines: list[str], err, seconds: flo
             f"{earlier}; the step size is probably too large -- try a smaller --lr.")
     line += (f" Kept the last finite params and the metrics so far in {s.folders.out}/." if s.folders.out else
              " (--out DIR keeps the last finite weights and the metrics so far.)")
-    result.update(diverged_at_step=err.step, last_finite_loss=err.last_finite_loss)
+    # "steps" stays the run's requested length; "steps_run" (and metrics.json's "step") counts the steps whose
+    # losses were computed, 0 .. diverged_at_step: as for a finished or interrupted run, the losses saved.
+    result.update(steps_run=err.step + 1, diverged_at_step=err.step, last_finite_loss=err.last_finite_loss)
     lines[0] += f" -- diverged at step {err.step}; the accuracies are the weights' of step {err.step - 1}"
-    _finish(args, s, result, lines, seconds, 0, params=err.params, metrics=err.metrics, status="diverged")
+    chunk = min(args.chunk_size, args.steps)  # fit's chunks start at the first step; the diverged one ran to its end
+    end = min(first + -(-(err.step + 1 - first) // chunk) * chunk, args.steps)
+    _finish(args, s, result, lines, seconds, first, params=err.params, metrics=err.metrics, status="diverged",
+            end=end)
     print(f"{PREFIX} {line}", file=sys.stderr)
     return EXIT_DIVERGED
 

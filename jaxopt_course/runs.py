@@ -293,13 +293,15 @@ def execute(folders: Folders, run: dict, *, steps: int, like, call, so_far, conf
       writer: this process writes files (several processes: process 0 only).
 
     Returns:
-      ``(output, seconds, first_step)``; ``first_step`` is the resumed step (0: a fresh run).
+      ``(output, seconds, first_step)``; ``first_step`` is the resumed step (0: a fresh run). A run that
+      diverged returns the runner's :class:`~jaxopt_course.train.DivergenceError` as its ``output``: the
+      command still reports it (its record, exit 1), timed like any other.
 
     Raises:
       RunEnded: stopped by a signal (exit ``128 + signum``, the checkpoint
         written) or by a failed write (exit 74); its line says which and how to go on.
     """
-    from .train import TrainingInterrupted
+    from .train import DivergenceError, TrainingInterrupted
 
     init_state, init_metrics = load_resume(folders, like(), steps=steps)
     first = 0 if init_state is None else int(init_state.step)
@@ -308,6 +310,8 @@ def execute(folders: Folders, run: dict, *, steps: int, like, call, so_far, conf
         with hold(folders) if writer else contextlib.nullcontext(), signals.deferred():
             try:
                 output = call(init_state, init_metrics, chunk_hook(folders, run, writer=writer))
+            except DivergenceError as err:
+                output = err
             except TrainingInterrupted as err:
                 if not writer:
                     raise RunEnded(interrupt_exit_code(), None) from None

@@ -331,7 +331,7 @@ def test_resume_from_a_checkpoint_file_says_so_and_times_only_its_steps(tmp_path
     assert sorted(p.name for p in ckpt.iterdir()) == [".jaxopt-course.lock", "checkpoint.npz"]  # and its lock file
 
 
-def test_divergence_is_told_in_the_commands_words_and_json_still_prints_the_record(capsys):
+def test_divergence_is_told_in_the_commands_words_and_json_still_prints_the_record(tmp_path, capsys):
     from jaxopt_course.cli import main
 
     assert main(["train", "--lr", "1000", "--reg", "1", "--steps", "30", "--chunk-size", "10"]) == 1
@@ -340,14 +340,27 @@ def test_divergence_is_told_in_the_commands_words_and_json_still_prints_the_reco
     assert "try a smaller --lr" in err[0] and "--out DIR keeps the last finite weights" in err[0]
     assert ".params" not in err[0]
     # Issue 20.1/20.6: lr 1e4 explodes without a NaN; the run still exits 1 and --json still prints its record.
-    assert main(["train", "--lr", "1e4", "--steps", "300", "--chunk-size", "100", "--json"]) == 1
+    out = tmp_path / "out"
+    assert main(["train", "--lr", "1e4", "--steps", "300", "--chunk-size", "100", "--json", "--out", str(out)]) == 1
     captured = capsys.readouterr()
     record = json.loads(captured.out)
     assert record["diverged"] is True and record["final_loss"] is None
     step = record["diverged_at_step"]
     assert 0 <= step < 300 and f"at step {step} of 300 and rose above 10 x its start" in captured.err
-    assert main(["train", "--lr", "1", "--steps", "300", "--chunk-size", "100", "--json"]) == 0  # lr 1 is fine
-    assert json.loads(capsys.readouterr().out)["diverged"] is False
+    assert f"Kept the last finite params and the metrics so far in {out}/" in captured.err
+    # The record is honest about how far the run went: "steps" is the length asked for, "steps_run" (and
+    # metrics.json's "step") the steps whose losses were computed, 0 .. diverged_at_step, as many as it saved.
+    saved = json.loads((out / "metrics.json").read_text())
+    assert record["steps"] == 300 and record["steps_run"] == step + 1 < 300
+    assert saved["status"] == "diverged" and saved["step"] == step + 1 == len(saved["losses"])
+    assert record["timed_steps"] == min(100 * -(-(step + 1) // 100), 300)  # up to the end of the diverged chunk
+    losses = np.array([np.inf if v is None else v for v in saved["losses"]])  # the one rule, by hand
+    assert losses[step] > 10 * losses[0] and np.all(losses[:step] <= 10 * losses[0])
+    assert main(["train", "--lr", "1", "--steps", "300", "--chunk-size", "100", "--json", "--out", str(out)]) == 0
+    record = json.loads(capsys.readouterr().out)  # lr 1 is fine
+    saved = json.loads((out / "metrics.json").read_text())
+    assert record["diverged"] is False and "diverged_at_step" not in record
+    assert record["steps_run"] == record["timed_steps"] == saved["step"] == len(saved["losses"]) == 300
 
 
 def test_a_sweep_marks_diverged_models_and_never_chooses_them(capsys):
