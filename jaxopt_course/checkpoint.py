@@ -167,12 +167,19 @@ def save_checkpoint(directory, state: TrainState, metrics: Metrics | None = None
         metrics = Metrics(np.full(shape, np.nan, np.float32), np.full(shape, np.nan, np.float32))
     loss, val = np.asarray(metrics.loss), np.asarray(metrics.val_accuracy)
     if loss.shape != shape or val.shape != shape:
-        raise ValueError(f"metrics must hold the {step} steps before state.step (shape {shape}), got loss of shape "
-                         f"{loss.shape} and val_accuracy of shape {val.shape}")
+        raise ValueError(
+            f"metrics must hold the {step} steps before state.step (shape {shape}), got loss of shape "
+            f"{loss.shape} and val_accuracy of shape {val.shape}"
+        )
     return atomic_save_npz(
         directory / CHECKPOINT_FILE,
-        format=np.int64(FORMAT), step=np.int64(step), key_impl=np.str_(impl), leaf_names=np.array(names, dtype=str),
-        metrics_loss=loss, metrics_val_accuracy=val, config_json=np.str_(json.dumps(config or {})),
+        format=np.int64(FORMAT),
+        step=np.int64(step),
+        key_impl=np.str_(impl),
+        leaf_names=np.array(names, dtype=str),
+        metrics_loss=loss,
+        metrics_val_accuracy=val,
+        config_json=np.str_(json.dumps(config or {})),
         **arrays,
     )
 
@@ -191,7 +198,7 @@ def resolve(path) -> Path:
       >>> resolve(tempfile.mkdtemp())
       Traceback (most recent call last):
       ...
-      FileNotFoundError: no checkpoint at ...checkpoint.npz: a run writes one with --checkpoint-dir (or save_checkpoint), and on Ctrl-C
+      FileNotFoundError: no checkpoint at ...checkpoint.npz: a run writes one with --checkpoint-dir (or ...
     """
     path = Path(path).expanduser()
     if path.is_file():
@@ -199,28 +206,42 @@ def resolve(path) -> Path:
     missing = path if path.suffix == ".npz" and not path.is_dir() else path / CHECKPOINT_FILE
     if missing.is_file():
         return missing
-    raise FileNotFoundError(f"no checkpoint at {missing}: a run writes one with --checkpoint-dir (or "
-                            "save_checkpoint), and on Ctrl-C")
+    raise FileNotFoundError(
+        f"no checkpoint at {missing}: a run writes one with --checkpoint-dir (or save_checkpoint), and on Ctrl-C"
+    )
 
 
 # What a checkpoint file may hold: these members, plus leaf_00000, leaf_00001, ...
 # (one per state leaf), each an uncompressed .npy as numpy.savez writes them.
 _META = ("format", "step", "key_impl", "leaf_names", "metrics_loss", "metrics_val_accuracy", "config_json")
 _LEAF = re.compile(r"leaf_\d{5}")
-_TEXT_MAX_BYTES = 16 * 2 ** 20  # the config (JSON), the leaf names, the key's name
-_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, KeyError,
-               NotImplementedError, RuntimeError, zlib.error)
+_TEXT_MAX_BYTES = 16 * 2**20  # the config (JSON), the leaf names, the key's name
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    NotImplementedError,
+    RuntimeError,
+    zlib.error,
+)
 
 
 def _unreadable(path: Path, reason: str) -> ValueError:
-    return ValueError(f"{path} is not a readable checkpoint ({reason}); it is truncated or corrupted -- delete it "
-                      "and start the run again")
+    return ValueError(
+        f"{path} is not a readable checkpoint ({reason}); it is truncated or corrupted -- delete it "
+        "and start the run again"
+    )
 
 
 def _not_a_checkpoint(path: Path, reason: str) -> ValueError:
     """For a file that is no checkpoint at all (``--resume /etc/passwd``): say so, and suggest deleting nothing."""
-    return ValueError(f"{path} is not a jaxopt-course checkpoint ({reason}); --resume takes the checkpoint.npz a "
-                      "run wrote with --checkpoint-dir (or on Ctrl-C), or the folder that holds it")
+    return ValueError(
+        f"{path} is not a jaxopt-course checkpoint ({reason}); --resume takes the checkpoint.npz a "
+        "run wrote with --checkpoint-dir (or on Ctrl-C), or the folder that holds it"
+    )
 
 
 class _CheckpointFile:
@@ -254,10 +275,17 @@ class _CheckpointFile:
             name = info.filename.removesuffix(".npy")
             if not info.filename.endswith(".npy") or not (name in _META or _LEAF.fullmatch(name)):
                 raise _unreadable(path, f"it holds an unexpected member {info.filename!r}")
-            if (info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1
-                    or info.file_size != info.compress_size or info.header_offset + info.compress_size > size):
-                raise _unreadable(path, f"its member {info.filename!r} is compressed, encrypted or larger than the "
-                                        "file (checkpoints are written uncompressed)")
+            if (
+                info.compress_type != zipfile.ZIP_STORED
+                or info.flag_bits & 0x1
+                or info.file_size != info.compress_size
+                or info.header_offset + info.compress_size > size
+            ):
+                raise _unreadable(
+                    path,
+                    f"its member {info.filename!r} is compressed, encrypted or larger than the "
+                    "file (checkpoints are written uncompressed)",
+                )
             self.members[name] = info
         missing = [k for k in _META if k not in self.members]
         if missing:
@@ -277,8 +305,9 @@ class _CheckpointFile:
             return f, read(f), info.file_size
         except _ZIP_ERRORS as err:
             f.close()
-            raise _unreadable(self.path, f"its member {name} is not an .npy array ({type(err).__name__}: {err})"
-                              ) from None
+            raise _unreadable(
+                self.path, f"its member {name} is not an .npy array ({type(err).__name__}: {err})"
+            ) from None
 
     def read(self, name: str, check) -> np.ndarray:
         """Member ``name``'s array; ``check(shape, dtype)`` returns why it is refused (or None) before reading."""
@@ -286,17 +315,23 @@ class _CheckpointFile:
         with f:
             nbytes = math.prod(shape) * dtype.itemsize
             if dtype.hasobject or f.tell() + nbytes != file_size:
-                raise _unreadable(self.path, f"its member {name} declares {dtype} of shape {shape} ({nbytes} bytes), "
-                                             f"the file holds {file_size - f.tell()}")
+                raise _unreadable(
+                    self.path,
+                    f"its member {name} declares {dtype} of shape {shape} ({nbytes} bytes), "
+                    f"the file holds {file_size - f.tell()}",
+                )
             refused = check(shape, dtype)
             if refused:
                 raise refused if isinstance(refused, Exception) else _unreadable(self.path, f"{name}: {refused}")
             array = np.empty(shape, dtype, order="F" if fortran else "C")
             try:
-                got = f.readinto(memoryview(array.reshape(-1, order="A").view(np.uint8))) if nbytes else 0
+                # numpy's stubs declare ndarray.__buffer__ (PEP 688) for Python >= 3.12 only; it is a buffer on 3.11 too
+                view = memoryview(array.reshape(-1, order="A").view(np.uint8))  # type: ignore[arg-type]
+                got = f.readinto(view) if nbytes else 0
             except _ZIP_ERRORS as err:
-                raise _unreadable(self.path, f"its member {name} cannot be read ({type(err).__name__}: {err})"
-                                  ) from None
+                raise _unreadable(
+                    self.path, f"its member {name} cannot be read ({type(err).__name__}: {err})"
+                ) from None
             if got != nbytes:
                 raise _unreadable(self.path, f"its member {name} is cut short")
         return array
@@ -349,12 +384,18 @@ def _depth(text: str) -> int:
 def _config(path: Path, content: dict) -> dict:
     text = str(content["config_json"])
     if len(text) > CONFIG_MAX_CHARS:
-        raise _unreadable(path, f"its run configuration is {len(text)} characters, more than the "
-                                f"{CONFIG_MAX_CHARS} a configuration may have")
+        raise _unreadable(
+            path,
+            f"its run configuration is {len(text)} characters, more than the "
+            f"{CONFIG_MAX_CHARS} a configuration may have",
+        )
     depth = _depth(text)
     if depth > CONFIG_MAX_DEPTH:
-        raise _unreadable(path, f"its run configuration is nested {depth} levels deep, more than the "
-                                f"{CONFIG_MAX_DEPTH} a configuration may have")
+        raise _unreadable(
+            path,
+            f"its run configuration is nested {depth} levels deep, more than the "
+            f"{CONFIG_MAX_DEPTH} a configuration may have",
+        )
     try:
         config = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as err:
@@ -408,21 +449,28 @@ def _restore(ckpt: _CheckpointFile, meta: dict, like: TrainState) -> Checkpoint:
     names, leaves, treedef = _leaves(raw_like)
     saved_names = [str(n) for n in meta["leaf_names"]]
     if saved_names != names:
-        raise ValueError(f"{path} holds the state of another kind of run (another optimizer or sampling?): "
-                         f"its arrays are {saved_names}, this run's are {names}")
+        raise ValueError(
+            f"{path} holds the state of another kind of run (another optimizer or sampling?): "
+            f"its arrays are {saved_names}, this run's are {names}"
+        )
     if sum(1 for m in ckpt.members if _LEAF.fullmatch(m)) != len(names):
         raise _unreadable(path, f"it holds another number of state arrays than its {len(names)} names")
 
     def same_as(name, leaf):
         def check(shape, dtype):
             if shape != np.shape(leaf) or dtype != jnp.result_type(leaf):
-                return ValueError(f"{path}: state{name} is {dtype} of shape {shape}, this run needs "
-                                  f"{jnp.result_type(leaf)} of shape {np.shape(leaf)} (another data set or model?)")
+                return ValueError(
+                    f"{path}: state{name} is {dtype} of shape {shape}, this run needs "
+                    f"{jnp.result_type(leaf)} of shape {np.shape(leaf)} (another data set or model?)"
+                )
             return None
+
         return check
 
-    restored = [jnp.asarray(ckpt.read(f"leaf_{i:05d}", same_as(name, leaf)))
-                for i, (name, leaf) in enumerate(zip(names, leaves))]
+    restored = [
+        jnp.asarray(ckpt.read(f"leaf_{i:05d}", same_as(name, leaf)))
+        for i, (name, leaf) in enumerate(zip(names, leaves, strict=True))
+    ]
     state = jax.tree_util.tree_unflatten(treedef, restored)
     step = int(meta["step"])
     shape = _models(state) + (step,)

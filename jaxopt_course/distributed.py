@@ -78,8 +78,10 @@ def _too_many_devices(what: str, wanted: int, available: list) -> ValueError:
     platform = available[0].platform if available else "none"
     hint = ""
     if platform == "cpu":
-        hint = (f"; on a CPU, split it into {wanted} devices before JAX starts: "
-                f"XLA_FLAGS=--xla_force_host_platform_device_count={wanted} (or JAX_NUM_CPU_DEVICES={wanted})")
+        hint = (
+            f"; on a CPU, split it into {wanted} devices before JAX starts: "
+            f"XLA_FLAGS=--xla_force_host_platform_device_count={wanted} (or JAX_NUM_CPU_DEVICES={wanted})"
+        )
     return ValueError(f"asked for {wanted} devices ({what}), but JAX sees {len(available)} ({platform}){hint}")
 
 
@@ -127,15 +129,14 @@ def make_mesh(devices=None, data: int | None = None, model: int | None = None) -
             raise ValueError(f"devices must be >= 1, got {devices}")
         if devices > len(available):
             raise _too_many_devices(f"devices={int(devices)}", int(devices), available)
-        chosen = available[:int(devices)]
+        chosen = available[: int(devices)]
     else:
         chosen = list(devices)
         if not chosen or not all(isinstance(d, jax.Device) for d in chosen):
             raise TypeError(f"devices must be a number or a non-empty sequence of jax.Device, got {devices!r}")
     n = len(chosen)
-    if data is None and model is None:
-        data, model = n, 1
-    elif data is None:
+    if data is None:
+        model = 1 if model is None else model  # neither given: all devices on the data axis
         if n % model:
             raise ValueError(f"model={model} must divide the number of devices, {n}")
         data = n // model
@@ -203,20 +204,27 @@ def check_mesh(mesh, *, name: str = "mesh", one_model: bool = False) -> None:
       TypeError: mesh must be a jax.sharding.Mesh (e.g. jaxopt_course.distributed.make_mesh(4)), got str
     """
     if not isinstance(mesh, Mesh):
-        raise TypeError(f"{name} must be a jax.sharding.Mesh (e.g. jaxopt_course.distributed.make_mesh(4)), "
-                        f"got {type(mesh).__name__}")
+        raise TypeError(
+            f"{name} must be a jax.sharding.Mesh (e.g. jaxopt_course.distributed.make_mesh(4)), "
+            f"got {type(mesh).__name__}"
+        )
     unknown = [axis for axis in mesh.axis_names if axis not in AXES]
     if unknown:
-        raise ValueError(f"{name} must name its axes {' and/or '.join(repr(a) for a in AXES)}, got "
-                         f"{tuple(mesh.axis_names)}")
-    for axis, kind in zip(mesh.axis_names, mesh.axis_types):
+        raise ValueError(
+            f"{name} must name its axes {' and/or '.join(repr(a) for a in AXES)}, got {tuple(mesh.axis_names)}"
+        )
+    for axis, kind in zip(mesh.axis_names, mesh.axis_types, strict=True):
         if kind != AxisType.Auto:
-            raise ValueError(f"{name}'s axis {axis!r} must be AxisType.Auto, got {kind}: build the mesh with "
-                             "make_mesh(...) or jax.make_mesh(..., axis_types=(AxisType.Auto, ...))")
+            raise ValueError(
+                f"{name}'s axis {axis!r} must be AxisType.Auto, got {kind}: build the mesh with "
+                "make_mesh(...) or jax.make_mesh(..., axis_types=(AxisType.Auto, ...))"
+            )
     if one_model and dict(mesh.shape).get(MODEL_AXIS, 1) != 1:
-        raise ValueError(f"{name} has a 'model' axis of size {mesh.shape[MODEL_AXIS]}, but one model is trained "
-                         "here: split the batch along 'data' (e.g. make_mesh(data=4)), or shard a sweep's models "
-                         "with sweep(..., mesh=mesh)")
+        raise ValueError(
+            f"{name} has a 'model' axis of size {mesh.shape[MODEL_AXIS]}, but one model is trained "
+            "here: split the batch along 'data' (e.g. make_mesh(data=4)), or shard a sweep's models "
+            "with sweep(..., mesh=mesh)"
+        )
 
 
 def axis_size(mesh, axis: str) -> int:
@@ -238,10 +246,18 @@ def describe(mesh) -> dict:
     """
     if mesh is None:
         device = jax.devices()[0]
-        return {"devices": 1, "mesh": {DATA_AXIS: 1, MODEL_AXIS: 1}, "processes": jax.process_count(),
-                "platform": device.platform}
-    return {"devices": int(mesh.size), "mesh": {axis: axis_size(mesh, axis) for axis in AXES},
-            "processes": jax.process_count(), "platform": mesh.devices.flat[0].platform}
+        return {
+            "devices": 1,
+            "mesh": {DATA_AXIS: 1, MODEL_AXIS: 1},
+            "processes": jax.process_count(),
+            "platform": device.platform,
+        }
+    return {
+        "devices": int(mesh.size),
+        "mesh": {axis: axis_size(mesh, axis) for axis in AXES},
+        "processes": jax.process_count(),
+        "platform": mesh.devices.flat[0].platform,
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -273,10 +289,11 @@ def check_platform() -> str:
     try:
         return jax.devices()[0].platform
     except (RuntimeError, AssertionError) as err:
-        wanted = os.environ.get("JAX_PLATFORMS") or jax.config.jax_platforms or ""
+        wanted = os.environ.get("JAX_PLATFORMS") or jax.config.jax_platforms or ""  # type: ignore[attr-defined]  # an option jax's Config sets at runtime, not in its stubs
         detail = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ValueError(f"JAX_PLATFORMS={wanted!r} names no platform this machine can start ({detail}): unset it, "
-                         "or set it to cpu") from None
+        raise ValueError(
+            f"JAX_PLATFORMS={wanted!r} names no platform this machine can start ({detail}): unset it, or set it to cpu"
+        ) from None
 
 
 #: How long a process waits for the coordinator to accept connections, seconds (``JAX_COORDINATOR_TIMEOUT``).
@@ -284,8 +301,9 @@ COORDINATOR_TIMEOUT = 60.0
 ENV_COORDINATOR_TIMEOUT = "JAX_COORDINATOR_TIMEOUT"
 
 
-def wait_for_coordinator(coordinator_address: str, timeout: float = COORDINATOR_TIMEOUT, *,
-                         interval: float = 0.25) -> None:
+def wait_for_coordinator(
+    coordinator_address: str, timeout: float = COORDINATOR_TIMEOUT, *, interval: float = 0.25
+) -> None:
     """Wait until something accepts TCP connections at ``host:port``, at most ``timeout`` seconds.
 
     A process other than 0 connects to the coordinator that process 0 runs;
@@ -299,10 +317,10 @@ def wait_for_coordinator(coordinator_address: str, timeout: float = COORDINATOR_
       ConnectionError: ``"nobody accepts connections at host:port after 60 s
         (...): start process 0 first, or check the address and port"``.
     """
-    host, _, port = coordinator_address.rpartition(":")
+    host, _, port_text = coordinator_address.rpartition(":")
     host = host.strip("[]")  # an IPv6 address in brackets
     try:
-        port = int(port)
+        port = int(port_text)
     except ValueError:
         raise ValueError(f"coordinator_address must read host:port, got {coordinator_address!r}") from None
     deadline, last = time.monotonic() + timeout, None
@@ -318,12 +336,20 @@ def wait_for_coordinator(coordinator_address: str, timeout: float = COORDINATOR_
             break
         time.sleep(min(interval, left))
     reason = getattr(last, "strerror", None) or last
-    raise ConnectionError(f"nobody accepts connections at {coordinator_address} after {timeout:g} s ({reason}): "
-                          "start process 0 (the coordinator) first, or check the address and port")
+    raise ConnectionError(
+        f"nobody accepts connections at {coordinator_address} after {timeout:g} s ({reason}): "
+        "start process 0 (the coordinator) first, or check the address and port"
+    )
 
 
-def initialize_multihost(coordinator_address: str | None = None, num_processes: int | None = None,
-                         process_id: int | None = None, *, environ=None, timeout: float | None = None) -> dict | None:
+def initialize_multihost(
+    coordinator_address: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    *,
+    environ=None,
+    timeout: float | None = None,
+) -> dict | None:
     """Start JAX's distributed runtime: ``jax.distributed.initialize`` from arguments or the environment.
 
     Every process of a multi-host run calls this once, before any other JAX
@@ -369,12 +395,17 @@ def initialize_multihost(coordinator_address: str | None = None, num_processes: 
     given = {"coordinator_address": coordinator_address, "num_processes": num_processes, "process_id": process_id}
     if all(value is None for value in given.values()):
         return None
-    missing = [name for name, value in given.items() if value is None]
-    if missing:
-        envs = {"coordinator_address": ENV_COORDINATOR, "num_processes": ENV_NUM_PROCESSES,
-                "process_id": ENV_PROCESS_ID}
-        raise ValueError("a multi-host run needs the coordinator address, the number of processes and this "
-                         f"process's id; missing: {', '.join(f'{m} (or {envs[m]})' for m in missing)}")
+    if coordinator_address is None or num_processes is None or process_id is None:
+        missing = [name for name, value in given.items() if value is None]
+        envs = {
+            "coordinator_address": ENV_COORDINATOR,
+            "num_processes": ENV_NUM_PROCESSES,
+            "process_id": ENV_PROCESS_ID,
+        }
+        raise ValueError(
+            "a multi-host run needs the coordinator address, the number of processes and this "
+            f"process's id; missing: {', '.join(f'{m} (or {envs[m]})' for m in missing)}"
+        )
     if not isinstance(coordinator_address, str) or ":" not in coordinator_address:
         raise ValueError(f"coordinator_address must read host:port, got {coordinator_address!r}")
     if num_processes < 1:
@@ -391,8 +422,12 @@ def initialize_multihost(coordinator_address: str | None = None, num_processes: 
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     if process_id != 0:
         wait_for_coordinator(coordinator_address, timeout)
-    jax.distributed.initialize(coordinator_address=coordinator_address, num_processes=num_processes,
-                               process_id=process_id, initialization_timeout=max(1, int(timeout)))
+    jax.distributed.initialize(
+        coordinator_address=coordinator_address,
+        num_processes=num_processes,
+        process_id=process_id,
+        initialization_timeout=max(1, int(timeout)),
+    )
     return given
 
 
@@ -432,8 +467,10 @@ def host_shard(X, y, process_index: int | None = None, process_count: int | None
     if np.shape(y)[:1] != (n,):
         raise ValueError(f"y must have one label per row of X (N={n}), got shape {np.shape(y)}")
     if n % process_count:
-        raise ValueError(f"X has N = {n} rows, which do not split evenly over {process_count} processes: keep "
-                         f"the first {n - n % process_count} on every host (X[:{n - n % process_count}])")
+        raise ValueError(
+            f"X has N = {n} rows, which do not split evenly over {process_count} processes: keep "
+            f"the first {n - n % process_count} on every host (X[:{n - n % process_count}])"
+        )
     rows = n // process_count
     block = slice(process_index * rows, (process_index + 1) * rows)
     return np.asarray(X[block]), np.asarray(y[block])
@@ -502,9 +539,11 @@ def shard_rows(X, y, mesh):
     n = X.shape[0] * num_processes
     d = axis_size(mesh, DATA_AXIS)
     if n % d:
-        raise ValueError(f"the training set has N = {n} rows, which do not split evenly over the mesh's 'data' "
-                         f"axis of {d} devices: keep the first {n - n % d} rows (or pass X, y unsplit: each "
-                         "device then holds all of them)")
+        raise ValueError(
+            f"the training set has N = {n} rows, which do not split evenly over the mesh's 'data' "
+            f"axis of {d} devices: keep the first {n - n % d} rows (or pass X, y unsplit: each "
+            "device then holds all of them)"
+        )
     spec = P(DATA_AXIS) if DATA_AXIS in mesh.axis_names else P()
     sharding = NamedSharding(mesh, spec)
     X_global = jax.make_array_from_process_local_data(sharding, X, (n,) + X.shape[1:])

@@ -42,22 +42,41 @@ Writes ``<out>/gradient_check/{config,metrics}.json`` and ``gradient_check.png``
 
 from __future__ import annotations
 
-from jaxopt_course.experiments._common import Timer, finish, format_table, load_splits, make_parser, output_dir, script_main
+from jaxopt_course.experiments._common import (
+    Timer,
+    finish,
+    format_table,
+    load_splits,
+    make_parser,
+    output_dir,
+    script_main,
+)
 
 NAME = "gradient_check"
 
 
 def build_parser():
-    p = make_parser(NAME, "The numerical gradient (forward and central differences, float32 and float64) "
-                          "against the hand-derived gradient of the SVM and softmax losses: the CS231n "
-                          "relative-error table, SVM kink crossings, and the error-vs-h plot.")
+    p = make_parser(
+        NAME,
+        "The numerical gradient (forward and central differences, float32 and float64) "
+        "against the hand-derived gradient of the SVM and softmax losses: the CS231n "
+        "relative-error table, SVM kink crossings, and the error-vs-h plot.",
+    )
     p.add_argument("--h", type=float, default=1e-4, help="the finite-difference step of the table (lecture: 1e-4)")
-    p.add_argument("--reg", type=float, default=None,
-                   help="regularization strength (default 50 for CIFAR-10, CS231n's second check; 0.1 for "
-                        "digits): it keeps every gradient component away from 0, where relative error is "
-                        "meaningless")
-    p.add_argument("--init-scale", type=float, default=None,
-                   help="W = init_scale * randn(C, D) (default 1e-4 for CIFAR-10, CS231n's; 0.1 for digits)")
+    p.add_argument(
+        "--reg",
+        type=float,
+        default=None,
+        help="regularization strength (default 50 for CIFAR-10, CS231n's second check; 0.1 for "
+        "digits): it keeps every gradient component away from 0, where relative error is "
+        "meaningless",
+    )
+    p.add_argument(
+        "--init-scale",
+        type=float,
+        default=None,
+        help="W = init_scale * randn(C, D) (default 1e-4 for CIFAR-10, CS231n's; 0.1 for digits)",
+    )
     return p
 
 
@@ -83,11 +102,25 @@ def run(args, splits=None) -> dict:
     study_examples = min(100, num_examples)
     study_weights = min(num_params, 50 if args.quick else 200) if cifar else num_params
     hs = np.logspace(-12, -1, 12 if args.quick else 45)
-    config = {"experiment": NAME, "data": args.data, "seed": args.seed, "quick": args.quick,
-              "split": split_name, "num_examples": num_examples, "init_scale": init_scale, "h": args.h,
-              "num_params": num_params, "num_checks": num_checks or num_params, "reg": reg,
-              "study": {"loss": "softmax", "num_examples": study_examples, "num_weights": study_weights,
-                        "hs": [float(h) for h in hs]}}
+    config = {
+        "experiment": NAME,
+        "data": args.data,
+        "seed": args.seed,
+        "quick": args.quick,
+        "split": split_name,
+        "num_examples": num_examples,
+        "init_scale": init_scale,
+        "h": args.h,
+        "num_params": num_params,
+        "num_checks": num_checks or num_params,
+        "reg": reg,
+        "study": {
+            "loss": "softmax",
+            "num_examples": study_examples,
+            "num_weights": study_weights,
+            "hs": [float(h) for h in hs],
+        },
+    }
 
     key_w, key_checks, key_study = jax.random.split(jax.random.key(args.seed), 3)
     W_np = init_scale * np.asarray(jax.random.normal(key_w, (splits.num_classes, splits.dim)), dtype=np.float64)
@@ -95,10 +128,21 @@ def run(args, splits=None) -> dict:
         checks, autodiff = _check_table(X_np, y_np, W_np, reg, args.h, num_checks, key_checks)
         idx = np.sort(np.asarray(jax.random.choice(key_study, num_params, (study_weights,), replace=False)))
         study = _study(X_np[:study_examples], y_np[:study_examples], W_np, idx, reg, hs)
-    metrics = {"checks": checks, "jax_grad_vs_hand_max_relative_error_float64": autodiff, "study": study,
-               "seconds": timer.seconds}
-    return finish(NAME, outdir, config, metrics, plots.plot_gradient_check, _table(checks, study),
-                  _summary(checks, study, args.h, config["num_checks"]))
+    metrics = {
+        "checks": checks,
+        "jax_grad_vs_hand_max_relative_error_float64": autodiff,
+        "study": study,
+        "seconds": timer.seconds,
+    }
+    return finish(
+        NAME,
+        outdir,
+        config,
+        metrics,
+        plots.plot_gradient_check,
+        _table(checks, study),
+        _summary(checks, study, args.h, config["num_checks"]),
+    )
 
 
 def _check_table(X_np, y_np, W_np, reg, h, num_checks, key_checks):
@@ -129,8 +173,9 @@ def _check_table(X_np, y_np, W_np, reg, h, num_checks, key_checks):
                     autodiff[loss_name] = float(jnp.max(relative_error(jax.grad(f)(W), hand)))
                 kinks = svm_kink_crossings(W, X, y, h=h) if loss_name == "svm" else None
                 for method in ("forward", "central"):
-                    report = check_gradient(f, W, hand, num_checks=num_checks, h=h, method=method,
-                                            key=key_checks, kinks=kinks)
+                    report = check_gradient(
+                        f, W, hand, num_checks=num_checks, h=h, method=method, key=key_checks, kinks=kinks
+                    )
                     checks.append({"loss": loss_name, **report.to_dict()})
     return checks, autodiff
 
@@ -156,15 +201,49 @@ def _table(checks, study) -> str:
     for c in checks:
         kinks = c["num_kinks"] if c["loss"] == "svm" else "-"
         away = c["max_relative_error_away_from_kinks"]
-        rows.append([c["loss"], c["method"], c["dtype"], f"{c['max_relative_error']:.1e}",
-                     f"{c['mean_relative_error']:.1e}", kinks,
-                     "-" if c["loss"] != "svm" or away is None else f"{away:.1e}", c["verdict"]])
-    table = format_table(["loss", "difference", "dtype", "max rel. error", "mean rel. error",
-                          "kink crossings", "max away from kinks", "verdict"], rows)
-    return table + "\n\n" + format_table(
-        ["precision", "method", "best h", "its error", "rule-of-thumb h"],
-        [[d, m, f"{study['best_h'][d][m]:.0e}", f"{study['best_error'][d][m]:.1e}",
-          f"{study['theory_h'][d][m]:.0e}"] for d in study["best_h"] for m in study["best_h"][d]])
+        rows.append(
+            [
+                c["loss"],
+                c["method"],
+                c["dtype"],
+                f"{c['max_relative_error']:.1e}",
+                f"{c['mean_relative_error']:.1e}",
+                kinks,
+                "-" if c["loss"] != "svm" or away is None else f"{away:.1e}",
+                c["verdict"],
+            ]
+        )
+    table = format_table(
+        [
+            "loss",
+            "difference",
+            "dtype",
+            "max rel. error",
+            "mean rel. error",
+            "kink crossings",
+            "max away from kinks",
+            "verdict",
+        ],
+        rows,
+    )
+    return (
+        table
+        + "\n\n"
+        + format_table(
+            ["precision", "method", "best h", "its error", "rule-of-thumb h"],
+            [
+                [
+                    d,
+                    m,
+                    f"{study['best_h'][d][m]:.0e}",
+                    f"{study['best_error'][d][m]:.1e}",
+                    f"{study['theory_h'][d][m]:.0e}",
+                ]
+                for d in study["best_h"]
+                for m in study["best_h"][d]
+            ],
+        )
+    )
 
 
 def _summary(checks, study, h, num_checks) -> str:
@@ -175,20 +254,23 @@ def _summary(checks, study, h, num_checks) -> str:
     cen64, svm64 = find("softmax", "central", "float64"), find("svm", "central", "float64")
     away = svm64["max_relative_error_away_from_kinks"]
     best = study["best_h"]
-    return (f"At the lecture's h = {h:g}, float32 finite differences are off by up to "
-            f"{fwd32['max_relative_error']:.0e} (forward) and {cen32['max_relative_error']:.0e} (central) on the "
-            f"softmax gradient: round-off, about eps * L / h, not a bug. In float64 the central difference "
-            f"agrees to {cen64['max_relative_error']:.0e} at worst ({cen64['mean_relative_error']:.0e} on "
-            f"average; verdict '{cen64['verdict']}'); for the SVM, {svm64['num_kinks']} of the {num_checks} "
-            f"checked weights have a step that can cross a kink of the hinge"
-            + (f", and away from them the agreement is {away:.0e}." if away is not None else ".")
-            + f" The error-vs-h plot shows truncation falling and round-off rising as h shrinks; they balance "
-            f"near h = {best['float32']['central']:.0e} (central) / {best['float32']['forward']:.0e} (forward) "
-            f"in float32 and {best['float64']['central']:.0e} / {best['float64']['forward']:.0e} in float64.")
+    return (
+        f"At the lecture's h = {h:g}, float32 finite differences are off by up to "
+        f"{fwd32['max_relative_error']:.0e} (forward) and {cen32['max_relative_error']:.0e} (central) on the "
+        f"softmax gradient: round-off, about eps * L / h, not a bug. In float64 the central difference "
+        f"agrees to {cen64['max_relative_error']:.0e} at worst ({cen64['mean_relative_error']:.0e} on "
+        f"average; verdict '{cen64['verdict']}'); for the SVM, {svm64['num_kinks']} of the {num_checks} "
+        f"checked weights have a step that can cross a kink of the hinge"
+        + (f", and away from them the agreement is {away:.0e}." if away is not None else ".")
+        + f" The error-vs-h plot shows truncation falling and round-off rising as h shrinks; they balance "
+        f"near h = {best['float32']['central']:.0e} (central) / {best['float32']['forward']:.0e} (forward) "
+        f"in float32 and {best['float64']['central']:.0e} / {best['float64']['forward']:.0e} in float64."
+    )
 
 
 def main(argv=None) -> int:
     import sys
+
     return script_main(sys.modules[__name__], argv)
 
 

@@ -24,18 +24,33 @@ Writes ``<out>/landscape/{config,metrics}.json``, ``landscape_1d.png`` and
 
 from __future__ import annotations
 
-from jaxopt_course.experiments._common import Timer, finish, format_table, load_splits, make_parser, output_dir, script_main
+from jaxopt_course.experiments._common import (
+    Timer,
+    finish,
+    format_table,
+    load_splits,
+    make_parser,
+    output_dir,
+    script_main,
+)
 
 NAME = "landscape"
 
 
 def build_parser():
-    p = make_parser(NAME, "Slices of the loss through a random W along random directions W1, W2: "
-                          "L(W + a W1) and L(W + a W1 + b W2), for one example and for a batch (CS231n's "
-                          "loss-landscape figures), SVM and softmax.")
+    p = make_parser(
+        NAME,
+        "Slices of the loss through a random W along random directions W1, W2: "
+        "L(W + a W1) and L(W + a W1 + b W2), for one example and for a batch (CS231n's "
+        "loss-landscape figures), SVM and softmax.",
+    )
     p.add_argument("--batch", type=int, default=100, help="examples in the batch slice (default 100, CS231n's)")
-    p.add_argument("--init-scale", type=float, default=None,
-                   help="W = init_scale * randn(C, D) (default: 1e-4 for CIFAR-10, as CS231n; 0.01 for digits)")
+    p.add_argument(
+        "--init-scale",
+        type=float,
+        default=None,
+        help="W = init_scale * randn(C, D) (default: 1e-4 for CIFAR-10, as CS231n; 0.01 for digits)",
+    )
     return p
 
 
@@ -58,9 +73,20 @@ def run(args, splits=None) -> dict:
     num_1d = 41 if args.quick else 201
     num_2d = 15 if args.quick else 61
     batch = min(args.batch, splits.train.X.shape[0])
-    config = {"experiment": NAME, "data": args.data, "seed": args.seed, "quick": args.quick,
-              "init_scale": init_scale, "batch": batch, "one_example_index": 0, "score_change": SCORE_CHANGE,
-              "points_1d": num_1d, "points_2d": num_2d, "reg": 0.0, "range": [-1.0, 1.0]}
+    config = {
+        "experiment": NAME,
+        "data": args.data,
+        "seed": args.seed,
+        "quick": args.quick,
+        "init_scale": init_scale,
+        "batch": batch,
+        "one_example_index": 0,
+        "score_change": SCORE_CHANGE,
+        "points_1d": num_1d,
+        "points_2d": num_2d,
+        "reg": 0.0,
+        "range": [-1.0, 1.0],
+    }
 
     with Timer() as timer:
         X = jnp.asarray(splits.train.X[:batch])
@@ -83,23 +109,40 @@ def run(args, splits=None) -> dict:
             grid = along(A.ravel(), B.ravel()).reshape(A.shape)
             return np.asarray(curve), np.asarray(grid)
 
-        out = {}
+        out: dict[str, dict] = {}
         for loss_name, loss in (("svm", svm_loss), ("softmax", softmax_loss)):
             out[loss_name] = {}
             for part, (Xp, yp) in (("one_example", (X[:1], y[:1])), ("batch", (X, y))):
                 curve, grid = slices(loss, Xp, yp)
-                out[loss_name][part] = {"curve_1d": curve, "grid_2d": grid, "at_W": float(loss(W, Xp, yp)),
-                                        "min_1d": float(curve.min()), "max_1d": float(curve.max())}
+                out[loss_name][part] = {
+                    "curve_1d": curve,
+                    "grid_2d": grid,
+                    "at_W": float(loss(W, Xp, yp)),
+                    "min_1d": float(curve.min()),
+                    "max_1d": float(curve.max()),
+                }
         # Where the SVM's 1-D slices bend: margins crossing 0 inside the range.
         kinks = {"one_example": _count_kinks(W, W1, X[:1], y[:1]), "batch": _count_kinks(W, W1, X, y)}
 
-    metrics = {"a_1d": np.asarray(a_1d), "a_2d": np.asarray(a_2d), "losses": out,
-               "svm_kinks_1d": kinks, "seconds": timer.seconds}
-    return finish(NAME, outdir, config, metrics, plots.plot_landscape, _table(out, kinks, batch),
-                  f"Along a random direction the SVM loss of one example is piecewise linear "
-                  f"({kinks['one_example']} kinks on the 1-D slice); averaged over {batch} examples the kinks "
-                  f"multiply ({kinks['batch']}) and the slice becomes a convex bowl of small facets. Softmax "
-                  f"draws the same bowl without kinks.")
+    metrics = {
+        "a_1d": np.asarray(a_1d),
+        "a_2d": np.asarray(a_2d),
+        "losses": out,
+        "svm_kinks_1d": kinks,
+        "seconds": timer.seconds,
+    }
+    return finish(
+        NAME,
+        outdir,
+        config,
+        metrics,
+        plots.plot_landscape,
+        _table(out, kinks, batch),
+        f"Along a random direction the SVM loss of one example is piecewise linear "
+        f"({kinks['one_example']} kinks on the 1-D slice); averaged over {batch} examples the kinks "
+        f"multiply ({kinks['batch']}) and the slice becomes a convex bowl of small facets. Softmax "
+        f"draws the same bowl without kinks.",
+    )
 
 
 def _table(out, kinks, batch) -> str:
@@ -107,10 +150,12 @@ def _table(out, kinks, batch) -> str:
     for loss_name in ("svm", "softmax"):
         for part, label in (("one_example", "1 example"), ("batch", f"{batch} examples")):
             o = out[loss_name][part]
-            rows.append([loss_name, label, o["at_W"], o["min_1d"], o["max_1d"],
-                         kinks[part] if loss_name == "svm" else "smooth"])
-    return format_table(["loss", "slice through", "L at W", "min on 1-D slice", "max on 1-D slice",
-                         "kinks on 1-D slice"], rows)
+            rows.append(
+                [loss_name, label, o["at_W"], o["min_1d"], o["max_1d"], kinks[part] if loss_name == "svm" else "smooth"]
+            )
+    return format_table(
+        ["loss", "slice through", "L at W", "min on 1-D slice", "max on 1-D slice", "kinks on 1-D slice"], rows
+    )
 
 
 def _symmetric_range(num):
@@ -148,6 +193,7 @@ def _count_kinks(W, W1, X, y, margin=1.0):
 
 def main(argv=None) -> int:
     import sys
+
     return script_main(sys.modules[__name__], argv)
 
 

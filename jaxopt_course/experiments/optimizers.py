@@ -16,22 +16,38 @@ Writes ``<out>/optimizers/{config,metrics}.json`` and ``optimizers.png``.
 
 from __future__ import annotations
 
-from jaxopt_course.experiments._common import (Timer, finish, format_table, load_splits, make_parser, optimizer_factory, output_dir,
-                     percent, script_main, smooth, thin)
+from typing import Any
+
+from jaxopt_course.experiments._common import (
+    Timer,
+    finish,
+    format_table,
+    load_splits,
+    make_parser,
+    optimizer_factory,
+    output_dir,
+    percent,
+    script_main,
+    smooth,
+    thin,
+)
 
 NAME = "optimizers"
 
 #: Per data set: the regularization, the learning-rate grid (half decades), the budget.
-SETTINGS = {
+SETTINGS: dict[str, dict[str, Any]] = {  # per data set; each value its own type
     "cifar10": {"reg": 2.5e4, "lr_decades": (-9, -1), "steps": 1000, "batch_size": 256, "init_scale": 1e-4},
     "digits": {"reg": 1e-4, "lr_decades": (-4, 1), "steps": 1000, "batch_size": 64, "init_scale": 1e-4},
 }
 
 
 def build_parser():
-    p = make_parser(NAME, "optax sgd, momentum, nesterov, adam, rmsprop and adagrad on the same budget (steps, "
-                          "batch size, minibatches), each at its best learning rate from a vmapped grid: "
-                          "loss curves and final accuracies.")
+    p = make_parser(
+        NAME,
+        "optax sgd, momentum, nesterov, adam, rmsprop and adagrad on the same budget (steps, "
+        "batch size, minibatches), each at its best learning rate from a vmapped grid: "
+        "loss curves and final accuracies.",
+    )
     p.add_argument("--steps", type=int, default=None, help="steps per optimizer (default 1000)")
     return p
 
@@ -54,11 +70,21 @@ def run(args, splits=None) -> dict:
     reg = s["reg"]
     X, y = jnp.asarray(splits.train.X), jnp.asarray(splits.train.y)
     batch_size = min(s["batch_size"], int(X.shape[0]))
-    config = {"experiment": NAME, "data": args.data, "seed": args.seed, "quick": args.quick, "loss": "softmax",
-              "reg": reg, "steps": steps, "batch_size": batch_size, "learning_rates": lrs,
-              "optimizers": list(OPTIMIZER_NAMES), "init_scale": s["init_scale"],
-              "selection": "best validation accuracy over the learning-rate grid (diverged runs excluded)",
-              "optax_defaults": "momentum/nesterov: momentum 0.9; adam, rmsprop, adagrad: optax defaults"}
+    config = {
+        "experiment": NAME,
+        "data": args.data,
+        "seed": args.seed,
+        "quick": args.quick,
+        "loss": "softmax",
+        "reg": reg,
+        "steps": steps,
+        "batch_size": batch_size,
+        "learning_rates": lrs,
+        "optimizers": list(OPTIMIZER_NAMES),
+        "init_scale": s["init_scale"],
+        "selection": "best validation accuracy over the learning-rate grid (diverged runs excluded)",
+        "optax_defaults": "momentum/nesterov: momentum 0.9; adam, rmsprop, adagrad: optax defaults",
+    }
 
     key_w, key_b = jax.random.split(jax.random.key(args.seed))
     W0 = s["init_scale"] * jax.random.normal(key_w, (splits.num_classes, splits.dim))
@@ -68,24 +94,46 @@ def run(args, splits=None) -> dict:
         for name in OPTIMIZER_NAMES:  # the engine's one list, in its order
             with Timer() as t:
                 run = Run(softmax_loss, optimizer_factory(name), batch_size=batch_size, num_steps=steps)
-                grid = sweep(run, W0, X, y, key=key_b, learning_rates=lrs, regs=[reg], X_val=splits.val.X,
-                             y_val=splits.val.y)
+                grid = sweep(
+                    run, W0, X, y, key=key_b, learning_rates=lrs, regs=[reg], X_val=splits.val.X, y_val=splits.val.y
+                )
             diverged = grid.diverged[:, 0]  # the engine's one divergence rule
             val = np.where(diverged, np.nan, grid.val_accuracy[:, 0])
             best = int(np.nanargmax(val))
             W = grid.params[best, 0]
             acc = evaluate(W, splits)
             curve_steps, curve = thin(smooth(grid.losses[best, 0]))
-            runs.append({"optimizer": name, "lr": float(lrs[best]), "val_by_lr": val, "diverged_by_lr": diverged,
-                         "curve_steps": curve_steps, "curve": curve, "final_train_loss": float(full_loss(W)),
-                         "train_accuracy": acc["train"], "val_accuracy": acc["val"], "test_accuracy": acc["test"],
-                         "grid_seconds": t.seconds})
+            runs.append(
+                {
+                    "optimizer": name,
+                    "lr": float(lrs[best]),
+                    "val_by_lr": val,
+                    "diverged_by_lr": diverged,
+                    "curve_steps": curve_steps,
+                    "curve": curve,
+                    "final_train_loss": float(full_loss(W)),
+                    "train_accuracy": acc["train"],
+                    "val_accuracy": acc["val"],
+                    "test_accuracy": acc["test"],
+                    "grid_seconds": t.seconds,
+                }
+            )
 
     metrics = {"runs": runs, "seconds": total.seconds}
-    rows = [[r["optimizer"], f"{r['lr']:.0e}", r["final_train_loss"], percent(r["val_accuracy"]),
-             percent(r["test_accuracy"]), f"{int(np.sum(r['diverged_by_lr']))} of {len(lrs)}"] for r in runs]
-    table = format_table(["optimizer", "best lr", "train loss", "val accuracy", "test accuracy",
-                          "lrs that diverged"], rows)
+    rows = [
+        [
+            r["optimizer"],
+            f"{r['lr']:.0e}",
+            r["final_train_loss"],
+            percent(r["val_accuracy"]),
+            percent(r["test_accuracy"]),
+            f"{int(np.sum(r['diverged_by_lr']))} of {len(lrs)}",
+        ]
+        for r in runs
+    ]
+    table = format_table(
+        ["optimizer", "best lr", "train loss", "val accuracy", "test accuracy", "lrs that diverged"], rows
+    )
     return finish(NAME, outdir, config, metrics, plots.plot_optimizers, table, _summary(runs))
 
 
@@ -94,16 +142,19 @@ def _summary(runs) -> str:
     sgd = runs[0]
     best_lrs = ", ".join(f"{r['optimizer']} {r['lr']:.0e}" for r in runs)
     tests = [r["test_accuracy"] for r in runs]
-    return (f"With its own best step size every optimizer ends within {100 * (max(tests) - min(tests)):.1f} "
-            f"points of test accuracy of the others ({percent(min(tests))} to {percent(max(tests))}); plain SGD "
-            f"reaches a train loss of {sgd['final_train_loss']:.3f}, {best['optimizer']} (best on validation) "
-            f"{best['final_train_loss']:.3f}. "
-            f"The best step sizes span a factor of {max(r['lr'] for r in runs) / min(r['lr'] for r in runs):.0f} "
-            f"({best_lrs}).")
+    return (
+        f"With its own best step size every optimizer ends within {100 * (max(tests) - min(tests)):.1f} "
+        f"points of test accuracy of the others ({percent(min(tests))} to {percent(max(tests))}); plain SGD "
+        f"reaches a train loss of {sgd['final_train_loss']:.3f}, {best['optimizer']} (best on validation) "
+        f"{best['final_train_loss']:.3f}. "
+        f"The best step sizes span a factor of {max(r['lr'] for r in runs) / min(r['lr'] for r in runs):.0f} "
+        f"({best_lrs})."
+    )
 
 
 def main(argv=None) -> int:
     import sys
+
     return script_main(sys.modules[__name__], argv)
 
 

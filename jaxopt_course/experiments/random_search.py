@@ -26,8 +26,19 @@ Writes ``<out>/random_search/{config,metrics}.json`` and ``random_search.png``.
 
 from __future__ import annotations
 
-from jaxopt_course.experiments._common import (Timer, finish, format_table, load_splits, make_parser, optimizer_factory, output_dir,
-                     percent, script_main, smooth, thin)
+from jaxopt_course.experiments._common import (
+    Timer,
+    finish,
+    format_table,
+    load_splits,
+    make_parser,
+    optimizer_factory,
+    output_dir,
+    percent,
+    script_main,
+    smooth,
+    thin,
+)
 
 NAME = "random_search"
 
@@ -42,11 +53,18 @@ SETTINGS = {
 
 
 def build_parser():
-    p = make_parser(NAME, "Random search (the lecture's 100 trials and CS231n's 1000), random local search "
-                          "and minibatch SGD at the same budget of iterations: the SVM loss reached and the "
-                          "test accuracy of each, beside CS231n's 15.5 % / 21.4 % on CIFAR-10.")
-    p.add_argument("--trials", type=int, default=None,
-                   help="the budget: random trials = local steps = SGD steps (default 1000; --quick 100)")
+    p = make_parser(
+        NAME,
+        "Random search (the lecture's 100 trials and CS231n's 1000), random local search "
+        "and minibatch SGD at the same budget of iterations: the SVM loss reached and the "
+        "test accuracy of each, beside CS231n's 15.5 % / 21.4 % on CIFAR-10.",
+    )
+    p.add_argument(
+        "--trials",
+        type=int,
+        default=None,
+        help="the budget: random trials = local steps = SGD steps (default 1000; --quick 100)",
+    )
     p.add_argument("--batch-size", type=int, default=256, help="examples per SGD step (default 256)")
     return p
 
@@ -69,9 +87,19 @@ def run(args, splits=None) -> dict:
     X, y = jnp.asarray(splits.train.X), jnp.asarray(splits.train.y)
     shape = (splits.num_classes, splits.dim)
     batch_size = min(args.batch_size, X.shape[0])
-    config = {"experiment": NAME, "data": args.data, "seed": args.seed, "quick": args.quick, "loss": "svm",
-              "reg": 0.0, "budget": budget, "lecture_trials": lecture_trials, "batch_size": batch_size,
-              "num_train": int(X.shape[0]), **s}
+    config = {
+        "experiment": NAME,
+        "data": args.data,
+        "seed": args.seed,
+        "quick": args.quick,
+        "loss": "svm",
+        "reg": 0.0,
+        "budget": budget,
+        "lecture_trials": lecture_trials,
+        "batch_size": batch_size,
+        "num_train": int(X.shape[0]),
+        **s,
+    }
 
     def loss_fn(W):
         return svm_loss(W, X, y)
@@ -84,34 +112,83 @@ def run(args, splits=None) -> dict:
     def record(name, W, curve, evaluations, examples, seconds, curve_kind):
         acc = evaluate(W, splits)
         steps, values = thin(curve)
-        strategies.append({
-            "name": name, "iterations": evaluations, "examples_touched": examples,
-            "train_loss": float(loss_fn(W)), "train_accuracy": acc["train"], "val_accuracy": acc["val"],
-            "test_accuracy": acc["test"], "seconds": seconds, "curve_steps": steps, "curve": values,
-            "curve_kind": curve_kind, "cs231n_test_accuracy": CS231N.get(name) if args.data == "cifar10" else None})
+        strategies.append(
+            {
+                "name": name,
+                "iterations": evaluations,
+                "examples_touched": examples,
+                "train_loss": float(loss_fn(W)),
+                "train_accuracy": acc["train"],
+                "val_accuracy": acc["val"],
+                "test_accuracy": acc["test"],
+                "seconds": seconds,
+                "curve_steps": steps,
+                "curve": values,
+                "curve_kind": curve_kind,
+                "cs231n_test_accuracy": CS231N.get(name) if args.data == "cifar10" else None,
+            }
+        )
 
     n = int(X.shape[0])
     with Timer() as total:
-        few, seconds = _timed(lambda: random_search(loss_fn, k_random, shape, trials=lecture_trials,
-                                                    scale=s["random_scale"]))
-        record(f"random search ({lecture_trials} trials)", few.params, np.asarray(few.history), lecture_trials,
-               lecture_trials * n, seconds, "best loss so far")
+        few, seconds = _timed(
+            lambda: random_search(loss_fn, k_random, shape, trials=lecture_trials, scale=s["random_scale"])
+        )
+        record(
+            f"random search ({lecture_trials} trials)",
+            few.params,
+            np.asarray(few.history),
+            lecture_trials,
+            lecture_trials * n,
+            seconds,
+            "best loss so far",
+        )
         many, seconds = _timed(lambda: random_search(loss_fn, k_random, shape, trials=budget, scale=s["random_scale"]))
-        record(f"random search ({budget} trials)", many.params, np.asarray(many.history), budget, budget * n,
-               seconds, "best loss so far")
-        local, seconds = _timed(lambda: random_local_search(loss_fn, k_local, W0, steps=budget,
-                                                            step_size=s["local_step_size"]))
-        record(f"random local search ({budget} steps)", local.params, np.asarray(local.history), budget,
-               budget * n, seconds, "best loss so far")
+        record(
+            f"random search ({budget} trials)",
+            many.params,
+            np.asarray(many.history),
+            budget,
+            budget * n,
+            seconds,
+            "best loss so far",
+        )
+        local, seconds = _timed(
+            lambda: random_local_search(loss_fn, k_local, W0, steps=budget, step_size=s["local_step_size"])
+        )
+        record(
+            f"random local search ({budget} steps)",
+            local.params,
+            np.asarray(local.history),
+            budget,
+            budget * n,
+            seconds,
+            "best loss so far",
+        )
         run = Run(svm_loss, optimizer_factory("sgd"), batch_size=batch_size, num_steps=budget)
-        sgd, seconds = _timed(lambda: fit(run, W0, X, y, key=k_sgd, lr=s["sgd_lr"], reg=0.0,
-                                          loop=Loop(chunk_size=budget)))
-        record(f"SGD ({budget} steps of {batch_size})", sgd.params, smooth(sgd.losses), budget,
-               budget * batch_size, seconds, "minibatch loss (moving average of 20)")
+        sgd, seconds = _timed(
+            lambda: fit(run, W0, X, y, key=k_sgd, lr=s["sgd_lr"], reg=0.0, loop=Loop(chunk_size=budget))
+        )
+        record(
+            f"SGD ({budget} steps of {batch_size})",
+            sgd.params,
+            smooth(sgd.losses),
+            budget,
+            budget * batch_size,
+            seconds,
+            "minibatch loss (moving average of 20)",
+        )
 
     metrics = {"strategies": strategies, "chance": 1.0 / splits.num_classes, "seconds": total.seconds}
-    return finish(NAME, outdir, config, metrics, plots.plot_random_search,
-                  _table(strategies, args.data == "cifar10"), _summary(strategies, splits.num_classes))
+    return finish(
+        NAME,
+        outdir,
+        config,
+        metrics,
+        plots.plot_random_search,
+        _table(strategies, args.data == "cifar10"),
+        _summary(strategies, splits.num_classes),
+    )
 
 
 def _timed(run_strategy):
@@ -134,16 +211,19 @@ def _table(strategies, cifar) -> str:
 
 def _summary(strategies, num_classes) -> str:
     r100, r1000, loc, sg = strategies
-    return (f"Guessing is weak: the best of {r1000['iterations']} random W reaches "
-            f"{percent(r1000['test_accuracy'])} test accuracy ({percent(r100['test_accuracy'])} after the "
-            f"lecture's {r100['iterations']}; chance is {percent(1.0 / num_classes)}), keeping only "
-            f"improving random steps reaches {percent(loc['test_accuracy'])}, and following the gradient "
-            f"({sg['name']}) reaches {percent(sg['test_accuracy'])} while touching "
-            f"{r1000['examples_touched'] // max(sg['examples_touched'], 1)} times fewer examples.")
+    return (
+        f"Guessing is weak: the best of {r1000['iterations']} random W reaches "
+        f"{percent(r1000['test_accuracy'])} test accuracy ({percent(r100['test_accuracy'])} after the "
+        f"lecture's {r100['iterations']}; chance is {percent(1.0 / num_classes)}), keeping only "
+        f"improving random steps reaches {percent(loc['test_accuracy'])}, and following the gradient "
+        f"({sg['name']}) reaches {percent(sg['test_accuracy'])} while touching "
+        f"{r1000['examples_touched'] // max(sg['examples_touched'], 1)} times fewer examples."
+    )
 
 
 def main(argv=None) -> int:
     import sys
+
     return script_main(sys.modules[__name__], argv)
 
 

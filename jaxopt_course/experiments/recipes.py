@@ -28,21 +28,35 @@ Writes ``<out>/recipes/{config,metrics}.json`` (every seed's accuracies) and
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from jaxopt_course.experiments._common import finish, format_table, load_splits, make_parser, output_dir, script_main
 
 NAME = "recipes"
 
 #: CS231n's numbers, as quoted by its notes (searches: test accuracy) and assignment 1 (SGD: validation).
-CS231N = {"random_search": ("15.5 % test", 0.155), "random_local_search": ("21.4 % test", 0.214),
-          "svm_sgd": ("~39 % val", 0.39), "softmax_sgd": ("> 35 % val (the assignment's goal)", 0.35)}
-SGD = {"lr": 1e-7, "reg": 2.5e4, "batch_size": 200, "steps": 1500, "init_scale": 1e-3}
-SEARCH = {"trials": 1000, "scale": 1e-4, "local_steps": 1000, "local_step_size": 1e-4, "local_init": 1e-3}
+CS231N = {
+    "random_search": ("15.5 % test", 0.155),
+    "random_local_search": ("21.4 % test", 0.214),
+    "svm_sgd": ("~39 % val", 0.39),
+    "softmax_sgd": ("> 35 % val (the assignment's goal)", 0.35),
+}
+SGD: dict[str, Any] = {"lr": 1e-7, "reg": 2.5e4, "batch_size": 200, "steps": 1500, "init_scale": 1e-3}
+SEARCH: dict[str, Any] = {
+    "trials": 1000,
+    "scale": 1e-4,
+    "local_steps": 1000,
+    "local_step_size": 1e-4,
+    "local_init": 1e-3,
+}
 
 
 def build_parser():
-    p = make_parser(NAME, "CS231n's recipes (random search, random local search, the SVM and softmax SGD recipes) "
-                          "over many seeds, as mean +- sd beside CS231n's numbers.")
+    p = make_parser(
+        NAME,
+        "CS231n's recipes (random search, random local search, the SVM and softmax SGD recipes) "
+        "over many seeds, as mean +- sd beside CS231n's numbers.",
+    )
     p.add_argument("--seeds", type=int, default=10, help="seeds per recipe (default 10)")
     p.add_argument("--only", default=None, help="comma-separated subset of: " + ", ".join(CS231N))
     return p
@@ -65,16 +79,31 @@ def sgd_recipe(loss_name: str, splits, seeds: int, key, W0, steps: int) -> dict:
     from jaxopt_course.model import accuracy
     from jaxopt_course.train import Loop, Run, get_optimizer, sweep
 
-    run = Run(get_loss(loss_name), functools.partial(get_optimizer, "sgd"), batch_size=SGD["batch_size"],
-              num_steps=steps)
-    result = sweep(run, W0, splits.train.X, splits.train.y, key=key, learning_rates=[SGD["lr"]], regs=[SGD["reg"]],
-                   seeds=seeds, X_val=splits.val.X, y_val=splits.val.y, loop=Loop(progress=False))
+    run = Run(
+        get_loss(loss_name), functools.partial(get_optimizer, "sgd"), batch_size=SGD["batch_size"], num_steps=steps
+    )
+    result = sweep(
+        run,
+        W0,
+        splits.train.X,
+        splits.train.y,
+        key=key,
+        learning_rates=[SGD["lr"]],
+        regs=[SGD["reg"]],
+        seeds=seeds,
+        X_val=splits.val.X,
+        y_val=splits.val.y,
+        loop=Loop(progress=False),
+    )
     W_SxCxD = np.asarray(result.params).reshape((seeds,) + tuple(W0.shape))
     test = [float(accuracy(W, splits.test.X, splits.test.y)) for W in W_SxCxD]
     val = np.asarray(result.val_accuracy).reshape(seeds)
-    return {"val_accuracy": _summary(val), "test_accuracy": _summary(test),
-            "test_set_se": binomial_standard_error(float(np.mean(test)), len(splits.test.y)),
-            "final_loss": _summary(np.asarray(result.losses).reshape(seeds, -1)[:, -20:].mean(axis=1))}
+    return {
+        "val_accuracy": _summary(val),
+        "test_accuracy": _summary(test),
+        "test_set_se": binomial_standard_error(float(np.mean(test)), len(splits.test.y)),
+        "final_loss": _summary(np.asarray(result.losses).reshape(seeds, -1)[:, -20:].mean(axis=1)),
+    }
 
 
 def _searches(kind: str, budget: int, keys, W0s, X, y):
@@ -115,8 +144,12 @@ def search_recipe(kind: str, splits, seeds: int, key, quick: bool) -> dict:
     found = _searches(kind, budget, steps_keys, W0s, jnp.asarray(splits.train.X), jnp.asarray(splits.train.y))
     test = [float(accuracy(W, splits.test.X, splits.test.y)) for W in found]
     val = [float(accuracy(W, splits.val.X, splits.val.y)) for W in found]
-    return {"val_accuracy": _summary(val), "test_accuracy": _summary(test), "budget": budget,
-            "test_set_se": binomial_standard_error(float(np.mean(test)), len(splits.test.y))}
+    return {
+        "val_accuracy": _summary(val),
+        "test_accuracy": _summary(test),
+        "budget": budget,
+        "test_set_se": binomial_standard_error(float(np.mean(test)), len(splits.test.y)),
+    }
 
 
 def run(args, splits=None) -> dict:
@@ -143,30 +176,69 @@ def run(args, splits=None) -> dict:
             recipes[name] = sgd_recipe(name.split("_")[0], splits, args.seeds, key_b, W0, steps)
         else:
             recipes[name] = search_recipe(name, splits, args.seeds, key_s, args.quick)
-        recipes[name].update(seconds=time.perf_counter() - start, cs231n=CS231N[name][0],
-                             cs231n_value=CS231N[name][1],
-                             cs231n_split="val" if "val" in CS231N[name][0] else "test")
-    config = {"experiment": NAME, "data": args.data, "seed": args.seed, "quick": args.quick, "seeds": args.seeds,
-              "sgd": {**SGD, "steps": steps}, "search": SEARCH, "recipes": wanted,
-              "seeds_vary": {"sgd": "the minibatches (fold_in(key, s)); W0 shared, drawn from --seed",
-                             "search": "every random draw (fold_in(key, s))"}}
+        recipes[name].update(
+            seconds=time.perf_counter() - start,
+            cs231n=CS231N[name][0],
+            cs231n_value=CS231N[name][1],
+            cs231n_split="val" if "val" in CS231N[name][0] else "test",
+        )
+    config = {
+        "experiment": NAME,
+        "data": args.data,
+        "seed": args.seed,
+        "quick": args.quick,
+        "seeds": args.seeds,
+        "sgd": {**SGD, "steps": steps},
+        "search": SEARCH,
+        "recipes": wanted,
+        "seeds_vary": {
+            "sgd": "the minibatches (fold_in(key, s)); W0 shared, drawn from --seed",
+            "search": "every random draw (fold_in(key, s))",
+        },
+    }
     table = recipes_table(recipes, args.seeds)
-    summary = ("Mean ± sd over " + f"{args.seeds} seeds beside CS231n's single numbers: "
-               + "; ".join(f"{n} {100 * r['test_accuracy']['mean']:.1f} ± {100 * r['test_accuracy']['sd']:.1f} % test "
-                           f"(CS231n {r['cs231n']})" for n, r in recipes.items()) + ".")
+    summary = (
+        "Mean ± sd over "
+        + f"{args.seeds} seeds beside CS231n's single numbers: "
+        + "; ".join(
+            f"{n} {100 * r['test_accuracy']['mean']:.1f} ± {100 * r['test_accuracy']['sd']:.1f} % test "
+            f"(CS231n {r['cs231n']})"
+            for n, r in recipes.items()
+        )
+        + "."
+    )
     return finish(NAME, outdir, config, {"recipes": recipes}, plots.plot_recipes, table, summary)
 
 
 def recipes_table(recipes: dict, seeds: int) -> str:
     """One row per recipe: val and test as mean +- sd (n seeds), the test-set SE, CS231n's number."""
+
     def pm(iv):
         sd = iv["sd"]
         return f"{100 * iv['mean']:.1f} ± {100 * sd:.1f}" if sd == sd else f"{100 * iv['mean']:.1f}"
 
-    rows = [[name, pm(r["val_accuracy"]), pm(r["test_accuracy"]), f"{100 * r['test_set_se']:.1f}", r["cs231n"],
-             f"{r['seconds']:.0f}"] for name, r in recipes.items()]
-    return format_table(["recipe", f"val % (mean ± sd, {seeds} seeds)", f"test % (mean ± sd, {seeds} seeds)",
-                         "test-set SE (points)", "CS231n", "seconds"], rows)
+    rows = [
+        [
+            name,
+            pm(r["val_accuracy"]),
+            pm(r["test_accuracy"]),
+            f"{100 * r['test_set_se']:.1f}",
+            r["cs231n"],
+            f"{r['seconds']:.0f}",
+        ]
+        for name, r in recipes.items()
+    ]
+    return format_table(
+        [
+            "recipe",
+            f"val % (mean ± sd, {seeds} seeds)",
+            f"test % (mean ± sd, {seeds} seeds)",
+            "test-set SE (points)",
+            "CS231n",
+            "seconds",
+        ],
+        rows,
+    )
 
 
 def main(argv=None) -> int:

@@ -42,9 +42,12 @@ NAME = "second_order"
 
 
 def build_parser():
-    p = make_parser(NAME, "SGD, Adam, gradient descent, L-BFGS (optax, through the training engine) and "
-                          "Newton's method (CG on Hessian-vector products, and the direct solve) on the digits "
-                          "softmax loss: L - L* against wall-clock time and passes over the data.")
+    p = make_parser(
+        NAME,
+        "SGD, Adam, gradient descent, L-BFGS (optax, through the training engine) and "
+        "Newton's method (CG on Hessian-vector products, and the direct solve) on the digits "
+        "softmax loss: L - L* against wall-clock time and passes over the data.",
+    )
     p.add_argument("--reg", type=float, default=1e-3, help="regularization strength (default 1e-3)")
     p.add_argument("--batch-size", type=int, default=256, help="SGD and Adam minibatch size (default 256)")
     return p
@@ -56,7 +59,9 @@ def _timed_fit(loss_fn, W0, X, y, *, key, optimizer, batch_size, num_steps, chun
 
     run = Run(loss_fn, optimizer, batch_size=batch_size, num_steps=chunk_size)
     fit(run, W0, X, y, key=key, lr=lr, reg=reg, loop=Loop(chunk_size=chunk_size))  # compiles the chunk program
-    seconds, params, extra = [], [], []
+    seconds: list[float] = []
+    params: list = []
+    extra: list = []
 
     def record(state, metrics):
         seconds.append(time.perf_counter() - start)
@@ -65,8 +70,16 @@ def _timed_fit(loss_fn, W0, X, y, *, key, optimizer, batch_size, num_steps, chun
             extra.append(inspect(state))
 
     start = time.perf_counter()
-    fit(run._replace(num_steps=num_steps), W0, X, y, key=key, lr=lr, reg=reg,
-        loop=Loop(chunk_size=chunk_size, on_chunk=record))
+    fit(
+        run._replace(num_steps=num_steps),
+        W0,
+        X,
+        y,
+        key=key,
+        lr=lr,
+        reg=reg,
+        loop=Loop(chunk_size=chunk_size, on_chunk=record),
+    )
     return seconds, params, extra
 
 
@@ -84,8 +97,10 @@ def run(args, splits=None) -> dict:
     if args.data != "digits":
         import sys
 
-        print("error: second_order.py runs on digits only (Newton's direct solver forms the full Hessian)",
-              file=sys.stderr)
+        print(
+            "error: second_order.py runs on digits only (Newton's direct solver forms the full Hessian)",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
     outdir = output_dir(args, NAME)
     splits = splits if splits is not None else load_digits()
@@ -118,16 +133,28 @@ def run(args, splits=None) -> dict:
 
     for m in methods:
         m["final_gap"] = m["loss"][-1] - best
-    config = {"experiment": NAME, "data": "digits", "seed": args.seed, "quick": quick, "loss": "softmax", "reg": reg,
-              "W0": "zeros", "dtype": "float32 (L* in float64)", "batch_size": batch_size, "budget": budget,
-              "learning_rates": {"SGD": 0.5 * gd_lr, "Adam": ADAM_LR, "gradient descent": gd_lr},
-              "lbfgs": "optax.lbfgs(): memory 10, zoom line search (strong Wolfe), full batch",
-              "passes": "full-batch gradient = 1, minibatch gradient = batch_size / N, Hessian-vector product = 2",
-              "timing": "wall clock after a compiling run; read at chunk boundaries (fit) or after each Newton step",
-              "device": jax.devices()[0].device_kind}
+    config = {
+        "experiment": NAME,
+        "data": "digits",
+        "seed": args.seed,
+        "quick": quick,
+        "loss": "softmax",
+        "reg": reg,
+        "W0": "zeros",
+        "dtype": "float32 (L* in float64)",
+        "batch_size": batch_size,
+        "budget": budget,
+        "learning_rates": {"SGD": 0.5 * gd_lr, "Adam": ADAM_LR, "gradient descent": gd_lr},
+        "lbfgs": "optax.lbfgs(): memory 10, zoom line search (strong Wolfe), full batch",
+        "passes": "full-batch gradient = 1, minibatch gradient = batch_size / N, Hessian-vector product = 2",
+        "timing": "wall clock after a compiling run; read at chunk boundaries (fit) or after each Newton step",
+        "device": jax.devices()[0].device_kind,
+    }
     metrics = {"min_loss": best, "lambda_max_at_start": lam0, "methods": methods, "seconds": timer.seconds}
-    rows = [[m["name"], m["steps"], f"{m['passes'][-1]:.0f}", f"{m['seconds'][-1]:.3f}", f"{m['final_gap']:.2e}"]
-            for m in methods]
+    rows = [
+        [m["name"], m["steps"], f"{m['passes'][-1]:.0f}", f"{m['seconds'][-1]:.3f}", f"{m['final_gap']:.2e}"]
+        for m in methods
+    ]
     table = format_table(["method", "steps", "passes over the data", "seconds", "L - L* at the end"], rows)
     return finish(NAME, outdir, config, metrics, plots.plot_second_order, table, _summary(methods, best))
 
@@ -138,8 +165,14 @@ ADAM_LR = 1e-2
 
 def _method(name, seconds, params, passes, steps, full_loss, **info) -> dict:
     """One method's record: wall-clock seconds, passes over the data and the full loss at each reading."""
-    return {"name": name, "seconds": list(seconds), "passes": list(passes), "steps": steps,
-            "loss": [float(full_loss(W)) for W in params], **info}
+    return {
+        "name": name,
+        "seconds": list(seconds),
+        "passes": list(passes),
+        "steps": steps,
+        "loss": [float(full_loss(W)) for W in params],
+        **info,
+    }
 
 
 def _first_order_methods(loss_fn, reg, W0, X, y, key, full_loss, budget, batch_size, gd_lr) -> list:
@@ -152,25 +185,71 @@ def _first_order_methods(loss_fn, reg, W0, X, y, key, full_loss, budget, batch_s
     epochs = budget["epochs_first_order"]
     methods = []
     for name, optimizer, lr in (("SGD", optax.sgd, 0.5 * gd_lr), ("Adam", optax.adam, ADAM_LR)):
-        sec, par, _ = _timed_fit(loss_fn, W0, X, y, key=key, optimizer=optimizer, lr=lr, reg=reg,
-                                 batch_size=batch_size, num_steps=epochs * steps_per_epoch, chunk_size=steps_per_epoch)
-        methods.append(_method(name, sec, par, (np.arange(1, len(par) + 1) * steps_per_epoch * batch_size / N),
-                               epochs * steps_per_epoch, full_loss, lr=lr, batch_size=batch_size))
+        sec, par, _ = _timed_fit(
+            loss_fn,
+            W0,
+            X,
+            y,
+            key=key,
+            optimizer=optimizer,
+            lr=lr,
+            reg=reg,
+            batch_size=batch_size,
+            num_steps=epochs * steps_per_epoch,
+            chunk_size=steps_per_epoch,
+        )
+        methods.append(
+            _method(
+                name,
+                sec,
+                par,
+                (np.arange(1, len(par) + 1) * steps_per_epoch * batch_size / N),
+                epochs * steps_per_epoch,
+                full_loss,
+                lr=lr,
+                batch_size=batch_size,
+            )
+        )
     gd_steps = budget["gd_steps"]
-    sec, par, _ = _timed_fit(loss_fn, W0, X, y, key=key, optimizer=optax.sgd, lr=gd_lr, reg=reg, batch_size=None,
-                             num_steps=gd_steps, chunk_size=5)
-    methods.append(_method("gradient descent", sec, par, np.arange(1, len(par) + 1) * 5.0, gd_steps, full_loss,
-                           lr=gd_lr))
+    sec, par, _ = _timed_fit(
+        loss_fn,
+        W0,
+        X,
+        y,
+        key=key,
+        optimizer=optax.sgd,
+        lr=gd_lr,
+        reg=reg,
+        batch_size=None,
+        num_steps=gd_steps,
+        chunk_size=5,
+    )
+    methods.append(
+        _method("gradient descent", sec, par, np.arange(1, len(par) + 1) * 5.0, gd_steps, full_loss, lr=gd_lr)
+    )
     # L-BFGS through the engine, one step per chunk to read how often its line search evaluated; its lr
     # 1.0 scales the line search's step by 1 (optax.lbfgs(learning_rate=None) is the same update).
     lbfgs_steps = budget["lbfgs_steps"]
-    sec, par, ls = _timed_fit(loss_fn, W0, X, y, key=key, optimizer=lambda lr: optax.lbfgs(learning_rate=lr),
-                              lr=1.0, reg=reg, batch_size=None,
-                              num_steps=lbfgs_steps, chunk_size=1,
-                              inspect=lambda s: int(optax.tree.get(s.opt_state, "num_linesearch_steps")))
+    sec, par, ls = _timed_fit(
+        loss_fn,
+        W0,
+        X,
+        y,
+        key=key,
+        optimizer=lambda lr: optax.lbfgs(learning_rate=lr),
+        lr=1.0,
+        reg=reg,
+        batch_size=None,
+        num_steps=lbfgs_steps,
+        chunk_size=1,
+        inspect=lambda s: int(optax.tree.get(s.opt_state, "num_linesearch_steps")),
+    )
     # The first step computes the gradient itself; later ones reuse the line search's.
-    methods.append(_method("L-BFGS", sec, par, 1 + np.cumsum(ls), lbfgs_steps, full_loss,
-                           linesearch_evaluations=ls, memory_size=10))
+    methods.append(
+        _method(
+            "L-BFGS", sec, par, 1 + np.cumsum(ls), lbfgs_steps, full_loss, linesearch_evaluations=ls, memory_size=10
+        )
+    )
     return methods
 
 
@@ -189,18 +268,28 @@ def _newton_methods(f32, W0, full_loss, budget) -> list:
     for name, solver, steps, passes_per_step in newton_runs:
         kw = dict(solver=solver, cg_iters=cg_iters, cg_tol=0.0)
         newton(f32, W0, 1, **kw)  # compiles the step
-        seconds, params = [], []
+        seconds: list[float] = []
+        params: list = []
+        start = time.perf_counter()
 
-        def record(step, W, seconds=seconds, params=params):
+        def record(step, W, seconds=seconds, params=params, start=start):  # this run's lists and clock
             jax.block_until_ready(W)
             seconds.append(time.perf_counter() - start)
             params.append(W)
 
-        start = time.perf_counter()
         newton(f32, W0, steps, callback=record, **kw)
-        methods.append(_method(name, seconds, params, np.arange(1, steps + 1) * float(passes_per_step), steps,
-                               full_loss, passes_per_step=passes_per_step,
-                               **({"cg_iters": cg_iters} if solver == "cg" else {})))
+        methods.append(
+            _method(
+                name,
+                seconds,
+                params,
+                np.arange(1, steps + 1) * float(passes_per_step),
+                steps,
+                full_loss,
+                passes_per_step=passes_per_step,
+                **({"cg_iters": cg_iters} if solver == "cg" else {}),
+            )
+        )
     return methods
 
 
@@ -214,16 +303,21 @@ def _summary(methods, best) -> str:
     parts = [f"{name} in {r[0]:.3f} s / {r[1]:.0f} passes" for name, r in reach.items() if r is not None]
     missed = [name for name, r in reach.items() if r is None]
     first_order = [m for m in methods if m["name"] in ("SGD", "Adam")]
-    return (f"To within {tol:g} of the minimum L* = {best:.5f}: " + ("; ".join(parts) or "no method")
-            + (f"; not reached by {', '.join(missed)}" if missed else "") + ". "
-            + "With constant step sizes the minibatch methods end "
-            + " and ".join(f"{m['name']} {m['final_gap']:.1e}" for m in first_order)
-            + f" above L* after {first_order[0]['passes'][-1]:.0f} passes (minibatch noise). Newton needs a handful "
-            "of steps, each worth many gradients; L-BFGS gets close to that in steps at about one gradient each.")
+    return (
+        f"To within {tol:g} of the minimum L* = {best:.5f}: "
+        + ("; ".join(parts) or "no method")
+        + (f"; not reached by {', '.join(missed)}" if missed else "")
+        + ". "
+        + "With constant step sizes the minibatch methods end "
+        + " and ".join(f"{m['name']} {m['final_gap']:.1e}" for m in first_order)
+        + f" above L* after {first_order[0]['passes'][-1]:.0f} passes (minibatch noise). Newton needs a handful "
+        "of steps, each worth many gradients; L-BFGS gets close to that in steps at about one gradient each."
+    )
 
 
 def main(argv=None) -> int:
     import sys
+
     return script_main(sys.modules[__name__], argv)
 
 

@@ -61,10 +61,13 @@ TOLERANCE = 1e-3
 
 
 def build_parser():
-    p = make_parser(NAME, "Measure lambda_max of the softmax loss's Hessian on digits, predict the largest "
-                          "stable gradient-descent step 2/lambda_max, sweep the step across it, and show how "
-                          "centering and scaling the data change lambda_max, the condition number and the "
-                          "speed of gradient descent.")
+    p = make_parser(
+        NAME,
+        "Measure lambda_max of the softmax loss's Hessian on digits, predict the largest "
+        "stable gradient-descent step 2/lambda_max, sweep the step across it, and show how "
+        "centering and scaling the data change lambda_max, the condition number and the "
+        "speed of gradient descent.",
+    )
     p.add_argument("--reg", type=float, default=1e-3, help="regularization strength (default 1e-3)")
     p.add_argument("--steps", type=int, default=None, help="gradient-descent steps per run (default 200; --quick 60)")
     return p
@@ -103,13 +106,19 @@ def run(args, splits=None) -> dict:
     reg, steps, power_iters = args.reg, config["steps"], config["power_iterations"]
     key = jax.random.key(args.seed)
 
-    def problem(kw):
+    def problem(kw) -> tuple[np.ndarray, np.ndarray]:  # (X, y) of one preprocessing
         s = splits if (splits is not None and kw == PREPROCESSING[-1][1]) else load_digits(**kw)
         return s.train.X, s.train.y
 
     hessian_at = jax.jit(softmax_hessian_closed_form)  # one compilation for every W and X of these shapes
-    curvature = partial(_curvature, hessian_at=hessian_at, reg=reg, key=key, newton_steps=config["newton_steps"],
-                        power_iters=power_iters)
+    curvature = partial(
+        _curvature,
+        hessian_at=hessian_at,
+        reg=reg,
+        key=key,
+        newton_steps=config["newton_steps"],
+        power_iters=power_iters,
+    )
     loss_fn = softmax_loss  # the loss takes reg (traced); one loss object and an lr factory: one compilation
 
     with Timer() as timer:
@@ -122,13 +131,34 @@ def run(args, splits=None) -> dict:
         lam0 = float(max_eigenvalue(f32, W0, key, num_iters=power_iters))
         lr_star = stable_learning_rate(lam0)
         lrs = np.array([f * lr_star for f in FACTORS])
-        grid = sweep(Run(softmax_loss, optax.sgd, batch_size=None, num_steps=steps), W0, X, y, key=key,
-                     learning_rates=lrs, regs=[reg])
-        runs = [_step_run(factor, lr, grid.losses[i, 0], grid.params[i, 0], f32, key, power_iters)
-                for i, (factor, lr) in enumerate(zip(FACTORS, lrs))]
+        grid = sweep(
+            Run(softmax_loss, optax.sgd, batch_size=None, num_steps=steps),
+            W0,
+            X,
+            y,
+            key=key,
+            learning_rates=lrs,
+            regs=[reg],
+        )
+        runs = [
+            _step_run(factor, lr, grid.losses[i, 0], grid.params[i, 0], f32, key, power_iters)
+            for i, (factor, lr) in enumerate(zip(FACTORS, lrs, strict=True))
+        ]
         # 3. Preprocessing: the spectrum at W0, and gradient descent at 0.9 x its own 2 / lam_max.
-        variants = [_preprocessed_run(name, *problem(kw), main if kw == PREPROCESSING[-1][1] else None,
-                                      curvature, loss_fn, W0, reg, key, steps) for name, kw in PREPROCESSING]
+        variants = [
+            _preprocessed_run(
+                name,
+                *problem(kw),
+                main if kw == PREPROCESSING[-1][1] else None,
+                curvature,
+                loss_fn,
+                W0,
+                reg,
+                key,
+                steps,
+            )
+            for name, kw in PREPROCESSING
+        ]
 
     lam_star = main["lambda_max_at_minimum"]
     metrics = {
@@ -143,8 +173,15 @@ def run(args, splits=None) -> dict:
         "preprocessing": variants,
         "seconds": timer.seconds,
     }
-    return finish(NAME, outdir, config, metrics, plots.plot_step_size, _table(runs, variants, steps),
-                  _summary(runs, variants, main, lam0, lr_star, steps))
+    return finish(
+        NAME,
+        outdir,
+        config,
+        metrics,
+        plots.plot_step_size,
+        _table(runs, variants, steps),
+        _summary(runs, variants, main, lam0, lr_star, steps),
+    )
 
 
 def _config(args) -> dict:
@@ -152,15 +189,29 @@ def _config(args) -> dict:
     if args.data != "digits":
         import sys
 
-        print("error: step_size.py runs on digits only: the condition number needs the full Hessian's "
-              "eigenvalues (650 x 650 for digits; 30730 x 30730 for CIFAR-10)", file=sys.stderr)
+        print(
+            "error: step_size.py runs on digits only: the condition number needs the full Hessian's "
+            "eigenvalues (650 x 650 for digits; 30730 x 30730 for CIFAR-10)",
+            file=sys.stderr,
+        )
         raise SystemExit(2)
-    return {"experiment": NAME, "data": "digits", "seed": args.seed, "quick": args.quick, "loss": "softmax",
-            "reg": args.reg, "steps": args.steps or (60 if args.quick else 200), "W0": "zeros",
-            "factors": list(FACTORS), "power_iterations": 50 if args.quick else 200,
-            "newton_steps": 10 if args.quick else 15, "optimizer": "optax.sgd(lr), full batch (gradient descent)",
-            "preprocessing": {name: kw for name, kw in PREPROCESSING}, "dtype": "float32 runs; float64 "
-            "Hessians, eigenvalues and minima", "tolerance": TOLERANCE}
+    return {
+        "experiment": NAME,
+        "data": "digits",
+        "seed": args.seed,
+        "quick": args.quick,
+        "loss": "softmax",
+        "reg": args.reg,
+        "steps": args.steps or (60 if args.quick else 200),
+        "W0": "zeros",
+        "factors": list(FACTORS),
+        "power_iterations": 50 if args.quick else 200,
+        "newton_steps": 10 if args.quick else 15,
+        "optimizer": "optax.sgd(lr), full batch (gradient descent)",
+        "preprocessing": {name: kw for name, kw in PREPROCESSING},
+        "dtype": "float32 runs; float64 Hessians, eigenvalues and minima",
+        "tolerance": TOLERANCE,
+    }
 
 
 def _curvature(X_np, y_np, *, hessian_at, reg, key, newton_steps, power_iters) -> dict:
@@ -182,9 +233,13 @@ def _curvature(X_np, y_np, *, hessian_at, reg, key, newton_steps, power_iters) -
         f64 = partial(softmax_loss, X=jnp.asarray(X_np, jnp.float64), y=jnp.asarray(y_np), reg=reg)
         opt = newton(f64, jnp.zeros((C, D), jnp.float64), newton_steps, solver="cg", cg_iters=100)
         lam_star = float(max_eigenvalue(f64, opt.params, key, num_iters=power_iters))
-    return {"lambda_max": float(eig[-1]), "lambda_min": float(eig[0]),
-            "condition_number": float(eig[-1] / eig[0]),
-            "lambda_max_at_minimum": lam_star, "min_loss": float(opt.losses[-1])}
+    return {
+        "lambda_max": float(eig[-1]),
+        "lambda_min": float(eig[0]),
+        "condition_number": float(eig[-1] / eig[0]),
+        "lambda_max_at_minimum": lam_star,
+        "min_loss": float(opt.losses[-1]),
+    }
 
 
 def _step_run(factor, lr, losses, W_end, f32, key, power_iters) -> dict:
@@ -197,8 +252,15 @@ def _step_run(factor, lr, losses, W_end, f32, key, power_iters) -> dict:
     finite = bool(np.all(np.isfinite(losses))) and np.isfinite(final)
     lam_end = float(max_eigenvalue(f32, W_end, key, num_iters=power_iters)) if finite else None
     curve = np.append(losses, final)
-    return {"factor": factor, "lr": float(lr), "losses": curve, "initial_loss": float(losses[0]),
-            "final_loss": final if finite else None, "lambda_max_at_end": lam_end, "verdict": _verdict(curve)}
+    return {
+        "factor": factor,
+        "lr": float(lr),
+        "losses": curve,
+        "initial_loss": float(losses[0]),
+        "final_loss": final if finite else None,
+        "lambda_max_at_end": lam_end,
+        "verdict": _verdict(curve),
+    }
 
 
 def _preprocessed_run(name, Xv_np, yv_np, c, curvature, loss_fn, W0, reg, key, steps) -> dict:
@@ -213,27 +275,70 @@ def _preprocessed_run(name, Xv_np, yv_np, c, curvature, loss_fn, W0, reg, key, s
 
     c = curvature(Xv_np, yv_np) if c is None else c
     lr = 0.9 * stable_learning_rate(c["lambda_max"])
-    result = fit(Run(loss_fn, optax.sgd, batch_size=None, num_steps=steps), jnp.zeros_like(W0), Xv_np, yv_np,
-                 key=key, lr=lr, reg=reg, loop=Loop(chunk_size=None))
+    result = fit(
+        Run(loss_fn, optax.sgd, batch_size=None, num_steps=steps),
+        jnp.zeros_like(W0),
+        Xv_np,
+        yv_np,
+        key=key,
+        lr=lr,
+        reg=reg,
+        loop=Loop(chunk_size=None),
+    )
     final = float(softmax_loss(result.params, jnp.asarray(Xv_np), jnp.asarray(yv_np), reg=reg))
     gap = np.append(result.losses, final) - c["min_loss"]
     reached = np.flatnonzero(gap < TOLERANCE)
-    return {"name": name, **c, "lr": lr, "gap": gap,
-            "steps_to_tolerance": int(reached[0]) if reached.size else None, "final_gap": float(gap[-1])}
+    return {
+        "name": name,
+        **c,
+        "lr": lr,
+        "gap": gap,
+        "steps_to_tolerance": int(reached[0]) if reached.size else None,
+        "final_gap": float(gap[-1]),
+    }
 
 
 def _table(runs, variants, steps) -> str:
-    rows = [[f"{r['factor']:g} x", f"{r['lr']:.3g}", "-" if r["final_loss"] is None else f"{r['final_loss']:.4f}",
-             "-" if r["lambda_max_at_end"] is None else f"{r['lambda_max_at_end']:.4f}", r["verdict"]]
-            for r in runs]
-    table = format_table(["lr / (2/lam_max) ", "lr", f"loss after {steps} steps", "lam_max at the end", "run"],
-                         rows)
-    return table + "\n\n" + format_table(
-        ["preprocessing", "lam_max(W0)", "lam_min(W0)", "kappa", "lam_max(W*)", "lr = 0.9 x 2/lam_max",
-         f"L - L* after {steps}", f"steps to L - L* < {TOLERANCE:g}"],
-        [[v["name"], f"{v['lambda_max']:.4g}", f"{v['lambda_min']:.3g}", f"{v['condition_number']:.3g}",
-          f"{v['lambda_max_at_minimum']:.4g}", f"{v['lr']:.3g}", f"{v['final_gap']:.2e}",
-          "-" if v["steps_to_tolerance"] is None else v["steps_to_tolerance"]] for v in variants])
+    rows = [
+        [
+            f"{r['factor']:g} x",
+            f"{r['lr']:.3g}",
+            "-" if r["final_loss"] is None else f"{r['final_loss']:.4f}",
+            "-" if r["lambda_max_at_end"] is None else f"{r['lambda_max_at_end']:.4f}",
+            r["verdict"],
+        ]
+        for r in runs
+    ]
+    table = format_table(["lr / (2/lam_max) ", "lr", f"loss after {steps} steps", "lam_max at the end", "run"], rows)
+    return (
+        table
+        + "\n\n"
+        + format_table(
+            [
+                "preprocessing",
+                "lam_max(W0)",
+                "lam_min(W0)",
+                "kappa",
+                "lam_max(W*)",
+                "lr = 0.9 x 2/lam_max",
+                f"L - L* after {steps}",
+                f"steps to L - L* < {TOLERANCE:g}",
+            ],
+            [
+                [
+                    v["name"],
+                    f"{v['lambda_max']:.4g}",
+                    f"{v['lambda_min']:.3g}",
+                    f"{v['condition_number']:.3g}",
+                    f"{v['lambda_max_at_minimum']:.4g}",
+                    f"{v['lr']:.3g}",
+                    f"{v['final_gap']:.2e}",
+                    "-" if v["steps_to_tolerance"] is None else v["steps_to_tolerance"],
+                ]
+                for v in variants
+            ],
+        )
+    )
 
 
 def _summary(runs, variants, main, lam0, lr_star, steps) -> str:
@@ -260,11 +365,13 @@ def _summary(runs, variants, main, lam0, lr_star, steps) -> str:
         f"{2 / lam_star:.3g} can settle there. Centering and scaling shrink lam_max(W0) from "
         f"{raw['lambda_max']:.4g} to {both['lambda_max']:.4g} and the condition number from "
         f"{raw['condition_number']:.3g} to {both['condition_number']:.3g}; gradient descent at 0.9 x each one's "
-        f"2/lam_max gets within {TOLERANCE:g} of its minimum: " + "; ".join(reach(v) for v in variants) + ".")
+        f"2/lam_max gets within {TOLERANCE:g} of its minimum: " + "; ".join(reach(v) for v in variants) + "."
+    )
 
 
 def main(argv=None) -> int:
     import sys
+
     return script_main(sys.modules[__name__], argv)
 
 

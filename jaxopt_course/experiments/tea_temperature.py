@@ -38,11 +38,18 @@ STEP_SIZES = (5.0, 50.0)
 
 
 def build_parser():
-    p = make_parser(NAME, "Exhaustive search vs gradient descent on the 1-D tea-temperature toy: "
-                          "the cost curve, every evaluated point, and where each method ends up on the "
-                          "smooth cost and on the two failure cases (several minima, wiggles).")
-    p.add_argument("--points", type=int, default=None,
-                   help="grid points over 0..100 C for exhaustive search (default 101: every degree)")
+    p = make_parser(
+        NAME,
+        "Exhaustive search vs gradient descent on the 1-D tea-temperature toy: "
+        "the cost curve, every evaluated point, and where each method ends up on the "
+        "smooth cost and on the two failure cases (several minima, wiggles).",
+    )
+    p.add_argument(
+        "--points",
+        type=int,
+        default=None,
+        help="grid points over 0..100 C for exhaustive search (default 101: every degree)",
+    )
     p.add_argument("--steps", type=int, default=None, help="gradient-descent steps (default 500)")
     return p
 
@@ -59,20 +66,30 @@ def run(args, splits=None) -> dict:
     steps = args.steps or 500  # cheap even in --quick: one compiled scan per descent
     low, high = TEA_TEMPERATURE_RANGE
     outdir = output_dir(args, NAME)
-    config = {"experiment": NAME, "grid_points": points, "range_C": [low, high], "gd_steps": steps,
-              "gd_starts_C": list(STARTS), "gd_step_sizes": list(STEP_SIZES), "quick": args.quick,
-              "dense_points_for_the_true_minimum": 100_001}
+    config = {
+        "experiment": NAME,
+        "grid_points": points,
+        "range_C": [low, high],
+        "gd_steps": steps,
+        "gd_starts_C": list(STARTS),
+        "gd_step_sizes": list(STEP_SIZES),
+        "quick": args.quick,
+        "dense_points_for_the_true_minimum": 100_001,
+    }
 
     with Timer() as timer, jax.enable_x64(True):  # float64: the toy is tiny, and exact answers read better
         toys = {toy: _one_toy(f, points, steps) for toy, f in TEA_COSTS.items()}
         f = TEA_COSTS["smooth"]
-        slope = {"t": 40.0, "h": 5.0, "finite_difference": float((f(45.0) - f(40.0)) / 5.0),
-                 "exact": float(jax.grad(f)(40.0))}
+        slope = {
+            "t": 40.0,
+            "h": 5.0,
+            "finite_difference": float((f(45.0) - f(40.0)) / 5.0),
+            "exact": float(jax.grad(f)(40.0)),
+        }
 
     metrics = {"toys": toys, "slope_at_40": slope, "seconds": timer.seconds}
     rows = [row for toy, result in toys.items() for row in _rows(toy, result, points)]
-    table = format_table(["cost", "method", "start C", "steps", "found C", "its cost", "evaluations", "verdict"],
-                         rows)
+    table = format_table(["cost", "method", "start C", "steps", "found C", "its cost", "evaluations", "verdict"], rows)
     return finish(NAME, outdir, config, metrics, plots.plot_tea_temperature, table, _summary(toys, points, slope))
 
 
@@ -95,13 +112,26 @@ def _one_toy(f, points, steps) -> dict:
     for step_size in STEP_SIZES:
         for start in STARTS:
             ts, costs = gradient_descent_1d(f, start, step_size=step_size, steps=steps)
-            descents.append({"start": start, "step_size": step_size, "steps": steps,
-                             "path_t": np.asarray(ts), "path_cost": np.asarray(costs),
-                             "final_t": float(ts[-1]), "final_cost": float(costs[-1])})
+            descents.append(
+                {
+                    "start": start,
+                    "step_size": step_size,
+                    "steps": steps,
+                    "path_t": np.asarray(ts),
+                    "path_cost": np.asarray(costs),
+                    "final_t": float(ts[-1]),
+                    "final_cost": float(costs[-1]),
+                }
+            )
     return {
         "curve": {"t": curve_t, "cost": np.asarray(f(jnp.asarray(curve_t)))},
-        "grid": {"t": np.asarray(grid), "cost": np.asarray(found.losses),
-                 "best_t": float(found.params), "best_cost": float(found.loss), "evaluations": points},
+        "grid": {
+            "t": np.asarray(grid),
+            "cost": np.asarray(found.losses),
+            "best_t": float(found.params),
+            "best_cost": float(found.loss),
+            "evaluations": points,
+        },
         "true_best": {"t": float(dense_t[best]), "cost": float(dense[best])},
         "descents": descents,
     }
@@ -110,22 +140,47 @@ def _one_toy(f, points, steps) -> dict:
 def _rows(toy, result, points) -> list:
     """The table's rows of one cost curve: exhaustive search, then every descent."""
     true_cost, grid = result["true_best"]["cost"], result["grid"]
-    rows = [[toy, f"exhaustive, {points} points", "-", "-", f"{grid['best_t']:.2f}",
-             _cost(grid["best_cost"]), points, _verdict(grid["best_cost"], true_cost)]]
+    rows = [
+        [
+            toy,
+            f"exhaustive, {points} points",
+            "-",
+            "-",
+            f"{grid['best_t']:.2f}",
+            _cost(grid["best_cost"]),
+            points,
+            _verdict(grid["best_cost"], true_cost),
+        ]
+    ]
     for d in result["descents"]:
-        rows.append([toy, f"gradient descent, step {d['step_size']:g}", f"{d['start']:g}",
-                     d["steps"], f"{d['final_t']:.2f}", _cost(d["final_cost"]), d["steps"],
-                     _verdict(d["final_cost"], true_cost)])
+        rows.append(
+            [
+                toy,
+                f"gradient descent, step {d['step_size']:g}",
+                f"{d['start']:g}",
+                d["steps"],
+                f"{d['final_t']:.2f}",
+                _cost(d["final_cost"]),
+                d["steps"],
+                _verdict(d["final_cost"], true_cost),
+            ]
+        )
     return rows
 
 
 def _summary(toys, points, slope) -> str:
     smooth, minima, wiggly = (toys[k] for k in ("smooth", "local_minima", "wiggly"))
-    trapped_minima = [d for d in minima["descents"] if d["step_size"] == STEP_SIZES[0]
-                      and d["final_cost"] > minima["true_best"]["cost"] + 0.1]
+    trapped_minima = [
+        d
+        for d in minima["descents"]
+        if d["step_size"] == STEP_SIZES[0] and d["final_cost"] > minima["true_best"]["cost"] + 0.1
+    ]
     trapped_at = ", ".join(f"{d['final_t']:.0f}" for d in trapped_minima) or "-"
-    trapped_wiggly = [d for d in wiggly["descents"] if d["step_size"] == STEP_SIZES[0]
-                      and d["final_cost"] > wiggly["true_best"]["cost"] + 0.1]
+    trapped_wiggly = [
+        d
+        for d in wiggly["descents"]
+        if d["step_size"] == STEP_SIZES[0] and d["final_cost"] > wiggly["true_best"]["cost"] + 0.1
+    ]
     ends = sorted({round(d["final_t"], 1) for d in smooth["descents"]})
     ends_text = f"at {ends[0]:.1f} C" if len(ends) == 1 else f"between {ends[0]:.1f} and {ends[-1]:.1f} C"
     return (
@@ -151,6 +206,7 @@ def _verdict(cost, best_cost):
 
 def main(argv=None) -> int:
     import sys
+
     return script_main(sys.modules[__name__], argv)
 
 

@@ -18,28 +18,49 @@ Writes ``<out>/weights/{config,metrics}.json`` and ``weights.png``.
 
 from __future__ import annotations
 
-from jaxopt_course.experiments._common import (Timer, finish, format_table, load_splits, make_parser, optimizer_factory, output_dir,
-                     percent, script_main)
+from typing import Any
+
+from jaxopt_course.experiments._common import (
+    Timer,
+    finish,
+    format_table,
+    load_splits,
+    make_parser,
+    optimizer_factory,
+    output_dir,
+    percent,
+    script_main,
+)
 
 NAME = "weights"
 
-SETTINGS = {"cifar10": {"lr": 1e-7, "reg": 2.5e4, "steps": 1500, "batch_size": 200, "init_scale": 1e-4},
-            "digits": {"lr": 1.0, "reg": 1e-3, "steps": 1000, "batch_size": 64, "init_scale": 1e-4}}
+SETTINGS: dict[str, dict[str, Any]] = {  # per data set; each value its own type
+    "cifar10": {"lr": 1e-7, "reg": 2.5e4, "steps": 1500, "batch_size": 200, "init_scale": 1e-4},
+    "digits": {"lr": 1.0, "reg": 1e-3, "steps": 1000, "batch_size": 64, "init_scale": 1e-4},
+}
 
 
-CIFAR_TEMPLATES = ("something like a blurred average of the class's images, colours and background included, "
-                   "since one template per class has to cover every pose, colour and position.")
-DIGITS_TEMPLATES = ("bright pixels vote for the class and dark ones against it (the 0's template is dark in the "
-                    "centre, where a 0 has no ink).")
+CIFAR_TEMPLATES = (
+    "something like a blurred average of the class's images, colours and background included, "
+    "since one template per class has to cover every pose, colour and position."
+)
+DIGITS_TEMPLATES = (
+    "bright pixels vote for the class and dark ones against it (the 0's template is dark in the "
+    "centre, where a 0 has no ink)."
+)
 
 
 def build_parser():
-    p = make_parser(NAME, "Train a linear classifier and draw each row of W (bias dropped, rescaled to "
-                          "0..255 as CS231n does) as an image: the class templates.")
+    p = make_parser(
+        NAME,
+        "Train a linear classifier and draw each row of W (bias dropped, rescaled to "
+        "0..255 as CS231n does) as an image: the class templates.",
+    )
     p.add_argument("--loss", choices=["softmax", "svm"], default="softmax", help="the loss to train (default softmax)")
     p.add_argument("--steps", type=int, default=None, help="SGD steps (default: 1500 CIFAR-10, 1000 digits)")
-    p.add_argument("--reg", type=float, default=None,
-                   help="regularization strength (default: 2.5e4 CIFAR-10, 1e-3 digits)")
+    p.add_argument(
+        "--reg", type=float, default=None, help="regularization strength (default: 2.5e4 CIFAR-10, 1e-3 digits)"
+    )
     return p
 
 
@@ -76,10 +97,21 @@ def run(args, splits=None) -> dict:
     steps = args.steps or (100 if args.quick else s["steps"])
     X, y = jnp.asarray(splits.train.X), jnp.asarray(splits.train.y)
     batch_size = min(s["batch_size"], int(X.shape[0]))
-    config = {"experiment": NAME, "data": args.data, "seed": args.seed, "quick": args.quick, "loss": args.loss,
-              "optimizer": "sgd", "lr": s["lr"], "reg": s["reg"], "steps": steps, "batch_size": batch_size,
-              "init_scale": s["init_scale"], "image_shape": list(splits.image_shape),
-              "rescaling": "one min and max over all templates (CS231n), bias column dropped"}
+    config = {
+        "experiment": NAME,
+        "data": args.data,
+        "seed": args.seed,
+        "quick": args.quick,
+        "loss": args.loss,
+        "optimizer": "sgd",
+        "lr": s["lr"],
+        "reg": s["reg"],
+        "steps": steps,
+        "batch_size": batch_size,
+        "init_scale": s["init_scale"],
+        "image_shape": list(splits.image_shape),
+        "rescaling": "one min and max over all templates (CS231n), bias column dropped",
+    }
 
     key_w, key_b = jax.random.split(jax.random.key(args.seed))
     W0 = s["init_scale"] * jax.random.normal(key_w, (splits.num_classes, splits.dim))
@@ -88,21 +120,41 @@ def run(args, splits=None) -> dict:
         result = fit(run, W0, X, y, key=key_b, lr=s["lr"], reg=s["reg"], loop=Loop(chunk_size=steps))
     acc = evaluate(result.params, splits)
     pictures = templates(result.params, splits.image_shape)
-    metrics = {"class_names": list(splits.class_names), "templates": pictures, "train_accuracy": acc["train"],
-               "val_accuracy": acc["val"], "test_accuracy": acc["test"], "final_minibatch_loss": result.losses[-1],
-               "seconds": timer.seconds}
-    table = format_table(["loss", "lr", "reg", "steps", "train accuracy", "val accuracy", "test accuracy"],
-                         [[args.loss, f"{s['lr']:g}", f"{s['reg']:g}", steps, percent(acc["train"]),
-                           percent(acc["val"]), percent(acc["test"])]])
+    metrics = {
+        "class_names": list(splits.class_names),
+        "templates": pictures,
+        "train_accuracy": acc["train"],
+        "val_accuracy": acc["val"],
+        "test_accuracy": acc["test"],
+        "final_minibatch_loss": result.losses[-1],
+        "seconds": timer.seconds,
+    }
+    table = format_table(
+        ["loss", "lr", "reg", "steps", "train accuracy", "val accuracy", "test accuracy"],
+        [
+            [
+                args.loss,
+                f"{s['lr']:g}",
+                f"{s['reg']:g}",
+                steps,
+                percent(acc["train"]),
+                percent(acc["val"]),
+                percent(acc["test"]),
+            ]
+        ],
+    )
     h, w, ch = splits.image_shape
-    summary = (f"Each row of W, drawn as a {h}x{w}" + ("x3" if ch == 3 else "") + " image, is the template its "
-               f"class is matched against (test accuracy {percent(acc['test'])}): "
-               + (CIFAR_TEMPLATES if args.data == "cifar10" else DIGITS_TEMPLATES))
+    summary = (
+        f"Each row of W, drawn as a {h}x{w}" + ("x3" if ch == 3 else "") + " image, is the template its "
+        f"class is matched against (test accuracy {percent(acc['test'])}): "
+        + (CIFAR_TEMPLATES if args.data == "cifar10" else DIGITS_TEMPLATES)
+    )
     return finish(NAME, outdir, config, metrics, plots.plot_weights, table, summary)
 
 
 def main(argv=None) -> int:
     import sys
+
     return script_main(sys.modules[__name__], argv)
 
 
