@@ -87,17 +87,34 @@ RECIPES = {
 
 _GRID_IGNORES = ("data", "data_dir", "download", "loss", "reg", "trials", "scale", "seed")
 
-#: Options a command ignores in some settings: given there, they are an error (exit 2) that names them.
-#: (command, option, ignored when, why). ``--data-dir``/``--download`` without ``--data cifar10`` are
-#: refused for every command by ``experiments._common.check_data_options``.
+
+class Ignored(NamedTuple):
+    """An option that a command ignores in some settings: given there, it is an error (exit 2) that names it."""
+
+    command: str
+    option: str  # its dest: "batch_size" for --batch-size
+    ignored: Callable[[argparse.Namespace], bool]  # the parsed arguments ignore it
+    why: str
+    when: tuple[str, ...]  # options that make it ignored: the example that the docs and tests give
+
+
+#: Every option a command ignores in some settings (each a test: ``tests/test_cli.py`` runs every row's
+#: ``when``). ``--data-dir``/``--download`` without ``--data cifar10`` are refused for every command by
+#: ``experiments._common.check_data_options``; a ``--batch-size`` above the N training examples by ``train``
+#: and ``sweep`` once the data are loaded. Every other option of every command changes its run.
 IGNORED = (
-    *((command, "batch_size", lambda a: a.full_batch, "--full-batch uses the whole training set every step")
-      for command in ("train", "sweep")),
-    ("search", "toy", lambda a: a.method != "grid", "only --method grid searches the tea toy"),
-    ("search", "points", lambda a: a.method != "grid", "only --method grid tastes a grid of temperatures"),
-    ("search", "step_size", lambda a: a.method != "local", "only --method local takes steps"),
-    *(("search", name, lambda a: a.method == "grid", "--method grid searches the tea toy, not a data set")
-      for name in _GRID_IGNORES),
+    *(Ignored(command, "batch_size", lambda a: a.full_batch, "--full-batch uses the whole training set every step",
+              ("--full-batch",)) for command in ("train", "sweep")),
+    *(Ignored(command, "force", lambda a: a.resume is not None, "--resume continues its checkpoint, and --force "
+              "would start from step 0 (give one of them)", ("--resume", "DIR")) for command in ("train", "sweep")),
+    Ignored("search", "toy", lambda a: a.method != "grid", "only --method grid searches the tea toy",
+            ("--method", "random")),
+    Ignored("search", "points", lambda a: a.method != "grid", "only --method grid tastes a grid of temperatures",
+            ("--method", "local")),
+    Ignored("search", "step_size", lambda a: a.method != "local", "only --method local takes steps",
+            ("--method", "random")),
+    *(Ignored("search", name, lambda a: a.method == "grid", "--method grid searches the tea toy, not a data set",
+              ("--method", "grid")) for name in _GRID_IGNORES),
 )
 
 
@@ -136,7 +153,7 @@ def _say_recipe(args) -> None:
 
 def _refuse_ignored(args, given: set) -> None:
     """An option the command would ignore here (:data:`IGNORED`) is an error that names it."""
-    for command, name, ignored, why in IGNORED:
+    for command, name, ignored, why, _ in IGNORED:
         if command == args.command and name in given and ignored(args):
             raise UsageError(f"--{name.replace('_', '-')} has no effect here: {why}; drop it")
 
@@ -613,7 +630,7 @@ def _add_model_args(p, command: str):
                         "result equals an uninterrupted run's bit for bit")
     p.add_argument("--force", action="store_true",
                    help="start from step 0: overwrite a checkpoint in the checkpoint folder (of another run: "
-                        "refused otherwise; of this run: resumed otherwise)")
+                        "refused otherwise; of this run: resumed otherwise); an error with --resume")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="write params.npz, metrics.json (losses per step, status) and config.json to DIR -- also "
                         "when the run diverges (train: the last finite params) or is interrupted")

@@ -14,6 +14,7 @@ import numpy as np
 
 import pytest
 
+from jaxopt_course import cli
 from jaxopt_course.cli import main
 
 
@@ -397,6 +398,42 @@ def test_no_silent_options_and_no_requests_past_the_limits(argv, words, tmp_path
     assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith("jaxopt-course: error: ") and words in err[0], err
+
+
+def _a_value(action, tmp_path) -> list[str]:
+    """Something an option accepts: nothing for a flag, a choice, a folder, or 1 (a count, a number, a seed)."""
+    if action.nargs == 0:
+        return []
+    if action.choices:
+        return [list(action.choices)[-1]]
+    return [str(tmp_path)] if action.type is None else ["1"]
+
+
+@pytest.mark.parametrize("row", cli.IGNORED, ids=lambda r: f"{r.command}-{r.option}-{'-'.join(r.when)}")
+def test_every_ignored_option_of_the_table_is_refused_by_name(row, tmp_path, capsys):
+    """Issue 20.4: each row of cli.IGNORED, given where it is ignored (its ``when``), is one line naming it, exit 2."""
+    parser = cli.build_parser(only=row.command)
+    sub = parser._subparsers._group_actions[0].choices[row.command]
+    action = next(a for a in sub._actions if a.dest == row.option)
+    when = [str(tmp_path) if w == "DIR" else w for w in row.when]
+    argv = [row.command, *when, action.option_strings[0], *_a_value(action, tmp_path)]
+    assert row.ignored(parser.parse_args(argv)), argv  # the example is a setting the row says ignores it
+    assert main(argv) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"jaxopt-course: error: {action.option_strings[0]} has no effect here: {row.why}; drop it"]
+
+
+def test_a_batch_above_n_is_refused_alike_by_train_and_sweep(capsys):
+    """Issue 20.4: neither command cuts a batch larger than N silently; both say it in the same words."""
+    lines = []
+    for command in ("train", "sweep"):
+        assert main([command, "--batch-size", "1258", "--steps", "3"]) == 2
+        lines += capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and lines[0] == lines[1]
+    assert lines[0] == ("jaxopt-course: error: --batch-size 1258 is more than the 1257 training examples of digits: "
+                        "give at most 1257, or --full-batch for gradient descent on all of them")
+    assert main(["train", "--batch-size", "1257", "--steps", "2", "--json"]) == 0  # N itself is allowed
+    assert json.loads(capsys.readouterr().out)["batch_size"] == 1257
 
 
 @pytest.mark.slow
