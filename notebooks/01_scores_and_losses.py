@@ -69,16 +69,21 @@ print("data set:", DATA)
 # CS231n's example: an "image" of four pixels and three classes (cat, dog, ship).
 
 # %%
-W_3x4 = np.array([[0.2, -0.5, 0.1, 2.0],
-                  [1.5, 1.3, 2.1, 0.0],
-                  [0.0, 0.25, 0.2, -0.3]], dtype=np.float32)
+W_3x4 = np.array(
+    [
+        [0.2, -0.5, 0.1, 2.0],
+        [1.5, 1.3, 2.1, 0.0],
+        [0.0, 0.25, 0.2, -0.3],
+    ],
+    dtype=np.float32,
+)
 b_3 = np.array([1.1, 3.2, -1.2], dtype=np.float32)
 x_4 = np.array([56.0, 231.0, 24.0, 2.0], dtype=np.float32)
 
-with_bias = W_3x4 @ x_4 + b_3                      # W x + b, by hand
-W_3x5 = np.hstack([W_3x4, b_3[:, None]])           # the bias becomes a column of W
-x_5 = np.append(x_4, 1.0)                          # and x gets a constant 1
-folded = scores(W_3x5, x_5[None, :])[0]            # the library's f(x, W) = W x
+with_bias = W_3x4 @ x_4 + b_3  # W x + b, by hand
+W_3x5 = np.hstack([W_3x4, b_3[:, None]])  # the bias becomes a column of W
+x_5 = np.append(x_4, 1.0)  # and x gets a constant 1
+folded = scores(W_3x5, x_5[None, :])[0]  # the library's f(x, W) = W x
 print("W x + b          :", with_bias)
 print("scores, folded b :", np.asarray(folded))
 assert np.allclose(with_bias, folded, rtol=1e-6)
@@ -89,8 +94,13 @@ assert np.allclose(with_bias, folded, rtol=1e-6)
 
 # %%
 if DATA == "cifar10":
-    splits = load_data("cifar10", data_dir=os.environ.get("JAXOPT_COURSE_CIFAR10"),
-                       num_training=5000, num_validation=1000, num_test=1000)
+    splits = load_data(
+        "cifar10",
+        data_dir=os.environ.get("JAXOPT_COURSE_CIFAR10"),
+        num_training=5000,
+        num_validation=1000,
+        num_test=1000,
+    )
 else:
     splits = load_data("digits")
 X_train, y_train = splits.train
@@ -114,11 +124,16 @@ print("last column (the bias trick):", np.unique(X_train[:, -1]))
 # scores equal the "images": row $i$ of `X` is column $i$ of the table.
 
 # %%
-table_CxN = np.array([[3.2, 1.3, 2.2],
-                      [5.1, 4.9, 2.5],
-                      [-1.7, 2.0, -3.1]], dtype=np.float32)
-X_table = table_CxN.T               # (N, D) = (3 images, 3 "pixels")
-y_table = np.array([0, 1, 2])       # cat, car, frog
+table_CxN = np.array(
+    [
+        [3.2, 1.3, 2.2],
+        [5.1, 4.9, 2.5],
+        [-1.7, 2.0, -3.1],
+    ],
+    dtype=np.float32,
+)
+X_table = table_CxN.T  # (N, D) = (3 images, 3 "pixels")
+y_table = np.array([0, 1, 2])  # cat, car, frog
 W_eye = np.eye(3, dtype=np.float32)
 print(np.asarray(scores(W_eye, X_table)))
 
@@ -227,7 +242,7 @@ def along_line(loss):
 
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 3))
-for ax, (name, loss) in zip(axes, [("multiclass SVM", svm_loss), ("softmax", softmax_loss)]):
+for ax, (name, loss) in zip(axes, [("multiclass SVM", svm_loss), ("softmax", softmax_loss)], strict=True):
     ax.plot(alphas, along_line(loss))
     ax.set_xlabel("a")
     ax.set_title(f"{name}: $L(0 + a\\,\\Delta W)$")
@@ -244,6 +259,7 @@ plt.show()
 # **Exercise 1.** Write the *naive* multiclass SVM loss with two explicit
 # loops (over examples, then over classes), in NumPy, the way CS231n's
 # `svm_loss_naive` does. Include the regularization term.
+
 
 # %%
 def svm_loss_naive(W, X, y, reg=0.0, margin=1.0):
@@ -274,6 +290,7 @@ assert np.isclose(mine, library, rtol=1e-4), "the two losses differ"
 # exponentiating (it cancels in the ratio). Check that it survives scores of
 # 1000, where a plain `np.exp` overflows.
 
+
 # %%
 def softmax_loss_vectorized(W, X, y, reg=0.0):
     """The softmax loss, vectorized and stable. W (C, D), X (N, D), y (N,)."""
@@ -290,7 +307,7 @@ mine = softmax_loss_vectorized(W_check, X_train, y_train, reg=0.5)
 library = float(softmax_loss(W_check, X_train, y_train, reg=0.5))
 print(f"yours {mine:.6f}   library {library:.6f}")
 assert np.isclose(mine, library, rtol=1e-4)
-big = 1000.0 * np.eye(3, dtype=np.float32)      # scores of 1000: exp overflows without the shift
+big = 1000.0 * np.eye(3, dtype=np.float32)  # scores of 1000: exp overflows without the shift
 mine_big = softmax_loss_vectorized(big, X_table, y_table)
 assert np.isfinite(mine_big) and np.isclose(mine_big, float(softmax_loss(big, X_table, y_table)), rtol=1e-4)
 

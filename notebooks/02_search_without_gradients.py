@@ -70,8 +70,9 @@ DATA = os.environ.get("JAXOPT_COURSE_DATA", "digits")
 # %%
 temperatures = jnp.linspace(0.0, 100.0, 101)
 found = grid_search(tea_cost, temperatures)
-print(f"best temperature {float(found.params):.1f} C, cost {float(found.loss):.4f}, "
-      f"after {found.losses.size} evaluations")
+print(
+    f"best temperature {float(found.params):.1f} C, cost {float(found.loss):.4f}, after {found.losses.size} evaluations"
+)
 
 fine = jnp.linspace(0.0, 100.0, 1001)
 fig, ax = plt.subplots(figsize=(6, 3))
@@ -115,8 +116,13 @@ plt.show()
 
 # %%
 if DATA == "cifar10":
-    splits = load_data("cifar10", data_dir=os.environ.get("JAXOPT_COURSE_CIFAR10"),
-                       num_training=5000, num_validation=1000, num_test=1000)
+    splits = load_data(
+        "cifar10",
+        data_dir=os.environ.get("JAXOPT_COURSE_CIFAR10"),
+        num_training=5000,
+        num_validation=1000,
+        num_test=1000,
+    )
     # CS231n's settings for raw (centred, unscaled) pixels.
     W0_SCALE, TRIAL_SCALE, LOCAL_STEP = 1e-3, 1e-4, 1e-4
 else:
@@ -131,8 +137,10 @@ W0 = init_weights(k0, C, D, scale=W0_SCALE)
 d1, d2 = (jax.random.normal(k, (C, D)) for k in (k1, k2))
 axis = jnp.linspace(-1.0, 1.0, 41)
 plane = grid_search(lambda a, b: svm_loss(W0 + a * d1 + b * d2, X_train, y_train), [axis, axis])
-print(f"{plane.losses.size} evaluations for 2 parameters; the same grid over all {C * D} weights "
-      f"would take 41**{C * D} = 10**{C * D * np.log10(41):.0f}")
+print(
+    f"{plane.losses.size} evaluations for 2 parameters; the same grid over all {C * D} weights "
+    f"would take 41**{C * D} = 10**{C * D * np.log10(41):.0f}"
+)
 
 fig, ax = plt.subplots(figsize=(4.5, 3.8))
 image = ax.contourf(axis, axis, np.asarray(plane.losses).T, levels=30)
@@ -159,6 +167,7 @@ plt.show()
 # `jax.random.fold_in(key, t)`, vmapping a chunk of trials at a time.
 # `history[t]` is the best loss after `t + 1` trials.
 
+
 # %%
 def train_loss(W):
     return svm_loss(W, X_train, y_train)
@@ -166,8 +175,10 @@ def train_loss(W):
 
 trials = 1000
 random_result = random_search(train_loss, jax.random.key(1), (C, D), trials=trials, scale=TRIAL_SCALE)
-print(f"random search: best loss {float(random_result.loss):.3f}, "
-      f"validation accuracy {float(accuracy(random_result.params, X_val, y_val)):.3f} (chance: {1 / C:.2f})")
+print(
+    f"random search: best loss {float(random_result.loss):.3f}, "
+    f"validation accuracy {float(accuracy(random_result.params, X_val, y_val)):.3f} (chance: {1 / C:.2f})"
+)
 
 # %% [markdown]
 # ## Random local search
@@ -178,8 +189,10 @@ print(f"random search: best loss {float(random_result.loss):.3f}, "
 
 # %%
 local_result = random_local_search(train_loss, jax.random.key(2), W0, steps=trials, step_size=LOCAL_STEP)
-print(f"random local search: best loss {float(local_result.loss):.3f}, "
-      f"validation accuracy {float(accuracy(local_result.params, X_val, y_val)):.3f}")
+print(
+    f"random local search: best loss {float(local_result.loss):.3f}, "
+    f"validation accuracy {float(accuracy(local_result.params, X_val, y_val)):.3f}"
+)
 
 fig, ax = plt.subplots(figsize=(6, 3))
 ax.plot(random_result.history, label="random search")
@@ -210,6 +223,7 @@ plt.show()
 # **Exercise 1.** Write exhaustive search on the tea toy as a plain Python
 # loop over the 101 temperatures: keep the best temperature and its cost.
 
+
 # %%
 def exhaustive_search_loop(cost, grid):
     """Return (best point, its cost), scanning the grid in order."""
@@ -233,6 +247,7 @@ assert mine_t == float(library.params) and np.isclose(mine_cost, float(library.l
 # trial `t` as `scale * jax.random.normal(jax.random.fold_in(key, t), shape)`,
 # and record the running best loss after every trial. With the same key you
 # must reproduce `random_search`'s `history` exactly (up to float rounding).
+
 
 # %%
 def random_search_loop(loss_fn, key, shape, trials, scale):

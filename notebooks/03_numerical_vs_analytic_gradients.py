@@ -91,8 +91,9 @@ for h in (5.0, 1.0, 0.1, 0.01):
 
 # %%
 if DATA == "cifar10":
-    splits = load_data("cifar10", data_dir=os.environ.get("JAXOPT_COURSE_CIFAR10"),
-                       num_training=1000, num_validation=100, num_test=100)
+    splits = load_data(
+        "cifar10", data_dir=os.environ.get("JAXOPT_COURSE_CIFAR10"), num_training=1000, num_validation=100, num_test=100
+    )
     # 30730 weights: fewer examples and steps keep each gradient to seconds.
     NUM_EXAMPLES, W_SCALE, NUM_STEPS_H = 20, 1e-4, 6
 else:
@@ -113,8 +114,10 @@ exact_dW = jax.grad(softmax_f)(W)
 for method in ("forward", "central"):
     numeric_dW = numerical_gradient(softmax_f, W, h=1e-4, method=method)
     err = relative_error(numeric_dW, exact_dW)
-    print(f"float32, {method:>7}, h = 1e-4: relative error max {float(err.max()):.1e}, "
-          f"median {float(jnp.median(err)):.1e}")
+    print(
+        f"float32, {method:>7}, h = 1e-4: relative error max {float(err.max()):.1e}, "
+        f"median {float(jnp.median(err)):.1e}"
+    )
 
 # %% [markdown]
 # Disappointing: in float32 the check looks like a bug. The culprit is not
@@ -138,11 +141,12 @@ with jax.enable_x64(True):
     for method in ("forward", "central"):
         err = relative_error(numerical_gradient(softmax_f64, W64, h=1e-5, method=method), exact64)
         worst = np.unravel_index(int(jnp.argmax(err)), err.shape)
-        print(f"float64, {method:>7}, h = 1e-5: relative error max {float(err.max()):.1e} "
-              f"(where the slope is {float(exact64[worst]):.1e}), median {float(jnp.median(err)):.1e}")
+        print(
+            f"float64, {method:>7}, h = 1e-5: relative error max {float(err.max()):.1e} "
+            f"(where the slope is {float(exact64[worst]):.1e}), median {float(jnp.median(err)):.1e}"
+        )
     _, hand_dW = softmax_loss_and_grad(W64, X64, y64, reg=reg)
-    print(f"float64, hand-derived vs jax.grad: max relative error "
-          f"{float(relative_error(hand_dW, exact64).max()):.1e}")
+    print(f"float64, hand-derived vs jax.grad: max relative error {float(relative_error(hand_dW, exact64).max()):.1e}")
 
 # %% [markdown]
 # Central differences now agree to a few parts in a million or better, and
@@ -189,8 +193,10 @@ for dtype in ("float32", "float64"):
                     g = complex_step_gradient(f, Wd, h=float(h))
                 else:
                     g = numerical_gradient(f, Wd, h=float(h), method=method)
-                row.append(np.linalg.norm(np.asarray(g, np.float64) - np.asarray(exact64))
-                           / np.linalg.norm(np.asarray(exact64)))
+                row.append(
+                    np.linalg.norm(np.asarray(g, np.float64) - np.asarray(exact64))
+                    / np.linalg.norm(np.asarray(exact64))
+                )
             errors[dtype, method] = row
 
 fig, ax = plt.subplots(figsize=(7, 4))
@@ -229,8 +235,9 @@ with jax.enable_x64(True):
 
     print("jax.grad (the subgradient, margin > 0 is inactive):\n", np.asarray(jax.grad(svm_f)(W_eye))[:2])
     print("forward difference:\n", np.round(np.asarray(numerical_gradient(svm_f, W_eye, h=1e-4)), 3)[:2])
-    print("central difference:\n", np.round(np.asarray(numerical_gradient(svm_f, W_eye, h=1e-4,
-                                                                          method="central")), 3)[:2])
+    print(
+        "central difference:\n", np.round(np.asarray(numerical_gradient(svm_f, W_eye, h=1e-4, method="central")), 3)[:2]
+    )
     print("weights whose step can cross a kink:\n", np.asarray(svm_kink_crossings(W_eye, x_kink, y_kink)))
 
 # %% [markdown]
@@ -242,6 +249,7 @@ with jax.enable_x64(True):
 
 # %%
 with jax.enable_x64(True):
+
     def svm_f64(W):
         return svm_loss(W, X64, y64, reg=reg)
 
@@ -280,6 +288,7 @@ except ValueError as err:
 # $\nabla_W L = \frac{1}{N}(P - Y)^T X + 2 \lambda W$ with $Y$ the one-hot
 # labels. Write it in NumPy (no loops).
 
+
 # %%
 def softmax_gradient(W, X, y, reg):
     """dL/dW of the softmax loss, (C, D), in NumPy float64."""
@@ -294,7 +303,7 @@ def softmax_gradient(W, X, y, reg):
 
 # %%
 mine = softmax_gradient(W_np, X_np, y_np, reg)
-with jax.enable_x64(True):     # compare in float64, where both are exact to round-off
+with jax.enable_x64(True):  # compare in float64, where both are exact to round-off
     err = float(np.max(np.asarray(relative_error(jnp.asarray(mine), exact64))))
 print(f"max relative error against jax.grad (float64): {err:.1e}")
 assert err < 1e-8
@@ -303,6 +312,7 @@ assert err < 1e-8
 # **Exercise 2.** The SVM gradient with loops. For each example $i$ and each
 # wrong class $j$ whose margin $s_j - s_{y_i} + 1$ is positive, row $j$ of
 # $dW$ gains $x_i$ and row $y_i$ loses $x_i$. Divide by N and add $2 \lambda W$.
+
 
 # %%
 def svm_gradient_naive(W, X, y, reg, margin=1.0):
@@ -322,8 +332,9 @@ def svm_gradient_naive(W, X, y, reg, margin=1.0):
 # %%
 mine = svm_gradient_naive(W_np, X_np, y_np, reg)
 with jax.enable_x64(True):
-    _, hand = svm_loss_and_grad(jnp.asarray(W_np, jnp.float64), jnp.asarray(X_np, jnp.float64),
-                                jnp.asarray(y_np), reg=reg)
+    _, hand = svm_loss_and_grad(
+        jnp.asarray(W_np, jnp.float64), jnp.asarray(X_np, jnp.float64), jnp.asarray(y_np), reg=reg
+    )
     err = float(np.max(np.asarray(relative_error(jnp.asarray(mine), hand))))
 print(f"max relative error against analytic.svm_loss_and_grad: {err:.1e}")
 assert err < 1e-10
@@ -331,6 +342,7 @@ assert err < 1e-10
 # %% [markdown]
 # **Exercise 3.** The central difference of the loss for one weight, by
 # hand: $(L(W + h e_k) - L(W - h e_k)) / 2h$ for $W_{3,10}$, in float64.
+
 
 # %%
 def central_difference_one(f, W, row, col, h):

@@ -51,8 +51,13 @@ from jaxopt_course import Loop, Run, accuracy, evaluate, fit, get_optimizer, loa
 
 DATA = os.environ.get("JAXOPT_COURSE_DATA", "digits")
 if DATA == "cifar10":
-    splits = load_data("cifar10", data_dir=os.environ.get("JAXOPT_COURSE_CIFAR10"),
-                       num_training=10000, num_validation=1000, num_test=1000)
+    splits = load_data(
+        "cifar10",
+        data_dir=os.environ.get("JAXOPT_COURSE_CIFAR10"),
+        num_training=10000,
+        num_validation=1000,
+        num_test=1000,
+    )
     # CIFAR-10's raw pixels are centred but not scaled: much smaller steps.
     STEP_SIZE, LEARNING_RATES, REGS = 1e-7, [1e-8, 1e-7, 5e-7], [1e2, 1e3, 1e4]
     OPTIMIZER_LRS = {"sgd": 1e-7, "momentum": 1e-8, "adam": 1e-4}
@@ -76,11 +81,12 @@ print(f"{DATA}: train {X_train.shape}, val {X_val.shape}, C = {C}")
 grad_fn = jax.jit(jax.grad(softmax_loss))
 X_j, y_j = jnp.asarray(X_train), jnp.asarray(y_train)
 W = W0
-for count in range(50):
+for _ in range(50):  # the lecture's while count < maxIterations, 50 times
     W_gradient_dW = grad_fn(W, X_j, y_j)
     W = W + -1 * (STEP_SIZE * W_gradient_dW)
-print(f"by hand: loss {float(softmax_loss(W, X_train, y_train)):.4f}, "
-      f"val accuracy {float(accuracy(W, X_val, y_val)):.3f}")
+print(
+    f"by hand: loss {float(softmax_loss(W, X_train, y_train)):.4f}, val accuracy {float(accuracy(W, X_val, y_val)):.3f}"
+)
 
 # %% [markdown]
 # `fit` runs the same loop: `optax.sgd` with `lr=step_size` is exactly
@@ -90,10 +96,19 @@ print(f"by hand: loss {float(softmax_loss(W, X_train, y_train)):.4f}, "
 
 # %%
 quiet = Loop(progress=False)
-gd = fit(Run(softmax_loss, optax.sgd, batch_size=None, num_steps=50), W0, X_train, y_train,
-         key=jax.random.key(0), lr=STEP_SIZE, loop=quiet)
-print(f"fit:     loss {float(softmax_loss(gd.params, X_train, y_train)):.4f}, "
-      f"largest difference from the loop {float(jnp.max(jnp.abs(gd.params - W))):.1e}")
+gd = fit(
+    Run(softmax_loss, optax.sgd, batch_size=None, num_steps=50),
+    W0,
+    X_train,
+    y_train,
+    key=jax.random.key(0),
+    lr=STEP_SIZE,
+    loop=quiet,
+)
+print(
+    f"fit:     loss {float(softmax_loss(gd.params, X_train, y_train)):.4f}, "
+    f"largest difference from the loop {float(jnp.max(jnp.abs(gd.params - W))):.1e}"
+)
 assert np.allclose(gd.params, W, atol=1e-5)
 
 # %% [markdown]
@@ -108,8 +123,17 @@ assert np.allclose(gd.params, W, atol=1e-5)
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
 for batch_size in (8, 32, 256, None):
-    run = fit(Run(softmax_loss, optax.sgd, batch_size=batch_size, num_steps=300, eval_every=50), W0, X_train,
-              y_train, key=jax.random.key(1), lr=STEP_SIZE, X_val=X_val, y_val=y_val, loop=quiet)
+    run = fit(
+        Run(softmax_loss, optax.sgd, batch_size=batch_size, num_steps=300, eval_every=50),
+        W0,
+        X_train,
+        y_train,
+        key=jax.random.key(1),
+        lr=STEP_SIZE,
+        X_val=X_val,
+        y_val=y_val,
+        loop=quiet,
+    )
     label = "full batch" if batch_size is None else f"batch {batch_size}"
     axes[0].plot(run.losses, label=label, alpha=0.8, linewidth=1)
     axes[1].plot(run.val_steps, run.val_accuracies, "o-", label=label)
@@ -135,8 +159,15 @@ plt.show()
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.5))
 for name, lr in OPTIMIZER_LRS.items():
-    run = fit(Run(softmax_loss, functools.partial(get_optimizer, name), batch_size=64, num_steps=300), W0,
-              X_train, y_train, key=jax.random.key(2), lr=lr, loop=quiet)
+    run = fit(
+        Run(softmax_loss, functools.partial(get_optimizer, name), batch_size=64, num_steps=300),
+        W0,
+        X_train,
+        y_train,
+        key=jax.random.key(2),
+        lr=lr,
+        loop=quiet,
+    )
     smooth = np.convolve(run.losses, np.ones(20) / 20, mode="valid")
     ax.plot(smooth, label=f"{name} (lr {lr:g})")
 ax.set(xlabel="step", ylabel="minibatch loss (20-step mean)", yscale="log")
@@ -154,11 +185,21 @@ plt.show()
 
 # %%
 num_seeds = 3
-grid = sweep(Run(softmax_loss, optax.sgd, batch_size=64, num_steps=300), W0, X_train, y_train,
-             key=jax.random.key(3), learning_rates=jnp.array(LEARNING_RATES), regs=jnp.array(REGS),
-             seeds=num_seeds, X_val=X_val, y_val=y_val, loop=quiet)
+grid = sweep(
+    Run(softmax_loss, optax.sgd, batch_size=64, num_steps=300),
+    W0,
+    X_train,
+    y_train,
+    key=jax.random.key(3),
+    learning_rates=jnp.array(LEARNING_RATES),
+    regs=jnp.array(REGS),
+    seeds=num_seeds,
+    X_val=X_val,
+    y_val=y_val,
+    loop=quiet,
+)
 L, R = len(LEARNING_RATES), len(REGS)
-val_LxRxS = np.asarray(grid.val_accuracy)            # (L, R, S): the seed axis after lr and reg
+val_LxRxS = np.asarray(grid.val_accuracy)  # (L, R, S): the seed axis after lr and reg
 mean_LxR, spread_LxR = val_LxRxS.mean(axis=2), val_LxRxS.std(axis=2, ddof=1)
 print(f"{L} x {R} grid x {num_seeds} seeds: {L * R * num_seeds} models, params {grid.params.shape}")
 
@@ -167,7 +208,7 @@ image = ax.imshow(mean_LxR, cmap="viridis")
 for i in range(L):
     for j in range(R):
         text = f"{mean_LxR[i, j]:.3f}\n± {spread_LxR[i, j]:.3f}"
-        light = mean_LxR[i, j] > (mean_LxR.min() + mean_LxR.max()) / 2     # dark text on the light cells
+        light = mean_LxR[i, j] > (mean_LxR.min() + mean_LxR.max()) / 2  # dark text on the light cells
         ax.text(j, i, text, ha="center", va="center", color="black" if light else "white", fontsize=8)
 ax.set_xticks(range(R), [f"{r:g}" for r in REGS])
 ax.set_yticks(range(L), [f"{lr:g}" for lr in LEARNING_RATES])
@@ -191,7 +232,7 @@ plt.show()
 
 # %%
 best_i, best_j = np.unravel_index(np.argmax(mean_LxR), mean_LxR.shape)
-W_best = np.asarray(grid.params)[best_i, best_j, 0]      # params (L, R, S, C, D): seed 0
+W_best = np.asarray(grid.params)[best_i, best_j, 0]  # params (L, R, S, C, D): seed 0
 print(f"best: lr {LEARNING_RATES[best_i]:g}, reg {REGS[best_j]:g} ->", evaluate(W_best, splits))
 
 # A row holds the pixels channel by channel (CIFAR-10: 1024 red values, then
@@ -200,7 +241,7 @@ print(f"best: lr {LEARNING_RATES[best_i]:g}, reg {REGS[best_j]:g} ->", evaluate(
 height, width, channels = splits.image_shape
 templates = W_best[:, :-1].reshape(C, channels, height, width).transpose(0, 2, 3, 1)
 fig, axes = plt.subplots(1, C, figsize=(1.2 * C, 1.6))
-for ax, template, name in zip(axes, templates, splits.class_names):
+for ax, template, name in zip(axes, templates, splits.class_names, strict=True):
     t = (template - template.min()) / (template.max() - template.min())
     ax.imshow(t.squeeze(), cmap="gray" if t.shape[-1] == 1 else None)
     ax.set_title(str(name), fontsize=9)
@@ -217,6 +258,7 @@ plt.show()
 # $v \leftarrow \mu v + \nabla_W L$, $W \leftarrow W - \text{lr}\cdot v$, starting from $v = 0$.
 # 30 full-batch steps must match `fit` with `functools.partial(get_optimizer, "momentum", momentum=mu)`.
 
+
 # %%
 def momentum_descent(grad_fn, W, X, y, lr, mu, steps):
     """Return W after `steps` full-batch momentum steps."""
@@ -232,8 +274,15 @@ def momentum_descent(grad_fn, W, X, y, lr, mu, steps):
 lr, mu = STEP_SIZE / 10, 0.9
 mine = momentum_descent(grad_fn, W0, X_j, y_j, lr, mu, 30)
 momentum = functools.partial(get_optimizer, "momentum", momentum=mu)
-library = fit(Run(softmax_loss, momentum, batch_size=None, num_steps=30), W0, X_train, y_train,
-              key=jax.random.key(0), lr=lr, loop=quiet)
+library = fit(
+    Run(softmax_loss, momentum, batch_size=None, num_steps=30),
+    W0,
+    X_train,
+    y_train,
+    key=jax.random.key(0),
+    lr=lr,
+    loop=quiet,
+)
 print(f"largest difference: {float(jnp.max(jnp.abs(mine - library.params))):.1e}")
 assert np.allclose(mine, library.params, atol=1e-5)
 
@@ -243,6 +292,7 @@ assert np.allclose(mine, library.params, atol=1e-5)
 # gradient of that minibatch (your formula from notebook 3) and takes the
 # step. After 300 steps its validation accuracy should be about that of `fit`
 # with the same settings (the minibatches differ, so not equal).
+
 
 # %%
 def sgd_numpy(X, y, num_classes, step_size, steps, batch_size=256, seed=0):
@@ -263,8 +313,15 @@ def sgd_numpy(X, y, num_classes, step_size, steps, batch_size=256, seed=0):
 
 # %%
 mine = sgd_numpy(X_train, y_train, C, STEP_SIZE, 300)
-library = fit(Run(softmax_loss, optax.sgd, batch_size=256, num_steps=300), W0, X_train, y_train,
-              key=jax.random.key(4), lr=STEP_SIZE, loop=quiet)
+library = fit(
+    Run(softmax_loss, optax.sgd, batch_size=256, num_steps=300),
+    W0,
+    X_train,
+    y_train,
+    key=jax.random.key(4),
+    lr=STEP_SIZE,
+    loop=quiet,
+)
 mine_acc = float(accuracy(jnp.asarray(mine, jnp.float32), X_val, y_val))
 library_acc = float(accuracy(library.params, X_val, y_val))
 print(f"validation accuracy: yours {mine_acc:.3f}, fit {library_acc:.3f}")

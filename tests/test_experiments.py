@@ -41,6 +41,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 def strict_json(path: Path):
     """json.load that refuses NaN/Infinity (not JSON, though Python writes them by default)."""
+
     def bad(constant):
         raise ValueError(f"{path} holds {constant}, which is not JSON")
 
@@ -65,8 +66,17 @@ def quick_lecture(tmp_path_factory, digits):
 def test_the_lecture_runs_every_experiment_in_the_lectures_order(quick_lecture):
     _, result = quick_lecture
     assert [item["name"] for item in result["items"]] == NAMES
-    assert NAMES == ["landscape", "random_search", "tea_temperature", "gradient_check", "batch_size",
-                     "optimizers", "compare", "sweep", "weights"]
+    assert NAMES == [
+        "landscape",
+        "random_search",
+        "tea_temperature",
+        "gradient_check",
+        "batch_size",
+        "optimizers",
+        "compare",
+        "sweep",
+        "weights",
+    ]
 
 
 @pytest.mark.parametrize("name", list(FIGURES))
@@ -106,8 +116,7 @@ def test_the_report_names_every_figure_it_links_and_every_link_exists(quick_lect
         assert item["summary"] in text and item["table"] in text
     # The table of contents points at the section headings (GitHub anchors).
     for anchor in re.findall(r"\]\(#([^)]+)\)", text):
-        heading = next(h for h in re.findall(r"^## (.+)$", text, flags=re.M)
-                       if lecture._anchor(h) == anchor)
+        heading = next(h for h in re.findall(r"^## (.+)$", text, flags=re.M) if lecture._anchor(h) == anchor)
         assert heading
     lecture_metrics = strict_json(out / "lecture" / "metrics.json")
     assert set(lecture_metrics["experiments"]) == set(NAMES)
@@ -169,8 +178,10 @@ def test_gradient_check_agrees_in_float64_and_the_study_finds_the_roundoff_floor
     assert checks["softmax", "central", "float64"]["max_relative_error"] < 1e-5
     assert checks["svm", "central", "float64"]["max_relative_error_away_from_kinks"] < 1e-5
     # float32 at h = 1e-4 is limited by round-off, not by the formula.
-    assert checks["softmax", "central", "float32"]["max_relative_error"] > 100 * \
-        checks["softmax", "central", "float64"]["max_relative_error"]
+    assert (
+        checks["softmax", "central", "float32"]["max_relative_error"]
+        > 100 * checks["softmax", "central", "float64"]["max_relative_error"]
+    )
     assert m["jax_grad_vs_hand_max_relative_error_float64"]["softmax"] < 1e-10
     # The verdicts: float64 central differences pass on CS231n's scale, float32 at h = 1e-4 does not,
     # and its hint blames round-off.
@@ -253,8 +264,8 @@ def test_templates_rescale_with_one_min_and_max_and_unpack_channel_major_rows():
     # Two classes, 2x2 RGB images: a row is 4 R values, 4 G values, 4 B values, then the bias.
     W = np.zeros((2, 13))
     W[0, :4] = [0.0, 1.0, 2.0, 3.0]  # red channel of class 0
-    W[1, 8:12] = 4.0                  # blue channel of class 1
-    W[:, 12] = 100.0                  # the bias: dropped, or it would set the max
+    W[1, 8:12] = 4.0  # blue channel of class 1
+    W[:, 12] = 100.0  # the bias: dropped, or it would set the max
     images = weights.templates(W, (2, 2, 3))
     assert images.shape == (2, 2, 2, 3) and images.dtype == np.uint8
     # 255 * (w - 0) / (4 - 0), over all templates at once.
@@ -283,6 +294,7 @@ def test_a_script_runs_alone_and_prints_its_table(tmp_path):
 @pytest.mark.slow
 def test_a_smoke_test_never_overwrites_a_full_run_and_the_full_report_shows_only_full_runs(tmp_path, digits):
     """Issue 20.3: --quick writes to <out>/quick/<name>/; the report of a full lecture links only full runs."""
+
     def lecture_run(*flags):
         argv = ["--only", "tea_temperature", "--out", str(tmp_path), "--progress", "off", *flags]
         return lecture.run(lecture.build_parser().parse_args(argv), splits=digits)
@@ -297,16 +309,20 @@ def test_a_smoke_test_never_overwrites_a_full_run_and_the_full_report_shows_only
     text = full["report"].read_text()
     assert "Quick mode" not in text and "--quick" not in text
     links = [target for _, target in re.findall(r"!\[([^\]]*)\]\(([^)]+)\)", text)]
-    assert links and all((full["report"].parent / t).resolve().parent == (tmp_path / "tea_temperature").resolve()
-                         for t in links), links
+    assert links and all(
+        (full["report"].parent / t).resolve().parent == (tmp_path / "tea_temperature").resolve() for t in links
+    ), links
     assert strict_json(tmp_path / "tea_temperature" / "config.json")["quick"] is False
 
 
-@pytest.mark.parametrize("args, pattern", [
-    (["experiments/sweep.py", "--data", "mnist"], "--data"),
-    (["experiments/lecture.py", "--only", "nope", "--out", "OUT"], "--only"),
-    (["experiments/random_search.py", "--data", "cifar10", "--data-dir", "MISSING"], "no CIFAR-10 at"),
-])
+@pytest.mark.parametrize(
+    "args, pattern",
+    [
+        (["experiments/sweep.py", "--data", "mnist"], "--data"),
+        (["experiments/lecture.py", "--only", "nope", "--out", "OUT"], "--only"),
+        (["experiments/random_search.py", "--data", "cifar10", "--data-dir", "MISSING"], "no CIFAR-10 at"),
+    ],
+)
 def test_scripts_exit_2_with_one_line_on_bad_arguments(tmp_path, args, pattern):
     args = [a.replace("OUT", str(tmp_path)).replace("MISSING", str(tmp_path / "missing")) for a in args]
     proc = run_script(*args)
@@ -334,11 +350,14 @@ def test_cli_tea_sweep_and_lecture(tmp_path, capsys):
     assert Path(result["report"]).is_file() and result["experiments"] == ["tea_temperature"]
 
 
-@pytest.mark.parametrize("args, pattern", [
-    (["sweep", "--lrs", "0.1,-1"], "--lrs"),
-    (["tea", "--toy", "oolong"], "--toy"),
-    (["lecture", "--data", "cifar10"], "--data-dir"),
-])
+@pytest.mark.parametrize(
+    "args, pattern",
+    [
+        (["sweep", "--lrs", "0.1,-1"], "--lrs"),
+        (["tea", "--toy", "oolong"], "--toy"),
+        (["lecture", "--data", "cifar10"], "--data-dir"),
+    ],
+)
 def test_cli_bad_arguments_exit_2_with_one_line(args, pattern):
     proc = run_script("-m", "jaxopt_course", *args)
     assert proc.returncode == 2

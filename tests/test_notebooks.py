@@ -33,8 +33,12 @@ SOURCES = execute_module.notebook_sources(NOTEBOOKS)
 def test_there_are_four_notebooks_in_the_lectures_order():
     names = [p.stem for p in SOURCES]
     assert len(names) >= 4, names
-    assert names[:4] == ["01_scores_and_losses", "02_search_without_gradients",
-                         "03_numerical_vs_analytic_gradients", "04_gradient_descent_and_sgd"]
+    assert names[:4] == [
+        "01_scores_and_losses",
+        "02_search_without_gradients",
+        "03_numerical_vs_analytic_gradients",
+        "04_gradient_descent_and_sgd",
+    ]
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=[p.stem for p in SOURCES])
@@ -60,8 +64,9 @@ def test_notebook_is_a_percent_script_with_exercises(source):
     assert "## Exercises" in markdown
     code = [c for c in notebook.cells if c.cell_type == "code"]
     assert all(not c.get("outputs") for c in code), "a notebook in git must carry no outputs"
-    after_exercises = notebook.cells[[i for i, c in enumerate(notebook.cells)
-                                      if c.cell_type == "markdown" and "## Exercises" in c.source][0]:]
+    after_exercises = notebook.cells[
+        [i for i, c in enumerate(notebook.cells) if c.cell_type == "markdown" and "## Exercises" in c.source][0] :
+    ]
     # Every exercise has a check: an assert against the library after the section starts.
     assert any("assert" in c.source for c in after_exercises if c.cell_type == "code")
 
@@ -71,7 +76,7 @@ def test_notebook_is_a_percent_script_with_exercises(source):
 def test_notebook_executes_on_digits(source, tmp_path, monkeypatch):
     import nbformat
 
-    monkeypatch.setenv("JAXOPT_COURSE_DATA", "digits")   # the kernel inherits the environment
+    monkeypatch.setenv("JAXOPT_COURSE_DATA", "digits")  # the kernel inherits the environment
     target = execute_module.execute(source, tmp_path, timeout=300)
     executed = nbformat.read(target, as_version=4)
     code = [c for c in executed.cells if c.cell_type == "code"]
@@ -86,11 +91,11 @@ def test_notebook_executes_on_digits(source, tmp_path, monkeypatch):
 # The kernels: a clean IPython profile, encrypted sockets (issues 20 and 24).
 # ---------------------------------------------------------------------------
 
-_PROBE = '''# %%
+_PROBE = """# %%
 import os
 print("IPYTHONDIR=" + os.environ.get("IPYTHONDIR", ""))
 print("startup ran:", "STARTUP_RAN" in globals())
-'''
+"""
 
 
 def _hostile_home(tmp_path: Path) -> Path:
@@ -109,7 +114,7 @@ def test_a_kernel_runs_no_startup_file_of_the_users_and_warns_nothing(tmp_path, 
 
     home = _hostile_home(tmp_path)
     monkeypatch.setenv("HOME", str(home))
-    monkeypatch.delenv("IPYTHONDIR", raising=False)   # so IPython would take HOME/.ipython
+    monkeypatch.delenv("IPYTHONDIR", raising=False)  # so IPython would take HOME/.ipython
     source = tmp_path / "probe.py"
     source.write_text(_PROBE)
     target = execute_module.execute(source, tmp_path / "out", timeout=120)
@@ -118,7 +123,7 @@ def test_a_kernel_runs_no_startup_file_of_the_users_and_warns_nothing(tmp_path, 
     assert not (tmp_path / "startup-ran").exists()
     ipython_dir = text.split("IPYTHONDIR=", 1)[1].splitlines()[0]
     assert ipython_dir and not ipython_dir.startswith(str(home)), ipython_dir
-    err = capfd.readouterr().err   # the kernel writes its log to the stderr it inherits
+    err = capfd.readouterr().err  # the kernel writes its log to the stderr it inherits
     assert "without encryption" not in err and "WARNING" not in err, err
 
 
@@ -130,14 +135,22 @@ def test_the_same_startup_file_does_run_in_a_plain_kernel(tmp_path):
     home = _hostile_home(tmp_path)
     env = {k: v for k, v in __import__("os").environ.items() if k != "IPYTHONDIR"}
     env["HOME"] = str(home)
-    proc = subprocess.run([sys.executable, "-m", "IPython", "--no-banner", "-c",
-                           "print('startup ran:', 'STARTUP_RAN' in globals())"],
-                          env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "IPython", "--no-banner", "-c", "print('startup ran:', 'STARTUP_RAN' in globals())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "startup ran: True" in proc.stdout, proc.stdout + proc.stderr
     clean = {**env, "IPYTHONDIR": str(execute_module.clean_ipython_dir())}
-    proc = subprocess.run([sys.executable, "-m", "IPython", "--no-banner", "-c",
-                           "print('startup ran:', 'STARTUP_RAN' in globals())"],
-                          env=clean, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "IPython", "--no-banner", "-c", "print('startup ran:', 'STARTUP_RAN' in globals())"],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "startup ran: False" in proc.stdout, proc.stdout + proc.stderr
 
 
@@ -158,11 +171,13 @@ def test_the_sites_kernels_get_the_same_clean_start(tmp_path):
         "os.environ.update(ex.kernel_environment())\n"
         "from mkdocs_jupyter.nbconvert2 import nb2html\n"
         f"html = nb2html({str(source)!r}, execute=True)\n"
-        "print('RAN' if 'startup ran: True' in html else ('CLEAN' if 'startup ran: False' in html else 'NONE'))\n")
+        "print('RAN' if 'startup ran: True' in html else ('CLEAN' if 'startup ran: False' in html else 'NONE'))\n"
+    )
     env = {k: v for k, v in __import__("os").environ.items() if k != "IPYTHONDIR"}
     env["HOME"] = str(home)
-    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180,
-                          cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == "CLEAN", proc.stdout + proc.stderr
     assert "without encryption" not in proc.stderr, proc.stderr

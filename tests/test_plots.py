@@ -21,18 +21,37 @@ def _tea_toy(shift):
     path = np.linspace(20, 60 + shift, 6)
     return {
         "curve": {"t": t.tolist(), "cost": ((t - 60) ** 2 / 100).tolist()},
-        "grid": {"t": t.tolist(), "cost": ((t - 60) ** 2 / 100).tolist(), "best_t": 60.0, "best_cost": 0.0,
-                 "evaluations": 11},
+        "grid": {
+            "t": t.tolist(),
+            "cost": ((t - 60) ** 2 / 100).tolist(),
+            "best_t": 60.0,
+            "best_cost": 0.0,
+            "evaluations": 11,
+        },
         "true_best": {"t": 60.0, "cost": 0.0},
-        "descents": [{"start": 20.0, "step_size": 5.0, "steps": 5, "path_t": path.tolist(),
-                      "path_cost": ((path - 60) ** 2 / 100).tolist(), "final_t": float(path[-1]),
-                      "final_cost": float((path[-1] - 60) ** 2 / 100)}],
+        "descents": [
+            {
+                "start": 20.0,
+                "step_size": 5.0,
+                "steps": 5,
+                "path_t": path.tolist(),
+                "path_cost": ((path - 60) ** 2 / 100).tolist(),
+                "final_t": float(path[-1]),
+                "final_cost": float((path[-1] - 60) ** 2 / 100),
+            }
+        ],
     }
 
 
 def _strategy(name, kind):
-    return {"name": name, "curve_steps": [1, 2, 3], "curve": [9.0, 8.0, 7.5], "curve_kind": kind,
-            "test_accuracy": 0.2, "cs231n_test_accuracy": 0.155}
+    return {
+        "name": name,
+        "curve_steps": [1, 2, 3],
+        "curve": [9.0, 8.0, 7.5],
+        "curve_kind": kind,
+        "test_accuracy": 0.2,
+        "cs231n_test_accuracy": 0.155,
+    }
 
 
 def _check(loss, method, dtype, err):
@@ -43,72 +62,171 @@ def _compare_run(name, lr_index, diverged_tuning, shift):
     """One optimizer's entry of a comparison (4 lrs, 2 tuning and 3 evaluation seeds, steps 0, 10, 20)."""
     lrs = [0.01, 0.1, 1.0, 10.0]
     gap = [[1.0, 0.1 + shift, 0.01 + shift] for _ in range(3)]
-    entry = {"optimizer": name, "learning_rates": lrs, "lr_index": lr_index,
-             "diverged_by_lr": {"tuning": diverged_tuning, "eval": diverged_tuning},
-             "val_by_lr": {"per_seed": [[0.5, 0.52], [0.8, 0.82], [0.9, 0.88], [0.1, 0.1]]},
-             "eval_final_objective_by_lr": {"per_seed": [[1.3, 1.31, 1.32], [1.2, 1.21, 1.2], [1.1, 1.1, 1.12],
-                                                         [9.0, 9.0, 9.0]]}}
+    entry = {
+        "optimizer": name,
+        "learning_rates": lrs,
+        "lr_index": lr_index,
+        "diverged_by_lr": {"tuning": diverged_tuning, "eval": diverged_tuning},
+        "val_by_lr": {"per_seed": [[0.5, 0.52], [0.8, 0.82], [0.9, 0.88], [0.1, 0.1]]},
+        "eval_final_objective_by_lr": {
+            "per_seed": [[1.3, 1.31, 1.32], [1.2, 1.21, 1.2], [1.1, 1.1, 1.12], [9.0, 9.0, 9.0]]
+        },
+    }
     if lr_index < 0:
         return {**entry, "lr": None}
-    return {**entry, "lr": lrs[lr_index], "diverged_eval_seeds": 0,
-            "gap": {"steps": [0, 10, 20], "per_seed": gap, "seconds_per_seed": [[0.0, 0.1, 0.2]] * 3,
-                    "seconds": [0.0, 0.1, 0.2], "mean": gap[0]},
-            "test_accuracy": {"mean": 0.9, "low": 0.88, "high": 0.92, "per_seed": [0.89, 0.9, 0.91]},
-            "bootstrap": {"test_accuracy": {"low": 0.87, "high": 0.93}}}
+    return {
+        **entry,
+        "lr": lrs[lr_index],
+        "diverged_eval_seeds": 0,
+        "gap": {
+            "steps": [0, 10, 20],
+            "per_seed": gap,
+            "seconds_per_seed": [[0.0, 0.1, 0.2]] * 3,
+            "seconds": [0.0, 0.1, 0.2],
+            "mean": gap[0],
+        },
+        "test_accuracy": {"mean": 0.9, "low": 0.88, "high": 0.92, "per_seed": [0.89, 0.9, 0.91]},
+        "bootstrap": {"test_accuracy": {"low": 0.87, "high": 0.93}},
+    }
 
 
 def _compare():
-    runs = [_compare_run("sgd", 2, [False, False, False, True], 0.0),  # lr 10 diverged: never chosen
-            _compare_run("adam", 1, [False, False, False, False], 0.01),
-            _compare_run("rmsprop", -1, [True, True, True, True], 0.0)]  # every lr diverged: no choice
-    problem = {"problem": "digits softmax reg 0.001", "runs": runs,
-               "config": {"num_steps": 20, "eval_every": 10, "eval_seeds": [2, 3, 4]},
-               "optimum": {"value": 0.3, "kind": "optimum", "resolution": 3e-8}}
+    runs = [
+        _compare_run("sgd", 2, [False, False, False, True], 0.0),  # lr 10 diverged: never chosen
+        _compare_run("adam", 1, [False, False, False, False], 0.01),
+        _compare_run("rmsprop", -1, [True, True, True, True], 0.0),
+    ]  # every lr diverged: no choice
+    problem = {
+        "problem": "digits softmax reg 0.001",
+        "runs": runs,
+        "config": {"num_steps": 20, "eval_every": 10, "eval_seeds": [2, 3, 4]},
+        "optimum": {"value": 0.3, "kind": "optimum", "resolution": 3e-8},
+    }
     taus = [1.0, 2.0, 4.0]
-    profile = {"optimizers": ["sgd", "adam", "rmsprop"], "problems": [problem["problem"]], "taus": taus,
-               "rho_mean": [[1, 1, 1], [0, 1, 1], [0, 0, 0]], "rho_low": [[1, 1, 1], [0, 0, 1], [0, 0, 0]],
-               "rho_high": [[1, 1, 1], [0, 1, 1], [0, 0, 0]]}
-    return ({"experiment": "compare", "data": "digits", "eval_seeds": [2, 3, 4], "target_fraction": 0.01},
-            {"problems": [problem], "claims": [],
-             "profile": {"steps_to_target": profile, "seconds_to_target": profile}})
+    profile = {
+        "optimizers": ["sgd", "adam", "rmsprop"],
+        "problems": [problem["problem"]],
+        "taus": taus,
+        "rho_mean": [[1, 1, 1], [0, 1, 1], [0, 0, 0]],
+        "rho_low": [[1, 1, 1], [0, 0, 1], [0, 0, 0]],
+        "rho_high": [[1, 1, 1], [0, 1, 1], [0, 0, 0]],
+    }
+    return (
+        {"experiment": "compare", "data": "digits", "eval_seeds": [2, 3, 4], "target_fraction": 0.01},
+        {"problems": [problem], "claims": [], "profile": {"steps_to_target": profile, "seconds_to_target": profile}},
+    )
 
 
 RESULTS = {
     "compare": _compare(),
-    "tea_temperature": ({"experiment": "tea_temperature", "gd_steps": 5},
-                        {"toys": {"smooth": _tea_toy(0.0), "local_minima": _tea_toy(-20.0)}}),
-    "landscape": ({"experiment": "landscape", "data": "digits", "batch": 4},
-                  {"a_1d": [-1.0, 0.0, 1.0], "a_2d": [-1.0, 0.0, 1.0], "svm_kinks_1d": {"one_example": 1, "batch": 3},
-                   "losses": {name: {part: {"curve_1d": [2.0, 1.0, 2.0], "grid_2d": np.eye(3).tolist()}
-                                     for part in ("one_example", "batch")} for name in ("svm", "softmax")}}),
-    "random_search": ({"experiment": "random_search", "data": "cifar10", "budget": 3, "loss": "svm"},
-                      {"chance": 0.1, "strategies": [_strategy("random search", "best loss so far"),
-                                                     _strategy("SGD", "minibatch loss")]}),
-    "gradient_check": ({"experiment": "gradient_check", "h": 1e-4, "num_checks": 10, "study": {"loss": "softmax"}},
-                       {"study": {"h": [1e-6, 1e-4, 1e-2],
-                                  "error": {"float32": {"forward": [1e-1, 1e-3, 1e-2], "central": [1e-1, 1e-4, 1e-4]},
-                                            "float64": {"forward": [1e-9, 1e-5, 1e-2], "central": [1e-9, 1e-9, 1e-5]}},
-                                  "theory_h": {"float32": {"forward": 3e-4, "central": 5e-3},
-                                               "float64": {"forward": 1.5e-8, "central": 6e-6}}},
-                        "checks": [_check("svm", "forward", "float32", 0.5), _check("softmax", "central", "float64", 1e-9)]}),
-    "batch_size": ({"experiment": "batch_size", "lr": 0.5, "steps": 10, "loss": "softmax"},
-                   {"target_loss": 1.0, "runs": [
-                       {"label": "GD", "batch_size": None, "eval_steps": [0, 5, 10], "train_loss": [2.3, 1.0, 0.5],
-                        "examples_seen": [0, 500, 1000], "seconds_per_step": 1e-4},
-                       {"label": "SGD, batch 8", "batch_size": 8, "eval_steps": [0, 5, 10],
-                        "train_loss": [2.3, 1.2, 0.6], "examples_seen": [0, 40, 80], "seconds_per_step": 1e-5}]}),
-    "optimizers": ({"experiment": "optimizers", "learning_rates": [0.1, 1.0], "steps": 3, "batch_size": 8},
-                   {"runs": [{"optimizer": name, "lr": 0.1, "val_by_lr": [0.5, None], "curve_steps": [1, 2, 3],
-                              "curve": [2.0, 1.0, 0.5], "val_accuracy": 0.5, "test_accuracy": 0.4}
-                             for name in ("sgd", "adam")]}),
-    "sweep": ({"experiment": "sweep", "learning_rates": [0.1, 1.0], "regs": [0.0, 0.5], "models": 4, "steps": 9,
-               "loss": "svm"},
-              {"val_accuracy": [[0.5, 0.6], [0.7, None]], "train_accuracy": [[0.55, 0.65], [0.8, None]],
-               "diverged": [[False, False], [False, True]],
-               "best": {"lr": 1.0, "reg": 0.0, "test_accuracy": 0.66}}),
-    "weights": ({"experiment": "weights", "loss": "softmax", "data": "cifar10"},
-                {"class_names": ["cat", "dog", "ship"], "test_accuracy": 0.3,
-                 "templates": np.arange(3 * 2 * 2 * 3).reshape(3, 2, 2, 3).tolist()}),
+    "tea_temperature": (
+        {"experiment": "tea_temperature", "gd_steps": 5},
+        {"toys": {"smooth": _tea_toy(0.0), "local_minima": _tea_toy(-20.0)}},
+    ),
+    "landscape": (
+        {"experiment": "landscape", "data": "digits", "batch": 4},
+        {
+            "a_1d": [-1.0, 0.0, 1.0],
+            "a_2d": [-1.0, 0.0, 1.0],
+            "svm_kinks_1d": {"one_example": 1, "batch": 3},
+            "losses": {
+                name: {
+                    part: {"curve_1d": [2.0, 1.0, 2.0], "grid_2d": np.eye(3).tolist()}
+                    for part in ("one_example", "batch")
+                }
+                for name in ("svm", "softmax")
+            },
+        },
+    ),
+    "random_search": (
+        {"experiment": "random_search", "data": "cifar10", "budget": 3, "loss": "svm"},
+        {
+            "chance": 0.1,
+            "strategies": [_strategy("random search", "best loss so far"), _strategy("SGD", "minibatch loss")],
+        },
+    ),
+    "gradient_check": (
+        {"experiment": "gradient_check", "h": 1e-4, "num_checks": 10, "study": {"loss": "softmax"}},
+        {
+            "study": {
+                "h": [1e-6, 1e-4, 1e-2],
+                "error": {
+                    "float32": {"forward": [1e-1, 1e-3, 1e-2], "central": [1e-1, 1e-4, 1e-4]},
+                    "float64": {"forward": [1e-9, 1e-5, 1e-2], "central": [1e-9, 1e-9, 1e-5]},
+                },
+                "theory_h": {
+                    "float32": {"forward": 3e-4, "central": 5e-3},
+                    "float64": {"forward": 1.5e-8, "central": 6e-6},
+                },
+            },
+            "checks": [_check("svm", "forward", "float32", 0.5), _check("softmax", "central", "float64", 1e-9)],
+        },
+    ),
+    "batch_size": (
+        {"experiment": "batch_size", "lr": 0.5, "steps": 10, "loss": "softmax"},
+        {
+            "target_loss": 1.0,
+            "runs": [
+                {
+                    "label": "GD",
+                    "batch_size": None,
+                    "eval_steps": [0, 5, 10],
+                    "train_loss": [2.3, 1.0, 0.5],
+                    "examples_seen": [0, 500, 1000],
+                    "seconds_per_step": 1e-4,
+                },
+                {
+                    "label": "SGD, batch 8",
+                    "batch_size": 8,
+                    "eval_steps": [0, 5, 10],
+                    "train_loss": [2.3, 1.2, 0.6],
+                    "examples_seen": [0, 40, 80],
+                    "seconds_per_step": 1e-5,
+                },
+            ],
+        },
+    ),
+    "optimizers": (
+        {"experiment": "optimizers", "learning_rates": [0.1, 1.0], "steps": 3, "batch_size": 8},
+        {
+            "runs": [
+                {
+                    "optimizer": name,
+                    "lr": 0.1,
+                    "val_by_lr": [0.5, None],
+                    "curve_steps": [1, 2, 3],
+                    "curve": [2.0, 1.0, 0.5],
+                    "val_accuracy": 0.5,
+                    "test_accuracy": 0.4,
+                }
+                for name in ("sgd", "adam")
+            ]
+        },
+    ),
+    "sweep": (
+        {
+            "experiment": "sweep",
+            "learning_rates": [0.1, 1.0],
+            "regs": [0.0, 0.5],
+            "models": 4,
+            "steps": 9,
+            "loss": "svm",
+        },
+        {
+            "val_accuracy": [[0.5, 0.6], [0.7, None]],
+            "train_accuracy": [[0.55, 0.65], [0.8, None]],
+            "diverged": [[False, False], [False, True]],
+            "best": {"lr": 1.0, "reg": 0.0, "test_accuracy": 0.66},
+        },
+    ),
+    "weights": (
+        {"experiment": "weights", "loss": "softmax", "data": "cifar10"},
+        {
+            "class_names": ["cat", "dog", "ship"],
+            "test_accuracy": 0.3,
+            "templates": np.arange(3 * 2 * 2 * 3).reshape(3, 2, 2, 3).tolist(),
+        },
+    ),
 }
 
 
@@ -151,7 +269,7 @@ def test_weights_shows_each_saved_template_under_its_class_name():
     (fig,) = plots.draw_weights(config, metrics).values()
     shown = [ax for ax in fig.axes if ax.get_images()]
     assert [ax.get_title() for ax in shown] == ["cat", "dog", "ship"]
-    for ax, template in zip(shown, metrics["templates"]):
+    for ax, template in zip(shown, metrics["templates"], strict=True):
         np.testing.assert_array_equal(np.asarray(ax.get_images()[0].get_array()), np.asarray(template, np.uint8))
     assert "30.0 %" in fig.get_suptitle()
 
@@ -211,8 +329,12 @@ def test_sweep_colour_scale_is_not_stretched_by_diverged_or_outlying_cells():
     val = [[0.90, 0.91, 0.92], [0.93, 0.94, 0.95], [0.96, 0.95, 0.94], [0.10, 0.93, 0.5]]
     diverged = [[False] * 3, [False] * 3, [False] * 3, [False, False, True]]  # 0.5: finite but diverged
     config = {"experiment": "sweep", "learning_rates": lrs, "regs": regs, "models": 12, "steps": 9, "loss": "svm"}
-    metrics = {"val_accuracy": val, "train_accuracy": val, "diverged": diverged,
-               "best": {"lr": 1.0, "reg": 0.0, "test_accuracy": 0.95}}
+    metrics = {
+        "val_accuracy": val,
+        "train_accuracy": val,
+        "diverged": diverged,
+        "best": {"lr": 1.0, "reg": 0.0, "test_accuracy": 0.95},
+    }
     (fig,) = plots.draw_sweep(config, metrics).values()
     val_ax = next(ax for ax in fig.axes if ax.get_title() == "validation accuracy")
     vmin, vmax = val_ax.get_images()[0].get_clim()
@@ -227,7 +349,7 @@ def test_sweep_colour_scale_is_not_stretched_by_diverged_or_outlying_cells():
 
 def test_accuracy_bars_axis_fits_accuracies_near_a_third():
     config, metrics = json.loads(json.dumps(RESULTS["optimizers"]))
-    for r, acc in zip(metrics["runs"], (0.33, 0.35)):
+    for r, acc in zip(metrics["runs"], (0.33, 0.35), strict=True):
         r["test_accuracy"] = acc
     (fig,) = plots.draw_optimizers(config, metrics).values()
     bars = next(ax for ax in fig.axes if ax.get_title().startswith("Test accuracy"))
@@ -244,22 +366,36 @@ def test_tea_figure_shows_every_start_including_the_hot_one():
 
     def descent(start):
         path = np.linspace(start, 60, 6)
-        return {"start": start, "step_size": 5.0, "steps": 5, "path_t": path.tolist(),
-                "path_cost": ((path - 60) ** 2 / 100).tolist(), "final_t": 60.0, "final_cost": 0.0}
+        return {
+            "start": start,
+            "step_size": 5.0,
+            "steps": 5,
+            "path_t": path.tolist(),
+            "path_cost": ((path - 60) ** 2 / 100).tolist(),
+            "final_t": 60.0,
+            "final_cost": 0.0,
+        }
 
     toy["descents"] = [descent(40.0), descent(90.0)]  # costs 4 and 9: the hot start is the highest
-    (fig,) = plots.draw_tea_temperature({"experiment": "tea_temperature", "gd_steps": 5},
-                                        {"toys": {"smooth": toy}}).values()
+    (fig,) = plots.draw_tea_temperature(
+        {"experiment": "tea_temperature", "gd_steps": 5}, {"toys": {"smooth": toy}}
+    ).values()
     (ax,) = fig.axes
     assert ax.get_ylim()[1] > 9.0
 
 
 def test_random_search_keeps_a_shorter_search_visible_on_the_longer_one():
-    long = {"name": "random search (6 trials)", "curve_steps": [1, 2, 3, 4, 5, 6],
-            "curve": [9.0, 8.0, 8.0, 7.5, 7.5, 7.0], "curve_kind": "best loss so far", "test_accuracy": 0.2}
+    long = {
+        "name": "random search (6 trials)",
+        "curve_steps": [1, 2, 3, 4, 5, 6],
+        "curve": [9.0, 8.0, 8.0, 7.5, 7.5, 7.0],
+        "curve_kind": "best loss so far",
+        "test_accuracy": 0.2,
+    }
     short = dict(long, name="random search (3 trials)", curve_steps=[1, 2, 3], curve=[9.0, 8.0, 8.0])
-    (fig,) = plots.draw_random_search({"experiment": "random_search", "budget": 6},
-                                      {"chance": 0.1, "strategies": [short, long]}).values()
+    (fig,) = plots.draw_random_search(
+        {"experiment": "random_search", "budget": 6}, {"chance": 0.1, "strategies": [short, long]}
+    ).values()
     ax = next(ax for ax in fig.axes if ax.get_title() == "Loss reached")
     lines = {line.get_label(): line for line in ax.get_lines()}
     thin = lines["random search (3 trials): best loss so far"]

@@ -85,8 +85,8 @@ def named_in(cell: str) -> list[tuple[str, str]]:
     """``(file, name)`` for every `name` that follows a `file.py`: in a cell."""
     pairs = []
     files = list(re.finditer(r"`([\w/]+\.py)`", cell))
-    for this, after in zip(files, [*files[1:], None]):
-        names = cell[this.end():after.start() if after else len(cell)]
+    for this, after in zip(files, [*files[1:], None], strict=True):
+        names = cell[this.end() : after.start() if after else len(cell)]
         found = re.findall(r"`([A-Za-z_]\w*)(?:\([^`]*\))?`", names)
         pairs += [(this.group(1), name) for name in found] or [(this.group(1), "")]
     return pairs

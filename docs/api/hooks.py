@@ -32,12 +32,30 @@ log = logging.getLogger("mkdocs.hooks.api_pages")
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "jaxopt_course"
-REPORT_DIR = ROOT / "build" / "report"   # the --out folder of `jaxopt-course lecture`
+REPORT_DIR = ROOT / "build" / "report"  # the --out folder of `jaxopt-course lecture`
 
 #: The lecture's order; modules not named here follow, alphabetically.
-ORDER = ("model", "losses", "analytic", "data", "search", "toys", "finite_differences", "gradcheck",
-         "complex_step", "sgd", "train", "compare", "curvature", "distributed", "checkpoint", "files",
-         "cache", "plots", "cli")
+ORDER = (
+    "model",
+    "losses",
+    "analytic",
+    "data",
+    "search",
+    "toys",
+    "finite_differences",
+    "gradcheck",
+    "complex_step",
+    "sgd",
+    "train",
+    "compare",
+    "curvature",
+    "distributed",
+    "checkpoint",
+    "files",
+    "cache",
+    "plots",
+    "cli",
+)
 
 
 def public_modules(package: Path = PACKAGE) -> list[str]:
@@ -55,7 +73,8 @@ def first_line(module: str) -> str:
 
 def _api_nav() -> list:
     return [{"Overview": "api/index.md"}, {"jaxopt_course (the package root)": "api/jaxopt_course.md"}] + [
-        {f"jaxopt_course.{m}": f"api/{m}.md"} for m in public_modules()]
+        {f"jaxopt_course.{m}": f"api/{m}.md"} for m in public_modules()
+    ]
 
 
 def _fill_nav(nav: list) -> bool:
@@ -101,12 +120,17 @@ def on_config(config):
 
 
 def _index_page() -> str:
-    lines = ["# API reference", "",
-             "One page per public module, generated from the docstrings (Google style) by",
-             "[mkdocstrings](https://mkdocstrings.github.io/): every public function and class",
-             "with its signature. The package root re-exports the names most scripts need:",
-             "`from jaxopt_course import svm_loss, numerical_gradient, fit, sweep`.", "",
-             "| module | what it holds |", "|--------|---------------|"]
+    lines = [
+        "# API reference",
+        "",
+        "One page per public module, generated from the docstrings (Google style) by",
+        "[mkdocstrings](https://mkdocstrings.github.io/): every public function and class",
+        "with its signature. The package root re-exports the names most scripts need:",
+        "`from jaxopt_course import svm_loss, numerical_gradient, fit, sweep`.",
+        "",
+        "| module | what it holds |",
+        "|--------|---------------|",
+    ]
     for m in public_modules():
         lines.append(f"| [`jaxopt_course.{m}`]({m}.md) | {first_line(m).replace('|', '/')} |")
     return "\n".join(lines) + "\n"
@@ -134,7 +158,7 @@ def _top_level(module: str) -> tuple[dict, dict]:
             doc = ast.get_docstring(node) or ""
             defined[node.name] = doc.strip().splitlines()[0] if doc.strip() else ""
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            for target in (node.targets if isinstance(node, ast.Assign) else [node.target]):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
                 if isinstance(target, ast.Name):
                     defined[target.id] = ""
         elif isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
@@ -156,20 +180,28 @@ def documented_at(module: str, name: str) -> tuple[str, str]:
 
 
 def _root_page() -> str:
-    lines = ["# `jaxopt_course`", "",
-             "::: jaxopt_course",
-             "    options:",
-             "      members: false",
-             "      show_root_heading: false", "",
-             "## The names of the package root", "",
-             "`from jaxopt_course import NAME` for each of these (`jaxopt_course.__all__`); the module is",
-             "imported on first use. Each links to its documentation.", "",
-             "| name | from | what it is |", "|------|------|------------|"]
+    lines = [
+        "# `jaxopt_course`",
+        "",
+        "::: jaxopt_course",
+        "    options:",
+        "      members: false",
+        "      show_root_heading: false",
+        "",
+        "## The names of the package root",
+        "",
+        "`from jaxopt_course import NAME` for each of these (`jaxopt_course.__all__`); the module is",
+        "imported on first use. Each links to its documentation.",
+        "",
+        "| name | from | what it is |",
+        "|------|------|------------|",
+    ]
     for module, names in root_exports().items():
         for name in names:
             where, summary = documented_at(module, name)
-            lines.append(f"| [`{name}`][jaxopt_course.{where}.{name}] | `jaxopt_course.{module}` | "
-                         f"{summary.replace('|', '/')} |")
+            lines.append(
+                f"| [`{name}`][jaxopt_course.{where}.{name}] | `jaxopt_course.{module}` | {summary.replace('|', '/')} |"
+            )
     return "\n".join(lines) + "\n"
 
 
