@@ -163,9 +163,10 @@ def save_checkpoint(directory, state: TrainState, metrics: Metrics | None = None
     arrays = {f"leaf_{i:05d}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
     step = int(state.step)
     shape = _models(state) + (step,)
-    if metrics is None:
-        metrics = Metrics(np.full(shape, np.nan, np.float32), np.full(shape, np.nan, np.float32))
-    loss, val = np.asarray(metrics.loss), np.asarray(metrics.val_accuracy)
+    if metrics is None:  # no metrics kept: NaN for every step before state.step
+        loss = val = np.full(shape, np.nan, np.float32)
+    else:
+        loss, val = np.asarray(metrics.loss), np.asarray(metrics.val_accuracy)
     if loss.shape != shape or val.shape != shape:
         raise ValueError(
             f"metrics must hold the {step} steps before state.step (shape {shape}), got loss of shape "
