@@ -34,6 +34,7 @@ import time
 from typing import Callable, NamedTuple
 
 from . import signals
+from .commands import GRADCHECK_H, Report, shown
 from .experiments._common import count, float_list, mesh_sizes, nonnegative, positive, seed
 from .runs import DEFAULT_CHECKPOINT_ROOT, EXIT_DIVERGED, EXIT_WRITE_FAILED, WriteFailed, mesh_words
 
@@ -118,18 +119,9 @@ IGNORED = (
 )
 
 
-def _shown(value) -> str:
-    """An option's value as the user would type it: ``1e-07``, ``0.01,0.1``, ``all`` (None)."""
-    if isinstance(value, dict):
-        return ", ".join(f"{_shown(v)} ({k})" for k, v in value.items())
-    if isinstance(value, list):
-        return ",".join(f"{v:g}" for v in value)
-    return "all" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
-
-
 def _by_data(command: str, name: str) -> str:
     """``"default: 1 on digits, 1e-07 on cifar10"``, for the help of an option of :data:`RECIPES`."""
-    return "default: " + ", ".join(f"{_shown(recipe[name])} on {data}" for data, recipe in RECIPES[command].items())
+    return "default: " + ", ".join(f"{shown(recipe[name])} on {data}" for data, recipe in RECIPES[command].items())
 
 
 def _apply_recipe(args) -> dict:
@@ -144,13 +136,6 @@ def _apply_recipe(args) -> dict:
     return filled
 
 
-def _say_recipe(args) -> None:
-    """On CIFAR-10, say on stderr which options took the CS231n recipe's values."""
-    if args.data == "cifar10" and args.recipe:
-        words = " ".join(f"{flag} {_shown(value)}" for flag, value in args.recipe.items())
-        print(f"jaxopt-course: --data cifar10: CS231n's recipe for the options not given: {words}", file=sys.stderr)
-
-
 def _refuse_ignored(args, given: set) -> None:
     """An option the command would ignore here (:data:`IGNORED`) is an error that names it."""
     for command, name, ignored, why, _ in IGNORED:
@@ -159,12 +144,15 @@ def _refuse_ignored(args, given: set) -> None:
 
 
 def _load(args):
-    """The data set named by ``--data`` (experiments._common.load_data: digits through the on-disk cache)."""
-    from .experiments._common import load_data
+    from .commands import load
 
-    splits = load_data(args)
-    _say_recipe(args)
-    return splits
+    return load(args)
+
+
+def _with_recipe(args, result: dict) -> dict:
+    from .commands import with_recipe
+
+    return with_recipe(args, result)
 
 
 def _emit(args, result: dict, lines: list[str]) -> None:
@@ -173,10 +161,15 @@ def _emit(args, result: dict, lines: list[str]) -> None:
     print(json.dumps(to_jsonable(result)) if args.json else "\n".join(lines), flush=True)
 
 
-def _with_recipe(args, result: dict) -> dict:
-    if args.data == "cifar10" and args.recipe:
-        result["cs231n_recipe"] = args.recipe
-    return result
+def _print(args, report: Report) -> int:
+    """Print a subcommand's :class:`~jaxopt_course.commands.Report`: the result, then --out, then its line."""
+    if not report.quiet:
+        _emit(args, report.result, report.lines)
+    if report.save is not None:
+        report.save()  # after the result: printed even when --out cannot be written
+    if report.error and not report.quiet:
+        print(f"{PREFIX} {report.error}", file=sys.stderr)
+    return report.code
 
 
 # ---------------------------------------------------------------------------
@@ -470,51 +463,10 @@ def _cmd_search(args):
     return 0
 
 
-#: gradcheck's finite-difference step when --h is not given: the lecture's
-#: h = 1e-4 in float64 (on digits the best of 1e-6..1e-3 for softmax; the SVM,
-#: piecewise linear, would take larger); in float32 the loss is known only to
-#: about 1e-7 of itself, so a slope needs a larger step to rise above round-off.
-GRADCHECK_H = {"float64": 1e-4, "float32": 1e-2}
-
-
 def _cmd_gradcheck(args):
-    import contextlib
+    from . import commands
 
-    import jax
-    import jax.numpy as jnp
-
-    from .analytic import LOSS_AND_GRAD
-    from .gradcheck import check_gradient, relative_error, svm_kink_crossings
-    from .losses import get_loss
-
-    splits = _load(args)
-    # CIFAR-10: CS231n's 500-image dev set; digits (no dev set): the training split.
-    split, split_name = (splits.dev, "dev") if splits.dev is not None else (splits.train, "train")
-    args.h = GRADCHECK_H[args.dtype] if args.h is None else args.h
-    start = time.perf_counter()
-    with jax.enable_x64(True) if args.dtype == "float64" else contextlib.nullcontext():
-        X, y, loss = jnp.asarray(split.X, dtype=args.dtype), jnp.asarray(split.y), get_loss(args.loss)
-        W = args.init_scale * jax.random.normal(jax.random.key(args.seed), (splits.num_classes, splits.dim),
-                                                dtype=args.dtype)
-
-        def loss_fn(W):
-            return loss(W, X, y, reg=args.reg)
-
-        _, hand_dW = LOSS_AND_GRAD[args.loss](W, X, y, reg=args.reg)
-        autodiff_vs_hand = float(jnp.max(relative_error(jax.grad(loss_fn)(W), hand_dW)))
-        kinks = svm_kink_crossings(W, X, y, h=args.h) if args.loss == "svm" else None
-        report = check_gradient(loss_fn, W, hand_dW, num_checks=args.num_checks, h=args.h, method=args.method,
-                                key=jax.random.key(args.seed + 1), kinks=kinks)
-    seconds = time.perf_counter() - start
-    result = _with_recipe(args, {
-        "data": args.data, "split": split_name, "num_examples": int(split.X.shape[0]), "loss": args.loss,
-        "reg": args.reg, "init_scale": args.init_scale, "seed": args.seed,
-        "jax_grad_vs_hand_max_relative_error": autodiff_vs_hand, **report.to_dict(), "seconds": seconds})
-    _emit(args, result, [
-        f"{args.loss} loss on {args.data} ({split_name}: {split.X.shape[0]} examples), W = {args.init_scale:g} * "
-        f"randn{tuple(W.shape)}, reg {args.reg:g}: numerical vs hand-derived gradient ({seconds:.1f} s)",
-        str(report), f"  jax.grad vs hand-derived: max relative error {autodiff_vs_hand:.2e}"])
-    return 0
+    return _print(args, commands.gradcheck(args))
 
 
 def _cmd_tea(args):

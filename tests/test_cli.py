@@ -160,9 +160,10 @@ def test_cifar10_defaults_are_the_cs231n_recipe_unless_told_otherwise():
 
 
 def test_the_recipe_is_announced_on_stderr(capsys):
-    from jaxopt_course.cli import _parse, _say_recipe
+    from jaxopt_course.cli import _parse
+    from jaxopt_course.commands import say_recipe
 
-    _say_recipe(_parse(["train", "--data", "cifar10", "--data-dir", "D", "--steps", "10"]))
+    say_recipe(_parse(["train", "--data", "cifar10", "--data-dir", "D", "--steps", "10"]))
     assert capsys.readouterr().err == ("jaxopt-course: --data cifar10: CS231n's recipe for the options not given: "
                                        "--lr 1e-07 --reg 25000 --batch-size 200 --init-scale 0.001\n")
 
@@ -444,6 +445,7 @@ def test_gradcheck_defaults_make_a_meaningful_check_with_a_verdict(capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["dtype"] == "float64" and report["h"] == 1e-4 and report["num_checked"] == 650
     assert report["passed"] and report["verdict"] in ("good", "ok")
+    assert report["diagnosis"] is None  # a passed check proves no mismatch: nothing to diagnose
     assert report["relative_error_definition"] == "|a - b| / max(|a|, |b|)"
     assert report["verdict_line"].startswith("verdict: ") and "1e-2" in report["verdict_line"]
     # --json keeps the numbers: the worst coordinates' own relative errors give the maximum.

@@ -718,6 +718,43 @@ def test_cli_gradcheck_table_and_json(capsys):
     assert data["roundoff_error"] == pytest.approx(np.finfo(np.float32).eps * data["loss_value"] / 1e-4)
     assert data["verdict"] == "inconclusive" and not data["passed"]
     assert "float32 round-off" in data["hint"] and "float64" in data["hint"]
+    # Inconclusive proves no mismatch, so there is nothing to diagnose (a fit to float32 round-off would guess).
+    assert data["diagnosis"] is None
+
+
+def _numpy_softmax_parts(W, X, y, reg):
+    """The softmax gradient's data and reg parts, by hand in NumPy: (1/N) (P - onehot)^T X and 2 reg W."""
+    scores = X @ W.T
+    P = np.exp(scores - scores.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    P[np.arange(len(y)), y] -= 1.0
+    return P.T @ X / len(y), 2.0 * reg * W
+
+
+@pytest.mark.parametrize("mistake, codes", [
+    (lambda data, reg_part: data + reg_part, None),  # the true gradient: good, no diagnosis
+    (lambda data, reg_part: data, ["reg_missing"]),
+    (lambda data, reg_part: 2.0 * data + reg_part, ["factor_2"]),
+    (lambda data, reg_part: -(data + reg_part), ["sign_flipped"]),
+    (lambda data, reg_part: data + 2.0 * reg_part, ["reg_doubled"]),
+])
+def test_gradcheck_prints_the_shared_diagnosis_of_a_wrong_gradient(mistake, codes):
+    """Issue 22.3: what ``gradcheck`` runs, on a wrong dW built in NumPy: the verdict, then why (the grader's words)."""
+    from jaxopt_course.commands import check_loss_gradient
+    from jaxopt_course.diagnosis import HINTS
+
+    reg = 0.05
+    with jax.enable_x64(True):
+        W, X, y = smooth_problem(3)
+        dW = mistake(*_numpy_softmax_parts(np.asarray(W), np.asarray(X), np.asarray(y), reg))
+        report, autodiff_vs_hand, diagnosis, lines = check_loss_gradient("softmax", W, X, y, reg, h=1e-5, dW=dW)
+    assert autodiff_vs_hand < 1e-12  # jax.grad and the hand-derived gradient, whatever dW is checked
+    if codes is None:
+        assert report.verdict == "good" and diagnosis is None and lines == []
+        return
+    assert report.verdict == "wrong" and not report.passed
+    assert diagnosis["codes"] == codes and diagnosis["hint"] == HINTS[codes[0]]
+    assert lines == [f"  diagnosis: {codes[0]} -- {HINTS[codes[0]]}"]
 
 
 @pytest.mark.parametrize(
