@@ -23,7 +23,8 @@ class Dataset(BaseDataset):
 
         folder = os.environ.get("JAXOPT_COURSE_CIFAR10")
         if not folder:
-            raise ValueError("the cifar10 dataset needs $JAXOPT_COURSE_CIFAR10, the folder that holds "
-                             "cifar-10-batches-py/")
+            raise ValueError(
+                "the cifar10 dataset needs $JAXOPT_COURSE_CIFAR10, the folder that holds cifar-10-batches-py/"
+            )
         train = load_data("cifar10", folder).train
         return dict(X=np.asarray(train.X, np.float32), y=np.asarray(train.y))

@@ -12,7 +12,6 @@ from benchopt import BaseSolver, safe_import_context
 with safe_import_context() as import_ctx:
     import warnings
 
-    import numpy as np
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
@@ -33,8 +32,9 @@ class Solver(BaseSolver):
         self.C = 1.0 / (2.0 * reg * X.shape[0])
 
     def run(self, n_iter):
-        clf = LogisticRegression(C=self.C, fit_intercept=False, solver=self.solver, tol=1e-15,
-                                 max_iter=max(1, int(n_iter)))
+        clf = LogisticRegression(
+            C=self.C, fit_intercept=False, solver=self.solver, tol=1e-15, max_iter=max(1, int(n_iter))
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf.fit(self.X, self.y)
