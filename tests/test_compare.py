@@ -180,7 +180,7 @@ def test_steps_to_target_is_the_first_evaluated_step_at_or_below():
 def test_suite_profile_runs_over_problems_one_profile_per_seed():
     def problem(name, steps):  # steps[o][e]: optimizer o, evaluation seed e
         return {"problem": name, "config": {"eval_seeds": [3, 4]},
-                "runs": [{"optimizer": o, "steps_to_target": {"per_seed": s}} for o, s in zip("ab", steps)]}
+                "runs": [{"optimizer": o, "steps_to_target": {"per_seed": s}} for o, s in zip("ab", steps, strict=True)]}
 
     problems = [problem("p1", [[10, 20], [20, 20]]), problem("p2", [[40, None], [20, 10]])]
     prof = suite_profile(problems, "steps_to_target")
@@ -530,3 +530,69 @@ def test_experiment_refuses_an_unknown_optimizer(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "lion" in err and "--optimizers" in err and err.count("\n") == 1
     assert not (tmp_path / "compare").exists()
+
+
+# ---------------------------------------------------------------------------
+# benchmarks/benchopt: the same objective, the same optimum, the summary's rule
+# ---------------------------------------------------------------------------
+
+
+def _benchopt_module(relative: str):
+    """A file of benchmarks/benchopt/ as a module (benchopt itself loads them by path, not as a package)."""
+    import importlib.util
+
+    path = REPO / "benchmarks" / "benchopt" / relative
+    spec = importlib.util.spec_from_file_location(f"_benchopt_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("loss", ["softmax", "svm"])
+def test_benchopt_objective_is_the_package_loss_in_float64(loss):
+    """objective.py's NumPy value equals this test's restatement and the package's jitted loss in float64."""
+    pytest.importorskip("benchopt")
+    from jaxopt_course import svm_loss
+
+    objective = _benchopt_module("objective.py")
+    X, y = synthetic_problem(3, 50, 5, 4)
+    W = np.random.default_rng(0).normal(size=(4, X.shape[1]))
+    reg = 0.03
+    restated = (numpy_softmax_objective if loss == "softmax" else numpy_svm_objective)(W, X, y, reg)
+    assert objective.objective_value(W, X, y, reg, loss) == pytest.approx(restated, rel=1e-12)
+    package_loss = softmax_loss if loss == "softmax" else svm_loss
+    with jax.enable_x64(True):
+        ours = float(package_loss(jnp.asarray(W), jnp.asarray(X, jnp.float64), jnp.asarray(y), reg=reg))
+    assert objective.objective_value(W, X, y, reg, loss) == pytest.approx(ours, rel=1e-12)
+
+
+@pytest.mark.slow  # softmax_optimum's Newton-CG compiles: 7 s at load 6
+def test_benchopt_sklearn_solver_reaches_the_package_optimum():
+    """C = 1 / (2 reg N) makes scikit-learn's objective ours times 1 / (2 reg): lbfgs ends at softmax_optimum's f*."""
+    pytest.importorskip("benchopt")
+    objective = _benchopt_module("objective.py")
+    solver = _benchopt_module("solvers/sklearn.py").Solver.get_instance(solver="lbfgs")
+    X, y = synthetic_problem(4, 80, 5, 3)
+    X, y, reg = np.asarray(X, np.float64), np.asarray(y), 0.01
+    assert solver.skip(X, y, reg, "svm")[0] and not solver.skip(X, y, reg, "softmax")[0]
+    solver.set_objective(X, y, reg, "softmax")
+    solver.run(500)
+    f_star = softmax_optimum(X, y, reg).value
+    assert objective.objective_value(solver.get_result()["W"], X, y, reg, "softmax") == pytest.approx(f_star, abs=1e-9)
+
+
+def test_benchopt_summary_takes_the_first_evaluation_at_or_below_the_target():
+    pd = pytest.importorskip("pandas")
+    summarise = _benchopt_module("summarise.py")
+    rows = [("A", "fast", 0, 0.0, 1.0), ("A", "fast", 4, 0.2, 1e-3), ("A", "fast", 9, 0.5, 1e-5),
+            ("A", "never", 0, 0.0, 1.0), ("A", "never", 50, 3.0, 2e-3),
+            ("A", "late", 9, 0.9, 1e-2), ("A", "late", 2, 0.1, 0.5), ("A", "late", 30, 1.5, 9e-4)]
+    results = pd.DataFrame(rows, columns=["objective_name", "solver_name", "stop_val", "time", "objective_gap"])
+    table = summarise.time_to_gap(results, 1e-3).set_index("solver")
+    assert (table.loc["fast", "steps"], table.loc["fast", "seconds"]) == (4, 0.2)  # <= target counts
+    assert (table.loc["late", "steps"], table.loc["late", "seconds"]) == (30, 1.5)  # rows out of order
+    assert math.isnan(table.loc["never", "seconds"]) and table.loc["never", "final_gap"] == 2e-3
+    assert table.loc["late", "final_gap"] == 9e-4 and table.loc["late", "evaluated_steps"] == 30
+    lines = summarise.markdown(table.reset_index(), 1e-3).splitlines()
+    assert [line.split(" | ")[1] for line in lines[2:]] == ["fast", "late", "never"]
+    assert "not reached" in lines[-1]
