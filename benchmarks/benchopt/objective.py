@@ -1,6 +1,7 @@
 """benchopt objective: L2-regularized multiclass softmax and SVM, suboptimality against jaxopt-course's f*.
 
-    benchopt run benchmarks/benchopt -d digits -n 30 --timeout 60 --no-plot
+    benchopt run benchmarks/benchopt -d digits -n 25 --timeout 30 --no-plot --output digits
+    python benchmarks/benchopt/summarise.py benchmarks/benchopt/outputs/digits.parquet
 
 The objective is the lecture's total loss on the training set,
 

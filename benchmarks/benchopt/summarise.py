@@ -60,8 +60,9 @@ def markdown(table: pd.DataFrame, target: float) -> str:
             reached = row.seconds == row.seconds  # not NaN
             seconds = f"{row.seconds:.3f}" if reached else "not reached"
             steps = f"{int(row.steps)}" if reached else "-"
+            short = objective.split("[", 1)[-1].rstrip("]")  # "loss=softmax,reg=0.001"
             lines.append(
-                f"| {objective} | {row.solver} | {seconds} | {steps} | {row.final_gap:.1e} | {row.evaluated_steps} |"
+                f"| {short} | {row.solver} | {seconds} | {steps} | {row.final_gap:.1e} | {row.evaluated_steps} |"
             )
     return "\n".join(lines)
 
