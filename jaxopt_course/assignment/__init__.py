@@ -71,9 +71,15 @@ def run(args) -> int:
     except ValueError as error:
         return _error(f"assignment grade: {error}")
     if args.json:
-        print(json.dumps({"score": result["score"], "max_score": result["max_score"],
-                          "tests": [{k: t[k] for k in ("name", "passed", "hint", "points", "hidden")}
-                                    for t in result["tests"]]}))
+        print(
+            json.dumps(
+                {
+                    "score": result["score"],
+                    "max_score": result["max_score"],
+                    "tests": [{k: t[k] for k in ("name", "passed", "hint")} for t in result["tests"]],
+                }
+            )
+        )
     else:
         print(format_result(result))
     return 0

@@ -17,8 +17,14 @@ def _check_parts(parts) -> list[str]:
     return parts
 
 
-def grade(path, *, parts=None, hidden: bool = True, time_limit: float = runner.TIME_LIMIT,
-          memory_mb: int = runner.MEMORY_LIMIT_MB) -> dict:
+def grade(
+    path,
+    *,
+    parts=None,
+    hidden: bool = True,
+    time_limit: float = runner.TIME_LIMIT,
+    memory_mb: int = runner.MEMORY_LIMIT_MB,
+) -> dict:
     """Grade the submission at ``path``: ``{"score", "max_score", "tests": [{"name", "passed", "hint", ...}]}``.
 
     Args:
@@ -46,11 +52,23 @@ def grade(path, *, parts=None, hidden: bool = True, time_limit: float = runner.T
     selected = [c for c in checks.CHECKS if c.part in _check_parts(parts) and (hidden or not c.hidden)]
     source = notebook.graded_source(path)
     hints = runner.run_tests(source, [c.name for c in selected], time_limit=time_limit, memory_mb=memory_mb)
-    tests = [{"name": c.name, "part": c.part, "points": c.points, "hidden": c.hidden,
-              "passed": hints.get(c.name) is None, "hint": hints.get(c.name), "description": c.description}
-             for c in selected]
-    return {"score": sum(t["points"] for t in tests if t["passed"]), "max_score": sum(c.points for c in selected),
-            "tests": tests}
+    tests = [
+        {
+            "name": c.name,
+            "part": c.part,
+            "points": c.points,
+            "hidden": c.hidden,
+            "passed": hints.get(c.name) is None,
+            "hint": hints.get(c.name),
+            "description": c.description,
+        }
+        for c in selected
+    ]
+    return {
+        "score": sum(t["points"] for t in tests if t["passed"]),
+        "max_score": sum(c.points for c in selected),
+        "tests": tests,
+    }
 
 
 def format_result(result: dict) -> str:
@@ -59,8 +77,10 @@ def format_result(result: dict) -> str:
     for test in result["tests"]:
         mark = "PASS" if test["passed"] else "FAIL"
         hidden = " (hidden)" if test["hidden"] else ""
-        lines.append(f"{mark}  {test['name']}{hidden}  [{test['points'] if test['passed'] else 0:g}/"
-                     f"{test['points']:g}]  {test['description']}")
+        lines.append(
+            f"{mark}  {test['name']}{hidden}  [{test['points'] if test['passed'] else 0:g}/"
+            f"{test['points']:g}]  {test['description']}"
+        )
         if not test["passed"]:
             lines.append(f"      hint: {test['hint']}")
     lines.append(f"score: {result['score']:g} / {result['max_score']:g}")

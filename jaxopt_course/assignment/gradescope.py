@@ -29,9 +29,16 @@ def to_gradescope(result: dict) -> dict:
     """A :func:`~.grade.grade` result in Gradescope's ``results.json`` format."""
     return {
         "score": result["score"],
-        "tests": [{"name": t["name"], "score": t["points"] if t["passed"] else 0, "max_score": t["points"],
-                   "output": "passed" if t["passed"] else f"hint: {t['hint']}",
-                   "visibility": "after_published" if t["hidden"] else "visible"} for t in result["tests"]],
+        "tests": [
+            {
+                "name": t["name"],
+                "score": t["points"] if t["passed"] else 0,
+                "max_score": t["points"],
+                "output": "passed" if t["passed"] else f"hint: {t['hint']}",
+                "visibility": "after_published" if t["hidden"] else "visible",
+            }
+            for t in result["tests"]
+        ],
     }
 
 

@@ -28,7 +28,7 @@ STUB = 'raise NotImplementedError("write your solution here")'
 
 
 class Cell(NamedTuple):
-    kind: str            # "code" or "markdown"
+    kind: str  # "code" or "markdown"
     source: str
     tags: tuple = ()
 
@@ -40,7 +40,10 @@ def parse_percent(text: str) -> tuple[str, list[Cell]]:
     if lines and lines[0] == "# ---":
         end = lines.index("# ---", 1)
         header, start = lines[: end + 1], end + 1
-    cells, current, kind, tags = [], None, "code", ()
+    cells: list[Cell] = []
+    current: list[str] | None = None
+    kind: str = "code"
+    tags: tuple[str, ...] = ()
     for line in lines[start:]:
         match = _CELL.match(line)
         if match:
@@ -49,7 +52,7 @@ def parse_percent(text: str) -> tuple[str, list[Cell]]:
             rest = match["rest"]
             kind = "markdown" if "[markdown]" in rest else "code"
             found = re.search(r"tags=\[(.*?)\]", rest)
-            tags = tuple(t.strip().strip('"\'') for t in found[1].split(",")) if found else ()
+            tags = tuple(t.strip().strip("\"'") for t in found[1].split(",")) if found else ()
             current = []
         elif current is not None:
             current.append(line)
@@ -105,21 +108,31 @@ def version(cells: list[Cell], teacher: bool) -> list[Cell]:
 
 def to_ipynb(cells: list[Cell]) -> dict:
     """An nbformat 4 notebook (a dict, no outputs) of ``cells``."""
+
     def lines(text):
         split = text.splitlines(keepends=True)
         return split
 
     nb_cells = []
     for i, cell in enumerate(cells):
-        entry = {"cell_type": cell.kind, "id": f"cell-{i}", "metadata": {"tags": list(cell.tags)} if cell.tags else {},
-                 "source": lines(_markdown_text(cell.source) if cell.kind == "markdown" else cell.source)}
+        entry = {
+            "cell_type": cell.kind,
+            "id": f"cell-{i}",
+            "metadata": {"tags": list(cell.tags)} if cell.tags else {},
+            "source": lines(_markdown_text(cell.source) if cell.kind == "markdown" else cell.source),
+        }
         if cell.kind == "code":
             entry.update(execution_count=None, outputs=[])
         nb_cells.append(entry)
-    return {"cells": nb_cells, "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
-                                                           "name": "python3"},
-                                            "language_info": {"name": "python"}},
-            "nbformat": 4, "nbformat_minor": 5}
+    return {
+        "cells": nb_cells,
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
 
 
 def read_cells(path: Path) -> list[Cell]:
@@ -133,8 +146,7 @@ def read_cells(path: Path) -> list[Cell]:
         for cell in nb["cells"]:
             source = cell.get("source", "")
             source = "".join(source) if isinstance(source, list) else str(source)
-            cells.append(Cell(cell.get("cell_type", "code"), source,
-                              tuple(cell.get("metadata", {}).get("tags", ()))))
+            cells.append(Cell(cell.get("cell_type", "code"), source, tuple(cell.get("metadata", {}).get("tags", ()))))
         return cells
     _, cells = parse_percent(text)
     return cells or [Cell("code", text)]
@@ -148,6 +160,7 @@ def graded_source(path: Path) -> str:
     cells = [c for c in read_cells(path) if c.kind == "code"]
     if any(GRADED_TAG in c.tags for c in cells):
         cells = [c for c in cells if GRADED_TAG in c.tags]
-    code = ["\n".join(line for line in c.source.splitlines() if not line.lstrip().startswith(("%", "!")))
-            for c in cells]
+    code = [
+        "\n".join(line for line in c.source.splitlines() if not line.lstrip().startswith(("%", "!"))) for c in cells
+    ]
     return "\n\n".join(code) + "\n"

@@ -10,12 +10,15 @@ The child
 3. runs the tests one by one, each under its own alarm (``signal.setitimer``),
    writing one JSON line per test to a results file *before* (``started``) and
    after (``done``) it: the grader reads those, never the child's stdout, which
-   the student's prints share.
+   the student's prints share. Once a test of a graded function runs out of
+   time, that function's other tests are not run (each would only wait out
+   the same limit): a hang costs one time limit per function, not one per test.
 
 The parent waits at most a fixed wall-clock deadline. If the child hangs
 past it (an alarm swallowed by a bare ``except:``, a C loop), or is killed
 (the CPU or memory limit), the test it had started gets 0 with a hint that
-says which, and a new child runs the tests left. So a submission that hangs,
+says which (the same function's other tests are skipped), and a new child
+runs the tests left. So a submission that hangs,
 raises or returns the wrong shape loses that part only, and the grader
 itself never hangs and never crashes.
 
@@ -32,8 +35,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from . import checks
 
 #: Defaults: seconds per test (and for running the submission's code), memory in MiB.
 TIME_LIMIT = 20.0
@@ -55,7 +59,7 @@ def _limit(seconds: float) -> None:
 
 
 def _set_resource_limits(memory_mb: int, cpu_seconds: int) -> None:
-    memory = int(memory_mb) * 2 ** 20
+    memory = int(memory_mb) * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
 
@@ -71,9 +75,7 @@ def _child(request_path: str) -> int:
 
     _set_resource_limits(request["memory_mb"], int(request["cpu_seconds"]))
     signal.signal(signal.SIGALRM, _on_alarm)
-    import numpy  # noqa: F401 - imported before the clock starts: the student's code is timed, not ours
-
-    from . import checks
+    checks.import_references()  # imported before the clock starts: the student's code is timed, not ours
 
     namespace = {"__name__": "submission"}
     write(event="started", test="<submission>")
@@ -82,25 +84,39 @@ def _child(request_path: str) -> int:
         exec(compile(Path(request["source"]).read_text(encoding="utf-8"), "submission.py", "exec"), namespace)
         _limit(0)
     except TimeLimit:
-        write(event="done", test="<submission>",
-              hint=f"running the submission's code took over {request['time_limit']:g} s (the time limit): "
-                   "a loop that never ends, or heavy work outside the graded functions")
+        write(
+            event="done",
+            test="<submission>",
+            hint=f"running the submission's code took over {request['time_limit']:g} s (the time limit): "
+            "a loop that never ends, or heavy work outside the graded functions",
+        )
         return 0
     except BaseException as error:  # noqa: BLE001 - SystemExit, KeyboardInterrupt from student code too
         _limit(0)
-        write(event="done", test="<submission>",
-              hint=f"running the submission's code raised {type(error).__name__}: {str(error)[:300]}")
+        write(
+            event="done",
+            test="<submission>",
+            hint=f"running the submission's code raised {type(error).__name__}: {str(error)[:300]}",
+        )
         return 0
     write(event="done", test="<submission>", hint=None)
+    timed_out: dict[str, str] = {}  # function -> its test that hit the time limit: its other tests are skipped
     for name in request["tests"]:
+        function = checks.function_of(name)
+        if function in timed_out:
+            write(event="done", test=name, hint=skipped_hint(timed_out[function]))
+            continue
         write(event="started", test=name)
         try:
             _limit(request["time_limit"])
             hint = checks.run_check(name, namespace)
             _limit(0)
         except TimeLimit:
-            hint = (f"took over {request['time_limit']:g} s (the time limit): a loop that never ends, or a "
-                    "loop over examples where a matrix product would do")
+            timed_out[function] = name
+            hint = (
+                f"took over {request['time_limit']:g} s (the time limit): a loop that never ends, or a "
+                "loop over examples where a matrix product would do"
+            )
         except BaseException as error:  # noqa: BLE001 - whatever the student's code did, report it
             _limit(0)
             hint = f"the test stopped with {type(error).__name__}: {str(error)[:300]}"
@@ -108,9 +124,15 @@ def _child(request_path: str) -> int:
     return 0
 
 
+def skipped_hint(test: str) -> str:
+    """The hint of a test not run because ``test``, of the same graded function, hit the time limit or was stopped."""
+    return f"not run: {test}, a test of the same function, did not finish in time (its hint says why)"
+
+
 def _read_results(path: Path) -> tuple[dict, str | None]:
     """The finished tests ``{name: hint}`` and the test started but not finished (or ``None``)."""
-    done, started = {}, None
+    done: dict[str, str | None] = {}
+    started: str | None = None
     if not path.exists():
         return done, None
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -128,25 +150,28 @@ def _read_results(path: Path) -> tuple[dict, str | None]:
 
 def _death_hint(returncode, timed_out: bool, time_limit: float, memory_mb: int) -> str:
     if timed_out:
-        return (f"did not finish: the grader stopped it after its time limit ({time_limit:g} s); an endless loop "
-                "(perhaps inside a try/except that swallowed the alarm)")
+        return (
+            f"did not finish: the grader stopped it after its time limit ({time_limit:g} s); an endless loop "
+            "(perhaps inside a try/except that swallowed the alarm)"
+        )
     if returncode in (-signal.SIGXCPU, -signal.SIGKILL):
         return "was stopped by the CPU-time limit: an endless loop, or far too much work"
     if returncode is not None and returncode < 0:
-        return (f"crashed the process (signal {-returncode}); often memory: the limit is {memory_mb} MiB")
+        return f"crashed the process (signal {-returncode}); often memory: the limit is {memory_mb} MiB"
     return f"ended the process (exit code {returncode}) before the test finished: a sys.exit or os._exit?"
 
 
-def run_tests(source: str, tests: list[str], *, time_limit: float = TIME_LIMIT,
-              memory_mb: int = MEMORY_LIMIT_MB) -> dict:
+def run_tests(
+    source: str, tests: list[str], *, time_limit: float = TIME_LIMIT, memory_mb: int = MEMORY_LIMIT_MB
+) -> dict:
     """Run ``tests`` on the code ``source`` in child processes: ``{test name: hint or None}``.
 
     Each test gets ``time_limit`` seconds (so does running ``source``);
     ``"<submission>"`` in the result is running the code itself.
     """
     remaining, outcome = list(tests), {}
-    with tempfile.TemporaryDirectory(prefix="jaxopt-course-grade-") as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="jaxopt-course-grade-") as tmp_name:
+        tmp = Path(tmp_name)
         (tmp / "submission.py").write_text(source, encoding="utf-8")
         attempt = 0
         while remaining:
@@ -154,14 +179,29 @@ def run_tests(source: str, tests: list[str], *, time_limit: float = TIME_LIMIT,
             results = tmp / f"results-{attempt}.jsonl"
             request = tmp / f"request-{attempt}.json"
             budget = time_limit * (len(remaining) + 1)
-            request.write_text(json.dumps({"source": str(tmp / "submission.py"), "tests": remaining,
-                                           "results": str(results), "time_limit": time_limit,
-                                           "memory_mb": memory_mb, "cpu_seconds": int(budget + STARTUP_ALLOWANCE)}))
+            request.write_text(
+                json.dumps(
+                    {
+                        "source": str(tmp / "submission.py"),
+                        "tests": remaining,
+                        "results": str(results),
+                        "time_limit": time_limit,
+                        "memory_mb": memory_mb,
+                        "cpu_seconds": int(budget + STARTUP_ALLOWANCE),
+                    }
+                )
+            )
             env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONDONTWRITEBYTECODE="1")
             with open(tmp / "output.txt", "wb") as output:
-                child = subprocess.Popen([sys.executable, "-m", "jaxopt_course.assignment.runner", str(request)],
-                                         cwd=tmp, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         env=env, start_new_session=True)
+                child = subprocess.Popen(
+                    [sys.executable, "-m", "jaxopt_course.assignment.runner", str(request)],
+                    cwd=tmp,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=env,
+                    start_new_session=True,
+                )
                 timed_out = False
                 try:
                     child.wait(timeout=budget + STARTUP_ALLOWANCE)
@@ -183,6 +223,14 @@ def run_tests(source: str, tests: list[str], *, time_limit: float = TIME_LIMIT,
                     hint = "running the submission's code " + death
                     return {"<submission>": hint, **{t: hint for t in remaining}}
                 outcome[started] = death
+                function = checks.function_of(started)
+                outcome.update(
+                    {
+                        t: skipped_hint(started)
+                        for t in remaining
+                        if t not in outcome and checks.function_of(t) == function
+                    }
+                )
             remaining = [t for t in remaining if t not in outcome]
     return outcome
 

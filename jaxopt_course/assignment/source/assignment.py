@@ -34,7 +34,6 @@ import numpy as np
 
 # %%
 from jaxopt_course import load_digits
-from jaxopt_course.gradcheck import check_gradient
 
 splits = load_digits()
 X_train, y_train = splits.train.X.astype(np.float64), splits.train.y
@@ -48,16 +47,17 @@ print(f"train {X_train.shape}, val {X_val.shape}, {num_classes} classes")
 # $L = \frac{1}{N}\sum_i \sum_{j \ne y_i} \max(0, s_{ij} - s_{i y_i} + 1) + \lambda \sum W^2$
 # with scores $s_i = W x_i$. Vectorize it: no loop over the examples.
 
+
 # %% tags=["graded"]
 def svm_loss_and_grad(W, X, y, reg):
     """Multiclass SVM loss (margin 1) and its gradient: (loss, dW), dW of shape (C, D)."""
     # YOUR CODE
     # BEGIN SOLUTION
     num_examples = X.shape[0]
-    scores = X @ W.T                                          # (N, C)
-    correct = scores[np.arange(num_examples), y][:, None]     # (N, 1)
+    scores = X @ W.T  # (N, C)
+    correct = scores[np.arange(num_examples), y][:, None]  # (N, 1)
     margins = np.maximum(0.0, scores - correct + 1.0)
-    margins[np.arange(num_examples), y] = 0.0                 # only the wrong classes count
+    margins[np.arange(num_examples), y] = 0.0  # only the wrong classes count
     loss = margins.sum() / num_examples + reg * np.sum(W * W)
     active = (margins > 0).astype(X.dtype)
     active[np.arange(num_examples), y] = -active.sum(axis=1)  # the correct score is in every active term
@@ -72,6 +72,7 @@ def svm_loss_and_grad(W, X, y, reg):
 # $L = \frac{1}{N}\sum_i -\log \frac{e^{s_{i y_i}}}{\sum_j e^{s_{ij}}} + \lambda \sum W^2$.
 # Keep it stable: scores in the thousands must not overflow.
 
+
 # %% tags=["graded"]
 def softmax_loss_and_grad(W, X, y, reg):
     """Softmax cross-entropy loss and its gradient: (loss, dW), dW of shape (C, D)."""
@@ -79,11 +80,11 @@ def softmax_loss_and_grad(W, X, y, reg):
     # BEGIN SOLUTION
     num_examples = X.shape[0]
     scores = X @ W.T
-    shifted = scores - scores.max(axis=1, keepdims=True)      # the max shift: nothing overflows
+    shifted = scores - scores.max(axis=1, keepdims=True)  # the max shift: nothing overflows
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     loss = -log_probs[np.arange(num_examples), y].mean() + reg * np.sum(W * W)
     dscores = np.exp(log_probs)
-    dscores[np.arange(num_examples), y] -= 1.0                # p - onehot(y)
+    dscores[np.arange(num_examples), y] -= 1.0  # p - onehot(y)
     dW = dscores.T @ X / num_examples + 2 * reg * W
     return loss, dW
     # END SOLUTION
@@ -97,6 +98,7 @@ def softmax_loss_and_grad(W, X, y, reg):
 # $\frac{f(W + h e_k) - f(W - h e_k)}{2h}$ differences both count. Give `W`
 # back as it came in.
 
+
 # %% tags=["graded"]
 def numerical_gradient(f, W, h=1e-5):
     """Central differences of f(W) -> float, one weight at a time; the result has W's shape."""
@@ -109,15 +111,15 @@ def numerical_gradient(f, W, h=1e-5):
         f_plus = f(W)
         W[index] = old - h
         f_minus = f(W)
-        W[index] = old                                        # put it back
+        W[index] = old  # put it back
         grad[index] = (f_plus - f_minus) / (2 * h)
     return grad
     # END SOLUTION
 
 
 # %% [markdown]
-# Check your analytic gradients against it (and against the package's
-# `check_gradient`, which prints CS231n's verdict):
+# Check your analytic gradients against it (and, if you like, against
+# `jaxopt_course.gradcheck.check_gradient`, which prints CS231n's verdict):
 
 # %%
 W_check = 0.01 * np.random.default_rng(0).normal(size=(num_classes, dim))
@@ -125,7 +127,7 @@ X_small, y_small = X_train[:50], y_train[:50]
 for loss_and_grad in (svm_loss_and_grad, softmax_loss_and_grad):
     try:
         loss, dW = loss_and_grad(W_check, X_small, y_small, 1e-3)
-        numerical = numerical_gradient(lambda W: loss_and_grad(W, X_small, y_small, 1e-3)[0], W_check.copy())
+        numerical = numerical_gradient(lambda W, fn=loss_and_grad: fn(W, X_small, y_small, 1e-3)[0], W_check.copy())
         error = np.max(np.abs(numerical - dW) / np.maximum(np.abs(numerical) + np.abs(dW), 1e-12))
         print(f"{loss_and_grad.__name__}: loss {loss:.4f}, max relative error {error:.1e}")
     except NotImplementedError:
@@ -137,6 +139,7 @@ for loss_and_grad in (svm_loss_and_grad, softmax_loss_and_grad):
 # The lecture's loop samples a minibatch, computes the gradient on it, and
 # steps downhill: `W = W + -1 * (stepSize * dW)`. Write the sampling (with a
 # seed, so a run can be repeated) and the step.
+
 
 # %% tags=["graded"]
 def sample_minibatch(X, y, batch_size, seed):

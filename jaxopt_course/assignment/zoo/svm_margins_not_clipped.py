@@ -7,14 +7,12 @@ def svm_loss_and_grad(W, X, y, reg):
     num_examples = X.shape[0]
     scores = X @ W.T
     correct = scores[np.arange(num_examples), y][:, None]
-    margins = np.maximum(0.0, scores - correct + 1.0)
-    margins[np.arange(num_examples), y] = 0.0
+    # FIX: margins = np.maximum(0.0, scores - correct + 1.0)
     margins = scores - correct + 1.0  # BUG: no max(0, .)
     margins[np.arange(num_examples), y] = 0.0
     loss = margins.sum() / num_examples + reg * np.sum(W * W)
-    active = (margins > 0).astype(X.dtype)
-    active[np.arange(num_examples), y] = -active.sum(axis=1)
-    active = np.ones_like(margins)  # every wrong class counts in this (wrong) loss
+    # FIX: active = (margins > 0).astype(X.dtype)
+    active = np.ones_like(margins)  # BUG (consistent with that loss): every wrong class counts
     active[np.arange(num_examples), y] = 0.0
     active[np.arange(num_examples), y] = -active.sum(axis=1)
     dW = active.T @ X / num_examples + 2 * reg * W

@@ -12,6 +12,6 @@ def svm_loss_and_grad(W, X, y, reg):
     loss = margins.sum() / num_examples + reg * np.sum(W * W)
     active = (margins > 0).astype(X.dtype)
     active[np.arange(num_examples), y] = -active.sum(axis=1)
-    dW = active.T @ X / num_examples + 2 * reg * W
+    # FIX: dW = active.T @ X / num_examples + 2 * reg * W
     dW = active.T @ X / num_examples  # BUG: no 2 * reg * W
     return loss, dW
