@@ -47,8 +47,9 @@ from __future__ import annotations
 import functools
 import math
 import time
+from collections.abc import Callable
 from functools import partial
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -87,6 +88,7 @@ def _t_quantile(level: float, dof: int) -> tuple[float, str]:
         from scipy import stats
     except ImportError:  # scipy comes with scikit-learn; without it, the normal quantile (narrower)
         from statistics import NormalDist
+
         return NormalDist().inv_cdf((1 + level) / 2), "normal approximation (scipy missing)"
     return float(stats.t.ppf((1 + level) / 2, dof)), "student-t (scipy)"
 
@@ -220,8 +222,11 @@ def performance_profile(costs_OxP, taus=None) -> dict:
         taus = np.geomspace(1.0, top, 60)
     taus = np.asarray(taus, dtype=np.float64)
     rho = (ratios[:, :, None] <= taus[None, None, :]).mean(axis=1)
-    return {"taus": taus.tolist(), "rho": rho.tolist(),
-            "ratios": [[None if not math.isfinite(r) else float(r) for r in row] for row in ratios]}
+    return {
+        "taus": taus.tolist(),
+        "rho": rho.tolist(),
+        "ratios": [[None if not math.isfinite(r) else float(r) for r in row] for row in ratios],
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -233,7 +238,7 @@ class Optimum(NamedTuple):
     """``f*`` of the full training objective and how it was found."""
 
     value: float
-    params: np.ndarray  # the minimizer (float64)
+    params: np.ndarray | None  # the minimizer (float64); None for an f* given by the caller
     grad_norm: float  # ||grad f|| there (float64)
     kind: str  # "optimum" (softmax, Newton-CG to grad_tol) or "best known" (SVM: a long, strong run)
     method: str
@@ -244,8 +249,9 @@ class Optimum(NamedTuple):
         return {k: v for k, v in self._asdict().items() if k != "params"}
 
 
-def softmax_optimum(X, y, reg: float, *, grad_tol: float = 1e-8, max_steps: int = 50, cg_iters: int = 500,
-                    block_rows: int = 4096) -> Optimum:
+def softmax_optimum(
+    X, y, reg: float, *, grad_tol: float = 1e-8, max_steps: int = 50, cg_iters: int = 500, block_rows: int = 4096
+) -> Optimum:
     """The exact minimizer of ``1/N sum_i softmax L_i + reg * sum W**2`` (``reg > 0``), in float64.
 
     With ``reg > 0`` the objective is strictly convex, so its minimum is
@@ -267,19 +273,29 @@ def softmax_optimum(X, y, reg: float, *, grad_tol: float = 1e-8, max_steps: int 
         y = jnp.asarray(y)
         W0 = jnp.zeros((int(np.max(np.asarray(y))) + 1, X.shape[1]), jnp.float64)
         f = partial(full_objective, loss="softmax", block_rows=int(block_rows))
-        result = minimize_newton_cg(f, W0, (X, y, jnp.float64(reg)), grad_tol=grad_tol, max_steps=max_steps,
-                                    cg_iters=cg_iters)
+        result = minimize_newton_cg(
+            f, W0, (X, y, jnp.float64(reg)), grad_tol=grad_tol, max_steps=max_steps, cg_iters=cg_iters
+        )
         params = np.asarray(result.params)
     if not result.converged:
-        raise ValueError(f"Newton-CG stopped at gradient norm {result.grad_norm:.3g} > grad_tol {grad_tol:g} "
-                         f"after {result.steps} steps: raise max_steps or cg_iters")
-    return Optimum(result.value, params, result.grad_norm, "optimum",
-                   f"Newton-CG in float64 from W = 0: {result.steps} steps, {result.hvps} Hessian-vector "
-                   f"products, ||grad f|| = {result.grad_norm:.2e} <= {grad_tol:g}", time.perf_counter() - start)
+        raise ValueError(
+            f"Newton-CG stopped at gradient norm {result.grad_norm:.3g} > grad_tol {grad_tol:g} "
+            f"after {result.steps} steps: raise max_steps or cg_iters"
+        )
+    return Optimum(
+        result.value,
+        params,
+        result.grad_norm,
+        "optimum",
+        f"Newton-CG in float64 from W = 0: {result.steps} steps, {result.hvps} Hessian-vector "
+        f"products, ||grad f|| = {result.grad_norm:.2e} <= {grad_tol:g}",
+        time.perf_counter() - start,
+    )
 
 
-def svm_best_known(X, y, reg: float, *, num_steps: int = 3000, lr: float | None = None, margin: float = 1.0,
-                   block_rows: int = 4096) -> Optimum:
+def svm_best_known(
+    X, y, reg: float, *, num_steps: int = 3000, lr: float | None = None, margin: float = 1.0, block_rows: int = 4096
+) -> Optimum:
     """A best-known value of the SVM objective: a long full-batch run in float64, its lowest value.
 
     The multiclass hinge has kinks, so Newton does not apply and no closed
@@ -301,19 +317,38 @@ def svm_best_known(X, y, reg: float, *, num_steps: int = 3000, lr: float | None 
         X = jnp.asarray(X, jnp.float64)
         y = jnp.asarray(y)
         if lr is None:
-            lr = 0.1 / float(jnp.sqrt(jnp.mean(jnp.sum(X ** 2, axis=1))))
+            lr = 0.1 / float(jnp.sqrt(jnp.mean(jnp.sum(X**2, axis=1))))
         W0 = jnp.zeros((int(np.max(np.asarray(y))) + 1, X.shape[1]), jnp.float64)
         loss_fn = svm_loss if margin == 1.0 else partial(svm_loss, margin=margin)
-        run = Run(loss_fn, partial(_cosine_adam, num_steps=int(num_steps)), batch_size=None,
-                  num_steps=int(num_steps), eval_every=None)
-        result = sweep(run, W0, X, y, key=jax.random.key(0), learning_rates=[lr], regs=[float(reg)],
-                       loop=Loop(chunk_size=None, progress=False))
+        run = Run(
+            loss_fn,
+            partial(_cosine_adam, num_steps=int(num_steps)),
+            batch_size=None,
+            num_steps=int(num_steps),
+            eval_every=None,
+        )
+        result = sweep(
+            run,
+            W0,
+            X,
+            y,
+            key=jax.random.key(0),
+            learning_rates=[lr],
+            regs=[float(reg)],
+            loop=Loop(chunk_size=None, progress=False),
+        )
         W = result.params.reshape(W0.shape)
         last = float(full_objective(W, X, y, jnp.float64(reg), loss="svm", margin=margin, block_rows=int(block_rows)))
         params = np.asarray(W)
-    return Optimum(last, params, math.nan, "best known",
-                   f"the objective after {num_steps} full-batch Adam steps (float64, cosine decay from lr "
-                   f"{lr:.3g}, trained by train.sweep); not an optimum", time.perf_counter() - start)
+    return Optimum(
+        last,
+        params,
+        math.nan,
+        "best known",
+        f"the objective after {num_steps} full-batch Adam steps (float64, cosine decay from lr "
+        f"{lr:.3g}, trained by train.sweep); not an optimum",
+        time.perf_counter() - start,
+    )
 
 
 def _cosine_adam(lr, *, num_steps: int):
@@ -388,9 +423,18 @@ def seed_lists(base_seed: int, tuning: int, evaluation: int) -> tuple[list, list
     return list(range(first, first + tuning)), list(range(first + tuning, first + tuning + evaluation))
 
 
-def compare_optimizers(loss_fn, optimizers, splits, budget: Budget, protocol: Protocol | None = None, *,
-                       optimum="auto", name: str | None = None, target_fraction: float = 0.01,
-                       progress: bool | None = None) -> dict:
+def compare_optimizers(
+    loss_fn,
+    optimizers,
+    splits,
+    budget: Budget,
+    protocol: Protocol | None = None,
+    *,
+    optimum="auto",
+    name: str | None = None,
+    target_fraction: float = 0.01,
+    progress: bool | None = None,
+) -> dict:
     """Every optimizer on the same budget: chosen on tuning seeds, reported on fresh evaluation seeds.
 
     For every optimizer and every seed (tuning and evaluation alike) the ``L``
@@ -436,30 +480,49 @@ def compare_optimizers(loss_fn, optimizers, splits, budget: Budget, protocol: Pr
     runs = [_summarize(label, labelled[label][1], t, protocol, f_star, target, test) for label, t in trained.items()]
     name = name or f"{problem.loss if isinstance(problem.loss, str) else 'loss'} reg {problem.reg:g}"
     tests = pair_tests(runs, trained, protocol, name, f_star)
-    config = {"loss": problem.loss if isinstance(problem.loss, str) else getattr(problem.loss, "__name__", "?"),
-              "reg": problem.reg, "tuning_seeds": [int(s) for s in protocol.tuning_seeds],
-              "eval_seeds": [int(s) for s in protocol.eval_seeds], "batch_size": problem.batch_size,
-              "num_steps": problem.num_steps, "eval_every": problem.eval_every, "init_scale": problem.init_scale,
-              "select": protocol.select, "level": protocol.level, "bootstrap": protocol.bootstrap,
-              "alpha": protocol.alpha, "divergence_factor": DIVERGENCE_FACTOR, "optimizers": list(labelled),
-              "num_train": int(problem.X.shape[0]), "num_val": int(problem.X_val.shape[0]),
-              "num_test": None if test is None else int(test[1].shape[0]), "target_loss": target,
-              "target_fraction": float(target_fraction), "initial_objective": f0,
-              "objective_evaluation": f"the full training objective, every {problem.eval_every} steps (chunk "
-                                      f"boundaries) and at step 0, in the models' dtype ({problem.dtype})",
-              "clock": "seconds while the chunks of steps train (block_until_ready before the clock stops; "
-                       "the objective's evaluation and the compile are not counted)"}
+    config = {
+        "loss": problem.loss if isinstance(problem.loss, str) else getattr(problem.loss, "__name__", "?"),
+        "reg": problem.reg,
+        "tuning_seeds": [int(s) for s in protocol.tuning_seeds],
+        "eval_seeds": [int(s) for s in protocol.eval_seeds],
+        "batch_size": problem.batch_size,
+        "num_steps": problem.num_steps,
+        "eval_every": problem.eval_every,
+        "init_scale": problem.init_scale,
+        "select": protocol.select,
+        "level": protocol.level,
+        "bootstrap": protocol.bootstrap,
+        "alpha": protocol.alpha,
+        "divergence_factor": DIVERGENCE_FACTOR,
+        "optimizers": list(labelled),
+        "num_train": int(problem.X.shape[0]),
+        "num_val": int(problem.X_val.shape[0]),
+        "num_test": None if test is None else int(test[1].shape[0]),
+        "target_loss": target,
+        "target_fraction": float(target_fraction),
+        "initial_objective": f0,
+        "objective_evaluation": f"the full training objective, every {problem.eval_every} steps (chunk "
+        f"boundaries) and at step 0, in the models' dtype ({problem.dtype})",
+        "clock": "seconds while the chunks of steps train (block_until_ready before the clock stops; "
+        "the objective's evaluation and the compile are not counted)",
+    }
     resolution = _objective_resolution(problem, opt)
     optimum_info = None if opt is None else {**opt.summary(), "value": f_star, "resolution": resolution}
-    return {"problem": name, "config": config, "optimum": optimum_info, "runs": runs, "tests": tests,
-            "claims": claims(tests, protocol)}
+    return {
+        "problem": name,
+        "config": config,
+        "optimum": optimum_info,
+        "runs": runs,
+        "tests": tests,
+        "claims": claims(tests, protocol),
+    }
 
 
 class _Problem(NamedTuple):
     """What every optimizer of a comparison shares."""
 
-    loss: object  # "softmax", "svm" or a loss function (for the objective)
-    loss_fn: object  # the loss given to sweep
+    loss: str | Callable  # "softmax", "svm" or a loss function (for the objective)
+    loss_fn: Callable  # the loss given to sweep
     X: jax.Array
     y: jax.Array
     X_val: jax.Array
@@ -472,7 +535,7 @@ class _Problem(NamedTuple):
     init_scale: float
     tuning_seeds: tuple
     eval_seeds: tuple
-    dtype: object
+    dtype: Any  # jnp.float32 or jnp.float64
     progress: bool | None
 
 
@@ -487,21 +550,25 @@ def _prepare(loss_fn, optimizers, splits, budget: Budget, protocol: Protocol, pr
     for what, value in (("level", protocol.level), ("alpha", protocol.alpha)):
         if not 0 < value < 1:
             raise ValueError(f"{what} must be in (0, 1), got {value}")
-    tuning = [int(_checks.check_int(s, "tuning_seeds", -2**63)) for s in protocol.tuning_seeds]
-    evaluation = [int(_checks.check_int(s, "eval_seeds", -2**63)) for s in protocol.eval_seeds]
+    tuning = [int(_checks.check_int(s, "tuning_seeds", -(2**63))) for s in protocol.tuning_seeds]
+    evaluation = [int(_checks.check_int(s, "eval_seeds", -(2**63))) for s in protocol.eval_seeds]
     if not tuning or not evaluation:
-        raise ValueError(f"tuning_seeds and eval_seeds must each hold at least one seed, got {tuning} and "
-                         f"{evaluation}")
+        raise ValueError(f"tuning_seeds and eval_seeds must each hold at least one seed, got {tuning} and {evaluation}")
     shared = sorted(set(tuning) & set(evaluation))
     if shared or len(set(tuning)) < len(tuning) or len(set(evaluation)) < len(evaluation):
-        raise ValueError(f"tuning_seeds and eval_seeds must be distinct and disjoint, got {tuning} and "
-                         f"{evaluation} (shared: {shared})")
+        raise ValueError(
+            f"tuning_seeds and eval_seeds must be distinct and disjoint, got {tuning} and "
+            f"{evaluation} (shared: {shared})"
+        )
     _checks.check_int(protocol.bootstrap, "bootstrap")
     _checks.check_nonnegative(budget.reg, "reg")
     _checks.check_positive(budget.init_scale, "init_scale", allow_zero=True)
     num_steps = _checks.check_int(budget.num_steps, "num_steps")
-    eval_every = max(1, num_steps // 20) if budget.eval_every is None else min(
-        _checks.check_int(budget.eval_every, "eval_every"), num_steps)
+    eval_every = (
+        max(1, num_steps // 20)
+        if budget.eval_every is None
+        else min(_checks.check_int(budget.eval_every, "eval_every"), num_steps)
+    )
     name, loss_fn = _loss_name(loss_fn)
     named = _named_optimizers(optimizers)
     grids = _lr_grids(budget.learning_rates, list(named))
@@ -509,9 +576,24 @@ def _prepare(loss_fn, optimizers, splits, budget: Budget, protocol: Protocol, pr
     X_val, y_val = (jnp.asarray(a) for a in splits.val)
     test = None if getattr(splits, "test", None) is None else tuple(jnp.asarray(a) for a in splits.test)
     num_classes = int(getattr(splits, "num_classes", 0) or int(np.max(np.asarray(y))) + 1)
-    problem = _Problem(name or loss_fn, loss_fn, X, y, X_val, y_val, num_classes, float(budget.reg),
-                       budget.batch_size, num_steps, eval_every, float(budget.init_scale), tuple(tuning),
-                       tuple(evaluation), X.dtype, progress)
+    problem = _Problem(
+        name or loss_fn,
+        loss_fn,
+        X,
+        y,
+        X_val,
+        y_val,
+        num_classes,
+        float(budget.reg),
+        budget.batch_size,
+        num_steps,
+        eval_every,
+        float(budget.init_scale),
+        tuple(tuning),
+        tuple(evaluation),
+        X.dtype,
+        progress,
+    )
     return problem, {label: (named[label], grids[label]) for label in named}, test
 
 
@@ -520,8 +602,13 @@ def _first_weights(problem: _Problem, seed: int):
     from .model import init_weights
 
     key = jax.random.key(int(seed))
-    W0 = init_weights(jax.random.fold_in(key, 0), problem.num_classes, int(problem.X.shape[1]),
-                      scale=problem.init_scale, dtype=problem.dtype)
+    W0 = init_weights(
+        jax.random.fold_in(key, 0),
+        problem.num_classes,
+        int(problem.X.shape[1]),
+        scale=problem.init_scale,
+        dtype=problem.dtype,
+    )
     return W0, jax.random.fold_in(key, 1)
 
 
@@ -531,9 +618,18 @@ def _sweep_one_seed(problem: _Problem, factory, lrs, seed: int, num_steps: int, 
 
     W0, key = _first_weights(problem, seed)
     run = Run(problem.loss_fn, factory, batch_size=problem.batch_size, num_steps=num_steps)
-    return W0, sweep(run, W0, problem.X, problem.y, key=key, learning_rates=lrs, regs=[problem.reg],
-                     X_val=problem.X_val, y_val=problem.y_val,
-                     loop=Loop(chunk_size=problem.eval_every, progress=problem.progress, on_chunk=record))
+    return W0, sweep(
+        run,
+        W0,
+        problem.X,
+        problem.y,
+        key=key,
+        learning_rates=lrs,
+        regs=[problem.reg],
+        X_val=problem.X_val,
+        y_val=problem.y_val,
+        loop=Loop(chunk_size=problem.eval_every, progress=problem.progress, on_chunk=record),
+    )
 
 
 def _train_seed(problem: _Problem, factory, lrs, seed: int, test) -> dict:
@@ -562,12 +658,19 @@ def _train_seed(problem: _Problem, factory, lrs, seed: int, test) -> dict:
     objective_LxK = np.stack(values, axis=-1)
     losses_LxT = np.asarray(result.losses, np.float64).reshape(L, -1)
     with np.errstate(invalid="ignore"):  # sweep's mark (the minibatch losses), and the same rule on the objective
-        diverged_L = np.asarray(result.diverged).reshape(L) | ~np.all(np.isfinite(objective_LxK), axis=1) | \
-            np.any(objective_LxK > DIVERGENCE_FACTOR * f0, axis=1)
-    return {"objective": objective_LxK, "seconds": np.asarray(clock),
-            "val": np.asarray(result.val_accuracy, np.float64).reshape(L),
-            "test": None if test is None else np.asarray(_accuracies(W_LxCxD, *test), np.float64),
-            "losses": losses_LxT, "diverged": diverged_L}
+        diverged_L = (
+            np.asarray(result.diverged).reshape(L)
+            | ~np.all(np.isfinite(objective_LxK), axis=1)
+            | np.any(objective_LxK > DIVERGENCE_FACTOR * f0, axis=1)
+        )
+    return {
+        "objective": objective_LxK,
+        "seconds": np.asarray(clock),
+        "val": np.asarray(result.val_accuracy, np.float64).reshape(L),
+        "test": None if test is None else np.asarray(_accuracies(W_LxCxD, *test), np.float64),
+        "losses": losses_LxT,
+        "diverged": diverged_L,
+    }
 
 
 def _train_optimizer(problem: _Problem, factory, lrs, test) -> dict:
@@ -585,7 +688,7 @@ def _train_optimizer(problem: _Problem, factory, lrs, test) -> dict:
 
     def stacked(seeds):
         per_seed = [_train_seed(problem, factory, lrs, s, test) for s in seeds]
-        out = {}
+        out: dict[str, Any] = {}
         for key in per_seed[0]:
             if per_seed[0][key] is None:
                 out[key] = None
@@ -647,8 +750,9 @@ def _resamples(protocol: Protocol) -> tuple[np.ndarray, np.ndarray]:
     One generator seeded by the seeds themselves, shared by every optimizer,
     so a resample pairs the optimizers as the seeds do.
     """
-    rng = np.random.default_rng([len(protocol.tuning_seeds), *map(abs, protocol.tuning_seeds),
-                                 *map(abs, protocol.eval_seeds)])
+    rng = np.random.default_rng(
+        [len(protocol.tuning_seeds), *map(abs, protocol.tuning_seeds), *map(abs, protocol.eval_seeds)]
+    )
     B, T, E = protocol.bootstrap, len(protocol.tuning_seeds), len(protocol.eval_seeds)
     return rng.integers(0, T, size=(B, T)), rng.integers(0, E, size=(B, E))
 
@@ -681,7 +785,7 @@ def _window_means(losses_SxT, points: int = 200):
     S, T = losses_SxT.shape
     k = max(1, -(-T // points))
     n = T // k
-    windows_SxW = losses_SxT[:, :n * k].reshape(S, n, k).mean(axis=2)
+    windows_SxW = losses_SxT[:, : n * k].reshape(S, n, k).mean(axis=2)
     sd = windows_SxW.std(axis=0, ddof=1) if S > 1 else np.zeros(n)
     return np.arange(1, n + 1) * k, windows_SxW.mean(axis=0), sd
 
@@ -691,8 +795,16 @@ def _interval(values, level) -> dict:
     values = np.asarray(values, np.float64)
     if np.all(np.isfinite(values)):
         return {**t_interval(values, level)._asdict(), "per_seed": values}
-    return {"mean": float(np.mean(values)), "sd": math.nan, "low": math.nan, "high": math.nan,
-            "n": int(values.size), "level": level, "method": "a seed diverged: no interval", "per_seed": values}
+    return {
+        "mean": float(np.mean(values)),
+        "sd": math.nan,
+        "low": math.nan,
+        "high": math.nan,
+        "n": int(values.size),
+        "level": level,
+        "method": "a seed diverged: no interval",
+        "per_seed": values,
+    }
 
 
 def _summarize(label, lrs, trained, protocol: Protocol, f_star, target, test) -> dict:
@@ -703,25 +815,40 @@ def _summarize(label, lrs, trained, protocol: Protocol, f_star, target, test) ->
     best = choose_lr(selection, tn["diverged"], protocol.select)
     boot = _bootstrap(trained, protocol=protocol, f_star=f_star)
     seconds = float(ev["seconds"][:, -1].sum())
-    entry = {"optimizer": label, "learning_rates": lrs, "lr_index": best,
-             "diverged_by_lr": {"tuning": tn["diverged"].any(axis=1), "eval": ev["diverged"].any(axis=1)},
-             "val_by_lr": {"mean": tn["val"].mean(axis=1), "per_seed": tn["val"], "seeds": "tuning"},
-             "final_objective_by_lr": {"mean": tn["objective"][:, :, -1].mean(axis=1),
-                                       "per_seed": tn["objective"][:, :, -1], "seeds": "tuning"},
-             "eval_final_objective_by_lr": {"per_seed": ev["objective"][:, :, -1], "seeds": "eval"},
-             "compile_seconds": trained["compile_seconds"], "seconds": seconds,
-             "seconds_per_model": seconds / (L * E)}
+    entry = {
+        "optimizer": label,
+        "learning_rates": lrs,
+        "lr_index": best,
+        "diverged_by_lr": {"tuning": tn["diverged"].any(axis=1), "eval": ev["diverged"].any(axis=1)},
+        "val_by_lr": {"mean": tn["val"].mean(axis=1), "per_seed": tn["val"], "seeds": "tuning"},
+        "final_objective_by_lr": {
+            "mean": tn["objective"][:, :, -1].mean(axis=1),
+            "per_seed": tn["objective"][:, :, -1],
+            "seeds": "tuning",
+        },
+        "eval_final_objective_by_lr": {"per_seed": ev["objective"][:, :, -1], "seeds": "eval"},
+        "compile_seconds": trained["compile_seconds"],
+        "seconds": seconds,
+        "seconds_per_model": seconds / (L * E),
+    }
     chosen = boot["chosen"]
-    entry["bootstrap"] = {"resamples": int(chosen.size), "lr_changes": float(np.mean(chosen != best)),
-                          "lr_counts": {f"{lrs[i]:.3g}" if i >= 0 else "all diverged": int(np.sum(chosen == i))
-                                        for i in sorted(set(chosen.tolist()))}}
+    entry["bootstrap"] = {
+        "resamples": int(chosen.size),
+        "lr_changes": float(np.mean(chosen != best)),
+        "lr_counts": {
+            f"{lrs[i]:.3g}" if i >= 0 else "all diverged": int(np.sum(chosen == i))
+            for i in sorted(set(chosen.tolist()))
+        },
+    }
     for metric in CLAIM_METRICS:
         if metric in boot:
             samples = boot[metric][np.isfinite(boot[metric])]
             q = (1 - protocol.level) / 2
-            entry["bootstrap"][metric] = {"low": float(np.quantile(samples, q)) if samples.size else math.nan,
-                                          "high": float(np.quantile(samples, 1 - q)) if samples.size else math.nan,
-                                          "finite": int(samples.size)}
+            entry["bootstrap"][metric] = {
+                "low": float(np.quantile(samples, q)) if samples.size else math.nan,
+                "high": float(np.quantile(samples, 1 - q)) if samples.size else math.nan,
+                "finite": int(samples.size),
+            }
     if best < 0:
         entry.update(lr=None, note="every learning rate diverged on a tuning seed")
         return entry
@@ -729,28 +856,49 @@ def _summarize(label, lrs, trained, protocol: Protocol, f_star, target, test) ->
     entry["diverged_eval_seeds"] = int(ev["diverged"][best].sum())
     entry["val_accuracy"] = _interval(ev["val"][best], protocol.level)
     if test is not None:
-        entry["test_accuracy"] = {**_interval(ev["test"][best], protocol.level),
-                                  "test_set_se": binomial_standard_error(ev["test"][best].mean(),
-                                                                         int(test[1].shape[0]))}
+        entry["test_accuracy"] = {
+            **_interval(ev["test"][best], protocol.level),
+            "test_set_se": binomial_standard_error(ev["test"][best].mean(), int(test[1].shape[0])),
+        }
     curve_steps, curve_mean, curve_sd = _window_means(ev["losses"][best])
-    entry["loss_curve"] = {"steps": curve_steps, "mean": curve_mean, "sd": curve_sd,
-                           "what": "minibatch loss, averaged over windows of steps, then mean and sd over eval seeds"}
+    entry["loss_curve"] = {
+        "steps": curve_steps,
+        "mean": curve_mean,
+        "sd": curve_sd,
+        "what": "minibatch loss, averaged over windows of steps, then mean and sd over eval seeds",
+    }
     objective_ExK = ev["objective"][best]
-    entry["objective"] = {"steps": steps_K, "per_seed": objective_ExK, "mean": objective_ExK.mean(axis=0),
-                          "seconds_per_seed": ev["seconds"], "seconds": ev["seconds"].mean(axis=0)}
+    entry["objective"] = {
+        "steps": steps_K,
+        "per_seed": objective_ExK,
+        "mean": objective_ExK.mean(axis=0),
+        "seconds_per_seed": ev["seconds"],
+        "seconds": ev["seconds"].mean(axis=0),
+    }
     entry["final_objective"] = _interval(objective_ExK[:, -1], protocol.level)
     if f_star is not None:
         gap_ExK = objective_ExK - f_star
-        entry["gap"] = {"steps": steps_K, "seconds": ev["seconds"].mean(axis=0), "per_seed": gap_ExK,
-                        "seconds_per_seed": ev["seconds"], "mean": gap_ExK.mean(axis=0)}
+        entry["gap"] = {
+            "steps": steps_K,
+            "seconds": ev["seconds"].mean(axis=0),
+            "per_seed": gap_ExK,
+            "seconds_per_seed": ev["seconds"],
+            "mean": gap_ExK.mean(axis=0),
+        }
         entry["final_gap"] = _interval(gap_ExK[:, -1], protocol.level)
     if target is not None:
         hits = steps_to_target(steps_K, objective_ExK, target)
         secs = steps_to_target(ev["seconds"], objective_ExK, target)
-        entry["steps_to_target"] = {"per_seed": hits, "reached": sum(h is not None for h in hits),
-                                    "median": float(np.median([np.inf if h is None else h for h in hits]))}
-        entry["seconds_to_target"] = {"per_seed": secs, "reached": sum(h is not None for h in secs),
-                                      "median": float(np.median([np.inf if h is None else h for h in secs]))}
+        entry["steps_to_target"] = {
+            "per_seed": hits,
+            "reached": sum(h is not None for h in hits),
+            "median": float(np.median([np.inf if h is None else h for h in hits])),
+        }
+        entry["seconds_to_target"] = {
+            "per_seed": secs,
+            "reached": sum(h is not None for h in secs),
+            "median": float(np.median([np.inf if h is None else h for h in secs])),
+        }
     return entry
 
 
@@ -773,34 +921,49 @@ def pair_tests(runs, trained: dict, protocol: Protocol, problem: str, f_star) ->
     have = [r for r in runs if r.get("lr") is not None]
     tests = []
     for metric, higher in CLAIM_METRICS.items():
-        rows = {}  # (a, b) -> {select: numbers}
+        rows: dict[tuple, dict] = {}  # (a, b) -> {select: numbers}
         for select in SELECTIONS:
             rule = protocol._replace(select=select)
             boots = {r["optimizer"]: _bootstrap(trained[r["optimizer"]], protocol=rule, f_star=f_star) for r in have}
             family = []
             for i, ra in enumerate(have):
-                for rb in have[i + 1:]:
+                for rb in have[i + 1 :]:
                     a, b = ra["optimizer"], rb["optimizer"]
                     values_a = _metric_by_lr(trained[a], metric, f_star)
-                    if values_a is None:
+                    values_b = _metric_by_lr(trained[b], metric, f_star)
+                    if values_a is None or values_b is None:
                         continue
                     index_a, index_b = _chosen_index(trained[a], select), _chosen_index(trained[b], select)
-                    va, vb = values_a[index_a], _metric_by_lr(trained[b], metric, f_star)[index_b]
+                    va, vb = values_a[index_a], values_b[index_b]
                     sa, sb = boots[a][metric], boots[b][metric]
                     with np.errstate(invalid="ignore"):
                         ahead = np.mean(sa > sb) if higher else np.mean(sa < sb)
                         behind = np.mean(sb > sa) if higher else np.mean(sb < sa)
                         diff = float(np.mean(va - vb))
-                    numbers = {"lr_a": float(ra["learning_rates"][index_a]), "lr_b": float(rb["learning_rates"][index_b]),
-                               "mean_difference": diff, "p": paired_p_value(va, vb),
-                               "bootstrap_a_ahead": float(ahead), "bootstrap_b_ahead": float(behind)}
+                    numbers = {
+                        "lr_a": float(ra["learning_rates"][index_a]),
+                        "lr_b": float(rb["learning_rates"][index_b]),
+                        "mean_difference": diff,
+                        "p": paired_p_value(va, vb),
+                        "bootstrap_a_ahead": float(ahead),
+                        "bootstrap_b_ahead": float(behind),
+                    }
                     family.append(numbers)
                     rows.setdefault((a, b), {})[select] = numbers
-            for numbers, adjusted in zip(family, holm([n["p"] for n in family]) if family else []):
+            for numbers, adjusted in zip(family, holm([n["p"] for n in family]) if family else [], strict=True):
                 numbers["p_holm"] = adjusted
         for (a, b), by_select in rows.items():
-            tests.append({"metric": metric, "problem": problem, "a": a, "b": b, "higher_is_better": higher,
-                          **by_select[protocol.select], "by_select": by_select})
+            tests.append(
+                {
+                    "metric": metric,
+                    "problem": problem,
+                    "a": a,
+                    "b": b,
+                    "higher_is_better": higher,
+                    **by_select[protocol.select],
+                    "by_select": by_select,
+                }
+            )
     return tests
 
 
@@ -838,18 +1001,26 @@ def claims(tests, protocol: Protocol) -> list:
         if not (p < protocol.alpha and support >= 1 - protocol.alpha):
             continue
         rules = " and ".join(f"select={k}" for k in by_select)
-        out.append({"metric": t["metric"], "problem": t["problem"], "better": better, "worse": worse, "p": p,
-                    "rule": f"under each of {rules}: a paired t test over {len(protocol.eval_seeds)} evaluation "
-                            f"seeds, Holm-corrected over this metric's pairs on this problem, p < {protocol.alpha:g}; "
-                            f"and {better} ahead in >= {1 - protocol.alpha:.0%} of {protocol.bootstrap} bootstrap "
-                            f"resamples (tuning seeds resampled and the lr re-chosen, evaluation seeds resampled; "
-                            f"least support {support:.1%})"})
+        out.append(
+            {
+                "metric": t["metric"],
+                "problem": t["problem"],
+                "better": better,
+                "worse": worse,
+                "p": p,
+                "rule": f"under each of {rules}: a paired t test over {len(protocol.eval_seeds)} evaluation "
+                f"seeds, Holm-corrected over this metric's pairs on this problem, p < {protocol.alpha:g}; "
+                f"and {better} ahead in >= {1 - protocol.alpha:.0%} of {protocol.bootstrap} bootstrap "
+                f"resamples (tuning seeds resampled and the lr re-chosen, evaluation seeds resampled; "
+                f"least support {support:.1%})",
+            }
+        )
     return out
 
 
 def contradictions(*claim_lists) -> list:
-    """Pairs claimed both ways across runs: ``[(metric, problem, a, b), ...]`` where one run says a > b, another b > a."""
-    said = {}
+    """Pairs claimed both ways: ``[(metric, problem, a, b), ...]`` where one run says a > b, another b > a."""
+    said: dict[tuple, set] = {}
     for claim_list in claim_lists:
         for c in claim_list:
             said.setdefault((c["metric"], c["problem"]), set()).add((c["better"], c["worse"]))
@@ -871,23 +1042,40 @@ def suite_profile(problems, cost: str = "steps_to_target") -> dict:
     E = len(problems[0]["config"]["eval_seeds"])
     for p in problems:
         if [r["optimizer"] for r in p["runs"]] != names or len(p["config"]["eval_seeds"]) != E:
-            raise ValueError(f"every problem must compare the same optimizers on as many evaluation seeds; "
-                             f"{p['problem']!r} has {[r['optimizer'] for r in p['runs']]} on "
-                             f"{len(p['config']['eval_seeds'])} seeds")
+            raise ValueError(
+                f"every problem must compare the same optimizers on as many evaluation seeds; "
+                f"{p['problem']!r} has {[r['optimizer'] for r in p['runs']]} on "
+                f"{len(p['config']['eval_seeds'])} seeds"
+            )
 
     def costs(e):
-        return np.array([[np.inf if r.get(cost) is None or r[cost]["per_seed"][e] is None
-                          else float(r[cost]["per_seed"][e]) for p in problems for r in p["runs"]
-                          if r["optimizer"] == name] for name in names])
+        return np.array(
+            [
+                [
+                    np.inf if r.get(cost) is None or r[cost]["per_seed"][e] is None else float(r[cost]["per_seed"][e])
+                    for p in problems
+                    for r in p["runs"]
+                    if r["optimizer"] == name
+                ]
+                for name in names
+            ]
+        )
 
     per_seed = [performance_profile(costs(e)) for e in range(E)]
     finite = [r for prof in per_seed for row in prof["ratios"] for r in row if r is not None]
     top = max(2.0, max(finite) * 1.05) if finite else 2.0
     taus = np.geomspace(1.0, top, 60)
     rho = np.array([performance_profile(costs(e), taus)["rho"] for e in range(E)])  # (E, O, T)
-    return {"cost": cost, "optimizers": names, "problems": [p["problem"] for p in problems], "taus": taus,
-            "rho_mean": rho.mean(axis=0), "rho_low": rho.min(axis=0), "rho_high": rho.max(axis=0),
-            "per_seed": [prof["ratios"] for prof in per_seed]}
+    return {
+        "cost": cost,
+        "optimizers": names,
+        "problems": [p["problem"] for p in problems],
+        "taus": taus,
+        "rho_mean": rho.mean(axis=0),
+        "rho_low": rho.min(axis=0),
+        "rho_high": rho.max(axis=0),
+        "per_seed": [prof["ratios"] for prof in per_seed],
+    }
 
 
 @functools.cache
@@ -901,15 +1089,21 @@ def _factory(name: str):
 def _named_optimizers(optimizers) -> dict:
     """``{label: factory lr -> GradientTransformation}`` from names, factories or a dict of either."""
 
-    items = optimizers.items() if isinstance(optimizers, dict) else (
-        (o if isinstance(o, str) else getattr(o, "__name__", f"optimizer {i}"), o) for i, o in enumerate(optimizers))
+    items = (
+        optimizers.items()
+        if isinstance(optimizers, dict)
+        else (
+            (o if isinstance(o, str) else getattr(o, "__name__", f"optimizer {i}"), o) for i, o in enumerate(optimizers)
+        )
+    )
     named = {}
     for label, opt in items:
         if isinstance(opt, str):
             opt = _factory(opt)
         if not callable(opt):
-            raise TypeError(f"optimizer {label!r} must be a name or a factory lr -> optax transformation, "
-                            f"got {type(opt).__name__}")
+            raise TypeError(
+                f"optimizer {label!r} must be a name or a factory lr -> optax transformation, got {type(opt).__name__}"
+            )
         if label in named:
             raise ValueError(f"optimizer {label!r} is given twice")
         named[str(label)] = opt
@@ -925,12 +1119,15 @@ def _lr_grids(learning_rates, labels) -> dict:
         values = learning_rates[label] if isinstance(learning_rates, dict) else learning_rates
         arr = np.asarray(values, dtype=np.float64)
         if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr) & (arr > 0)):
-            raise ValueError(f"learning_rates for {label!r} must be a non-empty 1-D sequence of positive "
-                             f"numbers, got {values!r}")
+            raise ValueError(
+                f"learning_rates for {label!r} must be a non-empty 1-D sequence of positive numbers, got {values!r}"
+            )
         grids[label] = arr
     if len({g.size for g in grids.values()}) > 1:
-        raise ValueError("every optimizer must get the same number of learning rates (the same budget), got "
-                         + ", ".join(f"{k}: {v.size}" for k, v in grids.items()))
+        raise ValueError(
+            "every optimizer must get the same number of learning rates (the same budget), got "
+            + ", ".join(f"{k}: {v.size}" for k, v in grids.items())
+        )
     return grids
 
 
@@ -1005,6 +1202,9 @@ def _lowered_f_star(optimum: Optimum | None, trained: dict):
         return None
     if optimum.kind != "best known":
         return optimum.value
-    reached = [np.nanmin(np.where(np.isfinite(t[part]["objective"]), t[part]["objective"], np.nan))
-               for t in trained.values() for part in ("tuning", "eval")]
+    reached = [
+        np.nanmin(np.where(np.isfinite(t[part]["objective"]), t[part]["objective"], np.nan))
+        for t in trained.values()
+        for part in ("tuning", "eval")
+    ]
     return float(min([optimum.value] + [r for r in reached if np.isfinite(r)]))

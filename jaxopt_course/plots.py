@@ -31,8 +31,7 @@ from .files import atomic_write_bytes, read_json
 
 DPI = 110
 #: One colour per curve, in order (matplotlib's default cycle, colour-blind friendlier order).
-COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-          "#bcbd22", "#17becf")
+COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 
 
 # ---------------------------------------------------------------------------
@@ -68,8 +67,9 @@ def _figure(width: float, height: float) -> Figure:
 
 def _floats(values) -> np.ndarray:
     """JSON lists (``None`` for NaN/Inf) as a float array with NaN."""
-    return np.array([np.nan if v is None else v for v in np.ravel(np.asarray(values, dtype=object))],
-                    dtype=float).reshape(np.shape(values))
+    return np.array(
+        [np.nan if v is None else v for v in np.ravel(np.asarray(values, dtype=object))], dtype=float
+    ).reshape(np.shape(values))
 
 
 def _data_title(config: dict) -> str:
@@ -90,21 +90,44 @@ def draw_tea_temperature(config: dict, metrics: dict) -> dict:
     toys = metrics["toys"]
     fig = _figure(5.2 * len(toys), 5.0)
     axes = fig.subplots(1, len(toys), squeeze=False)[0]
-    for ax, (name, toy) in zip(axes, toys.items()):
+    for ax, (name, toy) in zip(axes, toys.items(), strict=True):
         ax.plot(toy["curve"]["t"], toy["curve"]["cost"], color="0.55", lw=1.5, label="cost", zorder=1)
         grid = toy["grid"]
-        ax.scatter(grid["t"], grid["cost"], s=9, color="black", zorder=2,
-                   label=f"exhaustive search ({grid['evaluations']} tastings)")
-        ax.scatter([grid["best_t"]], [grid["best_cost"]], s=220, marker="*", color="gold", edgecolor="black",
-                   zorder=5, label=f"best tasted: {grid['best_t']:.1f} C")
+        ax.scatter(
+            grid["t"],
+            grid["cost"],
+            s=9,
+            color="black",
+            zorder=2,
+            label=f"exhaustive search ({grid['evaluations']} tastings)",
+        )
+        ax.scatter(
+            [grid["best_t"]],
+            [grid["best_cost"]],
+            s=220,
+            marker="*",
+            color="gold",
+            edgecolor="black",
+            zorder=5,
+            label=f"best tasted: {grid['best_t']:.1f} C",
+        )
         small_step = min(d["step_size"] for d in toy["descents"])
         for i, d in enumerate(x for x in toy["descents"] if x["step_size"] == small_step):
             color = COLORS[(i + 1) % len(COLORS)]
             ax.plot(d["path_t"], d["path_cost"], "-", color=color, lw=1.2, alpha=0.8, zorder=3)
-            ax.scatter([d["path_t"][0]], [d["path_cost"][0]], s=36, marker="o", facecolor="white",
-                       edgecolor=color, zorder=4)
-            ax.scatter([d["final_t"]], [d["final_cost"]], s=70, marker="X", color=color, edgecolor="black",
-                       zorder=4, label=f"gradient descent {d['start']:g} C -> {d['final_t']:.1f} C")
+            ax.scatter(
+                [d["path_t"][0]], [d["path_cost"][0]], s=36, marker="o", facecolor="white", edgecolor=color, zorder=4
+            )
+            ax.scatter(
+                [d["final_t"]],
+                [d["final_cost"]],
+                s=70,
+                marker="X",
+                color=color,
+                edgecolor="black",
+                zorder=4,
+                label=f"gradient descent {d['start']:g} C -> {d['final_t']:.1f} C",
+            )
         ax.set_title(f"{TEA_TITLES.get(name, name)}")
         ax.set_xlabel("tea temperature (C)")
         ax.set_ylabel("cost (suffering)")
@@ -114,8 +137,10 @@ def draw_tea_temperature(config: dict, metrics: dict) -> dict:
         top = 1.12 * max(float(d["path_cost"][0]) for d in toy["descents"]) + 0.3
         ax.set_ylim(low - 0.04 * (top - low) - 0.1, top)
         ax.legend(fontsize=7, loc="upper center")
-    fig.suptitle(f"Exhaustive search vs gradient descent (step size {small_step:g}, "
-                 f"{config.get('gd_steps', '?')} steps; o start, X end)")
+    fig.suptitle(
+        f"Exhaustive search vs gradient descent (step size {small_step:g}, "
+        f"{config.get('gd_steps', '?')} steps; o start, X end)"
+    )
     return {"tea_temperature.png": fig}
 
 
@@ -133,11 +158,16 @@ def draw_landscape(config: dict, metrics: dict) -> dict:
     parts = (("one_example", "one example"), ("batch", f"{batch} examples"))
     fig = _figure(10, 4)
     axes = fig.subplots(1, 2)
-    for ax, (part, label) in zip(axes, parts):
+    for ax, (part, label) in zip(axes, parts, strict=True):
         for i, name in enumerate(("svm", "softmax")):
             if name in losses:
-                ax.plot(a, _floats(losses[name][part]["curve_1d"]), color=COLORS[i], lw=1.6,
-                        label=f"{name}" + (f" ({metrics['svm_kinks_1d'][part]} kinks)" if name == "svm" else ""))
+                ax.plot(
+                    a,
+                    _floats(losses[name][part]["curve_1d"]),
+                    color=COLORS[i],
+                    lw=1.6,
+                    label=f"{name}" + (f" ({metrics['svm_kinks_1d'][part]} kinks)" if name == "svm" else ""),
+                )
         ax.axvline(0.0, color="0.7", lw=0.8, ls=":")
         ax.set_title(f"1-D slice, {label}")
         ax.set_xlabel("a  (W + a W1)")
@@ -152,7 +182,7 @@ def draw_landscape(config: dict, metrics: dict) -> dict:
     fig = _figure(4.6 * len(panels), 4.2)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     extent = (a2[0], a2[-1], a2[0], a2[-1])
-    for ax, (name, part) in zip(axes, panels):
+    for ax, (name, part) in zip(axes, panels, strict=True):
         grid = _floats(losses[name][part]["grid_2d"])  # grid[i, j]: a = a2[i], b = a2[j]
         im = ax.imshow(grid.T, origin="lower", extent=extent, cmap="jet", aspect="equal")
         fig.colorbar(im, ax=ax, shrink=0.85, label="loss")
@@ -174,14 +204,21 @@ def _accuracy_bars(ax, names, accuracies, *, ylabel, chance=None, references=Non
     ypos = np.arange(len(names))[::-1]
     acc = np.asarray([np.nan if a is None else a for a in accuracies], dtype=float)
     ax.barh(ypos, 100 * np.nan_to_num(acc), color=[COLORS[i % len(COLORS)] for i in range(len(names))])
-    for yp, a in zip(ypos, acc):
+    for yp, a in zip(ypos, acc, strict=True):
         if np.isfinite(a):
             ax.text(100 * a + 1, yp, f"{100 * a:.1f} %", va="center", fontsize=8)
     if references:
-        ref = [(yp, r) for yp, r in zip(ypos, references) if r is not None]
+        ref = [(yp, r) for yp, r in zip(ypos, references, strict=True) if r is not None]
         if ref:
-            ax.scatter([100 * r for _, r in ref], [yp for yp, _ in ref], marker="|", s=400, color="black",
-                       zorder=5, label="CS231n")
+            ax.scatter(
+                [100 * r for _, r in ref],
+                [yp for yp, _ in ref],
+                marker="|",
+                s=400,
+                color="black",
+                zorder=5,
+                label="CS231n",
+            )
     if chance is not None:
         ax.axvline(100 * chance, color="0.4", ls="--", lw=1, label=f"chance ({100 * chance:.0f} %)")
     ax.set_yticks(ypos)
@@ -201,9 +238,12 @@ def _continues(steps_long, long, steps_short, short) -> bool:
     """True when the curve ``long`` runs further than ``short`` and equals it at every step they share."""
     if not len(steps_short) or not len(steps_long) or steps_long[-1] <= steps_short[-1]:
         return False
-    at = {step: value for step, value in zip(steps_long, long)}
-    shared = [(at[step], value) for step, value in zip(steps_short, short) if step in at]
-    return len(shared) >= 2 and np.allclose(*np.array(shared).T, equal_nan=True)
+    at = {step: value for step, value in zip(steps_long, long, strict=True)}
+    shared = [(at[step], value) for step, value in zip(steps_short, short, strict=True) if step in at]
+    if len(shared) < 2:
+        return False
+    at_long, at_short = np.array(shared).T
+    return bool(np.allclose(at_long, at_short, equal_nan=True))
 
 
 def draw_random_search(config: dict, metrics: dict) -> dict:
@@ -215,14 +255,26 @@ def draw_random_search(config: dict, metrics: dict) -> dict:
     # on the longer one: a curve that another one continues is drawn thin on top, the one that covers it
     # wide and pale underneath, and each search curve ends in a dot.
     curves = [_floats(st["curve"]) for st in strategies]
-    covering = {j for i in range(len(strategies)) for j in range(len(strategies))
-                if _continues(strategies[j]["curve_steps"], curves[j], strategies[i]["curve_steps"], curves[i])}
+    covering = {
+        j
+        for i in range(len(strategies))
+        for j in range(len(strategies))
+        if _continues(strategies[j]["curve_steps"], curves[j], strategies[i]["curve_steps"], curves[i])
+    }
     for i, st in enumerate(strategies):
         minibatch = "minibatch" in st["curve_kind"]
         steps, color = st["curve_steps"], COLORS[i % len(COLORS)]
         wide = i in covering
-        ax.plot(steps, curves[i], color=color, lw=4.0 if wide else 1.6, alpha=0.45 if wide else 1.0,
-                zorder=2 if wide else 3, ls="--" if minibatch else "-", label=f"{st['name']}: {st['curve_kind']}")
+        ax.plot(
+            steps,
+            curves[i],
+            color=color,
+            lw=4.0 if wide else 1.6,
+            alpha=0.45 if wide else 1.0,
+            zorder=2 if wide else 3,
+            ls="--" if minibatch else "-",
+            label=f"{st['name']}: {st['curve_kind']}",
+        )
         if not minibatch and len(steps):
             ax.plot(steps[-1:], curves[i][-1:], "o", color=color, ms=5, mec="black", mew=0.6, zorder=4)
     ax.set_yscale("log")
@@ -231,11 +283,18 @@ def draw_random_search(config: dict, metrics: dict) -> dict:
     ax.set_ylabel(f"{config.get('loss', 'svm').upper()} loss on the training set")
     ax.set_title("Loss reached")
     ax.legend(fontsize=7, loc="best")
-    _accuracy_bars(bx, [st["name"] for st in strategies], [st["test_accuracy"] for st in strategies],
-                   ylabel="strategy", chance=metrics.get("chance"), references=[st.get("cs231n_test_accuracy") for st in strategies])
+    _accuracy_bars(
+        bx,
+        [st["name"] for st in strategies],
+        [st["test_accuracy"] for st in strategies],
+        ylabel="strategy",
+        chance=metrics.get("chance"),
+        references=[st.get("cs231n_test_accuracy") for st in strategies],
+    )
     bx.set_title("Test accuracy")
-    fig.suptitle(f"Random search, random local search and SGD at {config.get('budget', '?')} iterations"
-                 f"{_data_title(config)}")
+    fig.suptitle(
+        f"Random search, random local search and SGD at {config.get('budget', '?')} iterations{_data_title(config)}"
+    )
     return {"random_search.png": fig}
 
 
@@ -255,8 +314,16 @@ def draw_gradient_check(config: dict, metrics: dict) -> dict:
     for dtype, by_method in study["error"].items():
         for i, (method, errors) in enumerate(by_method.items()):
             color = COLORS[i]
-            ax.plot(hs, _floats(errors), styles.get(dtype, "-"), color=color, marker="o", ms=3, lw=1.4,
-                    label=f"{method}, {dtype}")
+            ax.plot(
+                hs,
+                _floats(errors),
+                styles.get(dtype, "-"),
+                color=color,
+                marker="o",
+                ms=3,
+                lw=1.4,
+                label=f"{method}, {dtype}",
+            )
             th = study["theory_h"][dtype][method]
             ax.axvline(th, color=color, ls=":", lw=0.9, alpha=0.7)
     lecture_h = config.get("h", 1e-4)
@@ -273,10 +340,12 @@ def draw_gradient_check(config: dict, metrics: dict) -> dict:
     labels = [f"{c['loss']} {c['method']} {c['dtype'].replace('float', 'f')}" for c in checks]
     values = np.array([c["max_relative_error"] for c in checks], dtype=float)
     ypos = np.arange(len(checks))[::-1]
-    colors = [to_rgba(COLORS[0] if c["method"] == "forward" else COLORS[1], 0.5 if c["dtype"] == "float32" else 1.0)
-              for c in checks]
+    colors = [
+        to_rgba(COLORS[0] if c["method"] == "forward" else COLORS[1], 0.5 if c["dtype"] == "float32" else 1.0)
+        for c in checks
+    ]
     bx.barh(ypos, values, color=colors)
-    for yp, v, c in zip(ypos, values, checks):
+    for yp, v, c in zip(ypos, values, checks, strict=True):
         note = f"{v:.0e}" + (f"  ({c['num_kinks']} kink crossings)" if c["loss"] == "svm" and c["num_kinks"] else "")
         bx.text(v * 1.3, yp, note, va="center", fontsize=7)
     bx.set_xscale("log")
@@ -307,8 +376,11 @@ def draw_batch_size(config: dict, metrics: dict) -> dict:
         steps = np.asarray(r["eval_steps"], dtype=float)
         loss = _floats(r["train_loss"])
         later = steps > 0  # log axes: from the first measurement after step 0
-        style = {"color": "black" if r["batch_size"] is None else COLORS[i % len(COLORS)],
-                 "lw": 2.2 if r["batch_size"] is None else 1.4, "label": r["label"]}
+        style = {
+            "color": "black" if r["batch_size"] is None else COLORS[i % len(COLORS)],
+            "lw": 2.2 if r["batch_size"] is None else 1.4,
+            "label": r["label"],
+        }
         axes[0].plot(steps, loss, **style)
         axes[1].plot(np.asarray(r["examples_seen"], dtype=float)[later], loss[later], **style)
         axes[2].plot(steps[later] * r["seconds_per_step"], loss[later], **style)
@@ -323,11 +395,13 @@ def draw_batch_size(config: dict, metrics: dict) -> dict:
     axes[2].set_xscale("log")
     for ax in axes:
         ax.set_ylabel(f"{config.get('loss', 'softmax')} loss on the whole training set")
-    for ax, title in zip(axes, ("against steps", "against examples seen", "against time")):
+    for ax, title in zip(axes, ("against steps", "against examples seen", "against time"), strict=True):
         ax.set_title(title)
         ax.legend(fontsize=7)
-    fig.suptitle(f"Gradient descent vs minibatch SGD: lr {config.get('lr', '?'):g}, "
-                 f"{config.get('steps', '?')} steps{_data_title(config)}")
+    fig.suptitle(
+        f"Gradient descent vs minibatch SGD: lr {config.get('lr', '?'):g}, "
+        f"{config.get('steps', '?')} steps{_data_title(config)}"
+    )
     return {"batch_size.png": fig}
 
 
@@ -345,15 +419,17 @@ def draw_optimizers(config: dict, metrics: dict) -> dict:
     ax, cx, bx = fig.subplots(1, 3, width_ratios=[1.1, 1, 0.9])
     for i, r in enumerate(runs):
         color = COLORS[i % len(COLORS)]
-        ax.plot(r["curve_steps"], _floats(r["curve"]), color=color, lw=1.5,
-                label=f"{r['optimizer']} (lr {r['lr']:.0e})")
+        ax.plot(
+            r["curve_steps"], _floats(r["curve"]), color=color, lw=1.5, label=f"{r['optimizer']} (lr {r['lr']:.0e})"
+        )
         cx.plot(lrs, 100 * _floats(r["val_by_lr"]), "o-", color=color, ms=3.5, lw=1.2, label=r["optimizer"])
         cx.scatter([r["lr"]], [100 * r["val_accuracy"]], s=80, facecolor="none", edgecolor=color, lw=1.8)
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel(f"{config.get('loss', 'softmax')} minibatch loss (moving average of 20)")
-    ax.set_title(f"Loss at each optimizer's best lr ({config.get('steps')} steps of {config.get('batch_size')})",
-                 fontsize=10)
+    ax.set_title(
+        f"Loss at each optimizer's best lr ({config.get('steps')} steps of {config.get('batch_size')})", fontsize=10
+    )
     ax.legend(fontsize=8)
     cx.set_xscale("log")
     cx.set_xlabel("learning rate (step size)")
@@ -401,7 +477,8 @@ def _sweep_panel(fig, ax, acc, diverged, lrs, regs, best, title):
     vmin, vmax = robust_limits(acc)
     finite = acc[np.isfinite(acc)]
     extend = {(False, False): "neither", (True, False): "min", (False, True): "max", (True, True): "both"}[
-        (bool(finite.size and finite.min() < vmin), bool(finite.size and finite.max() > vmax))]
+        (bool(finite.size and finite.min() < vmin), bool(finite.size and finite.max() > vmax))
+    ]
     im = ax.imshow(np.ma.masked_invalid(acc), cmap=cmap, aspect="auto", origin="lower", vmin=vmin, vmax=vmax)
     fig.colorbar(im, ax=ax, label=f"{title} (%)", extend=extend)
     for a in range(len(lrs)):
@@ -415,8 +492,16 @@ def _sweep_panel(fig, ax, acc, diverged, lrs, regs, best, title):
             else:
                 text = f"{acc[a, b]:.1f}"
                 color = "black" if (acc[a, b] - vmin) >= 0.5 * (vmax - vmin) else "white"
-            ax.text(b, a, text, ha="center", va="center", fontsize=7, color="red" if is_best else color,
-                    fontweight="bold" if is_best else "normal")
+            ax.text(
+                b,
+                a,
+                text,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="red" if is_best else color,
+                fontweight="bold" if is_best else "normal",
+            )
     ax.set_xticks(range(len(regs)))
     ax.set_xticklabels([f"{r:g}" for r in regs], rotation=45)
     ax.set_yticks(range(len(lrs)))
@@ -439,13 +524,18 @@ def draw_sweep(config: dict, metrics: dict) -> dict:
     best = metrics["best"]
     fig = _figure(3.0 + 0.75 * len(regs) * 2, 1.8 + 0.42 * len(lrs))
     axes = fig.subplots(1, 2)
-    for ax, key, title in zip(axes, ("train_accuracy", "val_accuracy"), ("training accuracy", "validation accuracy")):
+    for ax, key, title in zip(
+        axes, ("train_accuracy", "val_accuracy"), ("training accuracy", "validation accuracy"), strict=True
+    ):
         _sweep_panel(fig, ax, 100 * _floats(metrics[key]).reshape(diverged.shape), diverged, lrs, regs, best, title)
     num_diverged = int(diverged.sum())
-    fig.suptitle(f"{config.get('models', '')} {config.get('loss', '')} models, {config.get('steps')} SGD steps "
-                 f"in one vmapped call; best on val (red): lr {best['lr']:g}, reg {best['reg']:g}, "
-                 f"test {100 * best['test_accuracy']:.1f} %{_data_title(config)}"
-                 + (f"; {num_diverged} diverged (hatched)" if num_diverged else ""), fontsize=10)
+    fig.suptitle(
+        f"{config.get('models', '')} {config.get('loss', '')} models, {config.get('steps')} SGD steps "
+        f"in one vmapped call; best on val (red): lr {best['lr']:g}, reg {best['reg']:g}, "
+        f"test {100 * best['test_accuracy']:.1f} %{_data_title(config)}"
+        + (f"; {num_diverged} diverged (hatched)" if num_diverged else ""),
+        fontsize=10,
+    )
     return {"sweep.png": fig}
 
 
@@ -462,7 +552,8 @@ def draw_weights(config: dict, metrics: dict) -> dict:
     rows = math.ceil(len(images) / cols)
     fig = _figure(2.1 * cols, 2.3 * rows + 0.4)
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
-    for ax, image, name in zip(axes, images, names):
+    # strict=False: the grid may hold more axes than images; those are turned off below
+    for ax, image, name in zip(axes, images, names, strict=False):
         if image.shape[-1] == 1:
             ax.imshow(image[..., 0], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
         else:
@@ -470,10 +561,13 @@ def draw_weights(config: dict, metrics: dict) -> dict:
         ax.set_title(name, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
-    for ax in axes[len(images):]:
+    for ax in axes[len(images) :]:
         ax.axis("off")
-    fig.suptitle(f"Rows of W as class templates ({config.get('loss', '')}, test accuracy "
-                 f"{100 * metrics['test_accuracy']:.1f} %){_data_title(config)}", fontsize=10)
+    fig.suptitle(
+        f"Rows of W as class templates ({config.get('loss', '')}, test accuracy "
+        f"{100 * metrics['test_accuracy']:.1f} %){_data_title(config)}",
+        fontsize=10,
+    )
     return {"weights.png": fig}
 
 
@@ -576,8 +670,13 @@ def _step_size_curves(ax, runs, best):
     for r in runs:
         losses = _floats(r["losses"])
         color = cmap(math.log(r["factor"] / min(factors)) / span)
-        ax.plot(np.arange(losses.size), losses, color=color, lw=1.4,
-                label=f"{r['factor']:g} x  (lr {r['lr']:.3g}): {r['verdict']}")
+        ax.plot(
+            np.arange(losses.size),
+            losses,
+            color=color,
+            lw=1.4,
+            label=f"{r['factor']:g} x  (lr {r['lr']:.3g}): {r['verdict']}",
+        )
     ax.axhline(best, color="black", ls=":", lw=1, label=f"minimum L* = {best:.4f}")
     ax.set_yscale("log")
     # Room above the curves for the legend: they fill the lower ~45 % of the (log) height.
@@ -599,18 +698,17 @@ def _step_size_table(bx, config, metrics, best):
     ok = np.isfinite(finals)
     bx.plot(lrs[ok], finals[ok], "o-", color=COLORS[0], label=f"loss after {config.get('steps', '?')} steps")
     top = np.nanmax(finals) if ok.any() else 1.0
-    for lr, r in zip(lrs, runs):
+    for lr, r in zip(lrs, runs, strict=True):
         if r["verdict"] == "diverges":
-            bx.scatter([lr], [top if r["final_loss"] is None else r["final_loss"]], marker="x", s=60,
-                       color=COLORS[3], zorder=5)
+            bx.scatter(
+                [lr], [top if r["final_loss"] is None else r["final_loss"]], marker="x", s=60, color=COLORS[3], zorder=5
+            )
         elif r["verdict"] == "oscillates":
             bx.scatter([lr], [r["final_loss"]], marker="s", s=55, facecolor="none", edgecolor=COLORS[1], zorder=5)
     bx.scatter([], [], marker="x", color=COLORS[3], label="diverged")
     bx.scatter([], [], marker="s", facecolor="none", edgecolor=COLORS[1], label="oscillates")
-    bx.axvline(lr_star, color=COLORS[3], ls="--", lw=1.5,
-               label=f"predicted: 2/lambda_max(W0) = {lr_star:.3g}")
-    bx.axvline(lr_min, color=COLORS[2], ls=":", lw=1.5,
-               label=f"2/lambda_max at the minimum = {lr_min:.3g}")
+    bx.axvline(lr_star, color=COLORS[3], ls="--", lw=1.5, label=f"predicted: 2/lambda_max(W0) = {lr_star:.3g}")
+    bx.axvline(lr_min, color=COLORS[2], ls=":", lw=1.5, label=f"2/lambda_max at the minimum = {lr_min:.3g}")
     bx.axhline(best, color="black", ls=":", lw=1, label="minimum L*")
     bx.set_xscale("log")
     bx.set_yscale("log")
@@ -627,8 +725,13 @@ def _preprocessing_figure(config, metrics) -> Figure:
     ax, bx = fig.subplots(1, 2, width_ratios=[1.3, 1])
     for i, v in enumerate(variants):
         gap = np.maximum(_floats(v["gap"]), 1e-9)
-        ax.plot(np.arange(gap.size), gap, color=COLORS[i], lw=1.6,
-                label=f"{v['name']}: lr {v['lr']:.3g}, kappa {v['condition_number']:.3g}")
+        ax.plot(
+            np.arange(gap.size),
+            gap,
+            color=COLORS[i],
+            lw=1.6,
+            label=f"{v['name']}: lr {v['lr']:.3g}, kappa {v['condition_number']:.3g}",
+        )
     ax.axhline(config.get("tolerance", 1e-3), color="0.5", ls=":", lw=1, label="tolerance")
     ax.set_yscale("log")
     ax.set_xlabel("gradient-descent step (lr = 0.9 x 2/lambda_max of each)")
@@ -638,9 +741,14 @@ def _preprocessing_figure(config, metrics) -> Figure:
     names = [v["name"] for v in variants]
     x = np.arange(len(variants))
     bx.bar(x - 0.2, [v["lambda_max"] for v in variants], width=0.4, color=COLORS[0], label="lambda_max(W0)")
-    bx.bar(x + 0.2, [v["condition_number"] for v in variants], width=0.4, color=COLORS[1],
-           label="condition number lambda_max / lambda_min")
-    for xi, v in zip(x, variants):
+    bx.bar(
+        x + 0.2,
+        [v["condition_number"] for v in variants],
+        width=0.4,
+        color=COLORS[1],
+        label="condition number lambda_max / lambda_min",
+    )
+    for xi, v in zip(x, variants, strict=True):
         bx.text(xi - 0.2, v["lambda_max"] * 1.15, f"{v['lambda_max']:.3g}", ha="center", fontsize=7)
         bx.text(xi + 0.2, v["condition_number"] * 1.15, f"{v['condition_number']:.3g}", ha="center", fontsize=7)
     bx.set_yscale("log")
@@ -662,8 +770,10 @@ def draw_step_size(config: dict, metrics: dict) -> dict:
     ax, bx = fig.subplots(1, 2)
     _step_size_curves(ax, metrics["runs"], best)
     _step_size_table(bx, config, metrics, best)
-    fig.suptitle(f"Gradient descent on the softmax loss (reg {config.get('reg', '?'):g}): the step size "
-                 f"against the predicted largest stable step 2/lambda_max{_data_title(config)}")
+    fig.suptitle(
+        f"Gradient descent on the softmax loss (reg {config.get('reg', '?'):g}): the step size "
+        f"against the predicted largest stable step 2/lambda_max{_data_title(config)}"
+    )
     return {"step_size.png": fig, "preprocessing.png": _preprocessing_figure(config, metrics)}
 
 
@@ -684,14 +794,22 @@ def draw_second_order(config: dict, metrics: dict) -> dict:
     best = metrics["min_loss"]
     fig = _figure(12.5, 4.8)
     axes = fig.subplots(1, 2, sharey=True)
-    for ax, key, xlabel in ((axes[0], "seconds", "wall-clock seconds (compilation excluded)"),
-                            (axes[1], "passes", ("passes over the training set (gradient = 1, "
-                                                 "Hessian-vector product = 2)"))):
+    for ax, key, xlabel in (
+        (axes[0], "seconds", "wall-clock seconds (compilation excluded)"),
+        (axes[1], "passes", ("passes over the training set (gradient = 1, Hessian-vector product = 2)")),
+    ):
         for i, m in enumerate(methods):
             gap = np.maximum(_floats(m["loss"]) - best, 1e-8)
             xs = _floats(m[key])
-            ax.plot(xs, gap, marker="o" if len(xs) <= 60 else None, ms=3, lw=1.5, color=COLORS[i % len(COLORS)],
-                    label=f"{m['name']} ({m['steps']} steps)")
+            ax.plot(
+                xs,
+                gap,
+                marker="o" if len(xs) <= 60 else None,
+                ms=3,
+                lw=1.5,
+                color=COLORS[i % len(COLORS)],
+                label=f"{m['name']} ({m['steps']} steps)",
+            )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
@@ -699,8 +817,10 @@ def draw_second_order(config: dict, metrics: dict) -> dict:
     axes[0].set_ylabel("training loss - minimum L*  (floored at 1e-8)")
     axes[0].set_title("Against time", fontsize=10)
     axes[1].set_title("Against passes over the data", fontsize=10)
-    fig.suptitle(f"Softmax on {config.get('data', 'digits')} (reg {config.get('reg', '?'):g}): first-order, "
-                 f"quasi-Newton and Newton (L* = {best:.5f})")
+    fig.suptitle(
+        f"Softmax on {config.get('data', 'digits')} (reg {config.get('reg', '?'):g}): first-order, "
+        f"quasi-Newton and Newton (L* = {best:.5f})"
+    )
     return {"second_order.png": fig}
 
 
@@ -737,10 +857,26 @@ def _mark_diverged(ax, xs, diverged, color, label=None):
         return
     half = np.sqrt(xs[1] / xs[0]) if xs.size > 1 else 1.5
     for i, x in enumerate(xs[bad]):
-        ax.axvspan(x / half, x * half, fill=False, hatch="xx", edgecolor=color, alpha=0.35, lw=0,
-                   label=label if i == 0 else None)
-    ax.scatter(xs[bad], np.full(bad.sum(), 0.02), marker="x", s=40, color=color, transform=ax.get_xaxis_transform(),
-               clip_on=False, zorder=4)
+        ax.axvspan(
+            x / half,
+            x * half,
+            fill=False,
+            hatch="xx",
+            edgecolor=color,
+            alpha=0.35,
+            lw=0,
+            label=label if i == 0 else None,
+        )
+    ax.scatter(
+        xs[bad],
+        np.full(bad.sum(), 0.02),
+        marker="x",
+        s=40,
+        color=color,
+        transform=ax.get_xaxis_transform(),
+        clip_on=False,
+        zorder=4,
+    )
 
 
 def draw_compare_lr(config: dict, metrics: dict) -> Figure:
@@ -753,24 +889,38 @@ def draw_compare_lr(config: dict, metrics: dict) -> Figure:
     problems = metrics["problems"]
     fig = _figure(13, 0.6 + 3.4 * len(problems))
     axes = np.atleast_2d(fig.subplots(len(problems), 2, squeeze=False))
-    for (ax, gx), p in zip(axes, problems):
+    for (ax, gx), p in zip(axes, problems, strict=True):
         f_star = (p.get("optimum") or {}).get("value")
         for i, r in enumerate(p["runs"]):
             color = COLORS[i % len(COLORS)]
             lrs = _floats(r["learning_rates"])
             val = _floats(r["val_by_lr"]["per_seed"])
-            _band(ax, lrs, 100 * val.mean(axis=1), 100 * val.std(axis=1, ddof=1) if val.shape[1] > 1 else None,
-                  color, r["optimizer"])
+            _band(
+                ax,
+                lrs,
+                100 * val.mean(axis=1),
+                100 * val.std(axis=1, ddof=1) if val.shape[1] > 1 else None,
+                color,
+                r["optimizer"],
+            )
             _mark_diverged(ax, lrs, r["diverged_by_lr"]["tuning"], color, f"{r['optimizer']} diverged (never chosen)")
             if r.get("lr") is not None:
-                ax.scatter([r["lr"]], [100 * val[r["lr_index"]].mean()], s=80, facecolor="none", edgecolor=color,
-                           lw=1.8)
+                ax.scatter(
+                    [r["lr"]], [100 * val[r["lr_index"]].mean()], s=80, facecolor="none", edgecolor=color, lw=1.8
+                )
             if f_star is not None:
                 gap = _floats(r["eval_final_objective_by_lr"]["per_seed"]) - f_star
                 with np.errstate(invalid="ignore"):
                     gap = np.where(gap > 0, gap, np.nan)
-                gx.plot(lrs, np.nanmean(gap, axis=1) if np.isfinite(gap).any() else gap[:, 0], "o-", ms=3, lw=1.4,
-                        color=color, label=r["optimizer"])
+                gx.plot(
+                    lrs,
+                    np.nanmean(gap, axis=1) if np.isfinite(gap).any() else gap[:, 0],
+                    "o-",
+                    ms=3,
+                    lw=1.4,
+                    color=color,
+                    label=r["optimizer"],
+                )
                 _mark_diverged(gx, lrs, r["diverged_by_lr"]["eval"], color)
         ax.set_xscale("log")
         ax.set_xlabel("learning rate")
@@ -781,8 +931,10 @@ def draw_compare_lr(config: dict, metrics: dict) -> Figure:
         gx.set_yscale("log")
         gx.set_xlabel("learning rate")
         gx.set_ylabel("final gap f(W_T) - f*, evaluation seeds")
-        gx.set_title(f"{p['problem']}: after {p['config']['num_steps']} steps "
-                     f"({(p.get('optimum') or {}).get('kind', 'no f*')})", fontsize=10)
+        gx.set_title(
+            f"{p['problem']}: after {p['config']['num_steps']} steps ({(p.get('optimum') or {}).get('kind', 'no f*')})",
+            fontsize=10,
+        )
     fig.suptitle(f"Learning-rate sensitivity, the same grid for every optimizer{_data_title(config)}")
     return fig
 
@@ -798,7 +950,7 @@ def draw_compare_gap(config: dict, metrics: dict) -> Figure:
     problems = metrics["problems"]
     fig = _figure(15, 0.6 + 3.4 * len(problems))
     axes = np.atleast_2d(fig.subplots(len(problems), 3, squeeze=False, width_ratios=[1.2, 1.2, 1]))
-    for (ax, tx, bx), p in zip(axes, problems):
+    for (ax, tx, bx), p in zip(axes, problems, strict=True):
         optimum = p.get("optimum") or {}
         floor = max(float(optimum.get("resolution") or 0.0), 1e-12)
         for i, r in enumerate(p["runs"]):
@@ -807,20 +959,24 @@ def draw_compare_gap(config: dict, metrics: dict) -> Figure:
             color = COLORS[i % len(COLORS)]
             steps, per_seed = _floats(r["gap"]["steps"]), _floats(r["gap"]["per_seed"])
             seconds = _floats(r["gap"]["seconds_per_seed"])
-            for row, secs in zip(per_seed, seconds):
+            for row, secs in zip(per_seed, seconds, strict=True):
                 ax.plot(steps, np.maximum(row, floor), color=color, lw=0.5, alpha=0.4)
                 tx.plot(secs, np.maximum(row, floor), color=color, lw=0.5, alpha=0.4)
             mean = np.maximum(_floats(r["gap"]["mean"]), floor)
             label = f"{r['optimizer']} (lr {r['lr']:.2g})"
             ax.plot(steps, mean, color=color, lw=2, label=label)
             tx.plot(_floats(r["gap"]["seconds"]), mean, color=color, lw=2, label=label)
-        for axis, what in ((ax, f"step (objective every {p['config']['eval_every']} steps)"),
-                           (tx, "seconds of training (compile apart)")):
+        for axis, what in (
+            (ax, f"step (objective every {p['config']['eval_every']} steps)"),
+            (tx, "seconds of training (compile apart)"),
+        ):
             axis.set_yscale("log")
             axis.set_xlabel(what)
             axis.set_ylabel(f"f(W_t) - f*  (floor {floor:.0e})")
-        ax.set_title(f"{p['problem']}: gap to the {optimum.get('kind', 'optimum')} "
-                     f"{optimum.get('value', float('nan')):.8g}", fontsize=9)
+        ax.set_title(
+            f"{p['problem']}: gap to the {optimum.get('kind', 'optimum')} {optimum.get('value', float('nan')):.8g}",
+            fontsize=9,
+        )
         tx.set_title("the same against wall time", fontsize=9)
         ax.legend(fontsize=7)
         tested = [r for r in p["runs"] if "test_accuracy" in r]
@@ -829,15 +985,33 @@ def draw_compare_gap(config: dict, metrics: dict) -> Figure:
             t, color = r["test_accuracy"], COLORS[p["runs"].index(r) % len(COLORS)]
             low, high = _floats([t["low"], t["high"]])
             if r.get("diverged_eval_seeds"):
-                bx.barh([i], [100 * t["mean"]], height=0.6, color="none", edgecolor=color, hatch="//",
-                        label="diverged on an evaluation seed" if r is first_hatched else None)
+                bx.barh(
+                    [i],
+                    [100 * t["mean"]],
+                    height=0.6,
+                    color="none",
+                    edgecolor=color,
+                    hatch="//",
+                    label="diverged on an evaluation seed" if r is first_hatched else None,
+                )
             if np.isfinite(low):
-                bx.errorbar([100 * t["mean"]], [i], xerr=[[100 * (t["mean"] - low)], [100 * (high - t["mean"])]],
-                            fmt="o", color=color, capsize=4)
+                bx.errorbar(
+                    [100 * t["mean"]],
+                    [i],
+                    xerr=[[100 * (t["mean"] - low)], [100 * (high - t["mean"])]],
+                    fmt="o",
+                    color=color,
+                    capsize=4,
+                )
             boot = r.get("bootstrap", {}).get("test_accuracy") or {}
             if boot and np.isfinite(_floats([boot["low"]])[0]):
-                bx.plot([100 * boot["low"], 100 * boot["high"]], [i - 0.25] * 2, color="0.5", lw=2,
-                        label="bootstrap 95 % (choice included)" if i == 0 else None)
+                bx.plot(
+                    [100 * boot["low"], 100 * boot["high"]],
+                    [i - 0.25] * 2,
+                    color="0.5",
+                    lw=2,
+                    label="bootstrap 95 % (choice included)" if i == 0 else None,
+                )
             bx.scatter(100 * _floats(t["per_seed"]), [i] * len(t["per_seed"]), s=10, color="0.35", zorder=3)
         lost = [r for r in p["runs"] if r.get("lr") is None]  # every lr diverged on a tuning seed
         if tested:
@@ -845,8 +1019,9 @@ def draw_compare_gap(config: dict, metrics: dict) -> Figure:
             bx.set_xlim(min(lows) - 1.0, 100 * max(max(r["test_accuracy"]["per_seed"]) for r in tested) + 1.0)
         for j, r in enumerate(lost):
             i, color = len(tested) + j, COLORS[p["runs"].index(r) % len(COLORS)]
-            bx.axhspan(i - 0.3, i + 0.3, fill=False, hatch="//", edgecolor=color,
-                       label="every lr diverged" if j == 0 else None)
+            bx.axhspan(
+                i - 0.3, i + 0.3, fill=False, hatch="//", edgecolor=color, label="every lr diverged" if j == 0 else None
+            )
         if tested or lost:
             bx.set_yticks(range(len(tested) + len(lost)))
             bx.set_yticklabels([r["optimizer"] for r in tested + lost])
@@ -854,8 +1029,10 @@ def draw_compare_gap(config: dict, metrics: dict) -> Figure:
         bx.set_xlabel("test accuracy (%): t interval, bootstrap, seeds")
         bx.set_ylabel("optimizer (at its chosen lr)")
         bx.set_title("test accuracy, evaluation seeds", fontsize=9)
-    fig.suptitle(f"Distance to the optimum in steps and seconds, {len(config.get('eval_seeds', []))} evaluation "
-                 f"seeds{_data_title(config)}")
+    fig.suptitle(
+        f"Distance to the optimum in steps and seconds, {len(config.get('eval_seeds', []))} evaluation "
+        f"seeds{_data_title(config)}"
+    )
     return fig
 
 
@@ -864,7 +1041,7 @@ def draw_compare_profile(config: dict, metrics: dict) -> Figure:
     profiles = metrics.get("profile") or {}
     fig = _figure(12, 4.2)
     axes = fig.subplots(1, 2)
-    for ax, key in zip(axes, ("steps_to_target", "seconds_to_target")):
+    for ax, key in zip(axes, ("steps_to_target", "seconds_to_target"), strict=True):
         prof = profiles.get(key)
         if not prof:
             ax.set_axis_off()
@@ -873,23 +1050,35 @@ def draw_compare_profile(config: dict, metrics: dict) -> Figure:
         for i, name in enumerate(prof["optimizers"]):
             color = COLORS[i % len(COLORS)]
             ax.step(taus, _floats(prof["rho_mean"][i]), where="post", color=color, lw=1.6, label=name)
-            ax.fill_between(taus, _floats(prof["rho_low"][i]), _floats(prof["rho_high"][i]), step="post",
-                            color=color, alpha=0.15, lw=0)
+            ax.fill_between(
+                taus,
+                _floats(prof["rho_low"][i]),
+                _floats(prof["rho_high"][i]),
+                step="post",
+                color=color,
+                alpha=0.15,
+                lw=0,
+            )
         ax.set_xscale("log")
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("tau: within a factor tau of the best on that problem")
         ax.set_ylabel(f"fraction of the {len(prof['problems'])} problem(s)")
         ax.set_title(f"cost = {key.replace('_', ' ')} (mean over seeds; band: min to max)", fontsize=10)
         ax.legend(fontsize=8)
-    fig.suptitle(f"Performance profiles (Dolan-More) over problems, the target f* + "
-                 f"{config.get('target_fraction', 0.01):g} (f(W0) - f*){_data_title(config)}")
+    fig.suptitle(
+        f"Performance profiles (Dolan-More) over problems, the target f* + "
+        f"{config.get('target_fraction', 0.01):g} (f(W0) - f*){_data_title(config)}"
+    )
     return fig
 
 
 def draw_compare(config: dict, metrics: dict) -> dict:
     """``compare_lr.png``, ``compare_gap.png``, ``compare_profile.png`` of an optimizer comparison."""
-    return {"compare_lr.png": draw_compare_lr(config, metrics), "compare_gap.png": draw_compare_gap(config, metrics),
-            "compare_profile.png": draw_compare_profile(config, metrics)}
+    return {
+        "compare_lr.png": draw_compare_lr(config, metrics),
+        "compare_gap.png": draw_compare_gap(config, metrics),
+        "compare_profile.png": draw_compare_profile(config, metrics),
+    }
 
 
 def plot_compare(result_dir) -> list[Path]:
@@ -917,12 +1106,19 @@ def draw_recipes(config: dict, metrics: dict) -> dict:
         sd = t["sd"] if t["sd"] is not None else 0.0
         ax.errorbar([100 * t["mean"]], [i], xerr=[100 * sd], fmt="o", color=COLORS[i % len(COLORS)], capsize=4)
         ax.scatter(100 * _floats(t["per_seed"]), [i] * len(t["per_seed"]), s=12, color="0.35", zorder=3)
-        ax.scatter([100 * r["cs231n_value"]], [i + 0.2], marker="v", s=50, color="black",
-                   label="CS231n's number" if i == 0 else None)
+        ax.scatter(
+            [100 * r["cs231n_value"]],
+            [i + 0.2],
+            marker="v",
+            s=50,
+            color="black",
+            label="CS231n's number" if i == 0 else None,
+        )
     ax.set_yticks(range(len(recipes)))
     ax.set_yticklabels(labels)
-    ax.set_xlabel(f"accuracy (%) on the split CS231n reports: dots = seeds, bar = mean ± sd over "
-                  f"{config.get('seeds')} seeds")
+    ax.set_xlabel(
+        f"accuracy (%) on the split CS231n reports: dots = seeds, bar = mean ± sd over {config.get('seeds')} seeds"
+    )
     ax.legend(fontsize=8, loc="lower right")
     fig.suptitle(f"CS231n's recipes over seeds{_data_title(config)}", fontsize=11)
     return {"recipes.png": fig}

@@ -141,21 +141,37 @@ def test_choose_lr_never_picks_a_diverged_lr():
 def _test_row(a, b, diff, p, a_ahead, b_ahead, higher=True, train_loss=None):
     """A row of pair_tests by hand: the same numbers under both rules unless ``train_loss`` overrides some."""
     numbers = {"mean_difference": diff, "p": p, "p_holm": p, "bootstrap_a_ahead": a_ahead, "bootstrap_b_ahead": b_ahead}
-    return {"metric": "test_accuracy", "problem": "p", "a": a, "b": b, "higher_is_better": higher, **numbers,
-            "by_select": {"val_accuracy": numbers, "train_loss": {**numbers, **(train_loss or {})}}}
+    return {
+        "metric": "test_accuracy",
+        "problem": "p",
+        "a": a,
+        "b": b,
+        "higher_is_better": higher,
+        **numbers,
+        "by_select": {"val_accuracy": numbers, "train_loss": {**numbers, **(train_loss or {})}},
+    }
 
 
 def test_a_claim_needs_the_corrected_test_and_the_bootstrap_under_every_choosing_rule():
     protocol = Protocol(bootstrap=1000)
-    rows = [_test_row("x", "y", 0.01, 0.001, 0.99, 0.0),  # both agree under both rules: claimed
-            _test_row("x", "z", 0.01, 0.001, 0.80, 0.1),  # the bootstrap does not (the choice moves)
-            _test_row("y", "z", 0.01, 0.20, 1.0, 0.0),  # the test does not
-            _test_row("u", "v", -0.02, 0.01, 0.97, 0.0, higher=False),  # lower is better: u has the lower gap
-            _test_row("s", "t", 0.01, 0.001, 0.99, 0.0, train_loss={"p_holm": 0.07}),  # train_loss's test fails
-            _test_row("q", "r", 0.01, 0.001, 0.99, 0.0, train_loss={"bootstrap_a_ahead": 0.9}),  # its bootstrap
-            _test_row("m", "n", 0.01, 0.001, 0.99, 0.0,  # train_loss's choice reverses the order
-                      train_loss={"mean_difference": -0.01, "bootstrap_a_ahead": 0.0, "bootstrap_b_ahead": 0.99}),
-            _test_row("k", "l", 0.01, 0.001, 0.99, 0.0, train_loss={"p_holm": 0.03, "bootstrap_a_ahead": 0.96})]
+    rows = [
+        _test_row("x", "y", 0.01, 0.001, 0.99, 0.0),  # both agree under both rules: claimed
+        _test_row("x", "z", 0.01, 0.001, 0.80, 0.1),  # the bootstrap does not (the choice moves)
+        _test_row("y", "z", 0.01, 0.20, 1.0, 0.0),  # the test does not
+        _test_row("u", "v", -0.02, 0.01, 0.97, 0.0, higher=False),  # lower is better: u has the lower gap
+        _test_row("s", "t", 0.01, 0.001, 0.99, 0.0, train_loss={"p_holm": 0.07}),  # train_loss's test fails
+        _test_row("q", "r", 0.01, 0.001, 0.99, 0.0, train_loss={"bootstrap_a_ahead": 0.9}),  # its bootstrap
+        _test_row(
+            "m",
+            "n",
+            0.01,
+            0.001,
+            0.99,
+            0.0,  # train_loss's choice reverses the order
+            train_loss={"mean_difference": -0.01, "bootstrap_a_ahead": 0.0, "bootstrap_b_ahead": 0.99},
+        ),
+        _test_row("k", "l", 0.01, 0.001, 0.99, 0.0, train_loss={"p_holm": 0.03, "bootstrap_a_ahead": 0.96}),
+    ]
     got = claims(rows, protocol)
     assert [(c["better"], c["worse"]) for c in got] == [("x", "y"), ("u", "v"), ("k", "l")]
     assert set(got[0]) == {"metric", "problem", "better", "worse", "p", "rule"}
@@ -179,8 +195,11 @@ def test_steps_to_target_is_the_first_evaluated_step_at_or_below():
 
 def test_suite_profile_runs_over_problems_one_profile_per_seed():
     def problem(name, steps):  # steps[o][e]: optimizer o, evaluation seed e
-        return {"problem": name, "config": {"eval_seeds": [3, 4]},
-                "runs": [{"optimizer": o, "steps_to_target": {"per_seed": s}} for o, s in zip("ab", steps, strict=True)]}
+        return {
+            "problem": name,
+            "config": {"eval_seeds": [3, 4]},
+            "runs": [{"optimizer": o, "steps_to_target": {"per_seed": s}} for o, s in zip("ab", steps, strict=True)],
+        }
 
     problems = [problem("p1", [[10, 20], [20, 20]]), problem("p2", [[40, None], [20, 10]])]
     prof = suite_profile(problems, "steps_to_target")
@@ -218,8 +237,9 @@ def test_full_objective_in_blocks_equals_the_loss(loss):
     reference = (numpy_softmax_objective if loss == "softmax" else numpy_svm_objective)(W, X, y, 0.05)
     with jax.enable_x64(True):
         for block_rows in (5, 37, 100):  # 37 = 7 * 5 + 2: the last block overlaps and is masked
-            value = full_objective(jnp.asarray(W), jnp.asarray(X, jnp.float32), jnp.asarray(y), 0.05, loss=loss,
-                                   block_rows=block_rows)
+            value = full_objective(
+                jnp.asarray(W), jnp.asarray(X, jnp.float32), jnp.asarray(y), 0.05, loss=loss, block_rows=block_rows
+            )
             assert value.dtype == jnp.float64
             assert float(value) == pytest.approx(reference, rel=1e-6)  # X stored float32 (rounded once)
         exact = full_objective(jnp.asarray(W), jnp.asarray(X), jnp.asarray(y), 0.05, loss=loss, block_rows=8)
@@ -232,6 +252,7 @@ def test_newton_cg_solves_a_quadratic_exactly():
     A = A @ A.T + 0.5 * np.eye(6)
     b = rng.standard_normal(6)
     with jax.enable_x64(True):
+
         def f(w, A, b):
             return 0.5 * w @ A @ w - b @ w
 
@@ -278,8 +299,9 @@ def test_svm_best_known_is_labelled_and_no_better_than_it_claims():
 
 def _splits(X, y, Xv, yv, Xt=None, yt=None) -> Splits:
     test = None if Xt is None else Split(Xt, yt)
-    return Splits(Split(X, y), Split(Xv, yv), test, None, tuple(str(c) for c in range(int(y.max()) + 1)),
-                  np.zeros(X.shape[1]))
+    return Splits(
+        Split(X, y), Split(Xv, yv), test, None, tuple(str(c) for c in range(int(y.max()) + 1)), np.zeros(X.shape[1])
+    )
 
 
 @pytest.fixture(scope="module")
@@ -315,9 +337,18 @@ def test_each_seed_is_its_own_w0_and_minibatches_and_the_choice_uses_tuning_seed
         key = jax.random.key(seed)
         W0 = init_weights(jax.random.fold_in(key, 0), 3, 5, scale=TINY_BUDGET.init_scale)
         # the comparison's own optimizer object and chunk size: the compiled program is reused
-        r = sweep(Run(softmax_loss, _factory("adam"), batch_size=16, num_steps=40), W0, tiny.train.X, tiny.train.y,
-                  key=jax.random.fold_in(key, 1), learning_rates=lrs, regs=[1e-2], X_val=tiny.val.X,
-                  y_val=tiny.val.y, loop=Loop(chunk_size=10, progress=False))
+        r = sweep(
+            Run(softmax_loss, _factory("adam"), batch_size=16, num_steps=40),
+            W0,
+            tiny.train.X,
+            tiny.train.y,
+            key=jax.random.fold_in(key, 1),
+            learning_rates=lrs,
+            regs=[1e-2],
+            X_val=tiny.val.X,
+            y_val=tiny.val.y,
+            loop=Loop(chunk_size=10, progress=False),
+        )
         return W0, r
 
     W0_2, r2 = by_hand(2)
@@ -382,9 +413,16 @@ def test_a_diverged_lr_is_never_chosen(tiny):
     for seed in TINY_PROTOCOL.tuning_seeds:
         key = jax.random.key(seed)
         W0 = init_weights(jax.random.fold_in(key, 0), 3, 5, scale=TINY_BUDGET.init_scale)
-        r = sweep(Run(softmax_loss, _factory("sgd"), batch_size=16, num_steps=40), W0, tiny.train.X, tiny.train.y,
-                  key=jax.random.fold_in(key, 1), learning_rates=budget.learning_rates, regs=[1e-2],
-                  loop=Loop(chunk_size=10, progress=False))
+        r = sweep(
+            Run(softmax_loss, _factory("sgd"), batch_size=16, num_steps=40),
+            W0,
+            tiny.train.X,
+            tiny.train.y,
+            key=jax.random.fold_in(key, 1),
+            learning_rates=budget.learning_rates,
+            regs=[1e-2],
+            loop=Loop(chunk_size=10, progress=False),
+        )
         by_hand.append(np.asarray(r.diverged).reshape(3))
     np.testing.assert_array_equal(np.any(by_hand, axis=0), run["diverged_by_lr"]["tuning"])
 
@@ -400,8 +438,13 @@ def test_protocol_arguments_are_checked(tiny):
     with pytest.raises(TypeError, match="budget"):
         compare_optimizers(softmax_loss, ["sgd"], tiny, {"learning_rates": [0.1]})
     with pytest.raises(ValueError, match="same number of learning rates"):
-        compare_optimizers(softmax_loss, ["sgd", "adam"], tiny,
-                           TINY_BUDGET._replace(learning_rates={"sgd": [0.1], "adam": [0.1, 0.2]}), TINY_PROTOCOL)
+        compare_optimizers(
+            softmax_loss,
+            ["sgd", "adam"],
+            tiny,
+            TINY_BUDGET._replace(learning_rates={"sgd": [0.1], "adam": [0.1, 0.2]}),
+            TINY_PROTOCOL,
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -409,8 +452,20 @@ def test_protocol_arguments_are_checked(tiny):
 # ---------------------------------------------------------------------------
 
 #: One small budget for every experiment run below, so that they share the compiled programs.
-SMALL = ["--optimizers", "sgd,adam,adagrad", "--num-lrs", "4", "--steps", "200", "--tuning-seeds", "2",
-         "--eval-seeds", "5", "--bootstrap", "400"]
+SMALL = [
+    "--optimizers",
+    "sgd,adam,adagrad",
+    "--num-lrs",
+    "4",
+    "--steps",
+    "200",
+    "--tuning-seeds",
+    "2",
+    "--eval-seeds",
+    "5",
+    "--bootstrap",
+    "400",
+]
 
 
 def _experiment(out, *flags, splits):
@@ -435,8 +490,12 @@ ROBUST = ["--optimizers", "sgd,momentum,adagrad,rmsprop", "--bootstrap", "400"]
 def _one_rule_claims(problem):
     """The claims the rule would make with only the run's own choosing rule (``config["select"]``)."""
     config = problem["config"]
-    protocol = Protocol(tuple(config["tuning_seeds"]), tuple(config["eval_seeds"]), select=config["select"],
-                        bootstrap=config["bootstrap"])
+    protocol = Protocol(
+        tuple(config["tuning_seeds"]),
+        tuple(config["eval_seeds"]),
+        select=config["select"],
+        bootstrap=config["bootstrap"],
+    )
     rows = [{**t, "by_select": {config["select"]: t["by_select"][config["select"]]}} for t in problem["tests"]]
     return claims(rows, protocol)
 
@@ -447,21 +506,33 @@ def test_claims_on_digits_never_contradict_across_base_seeds_and_selections(digi
     from jaxopt_course.experiments import compare as experiment
 
     def claims_of(*flags):
-        args = experiment.build_parser().parse_args(["--out", str(tmp_path / "_".join(flags or ["base"])), *ROBUST,
-                                                     *flags])
+        args = experiment.build_parser().parse_args(
+            ["--out", str(tmp_path / "_".join(flags or ["base"])), *ROBUST, *flags]
+        )
         (problem,) = experiment.run(args, splits=digits)["metrics"]["problems"]
         return problem["claims"], _one_rule_claims(problem)
 
-    runs = {"seed 0": claims_of(), "seed 1": claims_of("--seed", "1"),
-            "train_loss": claims_of("--select", "train_loss")}
+    runs = {
+        "seed 0": claims_of(),
+        "seed 1": claims_of("--seed", "1"),
+        "train_loss": claims_of("--select", "train_loss"),
+    }
     said = {k: [(c["metric"], c["better"], c["worse"]) for c in v[0]] for k, v in runs.items()}
     print("claims:", said, "\none rule alone would contradict in:", contradictions(*[v[1] for v in runs.values()]))
     assert contradictions(*[v[0] for v in runs.values()]) == []
     for made, one_rule in runs.values():  # the rule only removes claims: every claim passes its own rule too
         assert {(c["metric"], c["better"], c["worse"]) for c in made} <= {
-            (c["metric"], c["better"], c["worse"]) for c in one_rule}
-        assert all(c["p"] >= next(o["p"] for o in one_rule if (o["better"], o["worse"], o["metric"]) ==
-                                  (c["better"], c["worse"], c["metric"])) for c in made)
+            (c["metric"], c["better"], c["worse"]) for c in one_rule
+        }
+        assert all(
+            c["p"]
+            >= next(
+                o["p"]
+                for o in one_rule
+                if (o["better"], o["worse"], o["metric"]) == (c["better"], c["worse"], c["metric"])
+            )
+            for c in made
+        )
     assert any(said.values()), "no claim at all: the check above would be vacuous"
 
 
@@ -513,9 +584,28 @@ def test_suite_runs_six_problems_with_optima_and_a_profile_over_them(digits, tmp
 @pytest.mark.slow
 def test_experiment_runs_as_a_script(tmp_path):
     """The script itself, in a child process (tiny flags: the --quick timing is measured, not tested)."""
-    proc = subprocess.run([sys.executable, str(REPO / "experiments" / "compare.py"), "--num-lrs", "2", "--steps",
-                           "10", "--tuning-seeds", "1", "--eval-seeds", "2", "--optimizers", "sgd", "--out",
-                           str(tmp_path)], capture_output=True, text=True, timeout=600, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "experiments" / "compare.py"),
+            "--num-lrs",
+            "2",
+            "--steps",
+            "10",
+            "--tuning-seeds",
+            "1",
+            "--eval-seeds",
+            "2",
+            "--optimizers",
+            "sgd",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "wrote" in proc.stdout and (tmp_path / "compare" / "metrics.json").is_file()
 
@@ -584,9 +674,16 @@ def test_benchopt_sklearn_solver_reaches_the_package_optimum():
 def test_benchopt_summary_takes_the_first_evaluation_at_or_below_the_target():
     pd = pytest.importorskip("pandas")
     summarise = _benchopt_module("summarise.py")
-    rows = [("A", "fast", 0, 0.0, 1.0), ("A", "fast", 4, 0.2, 1e-3), ("A", "fast", 9, 0.5, 1e-5),
-            ("A", "never", 0, 0.0, 1.0), ("A", "never", 50, 3.0, 2e-3),
-            ("A", "late", 9, 0.9, 1e-2), ("A", "late", 2, 0.1, 0.5), ("A", "late", 30, 1.5, 9e-4)]
+    rows = [
+        ("A", "fast", 0, 0.0, 1.0),
+        ("A", "fast", 4, 0.2, 1e-3),
+        ("A", "fast", 9, 0.5, 1e-5),
+        ("A", "never", 0, 0.0, 1.0),
+        ("A", "never", 50, 3.0, 2e-3),
+        ("A", "late", 9, 0.9, 1e-2),
+        ("A", "late", 2, 0.1, 0.5),
+        ("A", "late", 30, 1.5, 9e-4),
+    ]
     results = pd.DataFrame(rows, columns=["objective_name", "solver_name", "stop_val", "time", "objective_gap"])
     table = summarise.time_to_gap(results, 1e-3).set_index("solver")
     assert (table.loc["fast", "steps"], table.loc["fast", "seconds"]) == (4, 0.2)  # <= target counts

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 import sys
+from typing import Any
 
 from jaxopt_course.experiments._common import (
     _Parser,
@@ -62,13 +63,31 @@ from jaxopt_course.experiments._common import (
 NAME = "compare"
 
 #: Per data set: the default objective, the shared learning-rate grid (log10 bounds), the budget, the suite's regs.
-SETTINGS = {
-    "digits": {"reg": 1e-3, "lr_log10": (-4, 1), "num_lrs": 8, "steps": 1000, "batch_size": 64,
-               "tuning_seeds": 3, "eval_seeds": 5, "init_scale": 1e-4, "evaluations": 20,
-               "suite_regs": (1e-4, 1e-3, 1e-2)},
-    "cifar10": {"reg": 2.5e4, "lr_log10": (-9, -2), "num_lrs": 8, "steps": 1000, "batch_size": 200,
-                "tuning_seeds": 3, "eval_seeds": 5, "init_scale": 1e-4, "evaluations": 10,
-                "suite_regs": (2.5e3, 2.5e4, 5e4)},
+SETTINGS: dict[str, dict[str, Any]] = {
+    "digits": {
+        "reg": 1e-3,
+        "lr_log10": (-4, 1),
+        "num_lrs": 8,
+        "steps": 1000,
+        "batch_size": 64,
+        "tuning_seeds": 3,
+        "eval_seeds": 5,
+        "init_scale": 1e-4,
+        "evaluations": 20,
+        "suite_regs": (1e-4, 1e-3, 1e-2),
+    },
+    "cifar10": {
+        "reg": 2.5e4,
+        "lr_log10": (-9, -2),
+        "num_lrs": 8,
+        "steps": 1000,
+        "batch_size": 200,
+        "tuning_seeds": 3,
+        "eval_seeds": 5,
+        "init_scale": 1e-4,
+        "evaluations": 10,
+        "suite_regs": (2.5e3, 2.5e4, 5e4),
+    },
 }
 QUICK = {"num_lrs": 4, "steps": 100, "tuning_seeds": 2, "eval_seeds": 3}
 LOSSES = ("softmax", "svm")
@@ -86,27 +105,45 @@ def add_arguments(p, shared: bool = True) -> None:
     if shared:
         add_data_arguments(p)
         add_run_arguments(p, quick="small budgets: 4 lrs, 2 tuning + 3 evaluation seeds, 100 steps")
-    p.add_argument("--suite", action="store_true",
-                   help="the problem suite: softmax and SVM at three regs each, a performance profile over them")
-    p.add_argument("--tuning-seeds", type=count, default=None,
-                   help="seeds the learning rate is chosen on (default 3; --quick 2)")
-    p.add_argument("--eval-seeds", type=count, default=None,
-                   help="fresh seeds every reported number comes from (default 5; --quick 3)")
+    p.add_argument(
+        "--suite",
+        action="store_true",
+        help="the problem suite: softmax and SVM at three regs each, a performance profile over them",
+    )
+    p.add_argument(
+        "--tuning-seeds", type=count, default=None, help="seeds the learning rate is chosen on (default 3; --quick 2)"
+    )
+    p.add_argument(
+        "--eval-seeds",
+        type=count,
+        default=None,
+        help="fresh seeds every reported number comes from (default 5; --quick 3)",
+    )
     p.add_argument("--steps", type=count, default=None, help="steps per model (default 1000; --quick 100)")
     p.add_argument("--num-lrs", type=count, default=None, help="learning rates per optimizer (default 8; --quick 4)")
-    p.add_argument("--select", choices=["val_accuracy", "train_loss"], default="val_accuracy",
-                   help="choose each optimizer's lr by mean validation accuracy (default) or final training "
-                        "objective, on the tuning seeds")
+    p.add_argument(
+        "--select",
+        choices=["val_accuracy", "train_loss"],
+        default="val_accuracy",
+        help="choose each optimizer's lr by mean validation accuracy (default) or final training "
+        "objective, on the tuning seeds",
+    )
     p.add_argument("--optimizers", default=None, help="comma-separated subset of the optimizer names")
-    p.add_argument("--bootstrap", type=count, default=1000,
-                   help="bootstrap resamples of the choice and of the evaluation seeds (default 1000)")
+    p.add_argument(
+        "--bootstrap",
+        type=count,
+        default=1000,
+        help="bootstrap resamples of the choice and of the evaluation seeds (default 1000)",
+    )
 
 
 def build_parser():
-    p = _Parser(prog=f"experiments/{NAME}.py",
-                description="Every optax optimizer on the same budget: the lr chosen on tuning seeds, every number "
-                            "reported on fresh evaluation seeds, claims only where a Holm-corrected paired test "
-                            "and a bootstrap of the choice agree; --suite for six problems and a profile.")
+    p = _Parser(
+        prog=f"experiments/{NAME}.py",
+        description="Every optax optimizer on the same budget: the lr chosen on tuning seeds, every number "
+        "reported on fresh evaluation seeds, claims only where a Holm-corrected paired test "
+        "and a bootstrap of the choice agree; --suite for six problems and a profile.",
+    )
     p.set_defaults(prog=p.prog)
     add_arguments(p)
     return p
@@ -128,8 +165,11 @@ def settings(args) -> dict:
             fail(args, f"--optimizers got unknown name(s) {unknown}; choose from {list(names)}")
         names = tuple(wanted)
     s["optimizers"] = list(names)
-    s["problems"] = ([(loss, reg) for loss in LOSSES for reg in s["suite_regs"]] if getattr(args, "suite", False)
-                     else [("softmax", s["reg"])])
+    s["problems"] = (
+        [(loss, reg) for loss in LOSSES for reg in s["suite_regs"]]
+        if getattr(args, "suite", False)
+        else [("softmax", s["reg"])]
+    )
     return s
 
 
@@ -152,28 +192,55 @@ def run(args, splits=None) -> dict:
     outdir = output_dir(args, name)
     lrs = log_grid(10.0 ** s["lr_log10"][0], 10.0 ** s["lr_log10"][1], s["num_lrs"])
     tuning, evaluation = seed_lists(args.seed, s["tuning_seeds"], s["eval_seeds"])
-    budget = Budget(lrs, batch_size=min(s["batch_size"], int(splits.train.X.shape[0])), num_steps=s["steps"],
-                    eval_every=max(1, s["steps"] // s["evaluations"]), init_scale=s["init_scale"])
+    budget = Budget(
+        lrs,
+        batch_size=min(s["batch_size"], int(splits.train.X.shape[0])),
+        num_steps=s["steps"],
+        eval_every=max(1, s["steps"] // s["evaluations"]),
+        init_scale=s["init_scale"],
+    )
     protocol = Protocol(tuple(tuning), tuple(evaluation), select=args.select, bootstrap=args.bootstrap)
     start = time.perf_counter()
     problems = []
     for loss, reg in s["problems"]:
-        problems.append(compare_optimizers(loss, s["optimizers"], splits, budget._replace(reg=reg), protocol,
-                                           name=f"{args.data} {loss} reg {reg:g}", progress=False))
+        problems.append(
+            compare_optimizers(
+                loss,
+                s["optimizers"],
+                splits,
+                budget._replace(reg=reg),
+                protocol,
+                name=f"{args.data} {loss} reg {reg:g}",
+                progress=False,
+            )
+        )
     seconds = time.perf_counter() - start
     first = problems[0]["config"]
-    config = {"experiment": NAME, "data": args.data, "seed": args.seed, "quick": args.quick,
-              "suite": bool(getattr(args, "suite", False)), "tuning_seeds": tuning, "eval_seeds": evaluation,
-              "learning_rates": lrs, "lr_grid": f"shared by every optimizer: {s['num_lrs']} values from "
-              f"1e{s['lr_log10'][0]} to 1e{s['lr_log10'][1]}, evenly in log10",
-              "problems": [{"loss": loss, "reg": reg} for loss, reg in s["problems"]],
-              **{k: v for k, v in first.items() if k not in ("loss", "reg", "target_loss", "initial_objective")}}
+    config = {
+        "experiment": NAME,
+        "data": args.data,
+        "seed": args.seed,
+        "quick": args.quick,
+        "suite": bool(getattr(args, "suite", False)),
+        "tuning_seeds": tuning,
+        "eval_seeds": evaluation,
+        "learning_rates": lrs,
+        "lr_grid": f"shared by every optimizer: {s['num_lrs']} values from "
+        f"1e{s['lr_log10'][0]} to 1e{s['lr_log10'][1]}, evenly in log10",
+        "problems": [{"loss": loss, "reg": reg} for loss, reg in s["problems"]],
+        **{k: v for k, v in first.items() if k not in ("loss", "reg", "target_loss", "initial_objective")},
+    }
     models = len(problems) * len(s["optimizers"]) * s["num_lrs"] * (len(tuning) + len(evaluation))
-    metrics = {"problems": problems, "claims": [c for p in problems for c in p["claims"]],
-               "profile": {cost: suite_profile(problems, cost) for cost in ("steps_to_target", "seconds_to_target")},
-               "seconds": seconds, "models": models}
-    return finish(name, outdir, config, metrics, plots.plot_compare, results_table(metrics),
-                  describe(metrics, models, seconds))
+    metrics = {
+        "problems": problems,
+        "claims": [c for p in problems for c in p["claims"]],
+        "profile": {cost: suite_profile(problems, cost) for cost in ("steps_to_target", "seconds_to_target")},
+        "seconds": seconds,
+        "models": models,
+    }
+    return finish(
+        name, outdir, config, metrics, plots.plot_compare, results_table(metrics), describe(metrics, models, seconds)
+    )
 
 
 def _pm(iv, scale=100.0, digits=1) -> str:
@@ -204,34 +271,64 @@ def results_table(metrics) -> str:
                 continue
             test, gap = r.get("test_accuracy"), r.get("final_gap")
             steps, secs = r.get("steps_to_target", {}), r.get("seconds_to_target", {})
-            rows.append([p["problem"], r["optimizer"], f"{r['lr']:.2g}", f"{100 * r['bootstrap']['lr_changes']:.0f} %",
-                         _pm(test), _boot(r, "test_accuracy"),
-                         "-" if not gap else f"{gap['mean']:.2e}", _boot(r, "final_gap", 1.0, ".1e"),
-                         "-" if not steps else f"{steps['median']:.0f} / {secs['median']:.3f} s ({steps['reached']}/{n})",
-                         f"{r['compile_seconds']:.1f}"])
-    return format_table(["problem", "optimizer", "lr (tuning seeds)", "lr changes (bootstrap)",
-                         "test % (mean ± sd, eval seeds)", "test % bootstrap 95 %", "final gap f - f*",
-                         "gap bootstrap 95 %", "steps / seconds to target (median, reached)",
-                         "compile s (apart)"], rows)
+            rows.append(
+                [
+                    p["problem"],
+                    r["optimizer"],
+                    f"{r['lr']:.2g}",
+                    f"{100 * r['bootstrap']['lr_changes']:.0f} %",
+                    _pm(test),
+                    _boot(r, "test_accuracy"),
+                    "-" if not gap else f"{gap['mean']:.2e}",
+                    _boot(r, "final_gap", 1.0, ".1e"),
+                    "-" if not steps else f"{steps['median']:.0f} / {secs['median']:.3f} s ({steps['reached']}/{n})",
+                    f"{r['compile_seconds']:.1f}",
+                ]
+            )
+    return format_table(
+        [
+            "problem",
+            "optimizer",
+            "lr (tuning seeds)",
+            "lr changes (bootstrap)",
+            "test % (mean ± sd, eval seeds)",
+            "test % bootstrap 95 %",
+            "final gap f - f*",
+            "gap bootstrap 95 %",
+            "steps / seconds to target (median, reached)",
+            "compile s (apart)",
+        ],
+        rows,
+    )
 
 
 def describe(metrics, models: int, seconds: float) -> str:
     """One paragraph: the budget, the time, and what ``claims`` holds -- or that nothing can be claimed."""
     problems = metrics["problems"]
     cfg = problems[0]["config"]
-    text = (f"{models} models ({len(problems)} problem(s) x {len(cfg['optimizers'])} optimizers x "
-            f"{len(problems[0]['runs'][0]['learning_rates'])} learning rates x {len(cfg['tuning_seeds'])} tuning + "
-            f"{len(cfg['eval_seeds'])} evaluation seeds) in {seconds:.0f} s. ")
+    text = (
+        f"{models} models ({len(problems)} problem(s) x {len(cfg['optimizers'])} optimizers x "
+        f"{len(problems[0]['runs'][0]['learning_rates'])} learning rates x {len(cfg['tuning_seeds'])} tuning + "
+        f"{len(cfg['eval_seeds'])} evaluation seeds) in {seconds:.0f} s. "
+    )
     claimed = metrics["claims"]
     if not claimed:
-        return text + ("Nothing can be claimed: no pair passes both the Holm-corrected paired test and the "
-                       "bootstrap under both choosing rules.")
+        return text + (
+            "Nothing can be claimed: no pair passes both the Holm-corrected paired test and the "
+            "bootstrap under both choosing rules."
+        )
     words = {"test_accuracy": "test accuracy", "final_gap": "final gap"}
-    by = {}
+    by: dict[tuple, list] = {}
     for c in claimed:
         by.setdefault((c["problem"], c["metric"]), []).append(f"{c['better']} > {c['worse']}")
-    return text + "Claims (both tests agree, whichever rule chose the lrs): " + "; ".join(
-        f"{problem}, {words.get(metric, metric)}: " + ", ".join(pairs) for (problem, metric), pairs in by.items()) + "."
+    return (
+        text
+        + "Claims (both tests agree, whichever rule chose the lrs): "
+        + "; ".join(
+            f"{problem}, {words.get(metric, metric)}: " + ", ".join(pairs) for (problem, metric), pairs in by.items()
+        )
+        + "."
+    )
 
 
 def main(argv=None) -> int:
