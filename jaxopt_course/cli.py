@@ -10,12 +10,13 @@ How this file is laid out (read top to bottom):
 * the per-data-set defaults (:data:`RECIPES`) and the options a command
   would ignore (:data:`IGNORED`); the argument types and the options the
   experiment scripts share are :mod:`jaxopt_course.experiments._common`'s;
-* ``train`` and ``sweep``: load, call :func:`jaxopt_course.train.fit` or
-  :func:`~jaxopt_course.train.sweep`, print; the folders, checkpoints and
-  resume around them are :mod:`jaxopt_course.runs`';
-* ``search``, ``gradcheck``, ``tea``; ``lecture``, ``compare`` and
-  ``assignment`` register their package modules' ``add_arguments(parser)``
-  and call their ``run_cli``/``run``;
+* printing: a subcommand's work is a function of :mod:`jaxopt_course.commands`
+  that returns a :class:`~jaxopt_course.commands.Report` (its JSON record,
+  its table, its exit code, a line for stderr and the ``--out`` files to
+  write after printing); :func:`_print` prints it. The folders, checkpoints
+  and resume of ``train`` and ``sweep`` are :mod:`jaxopt_course.runs`';
+  ``lecture``, ``compare`` and ``assignment`` register their package
+  modules' ``add_arguments(parser)``;
 * the parser: one :class:`_Command` row per subcommand in :data:`COMMANDS`.
   :func:`main` installs the signal handler first (:mod:`jaxopt_course.signals`:
   SIGINT and SIGTERM stop a run at a chunk boundary, with a checkpoint),
@@ -30,13 +31,13 @@ import argparse
 import json
 import signal
 import sys
-import time
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
-from . import signals
+from . import commands, runs, signals
 from .commands import GRADCHECK_H, Report, shown
-from .experiments._common import count, float_list, mesh_sizes, nonnegative, positive, seed
-from .runs import DEFAULT_CHECKPOINT_ROOT, EXIT_DIVERGED, EXIT_WRITE_FAILED, WriteFailed, mesh_words
+from .experiments._common import count, float_list, nonnegative, positive, seed
+from .runs import EXIT_WRITE_FAILED, RunEnded, WriteFailed
 
 EXIT_USAGE = 2
 PREFIX = "jaxopt-course: error:"
@@ -143,18 +144,6 @@ def _refuse_ignored(args, given: set) -> None:
             raise UsageError(f"--{name.replace('_', '-')} has no effect here: {why}; drop it")
 
 
-def _load(args):
-    from .commands import load
-
-    return load(args)
-
-
-def _with_recipe(args, result: dict) -> dict:
-    from .commands import with_recipe
-
-    return with_recipe(args, result)
-
-
 def _emit(args, result: dict, lines: list[str]) -> None:
     from .files import to_jsonable
 
@@ -167,357 +156,9 @@ def _print(args, report: Report) -> int:
         _emit(args, report.result, report.lines)
     if report.save is not None:
         report.save()  # after the result: printed even when --out cannot be written
-    if report.error and not report.quiet:
+    if report.error:
         print(f"{PREFIX} {report.error}", file=sys.stderr)
     return report.code
-
-
-# ---------------------------------------------------------------------------
-# train and sweep
-# ---------------------------------------------------------------------------
-
-
-class _Setup(NamedTuple):
-    """What ``train`` and ``sweep`` know once the data are loaded: the engine's inputs and the run's folders."""
-
-    splits: object
-    mesh: object  # a jax.sharding.Mesh, or None: one device
-    writer: bool  # several processes: only process 0 writes files and prints
-    key: object
-    W0: object
-    batch_size: int | None  # None: gradient descent on the whole training set
-    X: object  # this host's training rows
-    y: object
-    left_out: int  # several processes: training rows no device holds
-    run: dict  # runs.identity: what makes this run the same run
-    folders: object  # runs.Folders
-
-
-def _setup(args, *, one_model: bool) -> _Setup:
-    """Devices, data, batch size, the run's identity and folders: everything before training."""
-    import jax
-
-    from . import runs
-    from .distributed import initialize_multihost
-    from .model import init_weights
-
-    initialize_multihost(args.coordinator_address, args.num_processes, args.process_id)  # before other JAX calls
-    mesh = runs.mesh_for(args.devices, args.mesh, one_model=one_model)
-    if not one_model and jax.process_count() > 1 and (args.checkpoint_dir or args.resume):
-        raise UsageError("--checkpoint-dir/--resume: a sweep over several processes keeps each model's state on "
-                         "the host that trains it, and checkpointing that is not supported; run the sweep in one "
-                         "process (any number of devices) to checkpoint it")
-    splits = _load(args)
-    N = splits.train.X.shape[0]
-    if not args.full_batch and args.batch_size > N:
-        raise UsageError(f"--batch-size {args.batch_size} is more than the {N} training examples of {args.data}: "
-                         f"give at most {N}, or --full-batch for gradient descent on all of them")
-    key, init_key = jax.random.split(jax.random.key(args.seed))
-    W0 = init_weights(init_key, splits.num_classes, splits.dim, scale=args.init_scale)
-    batch_size = None if args.full_batch else args.batch_size
-    grid = {"lr": args.lr, "reg": args.reg} if one_model else {"lrs": args.lrs, "regs": args.regs}
-    run = runs.identity(args.command, {"data": args.data, "loss": args.loss, "optimizer": args.optimizer, **grid,
-                                       "batch_size": batch_size, "seed": args.seed, "init_scale": args.init_scale},
-                        splits.train.X, splits.train.y)
-    writer = jax.process_index() == 0
-    folders = runs.plan(run, steps=args.steps, out=args.out if writer else None, checkpoint_dir=args.checkpoint_dir,
-                        resume=args.resume, force=args.force or not writer, auto_resume=jax.process_count() == 1)
-    X, y, left_out = runs.host_rows(splits.train.X, splits.train.y, mesh)
-    return _Setup(splits, mesh, writer, key, W0, batch_size, X, y, left_out, run, folders)
-
-
-def _train(args, s: _Setup, like: Callable, call: Callable, so_far: Callable):
-    """:func:`jaxopt_course.runs.execute`: ``(output, seconds, first_step)``, or the exit code of an early end."""
-    from . import runs
-
-    if s.folders.note and s.writer:
-        print(f"jaxopt-course: {s.folders.note}", file=sys.stderr)
-    try:
-        return runs.execute(s.folders, s.run, steps=args.steps, like=like, call=call, so_far=so_far, writer=s.writer,
-                            config={**s.run, "steps": args.steps, "chunk_size": args.chunk_size})
-    except runs.RunEnded as ended:
-        if ended.line:
-            print(ended.line, file=sys.stderr)
-        if ended.record and args.json:  # a record for scripts: where the run stopped, where its checkpoint is
-            print(json.dumps(ended.record), flush=True)
-        return ended.code
-
-
-def _finish(args, s: _Setup, result: dict, lines: list[str], seconds: float, first: int, *, params, metrics,
-            status: str = "completed", end: int | None = None) -> None:
-    """Print the result (first: printed even when --out cannot be written), then write --out.
-
-    ``seconds`` timed the steps ``first .. end - 1`` (``end``: the last computed chunk's end; ``--steps``
-    unless the run diverged earlier).
-    """
-    from . import distributed, runs
-
-    end = args.steps if end is None else end
-    if first:
-        lines[0] += f" ({seconds:.1f} s for steps {first + 1}-{end}, resumed from step {first})"
-        result.update(resumed_from_step=first)
-    else:
-        lines[0] += f" ({seconds:.1f} s)" if end == args.steps else f" ({seconds:.1f} s for steps 1-{end})"
-    result.update(seconds=seconds, timed_steps=end - first)
-    result.setdefault("steps_run", args.steps)
-    result.update(distributed.describe(s.mesh))
-    if s.left_out:
-        result["train_examples_left_out"] = s.left_out
-    _with_recipe(args, result)
-    if s.writer:
-        _emit(args, result, lines)
-        runs.save_results(s.folders, params=params, metrics=metrics,
-                          config={**s.run, "steps": args.steps, "chunk_size": args.chunk_size},
-                          summary={"status": status, "step": result["steps_run"], **result})
-
-
-def _engine_run(args, s: _Setup):
-    """The command's :class:`jaxopt_course.train.Run`: the loss, the optimizer by name, batch, steps, devices."""
-    from functools import partial
-
-    from .losses import get_loss
-    from .train import Run, get_optimizer
-
-    return Run(get_loss(args.loss), partial(get_optimizer, args.optimizer), batch_size=s.batch_size,
-               num_steps=args.steps, mesh=s.mesh)
-
-
-def _loop(args, init_state, init_metrics, on_chunk):
-    from .train import Loop
-
-    return Loop(chunk_size=args.chunk_size, on_chunk=on_chunk, init_state=init_state, init_metrics=init_metrics)
-
-
-def _cmd_train(args):
-    import numpy as np
-
-    from .train import DivergenceError, Metrics, evaluate, fit, initial_state
-
-    s = _setup(args, one_model=True)
-    run = _engine_run(args, s)
-
-    def like():
-        return initial_state(run, s.W0, s.key, num_examples=s.X.shape[0], lr=args.lr)
-
-    def call(init_state, init_metrics, on_chunk):
-        return fit(run, s.W0, s.X, s.y, key=s.key, lr=args.lr, reg=args.reg,
-                   loop=_loop(args, init_state, init_metrics, on_chunk))
-
-    done = _train(args, s, like, call, lambda err: (err.state.params, err.metrics))
-    if isinstance(done, int):
-        return done
-    output, seconds, first = done
-    diverged = output if isinstance(output, DivergenceError) else None
-    W = np.asarray(output.params)  # replicated over a mesh: one host copy
-    accuracies = evaluate(W, s.splits)
-    method = "gradient descent (full batch)" if s.batch_size is None else f"SGD steps of batch {s.batch_size}"
-    result = {"data": args.data, "loss": args.loss, "optimizer": args.optimizer, "lr": args.lr, "reg": args.reg,
-              "batch_size": s.batch_size, "steps": args.steps, "seed": args.seed,
-              "train_accuracy": accuracies["train"], "val_accuracy": accuracies["val"],
-              "test_accuracy": accuracies["test"], "diverged": diverged is not None,
-              "final_loss": None if diverged else float(run.loss_fn(W, s.splits.train.X, s.splits.train.y, args.reg))}
-    lines = [f"{args.loss} classifier on {args.data}: {args.steps} {method}, {args.optimizer} lr {args.lr:g}, "
-             f"reg {args.reg:g}{mesh_words(s.mesh)}",
-             f"  final loss      {result['final_loss'] or float('nan'):.4f}",
-             *(f"  {split + ' accuracy':<16}{accuracies[split]:.2%}" for split in ("train", "val", "test"))]
-    if diverged is not None:
-        return _diverged(args, s, result, lines, diverged, seconds, first)
-    losses = np.asarray(output.losses)
-    _finish(args, s, result, lines, seconds, first, params=W, metrics=Metrics(losses, np.full_like(losses, np.nan)))
-    return 0
-
-
-def _diverged(args, s: _Setup, result: dict, lines: list[str], err, seconds: float, first: int) -> int:
-    """train: the run broke the divergence rule: its JSON (``"diverged": true``) on stdout, one line on stderr, exit 1."""
-    import numpy as np
-
-    from .train import DIVERGENCE_FACTOR
-
-    losses = np.asarray(err.metrics.loss)
-    cause = ("is not finite" if not np.isfinite(losses[err.step]) else
-             f"rose above {DIVERGENCE_FACTOR:g} x its start ({losses[0]:.6g} at step 0)")
-    earlier = f" (the loss was {err.last_finite_loss:.6g} at step {err.step - 1})" if err.step else ""
-    line = (f"training diverged: the loss is {losses[err.step]:.6g} at step {err.step} of {args.steps} and {cause}"
-            f"{earlier}; the step size is probably too large -- try a smaller --lr.")
-    line += (f" Kept the last finite params and the metrics so far in {s.folders.out}/." if s.folders.out else
-             " (--out DIR keeps the last finite weights and the metrics so far.)")
-    # "steps" stays the run's requested length; "steps_run" (and metrics.json's "step") counts the steps whose
-    # losses were computed, 0 .. diverged_at_step: as for a finished or interrupted run, the losses saved.
-    result.update(steps_run=err.step + 1, diverged_at_step=err.step, last_finite_loss=err.last_finite_loss)
-    lines[0] += f" -- diverged at step {err.step}; the accuracies are the weights' of step {err.step - 1}"
-    chunk = min(args.chunk_size, args.steps)  # fit's chunks start at the first step; the diverged one ran to its end
-    end = min(first + -(-(err.step + 1 - first) // chunk) * chunk, args.steps)
-    _finish(args, s, result, lines, seconds, first, params=err.params, metrics=err.metrics, status="diverged",
-            end=end)
-    print(f"{PREFIX} {line}", file=sys.stderr)
-    return EXIT_DIVERGED
-
-
-def _cmd_sweep(args):
-    import numpy as np
-
-    from . import limits
-    from .train import Metrics, evaluate, initial_state, sweep
-
-    s = _setup(args, one_model=False)
-    L, R = len(args.lrs), len(args.regs)
-    limits.check_sweep(L * R, s.W0.size, args.steps, s.batch_size or s.X.shape[0], s.splits.num_classes,
-                       what=f"a sweep of {L} x {R} learning rates and regs", yes=args.yes)
-    run = _engine_run(args, s)
-
-    def like():
-        return initial_state(run, s.W0, s.key, num_examples=s.X.shape[0], learning_rates=args.lrs, regs=args.regs)
-
-    def call(init_state, init_metrics, on_chunk):
-        return sweep(run, s.W0, s.X, s.y, key=s.key, learning_rates=args.lrs, regs=args.regs, X_val=s.splits.val.X,
-                     y_val=s.splits.val.y, loop=_loop(args, init_state, init_metrics, on_chunk))
-
-    def so_far(err):  # the M = L * R models so far, as an lr x reg grid
-        params = np.asarray(err.state.params).reshape((L, R) + s.W0.shape)
-        return params, Metrics(*(np.asarray(m).reshape(L, R, err.step) for m in err.metrics))
-
-    done = _train(args, s, like, call, so_far)
-    if isinstance(done, int):
-        return done
-    grid, seconds, first = done
-    params, diverged = np.asarray(grid.params), np.asarray(grid.diverged)  # replicated over a mesh: one host copy
-    val = np.where(diverged, np.nan, grid.val_accuracy)
-    result = {"data": args.data, "loss": args.loss, "optimizer": args.optimizer, "learning_rates": args.lrs,
-              "regs": args.regs, "steps": args.steps, "batch_size": s.batch_size, "seed": args.seed,
-              "val_accuracy": [[None if np.isnan(v) else float(v) for v in row] for row in val],
-              "diverged": diverged.tolist(), "diverged_step": np.asarray(grid.diverged_step).tolist(), "best": None}
-    width = max(8, *(len(f"{r:g}") + 1 for r in args.regs))
-    lines = [f"{L * R} {args.loss} classifiers on {args.data}, {args.optimizer}, {args.steps} steps, trained at "
-             f"once, vmapped{mesh_words(s.mesh)}: validation accuracy",
-             "  " + "lr / reg".rjust(10) + "".join(f"{r:g}".rjust(width) for r in args.regs)]
-    lines += ["  " + f"{lr:g}".rjust(10) + "".join(("diverged" if diverged[a, b] else f"{100 * val[a, b]:.1f}%")
-                                                    .rjust(width) for b in range(R)) for a, lr in enumerate(args.lrs)]
-    metrics = Metrics(grid.losses, np.full_like(grid.losses, np.nan))
-    if np.all(np.isnan(val)):
-        lines.append("  every model diverged")
-        _finish(args, s, result, lines, seconds, first, params=params, metrics=metrics, status="diverged")
-        print(f"{PREFIX} every model of the sweep diverged; try smaller --lrs", file=sys.stderr)
-        return EXIT_DIVERGED
-    i, j = np.unravel_index(int(np.nanargmax(val)), val.shape)
-    accuracies = evaluate(params[i, j], s.splits)
-    result["best"] = {"lr": args.lrs[i], "reg": args.regs[j], "train_accuracy": accuracies["train"],
-                      "val_accuracy": accuracies["val"], "test_accuracy": accuracies["test"]}
-    lines.append(f"  best: lr {args.lrs[i]:g}, reg {args.regs[j]:g} -- val {accuracies['val']:.2%}, "
-                 f"test {accuracies['test']:.2%}")
-    _finish(args, s, result, lines, seconds, first, params=params, metrics=metrics)
-    return 0
-
-
-# ---------------------------------------------------------------------------
-# search, gradcheck, tea
-# ---------------------------------------------------------------------------
-
-
-def _cmd_search(args):
-    import jax
-    import jax.numpy as jnp
-
-    from .losses import get_loss
-    from .search import grid_search, random_local_search, random_search
-    from .toys import TEA_TEMPERATURE_RANGE, get_tea_cost, temperature_grid
-    from .train import evaluate
-
-    start = time.perf_counter()
-    if args.method == "grid":
-        low, high = TEA_TEMPERATURE_RANGE
-        found = grid_search(get_tea_cost(args.toy), temperature_grid(args.points))
-        seconds = time.perf_counter() - start
-        result = {"method": "grid", "toy": args.toy, "evaluations": args.points,
-                  "best_temperature": float(found.params), "best_loss": float(found.loss), "seconds": seconds}
-        _emit(args, result, [f"exhaustive search over {args.points} tea temperatures in [{low:g}, {high:g}] C "
-                             f"({args.toy} toy, {seconds:.2f} s)",
-                             f"  best temperature  {result['best_temperature']:.2f} C",
-                             f"  its cost          {result['best_loss']:.4f}"])
-        return 0
-    splits = _load(args)
-    X, y, loss = jnp.asarray(splits.train.X), jnp.asarray(splits.train.y), get_loss(args.loss)
-
-    def loss_fn(W):
-        return loss(W, X, y, reg=args.reg)
-
-    shape, key = (splits.num_classes, splits.dim), jax.random.key(args.seed)
-    if args.method == "random":
-        found = random_search(loss_fn, key, shape, trials=args.trials, scale=args.scale)
-        what = f"random search: {args.trials} random W = {args.scale:g} * randn{shape}"
-    else:
-        init_key, key = jax.random.split(key)
-        W0 = args.scale * jax.random.normal(init_key, shape)
-        found = random_local_search(loss_fn, key, W0, steps=args.trials, step_size=args.step_size)
-        what = (f"random local search: {args.trials} tries of steps {args.step_size:g} * randn{shape} "
-                f"from W0 = {args.scale:g} * randn")
-    accuracies = evaluate(found.params, splits)
-    seconds = time.perf_counter() - start
-    result = _with_recipe(args, {
-        "method": args.method, "data": args.data, "loss": args.loss, "reg": args.reg, "evaluations": args.trials,
-        "scale": args.scale, "step_size": args.step_size if args.method == "local" else None, "seed": args.seed,
-        "best_loss": float(found.loss), "train_accuracy": accuracies["train"], "val_accuracy": accuracies["val"],
-        "test_accuracy": accuracies["test"], "seconds": seconds})
-    _emit(args, result, [f"{what} on {args.data}, {args.loss} loss ({seconds:.1f} s)",
-                         f"  best loss       {result['best_loss']:.4f}",
-                         *(f"  {split + ' accuracy':<16}{accuracies[split]:.2%}" for split in ("train", "val", "test"))])
-    return 0
-
-
-def _cmd_gradcheck(args):
-    from . import commands
-
-    return _print(args, commands.gradcheck(args))
-
-
-def _cmd_tea(args):
-    from .search import grid_search
-    from .toys import TEA_TEMPERATURE_RANGE, get_tea_cost, gradient_descent_1d, temperature_grid
-
-    f, (low, high) = get_tea_cost(args.toy), TEA_TEMPERATURE_RANGE
-    start = time.perf_counter()
-    found = grid_search(f, temperature_grid(args.points))
-    temperatures, costs = gradient_descent_1d(f, args.start, step_size=args.step_size, steps=args.steps)
-    seconds = time.perf_counter() - start
-    ex = {"evaluations": args.points, "best_temperature": float(found.params), "best_cost": float(found.loss)}
-    gd = {"start": args.start, "step_size": args.step_size, "steps": args.steps,
-          "final_temperature": float(temperatures[-1]), "final_cost": float(costs[-1])}
-    _emit(args, {"toy": args.toy, "exhaustive": ex, "gradient_descent": gd, "seconds": seconds}, [
-        f"tea temperature, {args.toy} cost ({seconds:.2f} s)",
-        f"  exhaustive search, {args.points} tastings over [{low:g}, {high:g}] C: best {ex['best_temperature']:.2f} C, "
-        f"cost {round(ex['best_cost'], 4) + 0.0:.4f}",
-        f"  gradient descent from {args.start:g} C, {args.steps} steps of {args.step_size:g} x slope: ends at "
-        f"{gd['final_temperature']:.2f} C, cost {round(gd['final_cost'], 4) + 0.0:.4f}"])
-    return 0
-
-
-def _cmd_lecture(args):
-    """The lecture: :func:`jaxopt_course.experiments.lecture.run_cli` -> a dict; its ``"text"`` is the table."""
-    from .experiments import lecture
-
-    result = lecture.run_cli(args)
-    _emit(args, {k: v for k, v in result.items() if k != "text"}, [result["text"]])
-    return 0
-
-
-def _cmd_compare(args):
-    """The comparison: :func:`jaxopt_course.experiments.compare.run`, after the size checks (limits)."""
-    from . import limits
-    from .experiments import compare
-
-    splits = _load(args)
-    s = compare.settings(args)
-    seeds, problems, C, D = s["tuning_seeds"] + s["eval_seeds"], len(s["problems"]), splits.num_classes, splits.dim
-    models = s["num_lrs"] * seeds  # one optimizer's lr x seed grid: one vmapped call
-    what = f"a comparison of {len(s['optimizers'])} optimizers x {problems} problems x {models} models"
-    limits.check_sweep(models, C * D, s["steps"], s["batch_size"], C, what=what, yes=True)
-    limits.check_duration(limits.sweep_seconds(models * len(s["optimizers"]) * problems, s["steps"],
-                                               s["batch_size"], C * D), what, yes=args.yes)
-    item = compare.run(args, splits=splits)
-    result = {"dir": str(item["dir"]), "figures": [str(f) for f in item["figures"]], "summary": item["summary"],
-              "config": item["config"], **item["metrics"]}
-    _emit(args, result, [item["table"], "", item["summary"], f"wrote {item['dir']}/config.json, metrics.json, "
-                         + ", ".join(f.name for f in item["figures"])])
-    return 0
 
 
 def _add_lecture_args(p):
@@ -571,34 +212,7 @@ def _add_model_args(p, command: str):
     p.add_argument("--chunk-size", type=count, default=1000,
                    help="steps per compiled chunk; progress, checkpoints, the divergence check and Ctrl-C/SIGTERM "
                         "happen between chunks (it never changes the result)")
-    p.add_argument("--checkpoint-dir", default=None, metavar="DIR",
-                   help="write a checkpoint (params, optimizer state, key, step, metrics) to DIR after every chunk "
-                        "and on Ctrl-C/SIGTERM (default on those: OUT/checkpoint with --out, else "
-                        f"./{DEFAULT_CHECKPOINT_ROOT}/{command}-<hash of the run's options>/); a checkpoint of this "
-                        "same run found there is resumed, and the first line says so")
-    p.add_argument("--resume", default=None, metavar="PATH",
-                   help="continue the run checkpointed at PATH, a folder or its checkpoint.npz (give the same "
-                        "options; --steps may grow; implies --checkpoint-dir PATH's folder unless given); the "
-                        "result equals an uninterrupted run's bit for bit")
-    p.add_argument("--force", action="store_true",
-                   help="start from step 0: overwrite a checkpoint in the checkpoint folder (of another run: "
-                        "refused otherwise; of this run: resumed otherwise); an error with --resume")
-    p.add_argument("--out", default=None, metavar="DIR",
-                   help="write params.npz, metrics.json (losses per step, status) and config.json to DIR -- also "
-                        "when the run diverges (train: the last finite params) or is interrupted")
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--devices", type=count, default=None, metavar="N",
-                       help="run on the first N devices JAX sees: train splits each minibatch N ways, sweep the "
-                            "models (on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N makes N devices)")
-    group.add_argument("--mesh", type=mesh_sizes, default=None, metavar="data=D,model=M",
-                       help="the device mesh: D devices split every minibatch, M devices split a sweep's models")
-    p.add_argument("--coordinator-address", default=None, metavar="HOST:PORT",
-                   help="several machines: process 0's address (or $JAX_COORDINATOR_ADDRESS); every process runs "
-                        "the same command with --num-processes and its own --process-id")
-    p.add_argument("--num-processes", type=count, default=None, metavar="P",
-                   help="several machines: how many processes take part (or $JAX_NUM_PROCESSES)")
-    p.add_argument("--process-id", type=int, default=None, metavar="I",
-                   help="several machines: this process's number, 0 .. P-1 (or $JAX_PROCESS_ID)")
+    runs.add_arguments(p, command)  # --checkpoint-dir, --resume, --force, --out and the devices: runs.py reads them
     _add_json_arg(p)
 
 
@@ -678,7 +292,8 @@ def _add_assignment_args(p):
     add_arguments(p)
 
 
-def _cmd_assignment(args):
+def _assignment(args):
+    """``assignment``: :func:`jaxopt_course.assignment.run` prints its own results and returns the exit code."""
     from .assignment import run
 
     return run(args)
@@ -691,7 +306,7 @@ class _Command(NamedTuple):
     help: str
     description: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
+    run: Callable[[argparse.Namespace], Report | int]  # a Report to print (commands.py), or an exit code
 
 
 COMMANDS = (
@@ -700,11 +315,11 @@ COMMANDS = (
              "--batch-size examples, step against the gradient, repeat. On --data cifar10 the defaults are "
              "CS231n's recipe (lr 1e-7, reg 2.5e4, batch 200, 1500 steps, init 1e-3). A run whose loss "
              "diverges exits 1 (--json still prints its record, \"diverged\": true).",
-             _add_train_args, _cmd_train),
+             _add_train_args, commands.train),
     _Command("search", "optimize without gradients: grid, random or random local search",
              "The lecture's first strategies. grid: exhaustive search over the tea-temperature toy; random: keep "
              "the best of --trials random W; local: perturb W by --step-size * randn, keep it if the loss drops.",
-             _add_search_args, _cmd_search),
+             _add_search_args, commands.search),
     _Command("gradcheck", "check the analytic gradient against finite differences",
              "The lecture's numerical gradient, (L(W + h e_k) - L(W)) / h for every weight (or the central "
              "difference), against the hand-derived gradient: relative error |a - b| / max(|a|, |b|) (the CS231n "
@@ -713,35 +328,35 @@ COMMANDS = (
              "1e-7..1e-4 ok only for the SVM's kinks; the mismatch is read beyond the check's own round-off "
              "and truncation error, and a check that cannot resolve 1e-7, as in float32, says inconclusive). "
              "CIFAR-10 uses its 500-image dev set.",
-             _add_gradcheck_args, _cmd_gradcheck),
+             _add_gradcheck_args, commands.gradcheck),
     _Command("sweep", "train a learning rate x regularization grid in one vmapped call",
              "CS231n's tuning step: train one linear classifier per (learning rate, regularization strength) "
              "pair -- all of them at once, one vmapped call, the same minibatches for every model -- and keep "
              "the best on the validation set; report its test accuracy. Diverged models are marked, never chosen.",
-             _add_sweep_args, _cmd_sweep),
+             _add_sweep_args, commands.sweep),
     _Command("tea", "exhaustive search vs gradient descent on the tea-temperature toy",
              "The lecture's one-parameter problem: the best temperature for a cup of tea. Exhaustive search "
              "tastes every temperature of a grid; gradient descent starts at --start and steps downhill, "
              "t <- t - step_size * slope. Try --toy local_minima or wiggly to see gradient descent get stuck.",
-             _add_tea_args, _cmd_tea),
+             _add_tea_args, commands.tea),
     _Command("compare", "compare optax optimizers over seeds, with spreads and the gap to the optimum",
              "Every optimizer on the same budget -- the same log grid of learning rates, steps, batch size and "
              "seeds -- each lr x seed grid in one vmapped call. Reports accuracies as mean, sd and 95 % t "
              "interval over seeds, the gap f(W_t) - f* to the exact softmax optimum (Newton-CG, float64), which "
              "pairs the intervals can tell apart, and writes <out>/compare/ (--quick: <out>/quick/compare/).",
-             _add_compare_args, _cmd_compare),
+             _add_compare_args, commands.compare),
     _Command("lecture", "run the whole lecture and write results/lecture/report.md",
              "The main job: every experiment of the optimization lecture in its order -- the loss landscape, "
              "random search, exhaustive search vs gradient descent, the numerical vs analytic gradient, batch "
              "sizes and SGD, optax optimizers, the lr x reg sweep, the learned templates -- writing each one's "
              "results and figures under --out and a report with every table and figure (--quick: all of it "
              "under <out>/quick/, so a full report never shows a smoke test).",
-             _add_lecture_args, _cmd_lecture),
+             _add_lecture_args, commands.lecture),
     _Command("assignment", "build a student assignment from the notebooks, or grade a submission",
              "build OUT writes the student and teacher notebooks, the tests and the autograder; grade FILE "
              "grades a student's .py or .ipynb in a child process, with limits, and hints from the gradient "
              "check's diagnosis (--json: the score and every test).",
-             _add_assignment_args, _cmd_assignment),
+             _add_assignment_args, _assignment),
 )
 
 EPILOG = ("Start-up: JAX's persistent compilation cache is on, in $XDG_CACHE_HOME/jaxopt-course/jax "
@@ -805,7 +420,14 @@ def _main(argv: list[str]) -> int:
     enable_compilation_cache()
     try:
         args = _parse(argv)
-        return args.func(args)
+        done = args.func(args)
+        return done if isinstance(done, int) else _print(args, done)
+    except RunEnded as ended:  # stopped by a signal (checkpoint written) or a failed write: one line
+        if ended.line:
+            print(ended.line, file=sys.stderr)
+        if ended.record and args.json:  # a record for scripts: where the run stopped, where its checkpoint is
+            print(json.dumps(ended.record), flush=True)
+        return ended.code
     except SystemExit as err:  # --help, or an experiment's one-line error (already printed)
         return err.code if isinstance(err.code, int) else EXIT_USAGE
     except UsageError as err:

@@ -403,3 +403,47 @@ def host_rows(X, y, mesh):
     keep = X.shape[0] - X.shape[0] % data
     X_rows, y_rows = shard_rows(*host_shard(X[:keep], y[:keep]), mesh)
     return X_rows, y_rows, X.shape[0] - keep
+
+
+# ---------------------------------------------------------------------------
+# The options this policy reads, for the train and sweep parsers
+# ---------------------------------------------------------------------------
+
+
+def add_arguments(p, command: str) -> None:
+    """``--checkpoint-dir``, ``--resume``, ``--force``, ``--out`` and the devices and machines, on parser ``p``.
+
+    The options of :func:`plan`, :func:`mesh_for` and
+    :func:`jaxopt_course.distributed.initialize_multihost`, defined beside
+    them; ``command`` (``"train"`` or ``"sweep"``) names the default folder.
+    """
+    from .experiments._common import count, mesh_sizes
+
+    p.add_argument("--checkpoint-dir", default=None, metavar="DIR",
+                   help="write a checkpoint (params, optimizer state, key, step, metrics) to DIR after every chunk "
+                        "and on Ctrl-C/SIGTERM (default on those: OUT/checkpoint with --out, else "
+                        f"./{DEFAULT_CHECKPOINT_ROOT}/{command}-<hash of the run's options>/); a checkpoint of this "
+                        "same run found there is resumed, and the first line says so")
+    p.add_argument("--resume", default=None, metavar="PATH",
+                   help="continue the run checkpointed at PATH, a folder or its checkpoint.npz (give the same "
+                        "options; --steps may grow; implies --checkpoint-dir PATH's folder unless given); the "
+                        "result equals an uninterrupted run's bit for bit")
+    p.add_argument("--force", action="store_true",
+                   help="start from step 0: overwrite a checkpoint in the checkpoint folder (of another run: "
+                        "refused otherwise; of this run: resumed otherwise); an error with --resume")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="write params.npz, metrics.json (losses per step, status) and config.json to DIR -- also "
+                        "when the run diverges (train: the last finite params) or is interrupted")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--devices", type=count, default=None, metavar="N",
+                       help="run on the first N devices JAX sees: train splits each minibatch N ways, sweep the "
+                            "models (on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N makes N devices)")
+    group.add_argument("--mesh", type=mesh_sizes, default=None, metavar="data=D,model=M",
+                       help="the device mesh: D devices split every minibatch, M devices split a sweep's models")
+    p.add_argument("--coordinator-address", default=None, metavar="HOST:PORT",
+                   help="several machines: process 0's address (or $JAX_COORDINATOR_ADDRESS); every process runs "
+                        "the same command with --num-processes and its own --process-id")
+    p.add_argument("--num-processes", type=count, default=None, metavar="P",
+                   help="several machines: how many processes take part (or $JAX_NUM_PROCESSES)")
+    p.add_argument("--process-id", type=int, default=None, metavar="I",
+                   help="several machines: this process's number, 0 .. P-1 (or $JAX_PROCESS_ID)")
