@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # like the package; it says nothing about this project, so pip's build step hides it.
 PIP    := PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip
 
-.PHONY: demo test test-fast bench notebooks docs lint install clean
+.PHONY: demo test test-fast bench notebooks docs lint assignment install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The teacher's kit (docs/teachers.md): the student's and the teacher's notebooks, the public and
+# hidden tests and the Gradescope autograder zip, written into build/assignment/.
+assignment: $(STAMP)
+	$(BIN)/jaxopt-course assignment build build/assignment
 
 bench: $(STAMP)
 	$(PIP) install --quiet -e '.[test,bench]'

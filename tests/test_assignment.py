@@ -244,11 +244,15 @@ def test_grade_rejects_a_missing_file_and_an_unknown_suffix(tmp_path):
     [
         ("nothing.py", None, "(no such file)"),
         ("answers.txt", "x = 1\n", "path must end in .py or .ipynb, got 'answers.txt'"),
-        ("broken.ipynb", "[1, 2]", "is not a Jupyter notebook"),
+        ("broken.ipynb", "[1, 2]", "is not a Jupyter notebook: it has no list of cells"),
+        ("truncated.ipynb", '{"cells": [', "is not a Jupyter notebook: it is not JSON"),
+        ("binary.py", b"\x89PNG\r\n\x1a\n\xff\xfe", "is not a text file (not UTF-8)"),
     ],
 )
 def test_grade_through_the_cli_bad_file_is_one_line_and_exit_2(tmp_path, name, text, message):
-    if text is not None:
+    if isinstance(text, bytes):
+        (tmp_path / name).write_bytes(text)
+    elif text is not None:
         (tmp_path / name).write_text(text)
     done = cli("assignment", "grade", tmp_path / name, "--json")
     assert done.returncode == 2, done.stderr
@@ -490,3 +494,22 @@ def test_each_zoo_fix_gets_full_marks(name):
     part_checks = [c for c in checks.CHECKS if c.part == ZOO[name].part and (c.part != "sgd" or c.name in namespace)]
     hints = {c.name: checks.run_check(c.name, namespace) for c in part_checks}
     assert hints and all(h is None for h in hints.values()), hints
+
+
+# ---------------------------------------------------------------------------
+# docs/teachers.md names every test, hint code and specimen (so it cannot fall behind the code).
+# ---------------------------------------------------------------------------
+
+
+def test_the_teachers_page_names_every_test_code_and_specimen():
+    page = (REPO / "docs" / "teachers.md").read_text()
+    for check in checks.CHECKS:
+        row = f"| `{check.name}` | {check.part} | {check.points:g} | {'hidden' if check.hidden else 'yes'} |"
+        assert row in page, row
+    assert f"{MAX_SCORE:g} points in all" in page
+    for code in HINTS:
+        assert f"| `{code}` |" in page, code
+    for name, specimen in ZOO.items():
+        assert f"| `{name}` | {specimen.part} |" in page, name
+    loss_specimens = sum(s.part in ("svm", "softmax") for s in ZOO.values())
+    assert f"{loss_specimens} of them are wrong SVM or softmax functions" in page

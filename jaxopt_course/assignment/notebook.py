@@ -137,9 +137,15 @@ def to_ipynb(cells: list[Cell]) -> dict:
 
 def read_cells(path: Path) -> list[Cell]:
     """The cells of a submission: an ``.ipynb`` (JSON) or a ``.py`` (percent cells, or one cell)."""
-    text = Path(path).read_text(encoding="utf-8")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a text file (not UTF-8): a submission is a .py or .ipynb file") from None
     if Path(path).suffix == ".ipynb":
-        nb = json.loads(text)
+        try:
+            nb = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path} is not a Jupyter notebook: it is not JSON ({error})") from None
         if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
             raise ValueError(f"{path} is not a Jupyter notebook: it has no list of cells")
         cells = []
