@@ -98,12 +98,25 @@ def diagnosis_of(report, loss: str, W, X, y, reg: float) -> tuple[dict | None, l
     record = {"codes": list(found.codes), "hint": found.hint or None, "coefficients": found.coefficients}
     if found.codes:
         return record, [f"  diagnosis: {', '.join(found.codes)} -- {found.hint}"]
-    return record, ["  diagnosis: none -- dW is the true gradient at the checked coordinates (its parts fit it "
-                    "exactly), so the mismatch lies in the finite differences: try another --h or --method central"]
+    return record, [
+        "  diagnosis: none -- dW is the true gradient at the checked coordinates (its parts fit it "
+        "exactly), so the mismatch lies in the finite differences: try another --h or --method central"
+    ]
 
 
-def check_loss_gradient(loss: str, W, X, y, reg: float, *, h: float, method: str = "central",
-                        num_checks: int | None = None, key=None, dW=None):
+def check_loss_gradient(
+    loss: str,
+    W,
+    X,
+    y,
+    reg: float,
+    *,
+    h: float,
+    method: str = "central",
+    num_checks: int | None = None,
+    key=None,
+    dW=None,
+):
     """``gradcheck``'s check: ``dW`` (default: the hand-derived gradient) against finite differences.
 
     Args:
@@ -132,8 +145,9 @@ def check_loss_gradient(loss: str, W, X, y, reg: float, *, h: float, method: str
     _, hand_dW = LOSS_AND_GRAD[loss](W, X, y, reg=reg)
     autodiff_vs_hand = float(jnp.max(relative_error(jax.grad(objective)(W), hand_dW)))
     kinks = svm_kink_crossings(W, X, y, h=h) if loss == "svm" else None
-    report = check_gradient(objective, W, hand_dW if dW is None else dW, num_checks=num_checks, h=h, method=method,
-                            key=key, kinks=kinks)
+    report = check_gradient(
+        objective, W, hand_dW if dW is None else dW, num_checks=num_checks, h=h, method=method, key=key, kinks=kinks
+    )
     diagnosis, lines = diagnosis_of(report, loss, W, X, y, reg)
     return report, autodiff_vs_hand, diagnosis, lines
 
@@ -152,21 +166,47 @@ def gradcheck(args) -> Report:
     start = time.perf_counter()
     with jax.enable_x64(True) if args.dtype == "float64" else contextlib.nullcontext():
         X, y = jnp.asarray(split.X, dtype=args.dtype), jnp.asarray(split.y)
-        W = args.init_scale * jax.random.normal(jax.random.key(args.seed), (splits.num_classes, splits.dim),
-                                                dtype=args.dtype)
+        W = args.init_scale * jax.random.normal(
+            jax.random.key(args.seed), (splits.num_classes, splits.dim), dtype=args.dtype
+        )
         report, autodiff_vs_hand, diagnosis, diagnosis_lines = check_loss_gradient(
-            args.loss, W, X, y, args.reg, h=h, method=args.method, num_checks=args.num_checks,
-            key=jax.random.key(args.seed + 1))
+            args.loss,
+            W,
+            X,
+            y,
+            args.reg,
+            h=h,
+            method=args.method,
+            num_checks=args.num_checks,
+            key=jax.random.key(args.seed + 1),
+        )
     seconds = time.perf_counter() - start
-    result = with_recipe(args, {
-        "data": args.data, "split": split_name, "num_examples": int(split.X.shape[0]), "loss": args.loss,
-        "reg": args.reg, "init_scale": args.init_scale, "seed": args.seed,
-        "jax_grad_vs_hand_max_relative_error": autodiff_vs_hand, **report.to_dict(), "diagnosis": diagnosis,
-        "seconds": seconds})
-    return Report(result, [
-        f"{args.loss} loss on {args.data} ({split_name}: {split.X.shape[0]} examples), W = {args.init_scale:g} * "
-        f"randn{tuple(W.shape)}, reg {args.reg:g}: numerical vs hand-derived gradient ({seconds:.1f} s)",
-        str(report), *diagnosis_lines, f"  jax.grad vs hand-derived: max relative error {autodiff_vs_hand:.2e}"])
+    result = with_recipe(
+        args,
+        {
+            "data": args.data,
+            "split": split_name,
+            "num_examples": int(split.X.shape[0]),
+            "loss": args.loss,
+            "reg": args.reg,
+            "init_scale": args.init_scale,
+            "seed": args.seed,
+            "jax_grad_vs_hand_max_relative_error": autodiff_vs_hand,
+            **report.to_dict(),
+            "diagnosis": diagnosis,
+            "seconds": seconds,
+        },
+    )
+    return Report(
+        result,
+        [
+            f"{args.loss} loss on {args.data} ({split_name}: {split.X.shape[0]} examples), W = {args.init_scale:g} * "
+            f"randn{tuple(W.shape)}, reg {args.reg:g}: numerical vs hand-derived gradient ({seconds:.1f} s)",
+            str(report),
+            *diagnosis_lines,
+            f"  jax.grad vs hand-derived: max relative error {autodiff_vs_hand:.2e}",
+        ],
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -205,24 +245,46 @@ def setup(args, *, one_model: bool) -> Setup:
     initialize_multihost(args.coordinator_address, args.num_processes, args.process_id)  # before other JAX calls
     mesh = runs.mesh_for(args.devices, args.mesh, one_model=one_model)
     if not one_model and jax.process_count() > 1 and (args.checkpoint_dir or args.resume):
-        raise ValueError("--checkpoint-dir/--resume: a sweep over several processes keeps each model's state on "
-                         "the host that trains it, and checkpointing that is not supported; run the sweep in one "
-                         "process (any number of devices) to checkpoint it")
+        raise ValueError(
+            "--checkpoint-dir/--resume: a sweep over several processes keeps each model's state on "
+            "the host that trains it, and checkpointing that is not supported; run the sweep in one "
+            "process (any number of devices) to checkpoint it"
+        )
     splits = load(args)
     N = splits.train.X.shape[0]
     if not args.full_batch and args.batch_size > N:
-        raise ValueError(f"--batch-size {args.batch_size} is more than the {N} training examples of {args.data}: "
-                         f"give at most {N}, or --full-batch for gradient descent on all of them")
+        raise ValueError(
+            f"--batch-size {args.batch_size} is more than the {N} training examples of {args.data}: "
+            f"give at most {N}, or --full-batch for gradient descent on all of them"
+        )
     key, init_key = jax.random.split(jax.random.key(args.seed))
     W0 = init_weights(init_key, splits.num_classes, splits.dim, scale=args.init_scale)
     batch_size = None if args.full_batch else args.batch_size
     grid = {"lr": args.lr, "reg": args.reg} if one_model else {"lrs": args.lrs, "regs": args.regs}
-    run = runs.identity(args.command, {"data": args.data, "loss": args.loss, "optimizer": args.optimizer, **grid,
-                                       "batch_size": batch_size, "seed": args.seed, "init_scale": args.init_scale},
-                        splits.train.X, splits.train.y)
+    run = runs.identity(
+        args.command,
+        {
+            "data": args.data,
+            "loss": args.loss,
+            "optimizer": args.optimizer,
+            **grid,
+            "batch_size": batch_size,
+            "seed": args.seed,
+            "init_scale": args.init_scale,
+        },
+        splits.train.X,
+        splits.train.y,
+    )
     writer = jax.process_index() == 0
-    folders = runs.plan(run, steps=args.steps, out=args.out if writer else None, checkpoint_dir=args.checkpoint_dir,
-                        resume=args.resume, force=args.force or not writer, auto_resume=jax.process_count() == 1)
+    folders = runs.plan(
+        run,
+        steps=args.steps,
+        out=args.out if writer else None,
+        checkpoint_dir=args.checkpoint_dir,
+        resume=args.resume,
+        force=args.force or not writer,
+        auto_resume=jax.process_count() == 1,
+    )
     X, y, left_out = runs.host_rows(splits.train.X, splits.train.y, mesh)
     return Setup(splits, mesh, writer, key, W0, batch_size, X, y, left_out, run, folders)
 
@@ -234,8 +296,13 @@ def engine_run(args, s: Setup):
     from .losses import get_loss
     from .train import Run, get_optimizer
 
-    return Run(get_loss(args.loss), partial(get_optimizer, args.optimizer), batch_size=s.batch_size,
-               num_steps=args.steps, mesh=s.mesh)
+    return Run(
+        get_loss(args.loss),
+        partial(get_optimizer, args.optimizer),
+        batch_size=s.batch_size,
+        num_steps=args.steps,
+        mesh=s.mesh,
+    )
 
 
 def execute(args, s: Setup, *, like: Callable, fit: Callable, so_far: Callable):
@@ -251,11 +318,13 @@ def execute(args, s: Setup, *, like: Callable, fit: Callable, so_far: Callable):
         note(s.folders.note)
 
     def call(init_state, init_metrics, on_chunk):
-        return fit(Loop(chunk_size=args.chunk_size, on_chunk=on_chunk, init_state=init_state,
-                        init_metrics=init_metrics))
+        return fit(
+            Loop(chunk_size=args.chunk_size, on_chunk=on_chunk, init_state=init_state, init_metrics=init_metrics)
+        )
 
-    return runs.execute(s.folders, s.run, steps=args.steps, like=like, call=call, so_far=so_far, writer=s.writer,
-                        config=config(args, s))
+    return runs.execute(
+        s.folders, s.run, steps=args.steps, like=like, call=call, so_far=so_far, writer=s.writer, config=config(args, s)
+    )
 
 
 def config(args, s: Setup) -> dict:
@@ -263,8 +332,21 @@ def config(args, s: Setup) -> dict:
     return {**s.run, "steps": args.steps, "chunk_size": args.chunk_size}
 
 
-def finish(args, s: Setup, result: dict, lines: list[str], seconds: float, first: int, *, params, metrics,
-           status: str = "completed", end: int | None = None, code: int = 0, error: str | None = None) -> Report:
+def finish(
+    args,
+    s: Setup,
+    result: dict,
+    lines: list[str],
+    seconds: float,
+    first: int,
+    *,
+    params,
+    metrics,
+    status: str = "completed",
+    end: int | None = None,
+    code: int = 0,
+    error: str | None = None,
+) -> Report:
     """The :class:`Report` of a run that reached its end (or diverged): timings, devices, and ``--out`` to write.
 
     ``seconds`` timed the steps ``first .. end - 1`` (``end``: the last computed chunk's end; ``--steps``
@@ -286,8 +368,13 @@ def finish(args, s: Setup, result: dict, lines: list[str], seconds: float, first
     with_recipe(args, result)
 
     def save():
-        runs.save_results(s.folders, params=params, metrics=metrics, config=config(args, s),
-                          summary={"status": status, "step": result["steps_run"], **result})
+        runs.save_results(
+            s.folders,
+            params=params,
+            metrics=metrics,
+            config=config(args, s),
+            summary={"status": status, "step": result["steps_run"], **result},
+        )
 
     return Report(result, lines, code, error, save if s.writer else None, quiet=not s.writer)
 
@@ -302,27 +389,43 @@ def train(args) -> Report:
     s = setup(args, one_model=True)
     run = engine_run(args, s)
     output, seconds, first = execute(
-        args, s, like=lambda: initial_state(run, s.W0, s.key, num_examples=s.X.shape[0], lr=args.lr),
+        args,
+        s,
+        like=lambda: initial_state(run, s.W0, s.key, num_examples=s.X.shape[0], lr=args.lr),
         fit=lambda loop: fit(run, s.W0, s.X, s.y, key=s.key, lr=args.lr, reg=args.reg, loop=loop),
-        so_far=lambda err: (err.state.params, err.metrics))
+        so_far=lambda err: (err.state.params, err.metrics),
+    )
     diverged = output if isinstance(output, DivergenceError) else None
     W = np.asarray(output.params)  # replicated over a mesh: one host copy
     accuracies = evaluate(W, s.splits)
     method = "gradient descent (full batch)" if s.batch_size is None else f"SGD steps of batch {s.batch_size}"
-    result = {"data": args.data, "loss": args.loss, "optimizer": args.optimizer, "lr": args.lr, "reg": args.reg,
-              "batch_size": s.batch_size, "steps": args.steps, "seed": args.seed,
-              "train_accuracy": accuracies["train"], "val_accuracy": accuracies["val"],
-              "test_accuracy": accuracies["test"], "diverged": diverged is not None,
-              "final_loss": None if diverged else float(run.loss_fn(W, s.splits.train.X, s.splits.train.y, args.reg))}
-    lines = [f"{args.loss} classifier on {args.data}: {args.steps} {method}, {args.optimizer} lr {args.lr:g}, "
-             f"reg {args.reg:g}{mesh_words(s.mesh)}",
-             f"  final loss      {result['final_loss'] or float('nan'):.4f}",
-             *(f"  {split + ' accuracy':<16}{accuracies[split]:.2%}" for split in ("train", "val", "test"))]
+    result = {
+        "data": args.data,
+        "loss": args.loss,
+        "optimizer": args.optimizer,
+        "lr": args.lr,
+        "reg": args.reg,
+        "batch_size": s.batch_size,
+        "steps": args.steps,
+        "seed": args.seed,
+        "train_accuracy": accuracies["train"],
+        "val_accuracy": accuracies["val"],
+        "test_accuracy": accuracies["test"],
+        "diverged": diverged is not None,
+        "final_loss": None if diverged else float(run.loss_fn(W, s.splits.train.X, s.splits.train.y, args.reg)),
+    }
+    lines = [
+        f"{args.loss} classifier on {args.data}: {args.steps} {method}, {args.optimizer} lr {args.lr:g}, "
+        f"reg {args.reg:g}{mesh_words(s.mesh)}",
+        f"  final loss      {result['final_loss'] or float('nan'):.4f}",
+        *(f"  {split + ' accuracy':<16}{accuracies[split]:.2%}" for split in ("train", "val", "test")),
+    ]
     if diverged is not None:
         return _diverged(args, s, result, lines, diverged, seconds, first)
     losses = np.asarray(output.losses)
-    return finish(args, s, result, lines, seconds, first, params=W,
-                  metrics=Metrics(losses, np.full_like(losses, np.nan)))
+    # train.Metrics annotates jax.Array, but the host keeps NumPy copies in it too (DivergenceError.metrics does)
+    metrics = Metrics(losses, np.full_like(losses, np.nan))  # type: ignore[arg-type]
+    return finish(args, s, result, lines, seconds, first, params=W, metrics=metrics)
 
 
 def _diverged(args, s: Setup, result: dict, lines: list[str], err, seconds: float, first: int) -> Report:
@@ -333,21 +436,41 @@ def _diverged(args, s: Setup, result: dict, lines: list[str], err, seconds: floa
     from .train import DIVERGENCE_FACTOR
 
     losses = np.asarray(err.metrics.loss)
-    cause = ("is not finite" if not np.isfinite(losses[err.step]) else
-             f"rose above {DIVERGENCE_FACTOR:g} x its start ({losses[0]:.6g} at step 0)")
+    cause = (
+        "is not finite"
+        if not np.isfinite(losses[err.step])
+        else f"rose above {DIVERGENCE_FACTOR:g} x its start ({losses[0]:.6g} at step 0)"
+    )
     earlier = f" (the loss was {err.last_finite_loss:.6g} at step {err.step - 1})" if err.step else ""
-    line = (f"training diverged: the loss is {losses[err.step]:.6g} at step {err.step} of {args.steps} and {cause}"
-            f"{earlier}; the step size is probably too large -- try a smaller --lr.")
-    line += (f" Kept the last finite params and the metrics so far in {s.folders.out}/." if s.folders.out else
-             " (--out DIR keeps the last finite weights and the metrics so far.)")
+    line = (
+        f"training diverged: the loss is {losses[err.step]:.6g} at step {err.step} of {args.steps} and {cause}"
+        f"{earlier}; the step size is probably too large -- try a smaller --lr."
+    )
+    line += (
+        f" Kept the last finite params and the metrics so far in {s.folders.out}/."
+        if s.folders.out
+        else " (--out DIR keeps the last finite weights and the metrics so far.)"
+    )
     # "steps" stays the run's requested length; "steps_run" (and metrics.json's "step") counts the steps whose
     # losses were computed, 0 .. diverged_at_step: as for a finished or interrupted run, the losses saved.
     result.update(steps_run=err.step + 1, diverged_at_step=err.step, last_finite_loss=err.last_finite_loss)
     lines[0] += f" -- diverged at step {err.step}; the accuracies are the weights' of step {err.step - 1}"
     chunk = min(args.chunk_size, args.steps)  # fit's chunks start at the first step; the diverged one ran to its end
     end = min(first + -(-(err.step + 1 - first) // chunk) * chunk, args.steps)
-    return finish(args, s, result, lines, seconds, first, params=err.params, metrics=err.metrics,
-                  status="diverged", end=end, code=EXIT_DIVERGED, error=line)
+    return finish(
+        args,
+        s,
+        result,
+        lines,
+        seconds,
+        first,
+        params=err.params,
+        metrics=err.metrics,
+        status="diverged",
+        end=end,
+        code=EXIT_DIVERGED,
+        error=line,
+    )
 
 
 def sweep(args) -> Report:
@@ -361,43 +484,99 @@ def sweep(args) -> Report:
 
     s = setup(args, one_model=False)
     L, R = len(args.lrs), len(args.regs)
-    limits.check_sweep(L * R, s.W0.size, args.steps, s.batch_size or s.X.shape[0], s.splits.num_classes,
-                       what=f"a sweep of {L} x {R} learning rates and regs", yes=args.yes)
+    limits.check_sweep(
+        L * R,
+        s.W0.size,
+        args.steps,
+        s.batch_size or s.X.shape[0],
+        s.splits.num_classes,
+        what=f"a sweep of {L} x {R} learning rates and regs",
+        yes=args.yes,
+    )
     run = engine_run(args, s)
 
     def so_far(err):  # the M = L * R models so far, as an lr x reg grid
         params = np.asarray(err.state.params).reshape((L, R) + s.W0.shape)
-        return params, Metrics(*(np.asarray(m).reshape(L, R, err.step) for m in err.metrics))
+        # train.Metrics annotates jax.Array; these are host (NumPy) copies, as DivergenceError.metrics are
+        return params, Metrics(*(np.asarray(m).reshape(L, R, err.step) for m in err.metrics))  # type: ignore[arg-type]
 
     grid, seconds, first = execute(
-        args, s, so_far=so_far,
-        like=lambda: initial_state(run, s.W0, s.key, num_examples=s.X.shape[0], learning_rates=args.lrs,
-                                   regs=args.regs),
-        fit=lambda loop: sweep_grid(run, s.W0, s.X, s.y, key=s.key, learning_rates=args.lrs, regs=args.regs,
-                                    X_val=s.splits.val.X, y_val=s.splits.val.y, loop=loop))
+        args,
+        s,
+        so_far=so_far,
+        like=lambda: initial_state(
+            run, s.W0, s.key, num_examples=s.X.shape[0], learning_rates=args.lrs, regs=args.regs
+        ),
+        fit=lambda loop: sweep_grid(
+            run,
+            s.W0,
+            s.X,
+            s.y,
+            key=s.key,
+            learning_rates=args.lrs,
+            regs=args.regs,
+            X_val=s.splits.val.X,
+            y_val=s.splits.val.y,
+            loop=loop,
+        ),
+    )
     params, diverged = np.asarray(grid.params), np.asarray(grid.diverged)  # replicated over a mesh: one host copy
     val = np.where(diverged, np.nan, grid.val_accuracy)
-    result = {"data": args.data, "loss": args.loss, "optimizer": args.optimizer, "learning_rates": args.lrs,
-              "regs": args.regs, "steps": args.steps, "batch_size": s.batch_size, "seed": args.seed,
-              "val_accuracy": [[None if np.isnan(v) else float(v) for v in row] for row in val],
-              "diverged": diverged.tolist(), "diverged_step": np.asarray(grid.diverged_step).tolist(), "best": None}
+    result = {
+        "data": args.data,
+        "loss": args.loss,
+        "optimizer": args.optimizer,
+        "learning_rates": args.lrs,
+        "regs": args.regs,
+        "steps": args.steps,
+        "batch_size": s.batch_size,
+        "seed": args.seed,
+        "val_accuracy": [[None if np.isnan(v) else float(v) for v in row] for row in val],
+        "diverged": diverged.tolist(),
+        "diverged_step": np.asarray(grid.diverged_step).tolist(),
+        "best": None,
+    }
     width = max(8, *(len(f"{r:g}") + 1 for r in args.regs))
-    lines = [f"{L * R} {args.loss} classifiers on {args.data}, {args.optimizer}, {args.steps} steps, trained at "
-             f"once, vmapped{mesh_words(s.mesh)}: validation accuracy",
-             "  " + "lr / reg".rjust(10) + "".join(f"{r:g}".rjust(width) for r in args.regs)]
-    lines += ["  " + f"{lr:g}".rjust(10) + "".join(("diverged" if diverged[a, b] else f"{100 * val[a, b]:.1f}%")
-                                                    .rjust(width) for b in range(R)) for a, lr in enumerate(args.lrs)]
+    lines = [
+        f"{L * R} {args.loss} classifiers on {args.data}, {args.optimizer}, {args.steps} steps, trained at "
+        f"once, vmapped{mesh_words(s.mesh)}: validation accuracy",
+        "  " + "lr / reg".rjust(10) + "".join(f"{r:g}".rjust(width) for r in args.regs),
+    ]
+    lines += [
+        "  "
+        + f"{lr:g}".rjust(10)
+        + "".join(("diverged" if diverged[a, b] else f"{100 * val[a, b]:.1f}%").rjust(width) for b in range(R))
+        for a, lr in enumerate(args.lrs)
+    ]
     metrics = Metrics(grid.losses, np.full_like(grid.losses, np.nan))
     if np.all(np.isnan(val)):
         lines.append("  every model diverged")
-        return finish(args, s, result, lines, seconds, first, params=params, metrics=metrics, status="diverged",
-                      code=EXIT_DIVERGED, error="every model of the sweep diverged; try smaller --lrs")
+        return finish(
+            args,
+            s,
+            result,
+            lines,
+            seconds,
+            first,
+            params=params,
+            metrics=metrics,
+            status="diverged",
+            code=EXIT_DIVERGED,
+            error="every model of the sweep diverged; try smaller --lrs",
+        )
     i, j = np.unravel_index(int(np.nanargmax(val)), val.shape)
     accuracies = evaluate(params[i, j], s.splits)
-    result["best"] = {"lr": args.lrs[i], "reg": args.regs[j], "train_accuracy": accuracies["train"],
-                      "val_accuracy": accuracies["val"], "test_accuracy": accuracies["test"]}
-    lines.append(f"  best: lr {args.lrs[i]:g}, reg {args.regs[j]:g} -- val {accuracies['val']:.2%}, "
-                 f"test {accuracies['test']:.2%}")
+    result["best"] = {
+        "lr": args.lrs[i],
+        "reg": args.regs[j],
+        "train_accuracy": accuracies["train"],
+        "val_accuracy": accuracies["val"],
+        "test_accuracy": accuracies["test"],
+    }
+    lines.append(
+        f"  best: lr {args.lrs[i]:g}, reg {args.regs[j]:g} -- val {accuracies['val']:.2%}, "
+        f"test {accuracies['test']:.2%}"
+    )
     return finish(args, s, result, lines, seconds, first, params=params, metrics=metrics)
 
 
@@ -421,12 +600,23 @@ def search(args) -> Report:
         low, high = TEA_TEMPERATURE_RANGE
         found = grid_search(get_tea_cost(args.toy), temperature_grid(args.points))
         seconds = time.perf_counter() - start
-        result = {"method": "grid", "toy": args.toy, "evaluations": args.points,
-                  "best_temperature": float(found.params), "best_loss": float(found.loss), "seconds": seconds}
-        return Report(result, [f"exhaustive search over {args.points} tea temperatures in [{low:g}, {high:g}] C "
-                               f"({args.toy} toy, {seconds:.2f} s)",
-                               f"  best temperature  {result['best_temperature']:.2f} C",
-                               f"  its cost          {result['best_loss']:.4f}"])
+        result = {
+            "method": "grid",
+            "toy": args.toy,
+            "evaluations": args.points,
+            "best_temperature": float(found.params),
+            "best_loss": float(found.loss),
+            "seconds": seconds,
+        }
+        return Report(
+            result,
+            [
+                f"exhaustive search over {args.points} tea temperatures in [{low:g}, {high:g}] C "
+                f"({args.toy} toy, {seconds:.2f} s)",
+                f"  best temperature  {result['best_temperature']:.2f} C",
+                f"  its cost          {result['best_loss']:.4f}",
+            ],
+        )
     splits = load(args)
     X, y, loss = jnp.asarray(splits.train.X), jnp.asarray(splits.train.y), get_loss(args.loss)
 
@@ -441,19 +631,38 @@ def search(args) -> Report:
         init_key, key = jax.random.split(key)
         W0 = args.scale * jax.random.normal(init_key, shape)
         found = random_local_search(loss_fn, key, W0, steps=args.trials, step_size=args.step_size)
-        what = (f"random local search: {args.trials} tries of steps {args.step_size:g} * randn{shape} "
-                f"from W0 = {args.scale:g} * randn")
+        what = (
+            f"random local search: {args.trials} tries of steps {args.step_size:g} * randn{shape} "
+            f"from W0 = {args.scale:g} * randn"
+        )
     accuracies = evaluate(found.params, splits)
     seconds = time.perf_counter() - start
-    result = with_recipe(args, {
-        "method": args.method, "data": args.data, "loss": args.loss, "reg": args.reg, "evaluations": args.trials,
-        "scale": args.scale, "step_size": args.step_size if args.method == "local" else None, "seed": args.seed,
-        "best_loss": float(found.loss), "train_accuracy": accuracies["train"], "val_accuracy": accuracies["val"],
-        "test_accuracy": accuracies["test"], "seconds": seconds})
-    return Report(result, [f"{what} on {args.data}, {args.loss} loss ({seconds:.1f} s)",
-                           f"  best loss       {result['best_loss']:.4f}",
-                           *(f"  {split + ' accuracy':<16}{accuracies[split]:.2%}"
-                             for split in ("train", "val", "test"))])
+    result = with_recipe(
+        args,
+        {
+            "method": args.method,
+            "data": args.data,
+            "loss": args.loss,
+            "reg": args.reg,
+            "evaluations": args.trials,
+            "scale": args.scale,
+            "step_size": args.step_size if args.method == "local" else None,
+            "seed": args.seed,
+            "best_loss": float(found.loss),
+            "train_accuracy": accuracies["train"],
+            "val_accuracy": accuracies["val"],
+            "test_accuracy": accuracies["test"],
+            "seconds": seconds,
+        },
+    )
+    return Report(
+        result,
+        [
+            f"{what} on {args.data}, {args.loss} loss ({seconds:.1f} s)",
+            f"  best loss       {result['best_loss']:.4f}",
+            *(f"  {split + ' accuracy':<16}{accuracies[split]:.2%}" for split in ("train", "val", "test")),
+        ],
+    )
 
 
 def tea(args) -> Report:
@@ -467,14 +676,23 @@ def tea(args) -> Report:
     temperatures, costs = gradient_descent_1d(f, args.start, step_size=args.step_size, steps=args.steps)
     seconds = time.perf_counter() - start
     ex = {"evaluations": args.points, "best_temperature": float(found.params), "best_cost": float(found.loss)}
-    gd = {"start": args.start, "step_size": args.step_size, "steps": args.steps,
-          "final_temperature": float(temperatures[-1]), "final_cost": float(costs[-1])}
-    return Report({"toy": args.toy, "exhaustive": ex, "gradient_descent": gd, "seconds": seconds}, [
-        f"tea temperature, {args.toy} cost ({seconds:.2f} s)",
-        f"  exhaustive search, {args.points} tastings over [{low:g}, {high:g}] C: best {ex['best_temperature']:.2f} C, "
-        f"cost {round(ex['best_cost'], 4) + 0.0:.4f}",
-        f"  gradient descent from {args.start:g} C, {args.steps} steps of {args.step_size:g} x slope: ends at "
-        f"{gd['final_temperature']:.2f} C, cost {round(gd['final_cost'], 4) + 0.0:.4f}"])
+    gd = {
+        "start": args.start,
+        "step_size": args.step_size,
+        "steps": args.steps,
+        "final_temperature": float(temperatures[-1]),
+        "final_cost": float(costs[-1]),
+    }
+    return Report(
+        {"toy": args.toy, "exhaustive": ex, "gradient_descent": gd, "seconds": seconds},
+        [
+            f"tea temperature, {args.toy} cost ({seconds:.2f} s)",
+            f"  exhaustive search, {args.points} tastings over [{low:g}, {high:g}] C: "
+            f"best {ex['best_temperature']:.2f} C, cost {round(ex['best_cost'], 4) + 0.0:.4f}",
+            f"  gradient descent from {args.start:g} C, {args.steps} steps of {args.step_size:g} x slope: ends at "
+            f"{gd['final_temperature']:.2f} C, cost {round(gd['final_cost'], 4) + 0.0:.4f}",
+        ],
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -501,13 +719,28 @@ def compare(args) -> Report:
     models = s["num_lrs"] * seeds  # one optimizer's lr x seed grid: one vmapped call
     what = f"a comparison of {len(s['optimizers'])} optimizers x {problems} problems x {models} models"
     limits.check_sweep(models, C * D, s["steps"], s["batch_size"], C, what=what, yes=True)
-    limits.check_duration(limits.sweep_seconds(models * len(s["optimizers"]) * problems, s["steps"],
-                                               s["batch_size"], C * D), what, yes=args.yes)
+    limits.check_duration(
+        limits.sweep_seconds(models * len(s["optimizers"]) * problems, s["steps"], s["batch_size"], C * D),
+        what,
+        yes=args.yes,
+    )
     item = module.run(args, splits=splits)
-    result = {"dir": str(item["dir"]), "figures": [str(f) for f in item["figures"]], "summary": item["summary"],
-              "config": item["config"], **item["metrics"]}
-    return Report(result, [item["table"], "", item["summary"], f"wrote {item['dir']}/config.json, metrics.json, "
-                           + ", ".join(f.name for f in item["figures"])])
+    result = {
+        "dir": str(item["dir"]),
+        "figures": [str(f) for f in item["figures"]],
+        "summary": item["summary"],
+        "config": item["config"],
+        **item["metrics"],
+    }
+    return Report(
+        result,
+        [
+            item["table"],
+            "",
+            item["summary"],
+            f"wrote {item['dir']}/config.json, metrics.json, " + ", ".join(f.name for f in item["figures"]),
+        ],
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -760,7 +760,8 @@ def _as_key(key):
 def _flat_like(tree, W, name: str):
     """Ravel ``tree``, which must have ``W``'s structure and shapes."""
     struct_w, struct_t = jax.tree_util.tree_structure(W), jax.tree_util.tree_structure(tree)
-    if struct_w != struct_t:
+    # PyTreeDef compares with == and != at runtime; jaxlib's stubs do not declare the operators
+    if struct_w != struct_t:  # type: ignore[operator]
         raise ValueError(f"{name} must have the structure of W ({struct_w}), got {struct_t}")
     for leaf_w, leaf_t in zip(jax.tree_util.tree_leaves(W), jax.tree_util.tree_leaves(tree), strict=True):
         if np.shape(leaf_w) != np.shape(leaf_t):

@@ -46,10 +46,20 @@ EXIT_DIVERGED = 1
 EXIT_WRITE_FAILED = 74  # BSD sysexits EX_IOERR: a checkpoint or result could not be written (disk full, ...)
 
 #: The options of :func:`identity`, as the user spells them (for the messages).
-RUN_OPTIONS = {"command": "the subcommand", "data": "--data", "loss": "--loss", "optimizer": "--optimizer",
-               "lr": "--lr", "reg": "--reg", "lrs": "--lrs", "regs": "--regs",
-               "batch_size": "--batch-size (or --full-batch)", "seed": "--seed", "init_scale": "--init-scale",
-               "train_data": "training data (fingerprint)"}
+RUN_OPTIONS = {
+    "command": "the subcommand",
+    "data": "--data",
+    "loss": "--loss",
+    "optimizer": "--optimizer",
+    "lr": "--lr",
+    "reg": "--reg",
+    "lrs": "--lrs",
+    "regs": "--regs",
+    "batch_size": "--batch-size (or --full-batch)",
+    "seed": "--seed",
+    "init_scale": "--init-scale",
+    "train_data": "training data (fingerprint)",
+}
 
 
 class WriteFailed(Exception):
@@ -73,8 +83,10 @@ def fingerprint(X, y) -> str:
     """``"1257x65:1a2b3c4d:5e6f7a8b"``: the training data's shape and CRC-32s, to tell data sets apart."""
     import numpy as np
 
-    return f"{X.shape[0]}x{X.shape[1]}:{zlib.crc32(np.ascontiguousarray(X)):08x}:" \
-           f"{zlib.crc32(np.ascontiguousarray(y)):08x}"
+    # an ndarray is a buffer; numpy's stubs declare its __buffer__ only for Python >= 3.12 (this targets 3.11)
+    X_crc = zlib.crc32(np.ascontiguousarray(X))  # type: ignore[arg-type]
+    y_crc = zlib.crc32(np.ascontiguousarray(y))  # type: ignore[arg-type]
+    return f"{X.shape[0]}x{X.shape[1]}:{X_crc:08x}:{y_crc:08x}"
 
 
 def identity(command: str, options: dict, X, y) -> dict:
@@ -126,8 +138,9 @@ class Folders(NamedTuple):
     note: str | None  # said on stderr before training (why and from where it resumes)
 
 
-def plan(run: dict, *, steps: int, out=None, checkpoint_dir=None, resume=None, force: bool = False,
-         auto_resume: bool = True) -> Folders:
+def plan(
+    run: dict, *, steps: int, out=None, checkpoint_dir=None, resume=None, force: bool = False, auto_resume: bool = True
+) -> Folders:
     """The run's folders, created and checked before any training (a run must not fail at its end).
 
     Args:
@@ -155,9 +168,11 @@ def plan(run: dict, *, steps: int, out=None, checkpoint_dir=None, resume=None, f
             raise ValueError(f"--resume {resume}: {err}") from None
         differs = other_run(read_checkpoint_config(resume_file), run)
         if differs:
-            raise ValueError(f"--resume {resume}: the checkpoint is of a run with {differs}; repeat the interrupted "
-                             "command's options (only --steps, --chunk-size, --checkpoint-dir, --out and --json may "
-                             "change)")
+            raise ValueError(
+                f"--resume {resume}: the checkpoint is of a run with {differs}; repeat the interrupted "
+                "command's options (only --steps, --chunk-size, --checkpoint-dir, --out and --json may "
+                "change)"
+            )
     out = ensure_dir(out) if out else None
     every_chunk = ensure_dir(checkpoint_dir) if checkpoint_dir else resume_file.parent if resume_file else None
     interrupt_dir = every_chunk or (out / "checkpoint" if out is not None else default_checkpoint_dir(run))
@@ -170,19 +185,27 @@ def plan(run: dict, *, steps: int, out=None, checkpoint_dir=None, resume=None, f
         except ValueError as err:  # unreadable: still somebody's file
             saved, differs = {}, f"an unreadable checkpoint ({err})".splitlines()[0]
         if differs:
-            raise ValueError(f"{found} holds the checkpoint of another run ({differs}); this run would overwrite it: "
-                             f"continue that run with its own options and --resume {interrupt_dir}, pick another "
-                             "--checkpoint-dir (or --out), or pass --force to overwrite it")
+            raise ValueError(
+                f"{found} holds the checkpoint of another run ({differs}); this run would overwrite it: "
+                f"continue that run with its own options and --resume {interrupt_dir}, pick another "
+                "--checkpoint-dir (or --out), or pass --force to overwrite it"
+            )
         if saved["step"] > steps:
-            raise ValueError(f"{found} holds a checkpoint of this run at step {saved['step']}, beyond --steps "
-                             f"{steps}: give --steps {saved['step']} or more to continue it, or --force to start "
-                             "again from step 0")
+            raise ValueError(
+                f"{found} holds a checkpoint of this run at step {saved['step']}, beyond --steps "
+                f"{steps}: give --steps {saved['step']} or more to continue it, or --force to start "
+                "again from step 0"
+            )
         if not auto_resume:
-            raise ValueError(f"{found} holds a checkpoint of this run at step {saved['step']}: continue it with "
-                             f"--resume {interrupt_dir}, or pass --force to start again from step 0")
+            raise ValueError(
+                f"{found} holds a checkpoint of this run at step {saved['step']}: continue it with "
+                f"--resume {interrupt_dir}, or pass --force to start again from step 0"
+            )
         resume_file = found
-        note = (f"a checkpoint of this command exists at step {saved['step']} in {interrupt_dir}/: resuming from it "
-                "(the result equals an uninterrupted run's; --force starts again from step 0)")
+        note = (
+            f"a checkpoint of this command exists at step {saved['step']} in {interrupt_dir}/: resuming from it "
+            "(the result equals an uninterrupted run's; --force starts again from step 0)"
+        )
     return Folders(out, every_chunk, interrupt_dir, resume_file, note)
 
 
@@ -194,8 +217,9 @@ def load_resume(folders: Folders, like, *, steps: int):
         return None, None
     saved = load_checkpoint(folders.resume, like=like)
     if int(saved.state.step) > steps:
-        raise ValueError(f"--resume {folders.resume}: the checkpoint is at step {int(saved.state.step)}, beyond "
-                         f"--steps {steps}")
+        raise ValueError(
+            f"--resume {folders.resume}: the checkpoint is at step {int(saved.state.step)}, beyond --steps {steps}"
+        )
     return saved.state, saved.metrics
 
 
@@ -236,6 +260,7 @@ def chunk_hook(folders: Folders, run: dict, *, writer: bool = True):
     SIGTERM as a ``KeyboardInterrupt`` at the chunk boundary, so that the
     runner stops there with the state of that boundary.
     """
+
     def on_chunk(state, metrics):
         if folders.checkpoint_dir is not None and writer:
             write_checkpoint(folders.checkpoint_dir, state, metrics, run)
@@ -249,8 +274,16 @@ def save_results(folders: Folders, *, params, metrics, config: dict, summary: di
     from .checkpoint import save_run
 
     if folders.out is not None:
-        _write("the results in", folders.out, save_run, folders.out, params=params, metrics=metrics, config=config,
-               summary=summary)
+        _write(
+            "the results in",
+            folders.out,
+            save_run,
+            folders.out,
+            params=params,
+            metrics=metrics,
+            config=config,
+            summary=summary,
+        )
 
 
 def interrupt_exit_code() -> int:
@@ -271,10 +304,13 @@ def interrupted(folders: Folders, run: dict, err, *, steps: int, params, metrics
     name = signal.Signals(signals.last_signal() or signal.SIGINT).name
     with locks.hold(folders.interrupt_dir):
         write_checkpoint(folders.interrupt_dir, err.state, err.metrics, run)
-    save_results(folders, params=params, metrics=metrics, config=config,
-                 summary={"status": "interrupted", "step": err.step})
-    return (f"jaxopt-course: interrupted ({name}) at step {err.step} of {steps}; checkpoint written to "
-            f"{folders.interrupt_dir}/ -- run the same command to continue (or add --resume {folders.interrupt_dir})")
+    save_results(
+        folders, params=params, metrics=metrics, config=config, summary={"status": "interrupted", "step": err.step}
+    )
+    return (
+        f"jaxopt-course: interrupted ({name}) at step {err.step} of {steps}; checkpoint written to "
+        f"{folders.interrupt_dir}/ -- run the same command to continue (or add --resume {folders.interrupt_dir})"
+    )
 
 
 def execute(folders: Folders, run: dict, *, steps: int, like, call, so_far, config: dict, writer: bool = True):
@@ -317,12 +353,18 @@ def execute(folders: Folders, run: dict, *, steps: int, like, call, so_far, conf
                     raise RunEnded(interrupt_exit_code(), None) from None
                 params, metrics = so_far(err)
                 line = interrupted(folders, run, err, steps=steps, params=params, metrics=metrics, config=config)
-                record = {"interrupted": True, "signal": signal.Signals(signals.last_signal() or signal.SIGINT).name,
-                          "step": err.step, "steps": steps, "checkpoint": str(folders.interrupt_dir)}
+                record = {
+                    "interrupted": True,
+                    "signal": signal.Signals(signals.last_signal() or signal.SIGINT).name,
+                    "step": err.step,
+                    "steps": steps,
+                    "checkpoint": str(folders.interrupt_dir),
+                }
                 raise RunEnded(interrupt_exit_code(), line, record) from None
     except WriteFailed as err:
-        raise RunEnded(EXIT_WRITE_FAILED, f"jaxopt-course: error: {write_failed(err, folders.interrupt_dir, run)}") \
-            from None
+        raise RunEnded(
+            EXIT_WRITE_FAILED, f"jaxopt-course: error: {write_failed(err, folders.interrupt_dir, run)}"
+        ) from None
     return output, time.perf_counter() - start, first
 
 
@@ -335,8 +377,10 @@ def write_failed(err: WriteFailed, folder: Path | None, run: dict) -> str:
     except (OSError, ValueError):  # none there, or not readable
         saved = {}
     if saved and other_run(saved, run) is None:
-        hint = (f" -- the last good checkpoint (step {saved['step']}) is in {folder}/: free some space and run the "
-                f"same command with --resume {folder} to continue")
+        hint = (
+            f" -- the last good checkpoint (step {saved['step']}) is in {folder}/: free some space and run the "
+            f"same command with --resume {folder} to continue"
+        )
     else:
         hint = " -- no checkpoint of this run was written" if folder is not None else ""
     return f"{err}{hint}"
@@ -363,8 +407,10 @@ def mesh_for(devices: int | None, sizes: dict | None, *, one_model: bool):
     if sizes is not None:
         flag = "--mesh " + ",".join(f"{axis}={size}" for axis, size in sizes.items())
         if one_model and sizes.get("model", 1) > 1:
-            raise ValueError(f"{flag}: train trains one model, so there are no models to split: split its "
-                             "minibatch with data=N (sweep splits models)")
+            raise ValueError(
+                f"{flag}: train trains one model, so there are no models to split: split its "
+                "minibatch with data=N (sweep splits models)"
+            )
         shape = {"data": sizes.get("data", 1), "model": sizes.get("model", 1)}
     else:
         flag = f"--devices {devices}" if devices is not None else "all devices"
@@ -401,7 +447,8 @@ def host_rows(X, y, mesh):
     if jax.process_count() == 1 or data % jax.process_count():
         return X, y, 0
     keep = X.shape[0] - X.shape[0] % data
-    X_rows, y_rows = shard_rows(*host_shard(X[:keep], y[:keep]), mesh)
+    X_host, y_host = host_shard(X[:keep], y[:keep])
+    X_rows, y_rows = shard_rows(X_host, y_host, mesh)
     return X_rows, y_rows, X.shape[0] - keep
 
 
@@ -419,31 +466,70 @@ def add_arguments(p, command: str) -> None:
     """
     from .experiments._common import count, mesh_sizes
 
-    p.add_argument("--checkpoint-dir", default=None, metavar="DIR",
-                   help="write a checkpoint (params, optimizer state, key, step, metrics) to DIR after every chunk "
-                        "and on Ctrl-C/SIGTERM (default on those: OUT/checkpoint with --out, else "
-                        f"./{DEFAULT_CHECKPOINT_ROOT}/{command}-<hash of the run's options>/); a checkpoint of this "
-                        "same run found there is resumed, and the first line says so")
-    p.add_argument("--resume", default=None, metavar="PATH",
-                   help="continue the run checkpointed at PATH, a folder or its checkpoint.npz (give the same "
-                        "options; --steps may grow; implies --checkpoint-dir PATH's folder unless given); the "
-                        "result equals an uninterrupted run's bit for bit")
-    p.add_argument("--force", action="store_true",
-                   help="start from step 0: overwrite a checkpoint in the checkpoint folder (of another run: "
-                        "refused otherwise; of this run: resumed otherwise); an error with --resume")
-    p.add_argument("--out", default=None, metavar="DIR",
-                   help="write params.npz, metrics.json (losses per step, status) and config.json to DIR -- also "
-                        "when the run diverges (train: the last finite params) or is interrupted")
+    p.add_argument(
+        "--checkpoint-dir",
+        default=None,
+        metavar="DIR",
+        help="write a checkpoint (params, optimizer state, key, step, metrics) to DIR after every chunk "
+        "and on Ctrl-C/SIGTERM (default on those: OUT/checkpoint with --out, else "
+        f"./{DEFAULT_CHECKPOINT_ROOT}/{command}-<hash of the run's options>/); a checkpoint of this "
+        "same run found there is resumed, and the first line says so",
+    )
+    p.add_argument(
+        "--resume",
+        default=None,
+        metavar="PATH",
+        help="continue the run checkpointed at PATH, a folder or its checkpoint.npz (give the same "
+        "options; --steps may grow; implies --checkpoint-dir PATH's folder unless given); the "
+        "result equals an uninterrupted run's bit for bit",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="start from step 0: overwrite a checkpoint in the checkpoint folder (of another run: "
+        "refused otherwise; of this run: resumed otherwise); an error with --resume",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="write params.npz, metrics.json (losses per step, status) and config.json to DIR -- also "
+        "when the run diverges (train: the last finite params) or is interrupted",
+    )
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--devices", type=count, default=None, metavar="N",
-                       help="run on the first N devices JAX sees: train splits each minibatch N ways, sweep the "
-                            "models (on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N makes N devices)")
-    group.add_argument("--mesh", type=mesh_sizes, default=None, metavar="data=D,model=M",
-                       help="the device mesh: D devices split every minibatch, M devices split a sweep's models")
-    p.add_argument("--coordinator-address", default=None, metavar="HOST:PORT",
-                   help="several machines: process 0's address (or $JAX_COORDINATOR_ADDRESS); every process runs "
-                        "the same command with --num-processes and its own --process-id")
-    p.add_argument("--num-processes", type=count, default=None, metavar="P",
-                   help="several machines: how many processes take part (or $JAX_NUM_PROCESSES)")
-    p.add_argument("--process-id", type=int, default=None, metavar="I",
-                   help="several machines: this process's number, 0 .. P-1 (or $JAX_PROCESS_ID)")
+    group.add_argument(
+        "--devices",
+        type=count,
+        default=None,
+        metavar="N",
+        help="run on the first N devices JAX sees: train splits each minibatch N ways, sweep the "
+        "models (on a CPU, XLA_FLAGS=--xla_force_host_platform_device_count=N makes N devices)",
+    )
+    group.add_argument(
+        "--mesh",
+        type=mesh_sizes,
+        default=None,
+        metavar="data=D,model=M",
+        help="the device mesh: D devices split every minibatch, M devices split a sweep's models",
+    )
+    p.add_argument(
+        "--coordinator-address",
+        default=None,
+        metavar="HOST:PORT",
+        help="several machines: process 0's address (or $JAX_COORDINATOR_ADDRESS); every process runs "
+        "the same command with --num-processes and its own --process-id",
+    )
+    p.add_argument(
+        "--num-processes",
+        type=count,
+        default=None,
+        metavar="P",
+        help="several machines: how many processes take part (or $JAX_NUM_PROCESSES)",
+    )
+    p.add_argument(
+        "--process-id",
+        type=int,
+        default=None,
+        metavar="I",
+        help="several machines: this process's number, 0 .. P-1 (or $JAX_PROCESS_ID)",
+    )

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 import pytest
 
 from jaxopt_course import cli
@@ -36,14 +35,17 @@ def test_train_table_and_svm(capsys):
     assert "test accuracy" in out and "svm classifier on digits" in out
 
 
-@pytest.mark.parametrize("args, pattern", [
-    (["train", "--lr", "-1"], "--lr"),
-    (["train", "--loss", "hinge"], "--loss"),
-    (["train", "--data", "mnist"], "--data"),
-    (["train", "--batch-size", "0"], "--batch-size"),
-    (["train", "--data", "cifar10"], "--data-dir"),
-    (["nope"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args, pattern",
+    [
+        (["train", "--lr", "-1"], "--lr"),
+        (["train", "--loss", "hinge"], "--loss"),
+        (["train", "--data", "mnist"], "--data"),
+        (["train", "--batch-size", "0"], "--batch-size"),
+        (["train", "--data", "cifar10"], "--data-dir"),
+        (["nope"], "invalid choice"),
+    ],
+)
 def test_bad_arguments_exit_2_with_one_line(args, pattern):
     proc = run_cli(*args)
     assert proc.returncode == 2
@@ -68,13 +70,20 @@ def test_help_in_the_lectures_words():
 # Start-up: lazy imports, the compilation cache, the bare command
 # ---------------------------------------------------------------------------
 
-IMPORTED = ("import sys\nfrom jaxopt_course.cli import main\ntry:\n    code = main({argv!r})\nexcept SystemExit as e:\n"
-            "    code = e.code\nprint(code, sorted(m for m in ('jax', 'sklearn', 'matplotlib') if m in sys.modules))")
+IMPORTED = (
+    "import sys\nfrom jaxopt_course.cli import main\ntry:\n    code = main({argv!r})\nexcept SystemExit as e:\n"
+    "    code = e.code\nprint(code, sorted(m for m in ('jax', 'sklearn', 'matplotlib') if m in sys.modules))"
+)
 
 
 def imported_by(argv, **env):
-    proc = subprocess.run([sys.executable, "-c", IMPORTED.format(argv=argv)], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "JAXOPT_COURSE_NO_CACHE": "1", **env})
+    proc = subprocess.run(
+        [sys.executable, "-c", IMPORTED.format(argv=argv)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "JAXOPT_COURSE_NO_CACHE": "1", **env},
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip().splitlines()[-1]
 
@@ -102,13 +111,22 @@ def test_bare_command_lists_the_commands():
 @pytest.mark.slow
 def test_the_compilation_cache_is_written_under_xdg_cache_home_unless_turned_off(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_") and k != "JAXOPT_COURSE_NO_CACHE"}
-    cold = subprocess.run([sys.executable, "-m", "jaxopt_course", "tea", "--steps", "3", "--json"], capture_output=True,
-                          text=True, timeout=300, env={**env, "XDG_CACHE_HOME": str(tmp_path / "on")})
+    cold = subprocess.run(
+        [sys.executable, "-m", "jaxopt_course", "tea", "--steps", "3", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**env, "XDG_CACHE_HOME": str(tmp_path / "on")},
+    )
     assert cold.returncode == 0 and cold.stderr == "", cold.stderr
     assert any((tmp_path / "on" / "jaxopt-course" / "jax").iterdir())
-    off = subprocess.run([sys.executable, "-m", "jaxopt_course", "tea", "--steps", "3", "--json"], capture_output=True,
-                         text=True, timeout=300,
-                         env={**env, "XDG_CACHE_HOME": str(tmp_path / "off"), "JAXOPT_COURSE_NO_CACHE": "1"})
+    off = subprocess.run(
+        [sys.executable, "-m", "jaxopt_course", "tea", "--steps", "3", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**env, "XDG_CACHE_HOME": str(tmp_path / "off"), "JAXOPT_COURSE_NO_CACHE": "1"},
+    )
     assert off.returncode == 0, off.stderr
     assert not (tmp_path / "off").exists()
     assert json.loads(off.stdout) == {**json.loads(cold.stdout), "seconds": json.loads(off.stdout)["seconds"]}
@@ -127,15 +145,30 @@ def test_enable_compilation_cache_leaves_an_imported_jax_alone():
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command, shown", [
-    ("train", ["--lr LR", "1 on digits, 1e-07 on cifar10", "25000 on cifar10", "200 on cifar10",
-               "1500 on cifar10", "0.001 on cifar10", "(default: sgd)", "(default: softmax)", "(default: 1000)"]),
-    ("sweep", ["0.01,0.1,1 on digits, 1e-07,5e-07 on cifar10", "25000,50000 on cifar10"]),
-    ("search", ["0.01 (random), 0.1 (local) on digits", "(default: random)", "(default: 1000)"]),
-    ("gradcheck", ["(default: float64)", "0.0001 in float64, 0.01 in float32", "10 on cifar10"]),
-    ("tea", ["(default: 20.0)", "(default: 5.0)", "(default: smooth)"]),
-    ("lecture", ["(default: results)"]),
-])
+@pytest.mark.parametrize(
+    "command, shown",
+    [
+        (
+            "train",
+            [
+                "--lr LR",
+                "1 on digits, 1e-07 on cifar10",
+                "25000 on cifar10",
+                "200 on cifar10",
+                "1500 on cifar10",
+                "0.001 on cifar10",
+                "(default: sgd)",
+                "(default: softmax)",
+                "(default: 1000)",
+            ],
+        ),
+        ("sweep", ["0.01,0.1,1 on digits, 1e-07,5e-07 on cifar10", "25000,50000 on cifar10"]),
+        ("search", ["0.01 (random), 0.1 (local) on digits", "(default: random)", "(default: 1000)"]),
+        ("gradcheck", ["(default: float64)", "0.0001 in float64, 0.01 in float32", "10 on cifar10"]),
+        ("tea", ["(default: 20.0)", "(default: 5.0)", "(default: smooth)"]),
+        ("lecture", ["(default: results)"]),
+    ],
+)
 def test_every_help_shows_the_defaults(command, shown):
     from jaxopt_course.cli import build_parser
 
@@ -164,17 +197,22 @@ def test_the_recipe_is_announced_on_stderr(capsys):
     from jaxopt_course.commands import say_recipe
 
     say_recipe(_parse(["train", "--data", "cifar10", "--data-dir", "D", "--steps", "10"]))
-    assert capsys.readouterr().err == ("jaxopt-course: --data cifar10: CS231n's recipe for the options not given: "
-                                       "--lr 1e-07 --reg 25000 --batch-size 200 --init-scale 0.001\n")
+    assert capsys.readouterr().err == (
+        "jaxopt-course: --data cifar10: CS231n's recipe for the options not given: "
+        "--lr 1e-07 --reg 25000 --batch-size 200 --init-scale 0.001\n"
+    )
 
 
-@pytest.mark.parametrize("argv, line", [
-    (["train", "--lr", "-0.1"], "jaxopt-course: error: argument --lr: expected a number > 0, got -0.1"),
-    (["train", "--lr", "0"], "jaxopt-course: error: argument --lr: expected a number > 0, got 0"),
-    (["train", "--reg", "-1"], "jaxopt-course: error: argument --reg: expected a number >= 0, got -1"),
-    (["train", "--data", "cifar10"], "jaxopt-course: error: --data cifar10 needs --data-dir DIR"),
-    (["sweep", "--resume", "{tmp}/missing"], "jaxopt-course: error: --resume {tmp}/missing: no checkpoint at"),
-])
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        (["train", "--lr", "-0.1"], "jaxopt-course: error: argument --lr: expected a number > 0, got -0.1"),
+        (["train", "--lr", "0"], "jaxopt-course: error: argument --lr: expected a number > 0, got 0"),
+        (["train", "--reg", "-1"], "jaxopt-course: error: argument --reg: expected a number >= 0, got -1"),
+        (["train", "--data", "cifar10"], "jaxopt-course: error: --data cifar10 needs --data-dir DIR"),
+        (["sweep", "--resume", "{tmp}/missing"], "jaxopt-course: error: --resume {tmp}/missing: no checkpoint at"),
+    ],
+)
 def test_errors_are_one_line_with_the_prefix(argv, line, tmp_path, capsys, monkeypatch):
     from jaxopt_course.cli import main
 
@@ -189,26 +227,62 @@ def test_errors_are_one_line_with_the_prefix(argv, line, tmp_path, capsys, monke
 def test_lecture_and_compare_run_from_an_installed_wheel_in_any_folder(tmp_path):
     """A real wheel of this checkout, installed into a folder of its own, run from an empty folder."""
     repo = Path(__file__).resolve().parents[1]
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "wheel"),
-                            str(repo)], capture_output=True, text=True, timeout=300)
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp_path / "wheel"), str(repo)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if build.returncode != 0 and "No matching distribution" in build.stderr:
         pytest.skip(f"no wheel could be built here (setuptools not reachable): {build.stderr.strip()[-200:]}")
     assert build.returncode == 0, build.stderr
     wheel = next((tmp_path / "wheel").glob("jaxopt_course-*.whl"))
     site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(site), str(wheel)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(site), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site)}
-    where = subprocess.run([sys.executable, "-c", "import jaxopt_course.experiments.lecture as m; print(m.__file__)"],
-                           cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120)
+    where = subprocess.run(
+        [sys.executable, "-c", "import jaxopt_course.experiments.lecture as m; print(m.__file__)"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert where.returncode == 0 and where.stdout.startswith(str(site)), (where.stdout, where.stderr)
-    for argv in (["lecture", "--quick", "--only", "tea_temperature", "--progress", "off"],
-                 ["compare", "--quick", "--tuning-seeds", "1", "--eval-seeds", "2", "--num-lrs", "2", "--steps", "10",
-                  "--optimizers", "sgd", "--bootstrap", "10"]):
-        proc = subprocess.run([sys.executable, "-m", "jaxopt_course", *argv, "--out", "results", "--json"],
-                              cwd=elsewhere, env=env, capture_output=True, text=True, timeout=600)
+    for argv in (
+        ["lecture", "--quick", "--only", "tea_temperature", "--progress", "off"],
+        [
+            "compare",
+            "--quick",
+            "--tuning-seeds",
+            "1",
+            "--eval-seeds",
+            "2",
+            "--num-lrs",
+            "2",
+            "--steps",
+            "10",
+            "--optimizers",
+            "sgd",
+            "--bootstrap",
+            "10",
+        ],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "jaxopt_course", *argv, "--out", "results", "--json"],
+            cwd=elsewhere,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert json.loads(proc.stdout)
 
@@ -241,8 +315,13 @@ def test_a_checkpoint_of_another_run_is_not_overwritten_without_force(tmp_path, 
 
 def cli_process(cwd, *args):
     """``jaxopt-course ARGS`` as a real process in ``cwd`` (stdout and stderr piped)."""
-    return subprocess.Popen([sys.executable, "-m", "jaxopt_course", *args], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "jaxopt_course", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 LONG = ["train", "--steps", "1000000", "--chunk-size", "20", "--json"]
@@ -270,16 +349,19 @@ def test_an_interrupted_run_is_resumed_by_the_same_command_and_other_runs_are_no
     folder = f"jaxopt-course-checkpoint/{checkpoint.parent.name}"
     assert err.strip().splitlines()[-1] == (
         f"jaxopt-course: interrupted (SIGINT) at step {step} of 1000000; checkpoint written to {folder}/ -- run the "
-        f"same command to continue (or add --resume {folder})")
+        f"same command to continue (or add --resume {folder})"
+    )
     before = checkpoint.read_bytes()
     other = run_cli_in(tmp_path, "train", "--loss", "svm", "--steps", "4", "--json")  # another run, same folder
     assert other.returncode == 0 and other.stderr == "", other.stderr
     assert checkpoint.read_bytes() == before
     again = run_cli_in(tmp_path, *LONG[:2], str(step + 20), *LONG[3:])  # the same run (--steps may grow)
     assert again.returncode == 0, again.stderr
-    assert again.stderr.splitlines()[0] == (f"jaxopt-course: a checkpoint of this command exists at step {step} in "
-                                            f"{folder}/: resuming from it (the result equals an uninterrupted run's; "
-                                            "--force starts again from step 0)")
+    assert again.stderr.splitlines()[0] == (
+        f"jaxopt-course: a checkpoint of this command exists at step {step} in "
+        f"{folder}/: resuming from it (the result equals an uninterrupted run's; "
+        "--force starts again from step 0)"
+    )
     resumed = json.loads(again.stdout)
     assert resumed["resumed_from_step"] == step and resumed["timed_steps"] == 20
     fresh = json.loads(run_cli_in(tmp_path, *LONG[:2], str(step + 20), *LONG[3:], "--force").stdout)
@@ -299,9 +381,10 @@ def test_sigterm_checkpoints_like_ctrl_c_and_a_second_run_on_the_folder_is_refus
         time.sleep(0.1)
     second = run_cli_in(tmp_path, "train", "--steps", "4", "--lr", "0.5", "--out", str(out))
     assert second.returncode == 2, second.stderr
-    assert second.stderr.splitlines() == [f"jaxopt-course: error: {out} is in use by another run (pid {proc.pid} on "
-                                          f"host {socket.gethostname()}, since " + second.stderr.split(", since ")[1]
-                                          .splitlines()[0]]
+    assert second.stderr.splitlines() == [
+        f"jaxopt-course: error: {out} is in use by another run (pid {proc.pid} on "
+        f"host {socket.gethostname()}, since " + second.stderr.split(", since ")[1].splitlines()[0]
+    ]
     proc.send_signal(signal.SIGTERM)
     stdout, err = proc.communicate(timeout=300)
     assert proc.returncode == 143, err
@@ -313,8 +396,9 @@ def test_sigterm_checkpoints_like_ctrl_c_and_a_second_run_on_the_folder_is_refus
 
 
 def run_cli_in(cwd, *args):
-    return subprocess.run([sys.executable, "-m", "jaxopt_course", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "jaxopt_course", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.slow
@@ -375,23 +459,29 @@ def test_a_sweep_marks_diverged_models_and_never_chooses_them(capsys):
     assert result["best"]["lr"] == 1.0
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["train", "--data-dir", "{tmp}"], "--data-dir only applies to --data cifar10"),
-    (["train", "--download"], "--download only applies to --data cifar10"),
-    (["lecture", "--data-dir", "{tmp}", "--out", "{tmp}"], "--data-dir only applies to --data cifar10"),
-    (["train", "--full-batch", "--batch-size", "5"], "--batch-size has no effect here: --full-batch uses"),
-    (["sweep", "--full-batch", "--batch-size", "5"], "--batch-size has no effect here: --full-batch uses"),
-    (["search", "--method", "grid", "--trials", "5"], "--trials has no effect here: --method grid searches the tea"),
-    (["search", "--method", "grid", "--data", "digits"], "--data has no effect here"),
-    (["search", "--toy", "wiggly"], "--toy has no effect here: only --method grid"),
-    (["search", "--step-size", "0.1"], "--step-size has no effect here: only --method local"),
-    (["train", "--batch-size", "5000"], "--batch-size 5000 is more than the 1257 training examples of digits"),
-    (["train", "--seed", str(2 ** 64)], "argument --seed: the seed must lie in [-2**63, 2**63 - 1]"),
-    (["train", "--steps", "1000000000000"], "argument --steps: expected a positive integer <= 2147483647"),
-    (["search", "--trials", "3000000000"], "argument --trials: expected a positive integer <= 2147483647"),
-    (["tea", "--points", "1000000000000"], "argument --points: expected a positive integer <= 2147483647"),
-    (["sweep", "--lrs", ",".join(["1"] * 300), "--regs", ",".join(["0"] * 300)], "a sweep of 300 x 300"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["train", "--data-dir", "{tmp}"], "--data-dir only applies to --data cifar10"),
+        (["train", "--download"], "--download only applies to --data cifar10"),
+        (["lecture", "--data-dir", "{tmp}", "--out", "{tmp}"], "--data-dir only applies to --data cifar10"),
+        (["train", "--full-batch", "--batch-size", "5"], "--batch-size has no effect here: --full-batch uses"),
+        (["sweep", "--full-batch", "--batch-size", "5"], "--batch-size has no effect here: --full-batch uses"),
+        (
+            ["search", "--method", "grid", "--trials", "5"],
+            "--trials has no effect here: --method grid searches the tea",
+        ),
+        (["search", "--method", "grid", "--data", "digits"], "--data has no effect here"),
+        (["search", "--toy", "wiggly"], "--toy has no effect here: only --method grid"),
+        (["search", "--step-size", "0.1"], "--step-size has no effect here: only --method local"),
+        (["train", "--batch-size", "5000"], "--batch-size 5000 is more than the 1257 training examples of digits"),
+        (["train", "--seed", str(2**64)], "argument --seed: the seed must lie in [-2**63, 2**63 - 1]"),
+        (["train", "--steps", "1000000000000"], "argument --steps: expected a positive integer <= 2147483647"),
+        (["search", "--trials", "3000000000"], "argument --trials: expected a positive integer <= 2147483647"),
+        (["tea", "--points", "1000000000000"], "argument --points: expected a positive integer <= 2147483647"),
+        (["sweep", "--lrs", ",".join(["1"] * 300), "--regs", ",".join(["0"] * 300)], "a sweep of 300 x 300"),
+    ],
+)
 def test_no_silent_options_and_no_requests_past_the_limits(argv, words, tmp_path, capsys):
     """Issue 20.4 and 24.5: an option the command would ignore, or a request it cannot meet, is one line, exit 2."""
     from jaxopt_course.cli import main
@@ -431,8 +521,10 @@ def test_a_batch_above_n_is_refused_alike_by_train_and_sweep(capsys):
         assert main([command, "--batch-size", "1258", "--steps", "3"]) == 2
         lines += capsys.readouterr().err.splitlines()
     assert len(lines) == 2 and lines[0] == lines[1]
-    assert lines[0] == ("jaxopt-course: error: --batch-size 1258 is more than the 1257 training examples of digits: "
-                        "give at most 1257, or --full-batch for gradient descent on all of them")
+    assert lines[0] == (
+        "jaxopt-course: error: --batch-size 1258 is more than the 1257 training examples of digits: "
+        "give at most 1257, or --full-batch for gradient descent on all of them"
+    )
     assert main(["train", "--batch-size", "1257", "--steps", "2", "--json"]) == 0  # N itself is allowed
     assert json.loads(capsys.readouterr().out)["batch_size"] == 1257
 

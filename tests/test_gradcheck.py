@@ -731,13 +731,16 @@ def _numpy_softmax_parts(W, X, y, reg):
     return P.T @ X / len(y), 2.0 * reg * W
 
 
-@pytest.mark.parametrize("mistake, codes", [
-    (lambda data, reg_part: data + reg_part, None),  # the true gradient: good, no diagnosis
-    (lambda data, reg_part: data, ["reg_missing"]),
-    (lambda data, reg_part: 2.0 * data + reg_part, ["factor_2"]),
-    (lambda data, reg_part: -(data + reg_part), ["sign_flipped"]),
-    (lambda data, reg_part: data + 2.0 * reg_part, ["reg_doubled"]),
-])
+@pytest.mark.parametrize(
+    "mistake, codes",
+    [
+        (lambda data, reg_part: data + reg_part, None),  # the true gradient: good, no diagnosis
+        (lambda data, reg_part: data, ["reg_missing"]),
+        (lambda data, reg_part: 2.0 * data + reg_part, ["factor_2"]),
+        (lambda data, reg_part: -(data + reg_part), ["sign_flipped"]),
+        (lambda data, reg_part: data + 2.0 * reg_part, ["reg_doubled"]),
+    ],
+)
 def test_gradcheck_prints_the_shared_diagnosis_of_a_wrong_gradient(mistake, codes):
     """Issue 22.3: what ``gradcheck`` runs, on a wrong dW built in NumPy: the verdict, then why (the grader's words)."""
     from jaxopt_course.commands import check_loss_gradient

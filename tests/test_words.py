@@ -42,9 +42,11 @@ def test_license_is_the_mit_licence_pyproject_declares():
     assert text.startswith("MIT License\n")
     assert re.search(r"Copyright \(c\) \d{4} \S", text)
     # The licence's three operative sentences, word for word.
-    for sentence in ("Permission is hereby granted, free of charge, to any person obtaining a copy",
-                     "The above copyright notice and this permission notice shall be included in all",
-                     'THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR'):
+    for sentence in (
+        "Permission is hereby granted, free of charge, to any person obtaining a copy",
+        "The above copyright notice and this permission notice shall be included in all",
+        'THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR',
+    ):
         assert sentence in text, sentence
 
 
@@ -73,8 +75,10 @@ def test_citation_cff_validates_against_the_official_schema_where_cffconvert_is_
     try:
         import cffconvert  # noqa: F401
     except ImportError:
-        pytest.skip("cffconvert is not installed (`pip install cffconvert` in a separate venv, then "
-                    "`cffconvert --validate -i CITATION.cff`)")
+        pytest.skip(
+            "cffconvert is not installed (`pip install cffconvert` in a separate venv, then "
+            "`cffconvert --validate -i CITATION.cff`)"
+        )
     import json
 
     import jsonschema
@@ -105,7 +109,8 @@ def test_the_cuda_extra_installs_jax_for_cuda_at_the_projects_jax_floor():
 TIMING = re.compile(r"(?<![\w.])\d+(?:\.\d+)?\s?(?:ms|us|µs|s|min|minutes|seconds|hours?)(?![\w/])")
 _LOAD = re.compile(r"\bload|\bidle\b", re.IGNORECASE)
 CHECKED_PAGES = ["README.md"] + sorted(
-    f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md") if p.name not in ("compare.md", "errors.md"))
+    f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md") if p.name not in ("compare.md", "errors.md")
+)
 
 
 def timings_without_load(text: str) -> list[str]:
@@ -129,9 +134,12 @@ def timings_without_load(text: str) -> list[str]:
             loads_by_level[level] = False
         level = max(loads_by_level)
         lines = block.strip().splitlines()
-        if lines and all(line.lstrip().startswith("|") for line in lines):   # a table: row by row
-            offenders += [row.strip()[:200] for row in lines
-                          if TIMING.search(row) and not _LOAD.search(row) and not any(loads_by_level.values())]
+        if lines and all(line.lstrip().startswith("|") for line in lines):  # a table: row by row
+            offenders += [
+                row.strip()[:200]
+                for row in lines
+                if TIMING.search(row) and not _LOAD.search(row) and not any(loads_by_level.values())
+            ]
             continue
         if _LOAD.search(block):
             loads_by_level[level] = True
@@ -191,21 +199,36 @@ def _make_tree(tmp_path: Path) -> Path:
     (tree / "jaxopt_course" / "experiments").mkdir(parents=True)
     (tree / "experiments").mkdir()
     shutil.copy(ROOT / "Makefile", tree / "Makefile")
-    for rel in ("pyproject.toml", "jaxopt_course/model.py", "jaxopt_course/experiments/sweep.py",
-                "experiments/sweep.py", ".venv/.installed", "build/report/lecture/report.md"):
+    for rel in (
+        "pyproject.toml",
+        "jaxopt_course/model.py",
+        "jaxopt_course/experiments/sweep.py",
+        "experiments/sweep.py",
+        ".venv/.installed",
+        "build/report/lecture/report.md",
+    ):
         path = tree / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(rel)
     base = 1_700_000_000
-    for i, rel in enumerate(("pyproject.toml", "jaxopt_course/model.py", "jaxopt_course/experiments/sweep.py",
-                             "experiments/sweep.py", ".venv/.installed", "build/report/lecture/report.md")):
-        os.utime(tree / rel, (base + i, base + i))   # the report is the newest
+    for i, rel in enumerate(
+        (
+            "pyproject.toml",
+            "jaxopt_course/model.py",
+            "jaxopt_course/experiments/sweep.py",
+            "experiments/sweep.py",
+            ".venv/.installed",
+            "build/report/lecture/report.md",
+        )
+    ):
+        os.utime(tree / rel, (base + i, base + i))  # the report is the newest
     return tree
 
 
 def _would_run_the_lecture(tree: Path) -> bool:
-    proc = subprocess.run(["make", "-n", "build/report/lecture/report.md"], cwd=tree, capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        ["make", "-n", "build/report/lecture/report.md"], cwd=tree, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     return "jaxopt-course lecture" in proc.stdout
 
@@ -217,8 +240,12 @@ def test_make_docs_reuses_the_report_until_the_code_behind_it_changes(tmp_path):
     dry = subprocess.run(["make", "-n", "docs"], cwd=tree, capture_output=True, text=True, timeout=60).stdout
     assert "jaxopt-course lecture" not in dry and "vendor.py" in dry and "mkdocs build" in dry
     assert dry.index("vendor.py") < dry.index("mkdocs build")
-    for changed in ("jaxopt_course/model.py", "jaxopt_course/experiments/sweep.py", "experiments/sweep.py",
-                    "pyproject.toml"):
+    for changed in (
+        "jaxopt_course/model.py",
+        "jaxopt_course/experiments/sweep.py",
+        "experiments/sweep.py",
+        "pyproject.toml",
+    ):
         tree = _make_tree(tmp_path / changed.replace("/", "_"))
-        os.utime(tree / changed, (1_800_000_000, 1_800_000_000))   # edited after the report
+        os.utime(tree / changed, (1_800_000_000, 1_800_000_000))  # edited after the report
         assert _would_run_the_lecture(tree), f"a change to {changed} must rerun the lecture"

@@ -31,6 +31,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from jaxopt_course.cache import enable_compilation_cache
 from jaxopt_course.files import atomic_write_json, ensure_dir
@@ -43,7 +44,7 @@ class _Parser(argparse.ArgumentParser):
         fail(self, message)
 
 
-def fail(args, message: str):
+def fail(args, message: str) -> NoReturn:
     """One line ``<prog>: error: <message>`` on stderr, exit code 2 (``args``: the parsed arguments or the parser)."""
     print(f"{getattr(args, 'prog', 'experiments')}: error: {message}", file=sys.stderr)
     raise SystemExit(2)
@@ -68,8 +69,9 @@ def count(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     if value > INT32_MAX:
-        raise argparse.ArgumentTypeError(f"expected a positive integer <= {INT32_MAX} (2**31 - 1, JAX's 32-bit "
-                                         f"integers), got {value}")
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer <= {INT32_MAX} (2**31 - 1, JAX's 32-bit integers), got {value}"
+        )
     return value
 
 
@@ -80,8 +82,9 @@ def seed(text: str) -> int:
     try:
         return check_seed(int(text), "the seed")
     except ValueError as err:  # not an integer, or a LimitError: out of range
-        raise argparse.ArgumentTypeError(str(err) if isinstance(err, LimitError)
-                                         else f"expected an integer, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            str(err) if isinstance(err, LimitError) else f"expected an integer, got {text!r}"
+        ) from None
 
 
 def _number(text: str, *, low: str) -> float:
@@ -134,13 +137,24 @@ def add_data_arguments(p) -> None:
     """``--data``, ``--data-dir`` and ``--download``: which data set, and where CIFAR-10 lies."""
     from jaxopt_course.data import DATASETS
 
-    p.add_argument("--data", choices=DATASETS, default="digits",
-                   help="the data set: digits (bundled with scikit-learn, offline) or cifar10")
-    p.add_argument("--data-dir", default=None, metavar="DIR",
-                   help=f"the folder holding cifar-10-batches-py/ (default ${CIFAR10_ENV}); only with --data "
-                        "cifar10, an error otherwise")
-    p.add_argument("--download", action="store_true",
-                   help="download CIFAR-10 into --data-dir if it is not there (MD5-checked); only with --data cifar10")
+    p.add_argument(
+        "--data",
+        choices=DATASETS,
+        default="digits",
+        help="the data set: digits (bundled with scikit-learn, offline) or cifar10",
+    )
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        metavar="DIR",
+        help=f"the folder holding cifar-10-batches-py/ (default ${CIFAR10_ENV}); only with --data "
+        "cifar10, an error otherwise",
+    )
+    p.add_argument(
+        "--download",
+        action="store_true",
+        help="download CIFAR-10 into --data-dir if it is not there (MD5-checked); only with --data cifar10",
+    )
 
 
 def add_run_arguments(p, *, quick: str = "small budgets: a smoke test in seconds", out: str = "results") -> None:
@@ -162,11 +176,16 @@ def make_parser(name: str, description: str) -> argparse.ArgumentParser:
 def check_data_options(args) -> None:
     """``--data-dir``/``--download`` without ``--data cifar10`` would be ignored: a ``ValueError`` naming them."""
     if args.data != "cifar10":
-        given = [flag for flag, value in (("--data-dir", args.data_dir), ("--download", getattr(args, "download",
-                                                                                                False))) if value]
+        given = [
+            flag
+            for flag, value in (("--data-dir", args.data_dir), ("--download", getattr(args, "download", False)))
+            if value
+        ]
         if given:
-            raise ValueError(f"{' and '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} to --data cifar10 (this run uses --data {args.data}, "
-                             "which ignores them): drop them or add --data cifar10")
+            raise ValueError(
+                f"{' and '.join(given)} only appl{'y' if len(given) > 1 else 'ies'} to --data cifar10 "
+                f"(this run uses --data {args.data}, which ignores them): drop them or add --data cifar10"
+            )
 
 
 def load_data(args):
@@ -183,8 +202,10 @@ def load_data(args):
         return cached_digits(lambda: load("digits"))  # kept on disk: a second run skips scikit-learn
     data_dir = args.data_dir or os.environ.get(CIFAR10_ENV) or None
     if data_dir is None:
-        raise ValueError(f"--data cifar10 needs --data-dir DIR, the folder that holds cifar-10-batches-py/ (or "
-                         f"${CIFAR10_ENV}; add --download to fetch it there)")
+        raise ValueError(
+            f"--data cifar10 needs --data-dir DIR, the folder that holds cifar-10-batches-py/ (or "
+            f"${CIFAR10_ENV}; add --download to fetch it there)"
+        )
     return load(args.data, data_dir, download=getattr(args, "download", False))
 
 
@@ -219,9 +240,10 @@ def format_table(headers, rows) -> str:
     """A markdown table as text (floats to 4 significant digits)."""
     cells = [[str(h) for h in headers]] + [[_fmt(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |"  # noqa: E731
-    return "\n".join([line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-                      + [line(r) for r in cells[1:]])
+    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"  # noqa: E731
+    return "\n".join(
+        [line(cells[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in cells[1:]]
+    )
 
 
 def print_table(headers, rows, file=None) -> str:
@@ -253,7 +275,7 @@ class Timer:
 # ---------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def optimizer_factory(name: str):
     """``lr -> optax optimizer`` by name, one object per name for the whole process.
 
@@ -288,8 +310,15 @@ def finish(name: str, outdir: Path, config: dict, metrics: dict, plot, table: st
     """
     save_results(outdir, config, metrics)
     figures = [Path(f) for f in plot(outdir)]
-    return {"name": name, "dir": Path(outdir), "config": config, "metrics": metrics,
-            "figures": figures, "table": table, "summary": summary}
+    return {
+        "name": name,
+        "dir": Path(outdir),
+        "config": config,
+        "metrics": metrics,
+        "figures": figures,
+        "table": table,
+        "summary": summary,
+    }
 
 
 def script_main(module, argv=None) -> int:
@@ -300,8 +329,11 @@ def script_main(module, argv=None) -> int:
     print(result["table"])
     print()
     print(result["summary"])
-    print(f"\nwrote {result['dir']}/config.json, metrics.json, "
-          + ", ".join(f.name for f in result["figures"]) + f" ({t.seconds:.1f} s)")
+    print(
+        f"\nwrote {result['dir']}/config.json, metrics.json, "
+        + ", ".join(f.name for f in result["figures"])
+        + f" ({t.seconds:.1f} s)"
+    )
     return 0
 
 
