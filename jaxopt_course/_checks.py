@@ -17,6 +17,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .limits import INT32_MAX, INT64_MAX, LimitError
+
 
 def is_traced(x) -> bool:
     """True when ``x`` is an abstract value inside a JAX transformation."""
@@ -151,8 +153,10 @@ def check_fits_dtype(x, name: str, dtype=None) -> None:
     rows_per_block = max(1, (1 << 20) // max(1, flat.shape[1]))
     largest = 0.0
     for start in range(0, flat.shape[0], rows_per_block):
-        block = flat[start : start + rows_per_block]
-        largest = max(largest, float(np.nanmax(block)), -float(np.nanmin(block)))
+        block = np.abs(flat[start : start + rows_per_block])
+        block = block[np.isfinite(block)]  # NaN and Inf are the finiteness check's to name, not this one's
+        if block.size:
+            largest = max(largest, float(block.max()))
     limit = float(np.finfo(target).max)
     if largest > limit:
         raise ValueError(
@@ -235,11 +239,21 @@ def check_int(value, name: str, low: int = 1, *, expected: str | None = None) ->
     ``ValueError`` saying ``"{name} must be >= {low}, got {value}"`` (or
     ``"{name} must be {expected}, got {value}"`` when ``expected`` words the
     bound, e.g. ``"a positive integer"``). Returns ``int(value)``.
+
+    It is also bounded above, before JAX sees it (issue 24.5): a count
+    (``low >= 0``) is something JAX steps or indexes with in 32-bit integers,
+    so at most ``2**31 - 1`` (``num_steps=2**31`` would otherwise be an
+    ``OverflowError`` from deep inside a jitted call); an integer that may be
+    negative (a seed) must fit an ``int64``.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     if value < low:
         raise ValueError(f"{name} must be {expected or f'>= {low}'}, got {value}")
+    if low >= 0 and value > INT32_MAX:
+        raise LimitError(f"{name} must be <= {INT32_MAX} (2**31 - 1, JAX's 32-bit integers), got {value}")
+    if value > INT64_MAX:
+        raise LimitError(f"{name} must lie in [-2**63, 2**63 - 1] (a 64-bit integer), got {value}")
     return int(value)
 
 

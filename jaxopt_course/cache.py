@@ -42,6 +42,7 @@ What a cache may and may not do (see ``docs/reliability.md``):
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import stat
@@ -176,6 +177,10 @@ def enable_compilation_cache(environ=None) -> Path | None:
         if not _usable(folder):
             return None
         prune_compilation_cache(folder)
+        # Once more as the process ends: the entries this run wrote are checked and listed with their size and
+        # time while they are still its own, so one copied over later (another program's) is caught at the next
+        # start (issue 24.7); without it, an entry written by the last run was never listed before it was used.
+        atexit.register(prune_compilation_cache, folder)
         env["JAX_COMPILATION_CACHE_DIR"] = str(folder)
     env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     return Path(env["JAX_COMPILATION_CACHE_DIR"])
@@ -240,11 +245,15 @@ def prune_compilation_cache(folder) -> list[Path]:
     size or time changed since it was checked was replaced from outside
     (say, another entry copied over it) and is removed too.
 
-    What it cannot catch: an entry replaced *before* any run checked it, by
-    a valid program for another computation. JAX's key is a hash of the
-    program, but the entry's content is not checked against it (JAX can,
-    at the cost of compiling everything once per process:
-    ``JAX_COMPILATION_CACHE_CHECK_CONTENTS=1``). See ``docs/reliability.md``.
+    :func:`enable_compilation_cache` calls it at start-up and again as the
+    process exits, so the entries a run wrote are listed before any other
+    run can use them. What it cannot catch: an entry replaced by a valid
+    program for another computation before it was listed (while the run
+    that wrote it still runs, or after a run killed before its exit). JAX's
+    key is a hash of the program, but the entry's content is not checked
+    against it (JAX can, at the cost of compiling everything once per
+    process: ``JAX_COMPILATION_CACHE_CHECK_CONTENTS=1``). See
+    ``docs/reliability.md``.
     """
     folder = Path(folder)
     removed = []

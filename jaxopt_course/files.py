@@ -34,7 +34,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+# NumPy is imported by the functions that need it, not here: the command line imports this module before it
+# installs its signal handlers (``signals.install``), and the less it imports first, the shorter the moment in
+# which a Ctrl-C still meets Python's default handler (a ``KeyboardInterrupt`` traceback; issue 24.3).
 
 #: Temporaries of another machine (a shared network folder), or of an older
 #: version without the owner in the name, are only removed once older than these.
@@ -182,6 +184,8 @@ def atomic_write_bytes(path, data: bytes) -> Path:
 
 def to_jsonable(obj):
     """NumPy/JAX arrays and scalars to plain Python; NaN/Inf to None (JSON has neither)."""
+    import numpy as np
+
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -211,6 +215,8 @@ def read_json(path):
 
 def atomic_save_npz(path, **arrays) -> Path:
     """``numpy.savez`` to ``path`` atomically."""
+    import numpy as np
+
     buf = io.BytesIO()
     np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
     return atomic_write_bytes(path, buf.getvalue())
@@ -240,6 +246,8 @@ def read_stored_npz(path, names) -> dict:
     """
     import zipfile
     import zlib
+
+    import numpy as np
 
     path = Path(path)
     wanted = {f"{name}.npy": name for name in names}

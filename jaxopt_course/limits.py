@@ -13,8 +13,9 @@ inside XLA. Three kinds of check:
   :func:`grid_search_bytes`, :func:`random_search_bytes`,
   :func:`sweep_bytes`) with :func:`available_memory`: the smallest of
   ``MemAvailable`` in ``/proc/meminfo``, the cgroup's limit less its usage,
-  and ``$JAXOPT_COURSE_MEMORY_LIMIT`` (bytes, or with a ``K``/``M``/``G``/``T``
-  suffix) when that is set.
+  the address-space limit (``ulimit -v``, ``RLIMIT_AS``) less this process's
+  size, and ``$JAXOPT_COURSE_MEMORY_LIMIT`` (bytes, or with a
+  ``K``/``M``/``G``/``T`` suffix) when that is set.
 * **Time.** :func:`check_duration` refuses a run estimated (from its
   floating-point operations, :func:`sweep_seconds`) to take longer than an
   hour unless the caller confirms (``yes=True``, the command line's
@@ -38,9 +39,9 @@ import os
 import re
 
 #: The largest count JAX's default (32-bit) integers can hold: steps, trials, grid points, array lengths.
-INT32_MAX = 2 ** 31 - 1
+INT32_MAX = 2**31 - 1
 #: The range of a seed (``jax.random.key`` takes an ``int64``).
-INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: Set to a number of bytes (``"2G"``, ``"512M"``, ``"1000000"``) to cap the memory a computation may plan for.
 MEMORY_LIMIT_ENV = "JAXOPT_COURSE_MEMORY_LIMIT"
 #: A run estimated to take longer than this many seconds needs ``yes=True`` (``--yes``).
@@ -98,7 +99,7 @@ def check_seed(value, name: str = "seed") -> int:
 # ---------------------------------------------------------------------------
 
 
-_UNITS = {"": 1, "K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30, "T": 2 ** 40}
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
 def parse_bytes(text: str, name: str = MEMORY_LIMIT_ENV) -> int:
@@ -136,28 +137,56 @@ def _meminfo_available() -> int | None:
 
 def _cgroup_available() -> int | None:
     """The cgroup's memory limit less what it uses (v2, else v1); ``None`` when there is no limit."""
-    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):
         limit = _read_int(limit_file)
-        if limit is not None and limit < 2 ** 60:  # v1 writes a huge number for "no limit"
+        if limit is not None and limit < 2**60:  # v1 writes a huge number for "no limit"
             return max(0, limit - (_read_int(usage_file) or 0))
     return None
+
+
+def _address_space_available() -> int | None:
+    """``RLIMIT_AS`` (``ulimit -v``, what batch systems and ``prlimit`` set) less this process's size, or ``None``.
+
+    Past it every allocation fails, whatever the machine has free: XLA then
+    reports ``RESOURCE_EXHAUSTED`` or aborts. The size is ``VmSize`` (the
+    address space the limit counts), which includes what JAX has reserved.
+    """
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    size = 0
+    try:
+        with open("/proc/self/status") as f:
+            size = next((int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:")), 0)
+    except (OSError, ValueError, IndexError):
+        pass
+    return max(0, soft - size)
 
 
 def available_memory(environ=None) -> tuple[int | None, str]:
     """``(bytes, where the figure comes from)``: the memory a new computation may use.
 
     The smallest of ``$JAXOPT_COURSE_MEMORY_LIMIT``, the cgroup's limit less
-    its usage and ``MemAvailable``; ``(None, "unknown")`` where none can be
-    read (then nothing is refused).
+    its usage, the address-space limit (``ulimit -v``) less this process's
+    size and ``MemAvailable``; ``(None, "unknown")`` where none can be read
+    (then nothing is refused).
     """
     env = os.environ if environ is None else environ
     candidates = []
     if env.get(MEMORY_LIMIT_ENV):
         candidates.append((parse_bytes(env[MEMORY_LIMIT_ENV]), f"${MEMORY_LIMIT_ENV}"))
-    for figure, where in ((_cgroup_available(), "the cgroup's memory limit less its usage"),
-                          (_meminfo_available(), "MemAvailable in /proc/meminfo")):
+    for figure, where in (
+        (_cgroup_available(), "the cgroup's memory limit less its usage"),
+        (_address_space_available(), "the address-space limit (ulimit -v) less this process's size"),
+        (_meminfo_available(), "MemAvailable in /proc/meminfo"),
+    ):
         if figure is not None:
             candidates.append((figure, where))
     return min(candidates) if candidates else (None, "unknown")
@@ -202,8 +231,10 @@ def check_memory(estimate: int, what: str, *, hint: str = "", environ=None) -> i
     limit, where = available_memory(environ)
     if limit is not None and estimate > limit:
         tail = f"; {hint}" if hint else ""
-        raise LimitError(f"{what} needs about {format_bytes(estimate)} of memory, more than the "
-                         f"{format_bytes(limit)} available ({where}){tail}")
+        raise LimitError(
+            f"{what} needs about {format_bytes(estimate)} of memory, more than the "
+            f"{format_bytes(limit)} available ({where}){tail}"
+        )
     return estimate
 
 
@@ -231,8 +262,16 @@ def random_search_bytes(trials: int, params: int, chunk_size: int, itemsize: int
     return 4 * trials + 2 * itemsize * trials + 2 * itemsize * min(chunk_size, trials) * params
 
 
-def sweep_bytes(models: int, params: int, steps: int, batch_size: int, num_classes: int, *,
-                optimizer_slots: int = 2, itemsize: int = 4) -> int:
+def sweep_bytes(
+    models: int,
+    params: int,
+    steps: int,
+    batch_size: int,
+    num_classes: int,
+    *,
+    optimizer_slots: int = 2,
+    itemsize: int = 4,
+) -> int:
     """What a sweep of ``models`` models (a vmapped training run) holds at once, from its shapes.
 
     Per model: the weights, their gradient and ``optimizer_slots`` optimizer
@@ -273,8 +312,9 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
-def check_duration(seconds: float, what: str, *, yes: bool = False, flag: str = "--yes",
-                   limit: float = LONG_RUN_SECONDS) -> float:
+def check_duration(
+    seconds: float, what: str, *, yes: bool = False, flag: str = "--yes", limit: float = LONG_RUN_SECONDS
+) -> float:
     """Refuse ``what`` when it would run longer than ``limit`` seconds, unless ``yes``; returns ``seconds``.
 
     Raises:
@@ -282,13 +322,26 @@ def check_duration(seconds: float, what: str, *, yes: bool = False, flag: str = 
         flop/s); pass --yes to run it anyway, or make it smaller"``.
     """
     if seconds > limit and not yes:
-        raise LimitError(f"{what} would take about {format_seconds(seconds)} (estimated at an assumed "
-                         f"{ASSUMED_FLOPS:.0e} flop/s); pass {flag} to run it anyway, or make it smaller")
+        raise LimitError(
+            f"{what} would take about {format_seconds(seconds)} (estimated at an assumed "
+            f"{ASSUMED_FLOPS:.0e} flop/s); pass {flag} to run it anyway, or make it smaller"
+        )
     return seconds
 
 
-def check_sweep(models: int, params: int, steps: int, batch_size: int, num_classes: int, *, what: str,
-                optimizer_slots: int = 2, itemsize: int = 4, yes: bool = False, environ=None) -> None:
+def check_sweep(
+    models: int,
+    params: int,
+    steps: int,
+    batch_size: int,
+    num_classes: int,
+    *,
+    what: str,
+    optimizer_slots: int = 2,
+    itemsize: int = 4,
+    yes: bool = False,
+    environ=None,
+) -> None:
     """The checks a sweep (or ``compare``: a sweep of optimizers x seeds x learning rates) makes before it starts.
 
     ``models`` and ``steps`` are counts JAX indexes with (:func:`check_int32`);
@@ -314,8 +367,10 @@ def check_sweep(models: int, params: int, steps: int, batch_size: int, num_class
     """
     check_int32(models, "the number of models")
     check_int32(steps, "steps")
-    check_memory(sweep_bytes(models, params, steps, batch_size, num_classes, optimizer_slots=optimizer_slots,
-                             itemsize=itemsize), what, hint="use a smaller grid, fewer seeds or fewer steps",
-                 environ=environ)
+    check_memory(
+        sweep_bytes(models, params, steps, batch_size, num_classes, optimizer_slots=optimizer_slots, itemsize=itemsize),
+        what,
+        hint="use a smaller grid, fewer seeds or fewer steps",
+        environ=environ,
+    )
     check_duration(sweep_seconds(models, steps, batch_size, params), what, yes=yes)
-

@@ -12,6 +12,8 @@ import json
 import os
 import pickle
 import random
+import re
+import shutil
 import signal
 import socket
 import struct
@@ -951,3 +953,167 @@ def test_an_unavailable_platform_is_one_clear_error():
     assert proc.stdout.startswith("JAX_PLATFORMS='cuda' names no platform this machine can start ("), proc.stdout
     assert proc.stdout.rstrip().endswith("unset it, or set it to cpu")
     assert run_python(code, env={**env, "JAX_PLATFORMS": "cpu"}, timeout=120).stdout == "cpu\n"
+
+
+# ---------------------------------------------------------------------------
+# What the replayed attack still found (benchmarks/attack/audit24.py), fixed
+# ---------------------------------------------------------------------------
+
+
+def test_the_command_line_imports_neither_numpy_nor_jax_before_it_installs_its_handlers():
+    """Until ``signals.install`` runs, a Ctrl-C meets Python's own handler (a KeyboardInterrupt traceback) and a
+    SIGTERM kills at once: the audit saw both 0.05-0.1 s after the spawn, while ``jaxopt_course.files`` imported
+    NumPy. Importing the entry point must cost only the standard library."""
+    proc = run_python(
+        """
+        import sys
+        import jaxopt_course.cli
+        print(sorted({m.split(".")[0] for m in sys.modules} & {"numpy", "jax", "jaxlib", "scipy", "sklearn"}))
+    """
+    )
+    assert proc.returncode == 0 and proc.stdout == "[]\n", proc.stdout + proc.stderr
+
+
+def small_fit(**run_fields):
+    X, y = data.synthetic_problem(0, num_examples=50, dim=4, num_classes=3)
+    return X, y, dict(loss_fn=softmax_loss, optimizer=optax.sgd, batch_size=8, num_steps=3) | run_fields
+
+
+def test_a_count_beyond_int32_is_refused_by_the_one_integer_check_before_jax_sees_it():
+    from jaxopt_course.train import Loop, Run, fit
+
+    with pytest.raises(limits.LimitError, match=r"num_steps must be <= 2147483647 \(2\*\*31 - 1, .*got 2147483648"):
+        _checks.check_int(2**31, "num_steps")
+    assert _checks.check_int(2**31 - 1, "num_steps") == 2**31 - 1
+    assert _checks.check_int(2**40, "seed", low=-(2**63)) == 2**40  # may be negative: a seed, int64
+    with pytest.raises(limits.LimitError, match=r"seed must lie in \[-2\*\*63, 2\*\*63 - 1\]"):
+        _checks.check_int(2**63, "seed", low=-(2**63))
+    # Through fit with one chunk: JAX's OverflowError from inside the jitted call before the fix.
+    X, y, fields = small_fit(num_steps=2**31)
+    with pytest.raises(limits.LimitError, match=r"Run.num_steps must be <= 2147483647"):
+        fit(
+            Run(**fields),
+            np.zeros((3, 5), np.float32),
+            X,
+            y,
+            key=jax.random.key(0),
+            lr=0.1,
+            reg=0.0,
+            loop=Loop(chunk_size=None, progress=False),
+        )
+
+
+def test_fit_refuses_an_lr_that_is_zero_in_float32_and_data_beyond_float32_naming_them():
+    from jaxopt_course.train import Loop, Run, fit
+
+    X, y, fields = small_fit()
+    W0, loop = np.zeros((3, 5), np.float32), Loop(progress=False)
+    assert np.float32(1e-320) == 0  # what training with it would do: nothing, and "succeed"
+    with pytest.raises(ValueError, match=r"lr = 1e-320 rounds to 0 in float32"):
+        fit(Run(**fields), W0, X, y, key=jax.random.key(0), lr=1e-320, reg=0.0, loop=loop)
+    wide = np.asarray(X, np.float64)
+    wide[3, 2] = 1e39  # finite in float64, inf in float32: before the fix, "the step size is probably too large"
+    with pytest.raises(ValueError, match=r"X holds values up to 1e\+39 .*The data overflow, not the step size"):
+        fit(Run(**fields), W0, wide, y, key=jax.random.key(0), lr=0.1, reg=0.0, loop=loop)
+    with pytest.raises(ValueError, match=r"X_val holds values up to 1e\+39"):
+        fit(Run(**fields), W0, X, y, key=jax.random.key(0), lr=0.1, reg=0.0, X_val=wide, y_val=y, loop=loop)
+    wide[3, 2] = np.inf  # not finite at all: still the finiteness check's message
+    with pytest.raises(ValueError, match=r"X must be finite, got 1 NaN/Inf value\(s\) out of 250"):
+        fit(Run(**fields), W0, wide, y, key=jax.random.key(0), lr=0.1, reg=0.0, loop=loop)
+    with jax.enable_x64(True):  # in float64 the same lr is a (subnormal) number: fine
+        _checks.check_representable(1e-320, "lr", _checks.compute_dtype(np.float64))
+
+
+def test_sweep_estimates_its_memory_from_the_shapes_before_it_allocates(monkeypatch):
+    from jaxopt_course.train import Loop, Run, sweep
+
+    X, y, fields = small_fit(num_steps=100)
+    monkeypatch.setenv(limits.MEMORY_LIMIT_ENV, "1G")
+    expected = limits.sweep_bytes(10**7, 15, 100, 8, 3)  # 10**7 models of W (3, 5): by the documented formula
+    with pytest.raises(
+        limits.LimitError,
+        match=rf"a sweep of 10000000 models needs about {re.escape(limits.format_bytes(expected))} of memory, "
+        r"more than the 1.0 GiB available \(\$JAXOPT_COURSE_MEMORY_LIMIT\)",
+    ):
+        sweep(
+            Run(**fields),
+            np.zeros((3, 5), np.float32),
+            X,
+            y,
+            key=jax.random.key(0),
+            learning_rates=[0.1],
+            regs=[0.0],
+            seeds=10**7,
+            loop=Loop(progress=False),
+        )
+    result = sweep(
+        Run(**fields),
+        np.zeros((3, 5), np.float32),
+        X,
+        y,
+        key=jax.random.key(0),
+        learning_rates=[0.1],
+        regs=[0.0],
+        seeds=2,
+        loop=Loop(progress=False),
+    )  # a small grid under the same limit runs
+    assert result.losses.shape == (1, 1, 2, 100)
+
+
+def test_an_address_space_limit_is_memory_that_is_not_available():
+    """``ulimit -v`` (RLIMIT_AS): past it every allocation fails whatever the machine has free; the audit's 10**7
+    seed sweep aborted in XLA (SIGABRT) at 1.1 GiB under a 3 GiB limit."""
+    proc = run_python(
+        """
+        import json, resource
+        from jaxopt_course import limits
+        with open("/proc/self/status") as f:
+            size = next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmSize:"))
+        resource.setrlimit(resource.RLIMIT_AS, (size + 2 ** 30, resource.RLIM_INFINITY))
+        figure, where = limits.available_memory({})
+        try:
+            limits.check_memory(2 * 2 ** 30, "a sweep of 9 models", environ={})
+            refused = ""
+        except limits.LimitError as err:
+            refused = str(err)
+        print(json.dumps({"figure": figure, "where": where, "refused": refused}))
+    """
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["where"] == "the address-space limit (ulimit -v) less this process's size", report
+    assert 0.9 * 2**30 < report["figure"] <= 2**30, report  # the limit less the size, less what the check imported
+    assert report["refused"].startswith("a sweep of 9 models needs about 2.0 GiB of memory, more than the "), report
+
+
+@pytest.mark.slow
+def test_an_entry_the_last_run_wrote_and_someone_then_replaced_is_pruned(tmp_path):
+    """The audit copied softmax's compiled program over the SVM's, which the last run had just written: no
+    start had listed it yet, so it decompressed fine and ``train --loss svm`` printed softmax's accuracies.
+    A run now lists its own entries as it exits, so the replacement is seen at the next start."""
+    code = """
+        import os, sys
+        from jaxopt_course.cache import enable_compilation_cache
+        env = dict(os.environ, XDG_CACHE_HOME=sys.argv[1])
+        env.pop("JAX_COMPILATION_CACHE_DIR", None)
+        enable_compilation_cache(env)
+        os.environ.update(env)
+        import jax, jax.numpy as jnp
+        from jaxopt_course import softmax_loss, svm_loss
+        loss = {"softmax": softmax_loss, "svm": svm_loss}[sys.argv[2]]
+        X, y = jnp.ones((8, 5)), jnp.arange(8) % 3
+        print(float(jax.jit(jax.grad(loss))(jnp.zeros((3, 5)), X, y, 0.0).sum()))
+    """
+    env = {k: v for k, v in child_env().items() if k not in ("JAXOPT_COURSE_NO_CACHE", "JAX_COMPILATION_CACHE_DIR")}
+    folder = tmp_path / "jaxopt-course" / "jax"
+    written = {}
+    for loss in ("softmax", "svm"):
+        before = set(folder.glob("*-cache")) if folder.exists() else set()
+        proc = run_python(code, tmp_path, loss, env=env)
+        assert proc.returncode == 0, proc.stderr
+        written[loss] = max(set(folder.glob("*-cache")) - before, key=lambda p: p.stat().st_size)
+    listed = json.loads((folder / cache.VERIFIED_FILE).read_text())
+    assert written["svm"].name in listed  # listed by the run that wrote it, at its exit
+    shutil.copy2(written["softmax"], written["svm"])  # cp -p: its time travels with it; its size does not match
+    removed = cache.prune_compilation_cache(folder)
+    assert written["svm"] in removed and written["softmax"].exists(), removed
