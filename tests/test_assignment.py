@@ -235,7 +235,7 @@ def test_grade_rejects_a_missing_file_and_an_unknown_suffix(tmp_path):
     (tmp_path / "a.py").write_text("x = 1\n")
     with pytest.raises(ValueError, match=r"parts must be a non-empty list of \[.*\], got \['svn'\]"):
         grade(tmp_path / "a.py", parts=["svn"])
-    with pytest.raises(ValueError, match="time_limit must be a positive number of seconds, got 0"):
+    with pytest.raises(ValueError, match="time_limit must be a finite positive number of seconds, got 0"):
         grade(tmp_path / "a.py", time_limit=0)
 
 

@@ -32,9 +32,11 @@ import optax
 import pytest
 
 from jaxopt_course import fit, limits, load_cifar10, load_data, locks, random_search, softmax_loss, svm_loss, toys
+from jaxopt_course.assignment import grade as grade_assignment
 from jaxopt_course.checkpoint import load_checkpoint, read_checkpoint_config, save_checkpoint, save_run
 from jaxopt_course.cli import main
 from jaxopt_course.data import download_cifar10, read_cifar10_batch
+from jaxopt_course.diagnosis import diagnose_gradient
 from jaxopt_course.files import WriteError
 from jaxopt_course.gradcheck import check_gradient, numerical_gradient
 from jaxopt_course.distributed import initialize_multihost
@@ -42,7 +44,7 @@ from jaxopt_course.limits import LimitError
 from jaxopt_course.locks import FolderInUse
 from jaxopt_course.losses import get_loss
 from jaxopt_course.model import init_weights
-from jaxopt_course.train import Loop, Run, TrainState, get_optimizer
+from jaxopt_course.train import Loop, Run, TrainState, get_optimizer, sweep
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "errors.md"
@@ -707,6 +709,21 @@ CATALOGUE = [
         r"its _codecs.encode calls would make more than \d+ bytes, more than the file holds", write_file(
             "data_batch_1", b"\x80\x02c_codecs\nencode\nq\x00X\x00\x00\x10\x00" + b"a" * 2 ** 20
             + b"q\x01X\x06\x00\x00\x00latin1q\x02]" + b"h\x00h\x01h\x02\x86Ra" * 2000 + b".")),
+    # --- issue 24, what the replayed attack still found (benchmarks/attack/audit24.py) ------------------------
+    Row("fit-num-steps-over-int32", "python", "fit with num_steps=2**31 in one chunk (JAX counts steps in int32)",
+        lambda t: fit_(num_steps=2 ** 31, chunk_size=None), LimitError,
+        r"Run.num_steps must be <= 2147483647 \(2\*\*31 - 1, JAX's 32-bit integers\), got 2147483648"),
+    Row("fit-lr-rounds-to-zero", "python", "fit with lr=1e-320, which is 0 in float32 (it would train nothing)",
+        lambda t: fit_(lr=1e-320), ValueError, r"lr = 1e-320 rounds to 0 in float32"),
+    Row("fit-X-beyond-float32", "python", "fit on float64 data beyond float32's range (not a divergence)",
+        lambda t: fit_(X=X.astype(np.float64) * 1e39), ValueError,
+        r"X holds values up to [\d.e+]+ in magnitude, beyond float32's largest .*The data overflow, not the step size"),
+    Row("sweep-over-memory", "python", "a sweep of 10**9 seeds (its memory estimated from the shapes first)",
+        lambda t: sweep(Run(softmax_loss, optax.sgd, batch_size=2, num_steps=3), W, X, y, key=KEY,
+                        learning_rates=[0.1], regs=[0.0], seeds=10 ** 9), LimitError,
+        r"a sweep of 1000000000 models needs about [\d.]+ [TG]iB of memory, more than the [\d.]+ [KMGT]?i?B available"),
+    Row("cli-lr-rounds-to-zero", "cli", "--lr 1e-320 (0 in float32: it would train nothing and exit 0)",
+        ["train", "--lr", "1e-320", "--steps", "3"], 2, r"lr = 1e-320 rounds to 0 in float32"),
     Row("folder-in-use", "python", "a second run on a folder another run holds (issue 24: one writer per folder)",
         lambda t: locks.hold(t / "out").__enter__(), FolderInUse,
         r"out is in use by another run \(pid \d+ on host .*, since .* UTC\); wait for it to finish or stop it, or use "
@@ -714,6 +731,42 @@ CATALOGUE = [
     Row("coordinator-unreachable", "python", "a multi-host run whose coordinator nobody runs",
         lambda t: initialize_multihost("127.0.0.1:1", 2, 1, environ={}, timeout=0.3), ConnectionError,
         r"nobody accepts connections at 127.0.0.1:1 after 0.3 s .*start process 0 \(the coordinator\) first"),
+    # --- the teacher's kit (issue 22): assignment build / grade ----------------------------------
+    Row("cli-assignment-grade-missing", "cli", "assignment grade of a file that does not exist",
+        ["assignment", "grade", "{tmp}/nothing.ipynb"], 2,
+        r"assignment grade: path must be a student's .py or .ipynb file, got '.*nothing.ipynb' \(no such file\)"),
+    Row("cli-assignment-grade-suffix", "cli", "assignment grade of a .txt file",
+        ["assignment", "grade", "{tmp}/answers.txt"], 2,
+        r"assignment grade: path must end in .py or .ipynb, got 'answers.txt'", write_file("answers.txt", b"x = 1\n")),
+    Row("cli-assignment-grade-not-json", "cli", "assignment grade of a truncated .ipynb (not JSON)",
+        ["assignment", "grade", "{tmp}/hw.ipynb"], 2,
+        r"assignment grade: .*hw.ipynb is not a Jupyter notebook: it is not JSON",
+        write_file("hw.ipynb", b'{"cells": [')),
+    Row("cli-assignment-grade-no-cells", "cli", "assignment grade of a JSON file that is not a notebook",
+        ["assignment", "grade", "{tmp}/hw.ipynb"], 2,
+        r"assignment grade: .*hw.ipynb is not a Jupyter notebook: it has no list of cells",
+        write_file("hw.ipynb", b"[1, 2]")),
+    Row("cli-assignment-grade-binary", "cli", "assignment grade of a binary file named .py",
+        ["assignment", "grade", "{tmp}/hw.py"], 2,
+        r"assignment grade: .*hw.py is not a text file \(not UTF-8\)", write_file("hw.py", b"\x89PNG\r\n\xff\xfe")),
+    Row("cli-assignment-time-limit", "cli", "assignment grade --time-limit 0",
+        ["assignment", "grade", "{tmp}/hw.py", "--time-limit", "0"], 2,
+        r"argument --time-limit: expected a number > 0, got 0"),
+    Row("cli-assignment-build-into-file", "cli", "assignment build OUT where OUT is a file",
+        ["assignment", "build", "{tmp}/a-file"], 2,
+        r"assignment build: out must be a folder, got '.*a-file', which is a file", write_file("a-file", b"x")),
+    Row("assignment-memory-limit", "python", "grade with a memory limit under 256 MiB",
+        lambda t: grade_assignment(t / "hw.py", memory_mb=100), ValueError,
+        r"memory_mb must be an integer >= 256 \(MiB\), got 100", write_file("hw.py", b"x = 1\n")),
+    Row("assignment-unknown-part", "python", "grade parts=['svn'] (a typo)",
+        lambda t: grade_assignment(t / "hw.py", parts=["svn"]), ValueError,
+        r"parts must be a non-empty list of \[.*'svm'.*\], got \['svn'\]", write_file("hw.py", b"x = 1\n")),
+    Row("assignment-time-limit-inf", "python", "grade time_limit=inf",
+        lambda t: grade_assignment(t / "hw.py", time_limit=float("inf")), ValueError,
+        r"time_limit must be a finite positive number of seconds, got inf", write_file("hw.py", b"x = 1\n")),
+    Row("diagnosis-unknown-loss", "python", "diagnose_gradient for a loss it does not know",
+        lambda t: diagnose_gradient(W, "hinge", W, X, y, 0.0), ValueError,
+        r"loss must be one of \['softmax', 'svm'\], got 'hinge'"),
 ]
 
 

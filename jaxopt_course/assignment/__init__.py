@@ -20,22 +20,13 @@ import argparse
 import json
 import sys
 
+from ..experiments._common import positive  # the CLI's one definition of "a finite number > 0"
 from .build import build
 from .grade import format_result, grade
 
 __all__ = ["add_arguments", "build", "grade", "main", "run"]
 
 PROG = "jaxopt-course assignment"
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help="the submission, a .py or .ipynb file")
     p.add_argument("--json", action="store_true", help='print {"score", "max_score", "tests": [...]} as JSON')
     p.add_argument("--public", action="store_true", help="only the public tests (what students see)")
-    p.add_argument("--time-limit", type=_positive_float, default=None, help="seconds per test (default 20)")
+    p.add_argument("--time-limit", type=positive, default=None, help="seconds per test (default 20)")
 
 
 def _error(message: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from . import checks, notebook, runner
@@ -45,8 +46,8 @@ def grade(
         raise ValueError(f"path must be a student's .py or .ipynb file, got {str(path)!r} (no such file)")
     if path.suffix not in (".py", ".ipynb"):
         raise ValueError(f"path must end in .py or .ipynb, got {path.name!r}")
-    if not (isinstance(time_limit, (int, float)) and time_limit > 0):
-        raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
+    if isinstance(time_limit, bool) or not isinstance(time_limit, (int, float)) or not 0 < time_limit < math.inf:
+        raise ValueError(f"time_limit must be a finite positive number of seconds, got {time_limit!r}")
     if not (isinstance(memory_mb, int) and memory_mb >= 256):
         raise ValueError(f"memory_mb must be an integer >= 256 (MiB), got {memory_mb!r}")
     selected = [c for c in checks.CHECKS if c.part in _check_parts(parts) and (hidden or not c.hidden)]
