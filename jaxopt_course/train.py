@@ -73,7 +73,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import _checks, distributed, model, sgd
+from . import _checks, distributed, limits, model, sgd
 from ._checks import check_int as _check_int
 from ._checks import check_key as _check_key
 from .distributed import MODEL_AXIS
@@ -486,6 +486,7 @@ def _placed_and_finite(x, name: str, mesh) -> jax.Array:
 
 def _make_data(X, y, X_val, y_val, mesh=None) -> _Data:
     x_shape = _checks.check_real_array(X, "X", ndim=2)
+    _checks.check_fits_dtype(X, "X")  # float64 data beyond float32's range: an error about the data (issue 24.6)
     if x_shape[0] == 0:
         raise ValueError(f"X must hold at least one example, got shape {x_shape}")
     _checks.check_labels(y, None, n=x_shape[0])
@@ -494,6 +495,7 @@ def _make_data(X, y, X_val, y_val, mesh=None) -> _Data:
                          + ("X_val" if y_val is None else "y_val"))
     if X_val is not None:
         v_shape = _checks.check_real_array(X_val, "X_val", ndim=2)
+        _checks.check_fits_dtype(X_val, "X_val")
         if v_shape[1] != x_shape[1]:
             raise ValueError(f"X_val must have D = {x_shape[1]} columns like X, got shape {v_shape}")
         _checks.check_labels(y_val, None, name="y_val", n=v_shape[0])
@@ -520,6 +522,7 @@ def _check_hyper(lr, reg) -> None:
     # factory that builds a schedule): every value traced, every value > 0.
     for value in jax.tree_util.tree_leaves(lr):
         _checks.check_positive(value, "lr")
+        _checks.check_representable(value, "lr", _checks.compute_dtype(np.float64))  # 1e-320 is 0 in float32
     _checks.check_nonnegative(reg, "reg")
 
 
@@ -1123,6 +1126,8 @@ def sweep(run: Run, W0, X, y, *, key, learning_rates, regs, seeds: int = 1, X_va
     num_models = int(np.prod(grid.shape))
     _check_params(W0, data)
     _check_key(key)
+    limits.check_sweep(num_models, int(np.size(W0)), run.num_steps, run.batch_size or int(data.X.shape[0]),
+                       int(np.shape(W0)[0]), what=f"a sweep of {num_models} models", yes=True)  # before allocating
     lr_M, reg_M = grid.hyperparameters(W0)
     W0, key, lr_M, reg_M = distributed.place((jnp.asarray(W0), key, lr_M, reg_M), run.mesh)
     setup = _with_gradients_reused(_setup(run, int(data.X.shape[0])), W0, lr_M[0])
