@@ -335,7 +335,8 @@ def execute(folders: Folders, run: dict, *, steps: int, like, call, so_far, conf
 
     Raises:
       RunEnded: stopped by a signal (exit ``128 + signum``, the checkpoint
-        written) or by a failed write (exit 74); its line says which and how to go on.
+        written) or by a failed write (exit 74); its line says which and how to go on,
+        its record (``--json``) says the same for scripts.
     """
     from .train import DivergenceError, TrainingInterrupted
 
@@ -362,9 +363,9 @@ def execute(folders: Folders, run: dict, *, steps: int, like, call, so_far, conf
                 }
                 raise RunEnded(interrupt_exit_code(), line, record) from None
     except WriteFailed as err:
-        raise RunEnded(
-            EXIT_WRITE_FAILED, f"jaxopt-course: error: {write_failed(err, folders.interrupt_dir, run)}"
-        ) from None
+        message = write_failed(err, folders.interrupt_dir, run)
+        record = {"write_failed": True, "error": message, "steps": steps, "checkpoint": str(folders.interrupt_dir)}
+        raise RunEnded(EXIT_WRITE_FAILED, f"jaxopt-course: error: {message}", record) from None
     return output, time.perf_counter() - start, first
 
 

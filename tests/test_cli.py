@@ -449,6 +449,22 @@ def test_divergence_is_told_in_the_commands_words_and_json_still_prints_the_reco
     assert record["steps_run"] == record["timed_steps"] == saved["step"] == len(saved["losses"]) == 300
 
 
+def test_a_run_whose_checkpoint_cannot_be_written_still_prints_a_record(tmp_path, capsys):
+    """Issue 20.6: a --json run that stops on a failed write (exit 74) prints its record on stdout too.
+
+    The write fails for real: a folder stands where the checkpoint file must be renamed to.
+    """
+    ckpt = tmp_path / "ckpt"
+    (ckpt / "checkpoint.npz").mkdir(parents=True)
+    assert main([*SMALL, "--checkpoint-dir", str(ckpt), "--json"]) == cli.EXIT_WRITE_FAILED
+    captured = capsys.readouterr()
+    record = json.loads(captured.out)
+    err = captured.err.splitlines()
+    assert len(err) == 1 and err[0] == f"jaxopt-course: error: {record['error']}"
+    assert record["write_failed"] is True and record["steps"] == 4 and record["checkpoint"] == str(ckpt)
+    assert "checkpoint" in record["error"] and str(ckpt) in record["error"]
+
+
 def test_a_sweep_marks_diverged_models_and_never_chooses_them(capsys):
     from jaxopt_course.cli import main
 
