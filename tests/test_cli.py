@@ -248,14 +248,21 @@ def test_lecture_and_compare_run_from_an_installed_wheel_in_any_folder(tmp_path)
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site)}
     where = subprocess.run(
-        [sys.executable, "-c", "import jaxopt_course.experiments.lecture as m; print(m.__file__)"],
+        [
+            sys.executable,
+            "-c",
+            "import jaxopt_course, jaxopt_course.commands, jaxopt_course.experiments.lecture as m\n"
+            "for module in (jaxopt_course, jaxopt_course.commands, m): print(module.__file__)",
+        ],
         cwd=elsewhere,
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert where.returncode == 0 and where.stdout.startswith(str(site)), (where.stdout, where.stderr)
+    files = where.stdout.split()
+    assert where.returncode == 0 and len(files) == 3, (where.stdout, where.stderr)
+    assert all(Path(f).is_relative_to(site) for f in files), files  # the wheel's copy, not this checkout's
     for argv in (
         ["lecture", "--quick", "--only", "tea_temperature", "--progress", "off"],
         [
