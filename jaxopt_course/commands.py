@@ -152,6 +152,18 @@ def check_loss_gradient(
     return report, autodiff_vs_hand, diagnosis, lines
 
 
+def check_platform() -> None:
+    """Start JAX's backends, or one line when ``JAX_PLATFORMS`` names one this machine lacks (issue 24.7).
+
+    :func:`jaxopt_course.distributed.check_platform`; without it ``JAX_PLATFORMS=cuda`` on a machine without
+    CUDA is JAX's bare ``AssertionError``, deep in the first JAX call. Train and sweep call it after
+    ``initialize_multihost`` (which must come before JAX starts its backends), the others first.
+    """
+    from .distributed import check_platform as start_backends
+
+    start_backends()
+
+
 def gradcheck(args) -> Report:
     """``jaxopt-course gradcheck``: the hand-derived gradient on the data, its verdict and, if not good, why."""
     import contextlib
@@ -159,6 +171,7 @@ def gradcheck(args) -> Report:
     import jax
     import jax.numpy as jnp
 
+    check_platform()
     splits = load(args)
     # CIFAR-10: CS231n's 500-image dev set; digits (no dev set): the training split.
     split, split_name = (splits.dev, "dev") if splits.dev is not None else (splits.train, "train")
@@ -243,6 +256,7 @@ def setup(args, *, one_model: bool) -> Setup:
     from .model import init_weights
 
     initialize_multihost(args.coordinator_address, args.num_processes, args.process_id)  # before other JAX calls
+    check_platform()  # JAX_PLATFORMS=cuda without CUDA: one line, not JAX's bare AssertionError (issue 24.7)
     mesh = runs.mesh_for(args.devices, args.mesh, one_model=one_model)
     if not one_model and jax.process_count() > 1 and (args.checkpoint_dir or args.resume):
         raise ValueError(
@@ -595,6 +609,7 @@ def search(args) -> Report:
     from .toys import TEA_TEMPERATURE_RANGE, get_tea_cost, temperature_grid
     from .train import evaluate
 
+    check_platform()
     start = time.perf_counter()
     if args.method == "grid":
         low, high = TEA_TEMPERATURE_RANGE
@@ -670,6 +685,7 @@ def tea(args) -> Report:
     from .search import grid_search
     from .toys import TEA_TEMPERATURE_RANGE, get_tea_cost, gradient_descent_1d, temperature_grid
 
+    check_platform()
     f, (low, high) = get_tea_cost(args.toy), TEA_TEMPERATURE_RANGE
     start = time.perf_counter()
     found = grid_search(f, temperature_grid(args.points))
@@ -713,6 +729,7 @@ def compare(args) -> Report:
     from . import limits
     from .experiments import compare as module
 
+    check_platform()
     splits = load(args)
     s = module.settings(args)
     seeds, problems, C, D = s["tuning_seeds"] + s["eval_seeds"], len(s["problems"]), splits.num_classes, splits.dim

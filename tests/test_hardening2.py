@@ -1117,3 +1117,25 @@ def test_an_entry_the_last_run_wrote_and_someone_then_replaced_is_pruned(tmp_pat
     shutil.copy2(written["softmax"], written["svm"])  # cp -p: its time travels with it; its size does not match
     removed = cache.prune_compilation_cache(folder)
     assert written["svm"] in removed and written["softmax"].exists(), removed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [["tea"], ["search", "--method", "grid"], ["train", "--steps", "2"]])
+def test_every_command_on_an_unavailable_platform_says_so_in_one_line(command):
+    """The audit found ``check_platform`` tested but never called: ``jaxopt-course train`` with JAX_PLATFORMS=cuda
+    on a machine without CUDA was JAX's AssertionError traceback (exit 1)."""
+    env = {k: v for k, v in child_env().items() if k != "JAX_PLATFORMS"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "jaxopt_course", *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "JAX_PLATFORMS": "cuda"},
+    )
+    if proc.returncode == 0:
+        pytest.skip("this machine has CUDA")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == [
+        "jaxopt-course: error: JAX_PLATFORMS='cuda' names no platform this machine can start (AssertionError): "
+        "unset it, or set it to cpu"
+    ], proc.stderr
