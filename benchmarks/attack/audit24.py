@@ -405,22 +405,31 @@ def sigterm_training(a: Audit, row: Row) -> Row:
 # -- 5. two runs on one folder --------------------------------------------------------------------
 
 
-@case("5", "two runs (lr 0.5, lr 1.0) on one --checkpoint-dir/--out", "the second exits 2 naming pid and host")
-def two_writers(a: Audit, row: Row) -> Row:
+def two_writers(a: Audit, row: Row, *extra: str) -> Row:
+    """A long run (lr 0.5) holds a folder; a second (lr 1.0, plus ``extra``) starts on the same folders."""
     d = a.folder(row.case)
     ckpt, out = d / "ckpt", d / "out"
     first = a.start([CLI, "train", *LONG, "--lr", "0.5", "--checkpoint-dir", ckpt, "--out", out], cwd=d)
     held = wait_for(out / OWNER, first)
-    r = a.cli("train", *LONG, "--lr", "1.0", "--checkpoint-dir", ckpt, "--out", out, cwd=d)
+    r = a.cli("train", *LONG, "--lr", "1.0", "--checkpoint-dir", ckpt, "--out", out, *extra, cwd=d)
     first.signal(signal.SIGINT)
     r1 = first.wait(120)
-    problems = one_line_error(r, rf"in use by another run \(pid {first.pid} on host {re.escape(socket.gethostname())}")
+    pattern = rf"in use by another run \(pid {first.pid} on host {re.escape(socket.gethostname())}"
+    problems = one_line_error(r, pattern if extra else r"in use by another run|holds the checkpoint of another run")
     problems += [] if held else ["the first run never took its lock"]
     problems += [f"first run: {p}" for p in clean(r1)] + ([] if r1.code == 130 else [f"first run exit {r1.code}"])
     config = json.loads((out / "config.json").read_text()) if (out / "config.json").exists() else {}
     if config.get("lr") != 0.5:
         problems.append(f"OUT/config.json's lr is {config.get('lr')}, not the first run's 0.5")
     return observed(row, r, problems)
+
+
+case(
+    "5", "two runs (lr 0.5, lr 1.0) on one --checkpoint-dir/--out", "the second exits 2, one line; nothing overwritten"
+)(lambda a, row: two_writers(a, row))
+case("5", "the same, the second with --force", "the second exits 2 naming the holder's pid and host")(
+    lambda a, row: two_writers(a, row, "--force")
+)
 
 
 # -- 6. the digits cache --------------------------------------------------------------------------
@@ -584,7 +593,7 @@ for _name, _args, _match in (
     ("--steps 1e12 --chunk-size 1e12", ("train", "--steps", str(10**12), "--chunk-size", str(10**12)), "steps"),
     ("tea --steps 1e12", ("tea", "--steps", str(10**12)), "steps"),
     ("search --trials 3e9", ("search", "--method", "random", "--trials", str(3 * 10**9)), "trials"),
-    ("sweep 300 x 300", ("sweep", "--lrs", grid(300, 1e-3, 1.0), "--regs", grid(300, 1e-6, 1e-1)), "memory|hour"),
+    ("sweep 300 x 300", ("sweep", "--lrs", grid(300, 1e-3, 1.0), "--regs", grid(300, 1e-6, 1e-1)), "memory|take about"),
     ("compare --eval-seeds 100000", ("compare", "--eval-seeds", "100000", "--out", "res"), "memory|hour|seeds"),
     ("tea --points 1e9", ("tea", "--points", str(10**9)), "memory|points"),
     ("tea --points 1e12", ("tea", "--points", str(10**12)), "memory|points"),
@@ -669,7 +678,9 @@ case("9", "check_gradient with one NaN numerical slope", "verdict wrong or incon
 case("9", "--lr 1e-320 (0 in float32)", "exit 2, one line naming --lr")(
     cli_limit("train", "--lr", "1e-320", match="lr")
 )
-case("9", "tea --start 1e308", "exit 2, one line naming --start")(cli_limit("tea", "--start", "1e308", match="start"))
+case("9", "tea --start 1e308", "exit 2, one line naming the start temperature")(
+    cli_limit("tea", "--start", "1e308", match="start|temperature")
+)
 case("9", "API: float64 X holding 1e39", "ValueError about the data, not the learning rate")(
     api_case(
         "X = np.asarray(X, np.float64); X[3, 2] = 1e39\n"
@@ -756,7 +767,7 @@ def kernel_profile(a: Audit, row: Row) -> Row:
         "import importlib.util\n"
         f"spec = importlib.util.spec_from_file_location('nb_execute', {str(REPO / 'notebooks' / 'execute.py')!r})\n"
         "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
-        "m.execute(sys.argv[1], sys.argv[2], timeout=120)\nprint('executed')"
+        "from pathlib import Path\nm.execute(Path(sys.argv[1]), Path(sys.argv[2]), timeout=120)\nprint('executed')"
     )
     r = a.api(code, d / "probe.py", d / "out", cwd=d, env=a.env(HOME=home), timeout=180)
     problems = clean(r) + ([] if r.code == 0 and "executed" in r.out else [f"exit {r.code}"])
