@@ -912,9 +912,12 @@ def draw_compare_lr(config: dict, metrics: dict) -> Figure:
                 gap = _floats(r["eval_final_objective_by_lr"]["per_seed"]) - f_star
                 with np.errstate(invalid="ignore"):
                     gap = np.where(gap > 0, gap, np.nan)
+                # the mean over the seeds where the gap is known; NaN (not drawn) where an lr diverged on all
+                known = np.isfinite(gap).sum(axis=1)
+                mean_gap = np.where(known > 0, np.nansum(gap, axis=1) / np.maximum(known, 1), np.nan)
                 gx.plot(
                     lrs,
-                    np.nanmean(gap, axis=1) if np.isfinite(gap).any() else gap[:, 0],
+                    mean_gap,
                     "o-",
                     ms=3,
                     lw=1.4,

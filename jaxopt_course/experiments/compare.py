@@ -260,6 +260,16 @@ def _boot(run, metric, scale=100.0, fmt=".1f") -> str:
     return f"[{scale * b['low']:{fmt}}, {scale * b['high']:{fmt}}]"
 
 
+def _to_target(steps, secs, n: int) -> str:
+    """``median steps / median seconds (reached/n)`` to the target gap; ``never (0/n)`` when no seed reached it."""
+    if not steps:
+        return "-"
+    median = steps["median"]  # inf in memory, null in metrics.json
+    if median is None or not math.isfinite(median):  # more than half the seeds never reached it
+        return f"never ({steps['reached']}/{n})"
+    return f"{steps['median']:.0f} / {secs['median']:.3f} s ({steps['reached']}/{n})"
+
+
 def results_table(metrics) -> str:
     """The markdown table of a comparison: one row per problem and optimizer."""
     rows = []
@@ -281,7 +291,7 @@ def results_table(metrics) -> str:
                     _boot(r, "test_accuracy"),
                     "-" if not gap else f"{gap['mean']:.2e}",
                     _boot(r, "final_gap", 1.0, ".1e"),
-                    "-" if not steps else f"{steps['median']:.0f} / {secs['median']:.3f} s ({steps['reached']}/{n})",
+                    _to_target(steps, secs, n),
                     f"{r['compile_seconds']:.1f}",
                 ]
             )
