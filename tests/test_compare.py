@@ -693,3 +693,18 @@ def test_benchopt_summary_takes_the_first_evaluation_at_or_below_the_target():
     lines = summarise.markdown(table.reset_index(), 1e-3).splitlines()
     assert [line.split(" | ")[1] for line in lines[2:]] == ["fast", "late", "never"]
     assert "not reached" in lines[-1]
+
+
+def test_docs_cifar10_section_is_the_committed_run():
+    """docs/compare.md's CIFAR-10 table and claims are the committed metrics.json's, not retyped."""
+    from jaxopt_course.experiments.compare import results_table
+
+    metrics = strict_json(REPO / "docs" / "compare_results" / "cifar10" / "metrics.json")
+    page = (REPO / "docs" / "compare.md").read_text()
+    section = page.split("## Results on CIFAR-10 (the new protocol)")[1].split("\n## ")[0]
+    for row in results_table(metrics).splitlines()[2:]:
+        assert row in section, row
+    claimed = section.split("**What can be claimed**")[1].split("\n")[0]
+    pairs = {p.strip().rstrip(".") for p in claimed.split("final gap:")[1].split(",")}
+    assert pairs == {f"{c['better']} > {c['worse']}" for c in metrics["claims"] if c["metric"] == "final_gap"}
+    assert not [c for c in metrics["claims"] if c["metric"] == "test_accuracy"]  # the page says: no such claim
