@@ -360,10 +360,11 @@ def check_sweep(
 
     Examples:
       >>> check_sweep(9, 650, 100, 256, 10, what="a 3 x 3 sweep")
-      >>> check_sweep(9 * 10 ** 6, 650, 1000, 256, 10, what="a 3000 x 3000 sweep", environ={MEMORY_LIMIT_ENV: "1M"})
+      >>> tight = {MEMORY_LIMIT_ENV: "1M"}
+      >>> check_sweep(9 * 10**6, 650, 1000, 256, 10, what="a 3000 x 3000 sweep", environ=tight)  # doctest: +ELLIPSIS
       Traceback (most recent call last):
       ...
-      jaxopt_course.limits.LimitError: a 3000 x 3000 sweep needs about 413.1 GiB of memory, more than the 1.0 MiB available ($JAXOPT_COURSE_MEMORY_LIMIT); use a smaller grid, fewer seeds or fewer steps
+      jaxopt_course.limits.LimitError: a 3000 x 3000 sweep needs about 413.1 GiB of memory, more than the 1.0 MiB ...
     """
     check_int32(models, "the number of models")
     check_int32(steps, "steps")

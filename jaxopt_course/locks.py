@@ -55,8 +55,10 @@ class FolderInUse(OSError):
         self.folder, self.holder = Path(folder), dict(holder)
 
     def __str__(self) -> str:
-        return (f"{self.folder} is in use by another run ({describe(self.holder)}); wait for it to finish or stop "
-                "it, or use another folder")
+        return (
+            f"{self.folder} is in use by another run ({describe(self.holder)}); wait for it to finish or stop "
+            "it, or use another folder"
+        )
 
 
 def describe(holder: dict) -> str:
@@ -102,8 +104,9 @@ def _acquire(folder: Path) -> None:
     except filelock.Timeout:
         raise FolderInUse(folder, holder(folder)) from None
     try:
-        atomic_write_json(folder / OWNER_FILE, {"pid": os.getpid(), "host": socket.gethostname(),
-                                                "started": time.time()})
+        atomic_write_json(
+            folder / OWNER_FILE, {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+        )
     except BaseException:
         lock.release()
         raise
