@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -120,6 +121,21 @@ def test_student_version_has_stubs_and_the_teacher_version_the_solutions(built):
         assert [c.source for c in again.cells if c.cell_type == "code"] == [
             c.source for c in nb.cells if c.cell_type == "code"
         ]
+
+
+@pytest.mark.slow
+def test_both_notebooks_run_top_to_bottom(built):
+    """What a student and a teacher see: the teacher's checks print tiny errors; the student's say 'not written'."""
+    out = {}
+    for version in ("teacher", "student"):
+        done = subprocess.run(
+            [sys.executable, "assignment.py"], cwd=built / version, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr
+        out[version] = done.stdout
+    assert "svm_loss_and_grad: not written yet" in out["student"]
+    errors = [float(e) for e in re.findall(r"relative error of the gradient ([\d.e+-]+)", out["teacher"])]
+    assert len(errors) == 2 and max(errors) < 1e-7, out["teacher"]
 
 
 def test_build_through_the_cli(tmp_path):
