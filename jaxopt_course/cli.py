@@ -496,11 +496,16 @@ COMMANDS = (
     ),
 )
 
+#: train.DIVERGENCE_FACTOR, said in --help without importing JAX (tests/test_cli.py checks that they agree).
+DIVERGENCE_FACTOR = 10.0
+
 EPILOG = (
     "Start-up: JAX's persistent compilation cache is on, in $XDG_CACHE_HOME/jaxopt-course/jax "
     "(~/.cache/jaxopt-course/jax; $JAX_COMPILATION_CACHE_DIR wins if set), so a repeated command skips "
     "most compiling; JAXOPT_COURSE_NO_CACHE=1 turns it off. An option the chosen command or data set would "
-    "ignore is an error that names it. Exit codes: 0 done, 1 diverged, 2 bad arguments or data, "
+    "ignore is an error that names it. A run diverged when its loss turns NaN/Inf or rises above "
+    f"{DIVERGENCE_FACTOR:g} x its loss at step 0 (one rule for train, sweep and compare: "
+    "jaxopt_course.train.divergence_step). Exit codes: 0 done, 1 diverged, 2 bad arguments or data, "
     f"{EXIT_WRITE_FAILED} a checkpoint or result could not be written (disk full...), 130 interrupted "
     "(Ctrl-C), 143 terminated (SIGTERM): a run stopped by either writes its checkpoint first."
 )
