@@ -152,24 +152,14 @@ def check_loss_gradient(
     return report, autodiff_vs_hand, diagnosis, lines
 
 
-def check_platform() -> None:
-    """Start JAX's backends, or one line when ``JAX_PLATFORMS`` names one this machine lacks (issue 24.7).
-
-    :func:`jaxopt_course.distributed.check_platform`; without it ``JAX_PLATFORMS=cuda`` on a machine without
-    CUDA is JAX's bare ``AssertionError``, deep in the first JAX call. Train and sweep call it after
-    ``initialize_multihost`` (which must come before JAX starts its backends), the others first.
-    """
-    from .distributed import check_platform as start_backends
-
-    start_backends()
-
-
 def gradcheck(args) -> Report:
     """``jaxopt-course gradcheck``: the hand-derived gradient on the data, its verdict and, if not good, why."""
     import contextlib
 
     import jax
     import jax.numpy as jnp
+
+    from .distributed import check_platform
 
     check_platform()
     splits = load(args)
@@ -252,7 +242,7 @@ def setup(args, *, one_model: bool) -> Setup:
     import jax
 
     from . import runs
-    from .distributed import initialize_multihost
+    from .distributed import check_platform, initialize_multihost
     from .model import init_weights
 
     initialize_multihost(args.coordinator_address, args.num_processes, args.process_id)  # before other JAX calls
@@ -604,6 +594,7 @@ def search(args) -> Report:
     import jax
     import jax.numpy as jnp
 
+    from .distributed import check_platform
     from .losses import get_loss
     from .search import grid_search, random_local_search, random_search
     from .toys import TEA_TEMPERATURE_RANGE, get_tea_cost, temperature_grid
@@ -682,6 +673,7 @@ def search(args) -> Report:
 
 def tea(args) -> Report:
     """``jaxopt-course tea``: exhaustive search vs gradient descent on the tea-temperature toy."""
+    from .distributed import check_platform
     from .search import grid_search
     from .toys import TEA_TEMPERATURE_RANGE, get_tea_cost, gradient_descent_1d, temperature_grid
 
@@ -727,6 +719,7 @@ def lecture(args) -> Report:
 def compare(args) -> Report:
     """``jaxopt-course compare``: :func:`jaxopt_course.experiments.compare.run`, after the size checks (limits)."""
     from . import limits
+    from .distributed import check_platform
     from .experiments import compare as module
 
     check_platform()
