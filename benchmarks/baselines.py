@@ -60,8 +60,22 @@ def numpy_softmax_loss_grad(W_DxC, X, y, reg):
 NUMPY_LOSS_GRAD = {"svm": numpy_svm_loss_grad, "softmax": numpy_softmax_loss_grad}
 
 
-def numpy_train(loss, W0_CxD, X, y, *, learning_rate, reg, num_iters, batch_size=200, seed=0,
-                X_val=None, y_val=None, eval_every=None, callback=None):
+def numpy_train(
+    loss,
+    W0_CxD,
+    X,
+    y,
+    *,
+    learning_rate,
+    reg,
+    num_iters,
+    batch_size=200,
+    seed=0,
+    X_val=None,
+    y_val=None,
+    eval_every=None,
+    callback=None,
+):
     """CS231n ``LinearClassifier.train`` (plain SGD, minibatches drawn with replacement).
 
     Args:
@@ -89,7 +103,7 @@ def numpy_train(loss, W0_CxD, X, y, *, learning_rate, reg, num_iters, batch_size
         if eval_every and (it + 1) % eval_every == 0 and callback is not None:
             val_accuracy = float(np.mean(np.argmax(X_val.dot(W), axis=1) == y_val))
             if callback(it + 1, val_accuracy):
-                return W.T, losses[:it + 1]
+                return W.T, losses[: it + 1]
     return W.T, losses
 
 
@@ -132,8 +146,7 @@ def torch_loss_grad(loss, device="cpu"):
     return loss_grad
 
 
-def torch_train(loss, W0_CxD, X, y, *, learning_rate, reg, num_iters, batch_size=200, seed=0, device="cpu",
-                sync=None):
+def torch_train(loss, W0_CxD, X, y, *, learning_rate, reg, num_iters, batch_size=200, seed=0, device="cpu", sync=None):
     """An eager PyTorch SGD loop: ``torch.randint`` minibatches (with replacement), autograd.
 
     ``X`` and ``y`` are torch tensors already on ``device``. Returns the final ``W`` (C, D).
@@ -174,6 +187,14 @@ def sklearn_classifier(loss, *, learning_rate, reg, batch_size, epochs=1, seed=0
     """
     from sklearn.linear_model import SGDClassifier
 
-    return SGDClassifier(loss={"svm": "hinge", "softmax": "log_loss"}[loss], alpha=2 * reg,
-                         learning_rate="constant", eta0=learning_rate / batch_size, max_iter=epochs, tol=None,
-                         shuffle=True, random_state=seed, n_jobs=n_jobs)
+    return SGDClassifier(
+        loss={"svm": "hinge", "softmax": "log_loss"}[loss],
+        alpha=2 * reg,
+        learning_rate="constant",
+        eta0=learning_rate / batch_size,
+        max_iter=epochs,
+        tol=None,
+        shuffle=True,
+        random_state=seed,
+        n_jobs=n_jobs,
+    )

@@ -55,14 +55,14 @@ def main(argv=None) -> int:
     removed = suite_runner.prepare_environment("cpu", args.cores)
     from functools import partial
 
+    import baselines
     import jax
     import numpy as np
     import optax
-
-    import baselines
-    import jaxopt_course
     import suite
     import timing
+
+    import jaxopt_course
     from jaxopt_course import Loop, Run, fit, make_train, svm_loss
 
     cfg = dict(suite.MODES["full"], N=args.examples)
@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     # The same matrix 16 bytes past a 64-byte boundary: XLA must copy it (600 MB) on every call that places it.
     raw = np.empty(X.nbytes + 128, np.uint8)
     start = (-raw.ctypes.data) % 64 + 16
-    X_unaligned = raw[start:start + X.nbytes].view(np.float32).reshape(X.shape)
+    X_unaligned = raw[start : start + X.nbytes].view(np.float32).reshape(X.shape)
     X_unaligned[...] = X
 
     def run_fit(X=X):
@@ -85,8 +85,9 @@ def main(argv=None) -> int:
         "fit": run_fit,
         "fit (unaligned X)": partial(run_fit, X_unaligned),
         "make_train (bare, compiled)": lambda: train(W0j, key, lr, reg).state.params,
-        "numpy loop (CS231n)": partial(baselines.numpy_train, "svm", W0, X, y, learning_rate=lr, reg=reg,
-                                       num_iters=steps, batch_size=B),
+        "numpy loop (CS231n)": partial(
+            baselines.numpy_train, "svm", W0, X, y, learning_rate=lr, reg=reg, num_iters=steps, batch_size=B
+        ),
     }
     compile_s = {}
     for name in ("fit", "fit (unaligned X)", "make_train (bare, compiled)"):
@@ -100,12 +101,24 @@ def main(argv=None) -> int:
     same = bool(np.array_equal(np.asarray(run_fit()), np.asarray(cases["make_train (bare, compiled)"]())))
     result = {
         "package": str(Path(jaxopt_course.__file__).parent),
-        "recipe": {"N": int(X.shape[0]), "D": int(X.shape[1]), "C": int(W0.shape[0]), "batch": B, "steps": steps,
-                   "lr": lr, "reg": reg},
-        "rounds": args.rounds, "cores": len(os.sched_getaffinity(0)), "openblas_env_removed": removed,
-        "load_average_before": list(load_before), "load_average_after": list(os.getloadavg()),
+        "recipe": {
+            "N": int(X.shape[0]),
+            "D": int(X.shape[1]),
+            "C": int(W0.shape[0]),
+            "batch": B,
+            "steps": steps,
+            "lr": lr,
+            "reg": reg,
+        },
+        "rounds": args.rounds,
+        "cores": len(os.sched_getaffinity(0)),
+        "openblas_env_removed": removed,
+        "load_average_before": list(load_before),
+        "load_average_after": list(os.getloadavg()),
         "median_s": {name: timing.summary(t)["median_s"] for name, t in times.items()},
-        "seconds": times, "compile_s": compile_s, "compiles_during_rounds": during.compiles,
+        "seconds": times,
+        "compile_s": compile_s,
+        "compiles_during_rounds": during.compiles,
         "step_us": {name: 1e6 * timing.summary(t)["median_s"] / steps for name, t in times.items()},
         "fit_over_make_train": timing.paired_ratio(times, "fit", "make_train (bare, compiled)"),
         "unaligned_fit_over_make_train": timing.paired_ratio(times, "fit (unaligned X)", "make_train (bare, compiled)"),

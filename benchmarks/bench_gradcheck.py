@@ -175,8 +175,7 @@ def generic_fn(loss, method, chunk_size):
     loss_fn = get_loss(loss)
 
     def fn(W, X, y):
-        return numerical_gradient(lambda W: loss_fn(W, X, y, reg=REG), W, h=H, method=method,
-                                  chunk_size=chunk_size)
+        return numerical_gradient(lambda W: loss_fn(W, X, y, reg=REG), W, h=H, method=method, chunk_size=chunk_size)
 
     return fn
 
@@ -201,7 +200,8 @@ def _time_loop(loss, method, W, X, y, sample_idx, max_wait_s):
     for block in np.array_split(sample_idx, 4):  # short blocks, each timed when quiet
         block_s, values, f = quiet_time(
             lambda: eval_numerical_gradient(f_np, W_np, np.float32(H), block, method),  # noqa: B023
-            max_wait_s)
+            max_wait_s,
+        )
         loop_s += block_s
         loop_values.append(values)
         loop_foreign.append(f)
@@ -216,18 +216,37 @@ def _time_library(loss, method, args, generic_chunks, structured_chunks, repeats
     """
     at_default = {}
     for name, make, chunks, default in (
-            ("generic", generic_fn, generic_chunks, DEFAULT_CHUNK_SIZE),
-            ("structured", structured_fn, structured_chunks, DEFAULT_LINEAR_CHUNK_SIZE)):
+        ("generic", generic_fn, generic_chunks, DEFAULT_CHUNK_SIZE),
+        ("structured", structured_fn, structured_chunks, DEFAULT_LINEAR_CHUNK_SIZE),
+    ):
         sweep = loss == "svm" and method == "forward"
         for chunk in sorted(set(chunks) | {default}) if sweep else (default,):
             compile_s, run_s, out, foreign = compile_and_time(make(loss, method, chunk), args, repeats, max_wait_s)
-            sweeps.append({"loss": loss, "method": method, "implementation": name, "chunk_size": chunk,
-                           "compile_s": compile_s, "run_s": run_s, "foreign_cores": foreign})
-            print(f"  {loss:8s} {method:8s} {name:10s} chunk {chunk:5d}: compile {compile_s:6.2f} s, "
-                  f"run {run_s:7.3f} s (other processes: {foreign} cores)", file=sys.stderr, flush=True)
+            sweeps.append(
+                {
+                    "loss": loss,
+                    "method": method,
+                    "implementation": name,
+                    "chunk_size": chunk,
+                    "compile_s": compile_s,
+                    "run_s": run_s,
+                    "foreign_cores": foreign,
+                }
+            )
+            print(
+                f"  {loss:8s} {method:8s} {name:10s} chunk {chunk:5d}: compile {compile_s:6.2f} s, "
+                f"run {run_s:7.3f} s (other processes: {foreign} cores)",
+                file=sys.stderr,
+                flush=True,
+            )
             if chunk == default:
-                at_default[name] = {"chunk_size": chunk, "compile_s": compile_s, "run_s": run_s,
-                                    "out": out, "foreign_cores": foreign}
+                at_default[name] = {
+                    "chunk_size": chunk,
+                    "compile_s": compile_s,
+                    "run_s": run_s,
+                    "out": out,
+                    "foreign_cores": foreign,
+                }
     return at_default
 
 
@@ -251,39 +270,73 @@ def run(quick: bool = False) -> dict:
         for method in methods:
             loop_s, loop_values, loop_foreign = _time_loop(loss, method, W, X, y, sample_idx, max_wait_s)
             loop_s *= num_weights / sample  # extrapolated from `sample` coordinates
-            at_default = _time_library(loss, method, (Wj, Xj, yj), generic_chunks, structured_chunks, repeats,
-                                       max_wait_s, sweeps)
+            at_default = _time_library(
+                loss, method, (Wj, Xj, yj), generic_chunks, structured_chunks, repeats, max_wait_s, sweeps
+            )
             generic_out = at_default["generic"]["out"]
             loss_value = float(get_loss(loss)(Wj, Xj, yj, reg=REG))
             # One float32 rounding step of the loss, magnified by 1/h: the size of
             # round-off any finite difference carries (eps |L| / h).
             quantum = float(np.spacing(np.float32(loss_value))) / H
-            common = {"loss": loss, "method": method, "loss_value": loss_value, "roundoff_quantum": quantum,
-                      "max_abs_gradient": float(np.max(np.abs(generic_out)))}
-            rows.append({**common, "implementation": "numpy loop", "chunk_size": None, "compile_s": 0.0,
-                         "run_s": loop_s, "extrapolated_from": sample, "speedup": 1.0,
-                         "foreign_cores": _max_or_none(loop_foreign),
-                         "max_abs_diff_vs_generic": float(np.max(np.abs(loop_values - generic_out.ravel()[sample_idx])))})
+            common = {
+                "loss": loss,
+                "method": method,
+                "loss_value": loss_value,
+                "roundoff_quantum": quantum,
+                "max_abs_gradient": float(np.max(np.abs(generic_out))),
+            }
+            rows.append(
+                {
+                    **common,
+                    "implementation": "numpy loop",
+                    "chunk_size": None,
+                    "compile_s": 0.0,
+                    "run_s": loop_s,
+                    "extrapolated_from": sample,
+                    "speedup": 1.0,
+                    "foreign_cores": _max_or_none(loop_foreign),
+                    "max_abs_diff_vs_generic": float(np.max(np.abs(loop_values - generic_out.ravel()[sample_idx]))),
+                }
+            )
             for name in ("generic", "structured"):
                 b = at_default[name]
-                rows.append({**common, "implementation": name, "chunk_size": b["chunk_size"],
-                             "compile_s": b["compile_s"], "run_s": b["run_s"], "speedup": loop_s / b["run_s"],
-                             "foreign_cores": b["foreign_cores"],
-                             "max_abs_diff_vs_generic": float(np.max(np.abs(b["out"] - generic_out)))})
+                rows.append(
+                    {
+                        **common,
+                        "implementation": name,
+                        "chunk_size": b["chunk_size"],
+                        "compile_s": b["compile_s"],
+                        "run_s": b["run_s"],
+                        "speedup": loop_s / b["run_s"],
+                        "foreign_cores": b["foreign_cores"],
+                        "max_abs_diff_vs_generic": float(np.max(np.abs(b["out"] - generic_out))),
+                    }
+                )
 
     targets_met = {
         name: all(r["speedup"] >= TARGETS[name] for r in rows if r["implementation"] == name) for name in TARGETS
     }
     return {
         "benchmark": "gradcheck",
-        "problem": {"W": [NUM_CLASSES, DIM], "N": NUM_EXAMPLES, "dtype": "float32", "h": H, "reg": REG,
-                    "data": "random CIFAR-shaped (centred pixels in [-128, 127] + bias), W = 1e-4 randn"},
+        "problem": {
+            "W": [NUM_CLASSES, DIM],
+            "N": NUM_EXAMPLES,
+            "dtype": "float32",
+            "h": H,
+            "reg": REG,
+            "data": "random CIFAR-shaped (centred pixels in [-128, 127] + bias), W = 1e-4 randn",
+        },
         "quick": quick,
         "repeats": repeats,
-        "machine": {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "jax": jax.__version__, "numpy": np.__version__, "backend": jax.default_backend(),
-                    # Other processes share these cores; a load above ~0.5 before the run means noisy timings.
-                    "load_average_before": load_before},
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "jax": jax.__version__,
+            "numpy": np.__version__,
+            "backend": jax.default_backend(),
+            # Other processes share these cores; a load above ~0.5 before the run means noisy timings.
+            "load_average_before": load_before,
+        },
         "results": rows,
         "chunk_sweep": sweeps,
         "targets": {"speedup_over_loop": TARGETS, "met": targets_met},
@@ -302,27 +355,42 @@ def markdown_table(result: dict) -> str:
         lines.append(
             f"| {r['loss']} | {r['method']} | {r['implementation']} | {r['chunk_size'] or '-'} | "
             f"{r['compile_s']:.2f} | {run} | {r['speedup']:.1f}x | {r['max_abs_diff_vs_generic']:.2e} | "
-            f"{'-' if r['foreign_cores'] is None else format(r['foreign_cores'], '.2f')} |")
+            f"{'-' if r['foreign_cores'] is None else format(r['foreign_cores'], '.2f')} |"
+        )
     notes = []
     for r in result["results"]:
         if r["implementation"] == "structured":
-            notes.append(f"{r['loss']}/{r['method']}: loss {r['loss_value']:.3f}, one float32 step of the loss / h "
-                         f"= {r['roundoff_quantum']:.2e}, max |gradient| {r['max_abs_gradient']:.2f}")
+            notes.append(
+                f"{r['loss']}/{r['method']}: loss {r['loss_value']:.3f}, one float32 step of the loss / h "
+                f"= {r['roundoff_quantum']:.2e}, max |gradient| {r['max_abs_gradient']:.2f}"
+            )
     if any(s["loss"] == "svm" and s["method"] == "forward" for s in result["chunk_sweep"]) and not result["quick"]:
-        notes.append("chunk-size sweep (svm, forward), run s: " + "; ".join(
-            f"{s['implementation']} {s['chunk_size']}: {s['run_s']:.3f}" for s in result["chunk_sweep"]
-            if s["loss"] == "svm" and s["method"] == "forward"))
+        notes.append(
+            "chunk-size sweep (svm, forward), run s: "
+            + "; ".join(
+                f"{s['implementation']} {s['chunk_size']}: {s['run_s']:.3f}"
+                for s in result["chunk_sweep"]
+                if s["loss"] == "svm" and s["method"] == "forward"
+            )
+        )
     met = result["targets"]["met"]
-    notes.append("targets (speed-up over the loop): " + ", ".join(
-        f"{k} >= {v:g}x: {'met' if met[k] else 'MISSED'}" for k, v in result["targets"]["speedup_over_loop"].items()))
+    notes.append(
+        "targets (speed-up over the loop): "
+        + ", ".join(
+            f"{k} >= {v:g}x: {'met' if met[k] else 'MISSED'}" for k, v in result["targets"]["speedup_over_loop"].items()
+        )
+    )
     return "\n".join(lines + [""] + [f"- {n}" for n in notes])
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: one loss, one method, fewer repeats")
-    parser.add_argument("--out", default=None,
-                        help=f"where to write the JSON (default: {RESULTS.name} for a full run, nothing for --quick)")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help=f"where to write the JSON (default: {RESULTS.name} for a full run, nothing for --quick)",
+    )
     args = parser.parse_args(argv)
     result = run(quick=args.quick)
     out = args.out or (None if args.quick else RESULTS)

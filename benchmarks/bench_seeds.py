@@ -47,7 +47,6 @@ def parse_args(argv=None):
 
 def problem_data(cfg, seed=0):
     import numpy as np
-
     import suite
 
     if cfg["D"] == 3073:
@@ -65,8 +64,8 @@ def measure(name, cfg, rounds):
     import jax
     import numpy as np
     import optax
-
     import timing
+
     from jaxopt_course import Loop, Run, fit, svm_loss, sweep
 
     X, y, W0 = problem_data(cfg)
@@ -80,8 +79,10 @@ def measure(name, cfg, rounds):
         return sweep(run, W0, X, y, key=key, seeds=S, loop=quiet, **grid).params
 
     def looped():
-        return [fit(run, W0, X, y, key=jax.random.fold_in(key, s), lr=lr, reg=reg, loop=quiet).params
-                for lr, reg, s in models]
+        return [
+            fit(run, W0, X, y, key=jax.random.fold_in(key, s), lr=lr, reg=reg, loop=quiet).params
+            for lr, reg, s in models
+        ]
 
     compile_s, outputs = {}, {}
     for case, fn in (("sweep", swept), ("fit loop", looped)):
@@ -93,12 +94,24 @@ def measure(name, cfg, rounds):
     with timing.CompileLog() as during:
         times = timing.paired({"sweep": swept, "fit loop": looped}, rounds)
     medians = {case: timing.summary(t)["median_s"] for case, t in times.items()}
-    return {"problem": name, "N": cfg["N"], "D": cfg["D"], "C": cfg["C"], "batch": cfg["batch"], "steps": steps,
-            "models": len(models), "grid": [len(cfg["lrs"]), len(cfg["regs"]), S], "rounds": rounds,
-            "median_s": medians, "seconds": times, "compile_s": compile_s, "compiles_during_rounds": during.compiles,
-            "models_per_s": {case: len(models) / t for case, t in medians.items()},
-            "sweep_speedup": timing.paired_ratio(times, "fit loop", "sweep"),
-            "max_rel_diff": float(np.max(np.abs(W_sweep - W_loop)) / np.max(np.abs(W_loop)))}
+    return {
+        "problem": name,
+        "N": cfg["N"],
+        "D": cfg["D"],
+        "C": cfg["C"],
+        "batch": cfg["batch"],
+        "steps": steps,
+        "models": len(models),
+        "grid": [len(cfg["lrs"]), len(cfg["regs"]), S],
+        "rounds": rounds,
+        "median_s": medians,
+        "seconds": times,
+        "compile_s": compile_s,
+        "compiles_during_rounds": during.compiles,
+        "models_per_s": {case: len(models) / t for case, t in medians.items()},
+        "sweep_speedup": timing.paired_ratio(times, "fit loop", "sweep"),
+        "max_rel_diff": float(np.max(np.abs(W_sweep - W_loop)) / np.max(np.abs(W_loop))),
+    }
 
 
 def main(argv=None) -> int:
@@ -116,16 +129,24 @@ def main(argv=None) -> int:
         if args.quick:
             cfg = dict(cfg, steps=max(10, cfg["steps"] // 20), seeds=2)
         results.append(measure(name, cfg, rounds))
-    out = {"results": results, "cores": len(os.sched_getaffinity(0)), "openblas_env_removed": removed,
-           "load_average_before": list(load_before), "load_average_after": list(os.getloadavg())}
+    out = {
+        "results": results,
+        "cores": len(os.sched_getaffinity(0)),
+        "openblas_env_removed": removed,
+        "load_average_before": list(load_before),
+        "load_average_after": list(os.getloadavg()),
+    }
     text = json.dumps(out, indent=1)
     if args.out:
         Path(args.out).write_text(text + "\n")
     print(text)
     for r in results:
-        print(f"{r['problem']}: {r['models']} models x {r['steps']} steps: sweep {r['models_per_s']['sweep']:.1f} "
-              f"models/s, fit loop {r['models_per_s']['fit loop']:.1f} models/s, sweep {r['sweep_speedup']:.2f}x "
-              f"(paired), max rel diff {r['max_rel_diff']:.1e}", file=sys.stderr)
+        print(
+            f"{r['problem']}: {r['models']} models x {r['steps']} steps: sweep {r['models_per_s']['sweep']:.1f} "
+            f"models/s, fit loop {r['models_per_s']['fit loop']:.1f} models/s, sweep {r['sweep_speedup']:.2f}x "
+            f"(paired), max rel diff {r['max_rel_diff']:.1e}",
+            file=sys.stderr,
+        )
     return 0
 
 

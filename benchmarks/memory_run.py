@@ -30,8 +30,9 @@ def _status_mb(field: str) -> float:
 
 
 def phase(name: str, phases: list) -> None:
-    phases.append({"phase": name, "rss_mb": _status_mb("VmRSS"), "peak_mb": _status_mb("VmHWM"),
-                   "t": time.perf_counter()})
+    phases.append(
+        {"phase": name, "rss_mb": _status_mb("VmRSS"), "peak_mb": _status_mb("VmHWM"), "t": time.perf_counter()}
+    )
 
 
 def main(argv=None) -> int:
@@ -42,7 +43,6 @@ def main(argv=None) -> int:
 
     phases: list = []
     phase("start", phases)
-    from functools import partial
 
     import jax
     import optax
@@ -55,22 +55,34 @@ def main(argv=None) -> int:
     phase("load_cifar10", phases)
     key, init_key = jax.random.split(jax.random.key(0))
     W0 = 1e-3 * jax.random.normal(init_key, (splits.num_classes, splits.dim))
-    result = fit(Run(svm_loss, optax.sgd, batch_size=200, num_steps=args.steps), W0, splits.train.X,
-                 splits.train.y, key=key, lr=1e-7, reg=2.5e4, loop=Loop(progress=False))
+    result = fit(
+        Run(svm_loss, optax.sgd, batch_size=200, num_steps=args.steps),
+        W0,
+        splits.train.X,
+        splits.train.y,
+        key=key,
+        lr=1e-7,
+        reg=2.5e4,
+        loop=Loop(progress=False),
+    )
     jax.block_until_ready(result.params)
     phase("fit", phases)
     val = evaluate(result.params, {"val": splits.val})["val"]
     phase("evaluate", phases)
-    print(json.dumps({
-        "train_matrix_mb": splits.train.X.nbytes / 2**20,
-        "train_matrix_shape": list(splits.train.X.shape),
-        "train_matrix_dtype": str(splits.train.X.dtype),
-        "train_matrix_aligned_64": splits.train.X.ctypes.data % 64 == 0,
-        "steps": args.steps,
-        "val_accuracy": val,
-        "phases": phases,
-        "peak_mb": max(p["peak_mb"] for p in phases),
-    }))
+    print(
+        json.dumps(
+            {
+                "train_matrix_mb": splits.train.X.nbytes / 2**20,
+                "train_matrix_shape": list(splits.train.X.shape),
+                "train_matrix_dtype": str(splits.train.X.dtype),
+                "train_matrix_aligned_64": splits.train.X.ctypes.data % 64 == 0,
+                "steps": args.steps,
+                "val_accuracy": val,
+                "phases": phases,
+                "peak_mb": max(p["peak_mb"] for p in phases),
+            }
+        )
+    )
     return 0
 
 

@@ -55,7 +55,8 @@ BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 SECTIONS = ("ceilings", "loss_grad", "sgd", "time_to_accuracy", "sweep", "gradcheck", "memory")
 NO_GPU_MESSAGE = (
     "--device gpu: JAX sees no GPU here (its devices: {devices}). Run the suite on a machine with a CUDA GPU "
-    "and a CUDA build of jaxlib (pip install -U 'jax[cuda12]'), or use --device cpu.")
+    "and a CUDA build of jaxlib (pip install -U 'jax[cuda12]'), or use --device cpu."
+)
 
 
 def parse_args(argv=None):
@@ -63,21 +64,36 @@ def parse_args(argv=None):
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="the same shapes, fewer steps and rounds")
     mode.add_argument("--smoke", action="store_true", help="a tiny problem: checks that everything runs")
-    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
-                        help="where JAX and PyTorch run (NumPy and scikit-learn always on the CPU)")
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "gpu"),
+        default="cpu",
+        help="where JAX and PyTorch run (NumPy and scikit-learn always on the CPU)",
+    )
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=None, help="run only these sections")
-    parser.add_argument("--cores", type=int, default=None,
-                        help="pin the suite to this many cores and give every library that many threads "
-                             "(default: the libraries' own defaults on all cores); --cores 1 compares one core "
-                             "against one core, which holds up better on a shared machine")
-    parser.add_argument("--cifar-root", default=None,
-                        help="folder holding cifar-10-batches-py/ (default: $JAXOPT_COURSE_CACHE/cifar10 or "
-                             ".cache/cifar10, built from ../shared when missing); sections 4 and 7 skip without it")
+    parser.add_argument(
+        "--cores",
+        type=int,
+        default=None,
+        help="pin the suite to this many cores and give every library that many threads "
+        "(default: the libraries' own defaults on all cores); --cores 1 compares one core "
+        "against one core, which holds up better on a shared machine",
+    )
+    parser.add_argument(
+        "--cifar-root",
+        default=None,
+        help="folder holding cifar-10-batches-py/ (default: $JAXOPT_COURSE_CACHE/cifar10 or "
+        ".cache/cifar10, built from ../shared when missing); sections 4 and 7 skip without it",
+    )
     parser.add_argument("--out", default=None, help=f"where to write the JSON (default: {RESULTS.name} for a full run)")
-    parser.add_argument("--from-json", default=None, metavar="PATH",
-                        help="measure nothing: print the tables of an earlier run's JSON")
-    parser.add_argument("--readme", action="store_true",
-                        help="print the README's short form (machine, SGD, time to accuracy, sweep, targets)")
+    parser.add_argument(
+        "--from-json", default=None, metavar="PATH", help="measure nothing: print the tables of an earlier run's JSON"
+    )
+    parser.add_argument(
+        "--readme",
+        action="store_true",
+        help="print the README's short form (machine, SGD, time to accuracy, sweep, targets)",
+    )
     return parser.parse_args(argv)
 
 
@@ -138,17 +154,30 @@ def machine_info(device: str, removed_env: dict, torch_device) -> dict:
     except (OSError, StopIteration):
         mem_gb = None
     info = {
-        "cpu": cpu, "cpu_count": os.cpu_count(), "cores_used": len(os.sched_getaffinity(0)), "memory_gib": mem_gb, "os": platform.platform(),
-        "python": platform.python_version(), "jax": jax.__version__, "jax_backend": jax.default_backend(),
-        "jax_devices": [str(d) for d in jax.devices()], "device_kind": jax.devices()[0].device_kind,
-        "numpy": np.__version__, "scikit_learn": sklearn.__version__, "device": device,
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "cores_used": len(os.sched_getaffinity(0)),
+        "memory_gib": mem_gb,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "jax_backend": jax.default_backend(),
+        "jax_devices": [str(d) for d in jax.devices()],
+        "device_kind": jax.devices()[0].device_kind,
+        "numpy": np.__version__,
+        "scikit_learn": sklearn.__version__,
+        "device": device,
         "openblas_env_removed": removed_env,
-        "blas": [{k: lib.get(k) for k in ("user_api", "internal_api", "version", "architecture", "num_threads",
-                                          "prefix", "filepath")}
-                 for lib in threadpoolctl.threadpool_info()],
+        "blas": [
+            {
+                k: lib.get(k)
+                for k in ("user_api", "internal_api", "version", "architecture", "num_threads", "prefix", "filepath")
+            }
+            for lib in threadpoolctl.threadpool_info()
+        ],
         "thread_env": {k: v for k, v in os.environ.items() if k.endswith("_NUM_THREADS") or k.startswith("OMP_")},
         "load_average_before": list(os.getloadavg()),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     if torch_device is not None:
         import torch
@@ -184,14 +213,18 @@ def fmt_pct(value) -> str:
 
 def machine_line(m: dict) -> str:
     numpy_blas = [b for b in m["blas"] if b.get("user_api") == "blas" and "numpy" in (b.get("filepath") or "")]
-    blas = ", ".join(f"{b['internal_api']} {b['version']} ({b['architecture']} kernel, {b['num_threads']} threads)"
-                     for b in numpy_blas or [b for b in m["blas"] if b.get("user_api") == "blas"])
+    blas = ", ".join(
+        f"{b['internal_api']} {b['version']} ({b['architecture']} kernel, {b['num_threads']} threads)"
+        for b in numpy_blas or [b for b in m["blas"] if b.get("user_api") == "blas"]
+    )
     torch = f", PyTorch {m['torch']} ({m['torch_threads']} threads)" if "torch" in m else ", no PyTorch"
     mem = f", {m['memory_gib']:.0f} GiB" if m.get("memory_gib") else ""
     pinned = f", pinned to {m['cores_used']}" if m.get("cores_used", m["cpu_count"]) != m["cpu_count"] else ""
-    return (f"{m['cpu']} ({m['cpu_count']} cores{pinned}{mem}), JAX {m['jax']} on {m['jax_backend']} "
-            f"({m['device_kind']}), NumPy {m['numpy']} with {blas}{torch}, scikit-learn {m['scikit_learn']}; "
-            f"load average {m['load_average_before'][0]:.1f} at the start; {m['date']}")
+    return (
+        f"{m['cpu']} ({m['cpu_count']} cores{pinned}{mem}), JAX {m['jax']} on {m['jax_backend']} "
+        f"({m['device_kind']}), NumPy {m['numpy']} with {blas}{torch}, scikit-learn {m['scikit_learn']}; "
+        f"load average {m['load_average_before'][0]:.1f} at the start; {m['date']}"
+    )
 
 
 SECTION_TITLES = {
@@ -210,37 +243,54 @@ def section_table(name: str, section: dict) -> list[str]:
     if name == "ceilings":
         lines = ["| measurement | library | shape | median | rate |", "|---|---|---|---:|---:|"]
         for r in rows:
-            rate = (f"{r['flops_per_s'] / 1e9:.0f} GFLOP/s" if "flops_per_s" in r
-                    else f"{r['bytes_per_s'] / 1e9:.1f} GB/s")
+            rate = (
+                f"{r['flops_per_s'] / 1e9:.0f} GFLOP/s" if "flops_per_s" in r else f"{r['bytes_per_s'] / 1e9:.1f} GB/s"
+            )
             lines.append(f"| {r['case']} | {r['impl']} | {r['shape']} | {fmt_s(r['median_s'])} | {rate} |")
         c = section["ceilings"]
-        lines += ["", f"Roofline ceilings used below: {c['flops_per_s'] / 1e9:.0f} GFLOP/s (best square matmul), "
-                      f"{c['bytes_per_s'] / 1e9:.1f} GB/s (best read bandwidth); the thin product reaches "
-                      f"{c['thin_flops_per_s'] / 1e9:.0f} GFLOP/s at best."]
+        lines += [
+            "",
+            f"Roofline ceilings used below: {c['flops_per_s'] / 1e9:.0f} GFLOP/s (best square matmul), "
+            f"{c['bytes_per_s'] / 1e9:.1f} GB/s (best read bandwidth); the thin product reaches "
+            f"{c['thin_flops_per_s'] / 1e9:.0f} GFLOP/s at best.",
+        ]
         if c.get("host") is not None and c["host"] != {k: c[k] for k in c["host"]}:
             h = c["host"]
-            lines.append(f"On the host (NumPy, scikit-learn rows): {h['flops_per_s'] / 1e9:.0f} GFLOP/s, "
-                         f"{h['bytes_per_s'] / 1e9:.1f} GB/s.")
+            lines.append(
+                f"On the host (NumPy, scikit-learn rows): {h['flops_per_s'] / 1e9:.0f} GFLOP/s, "
+                f"{h['bytes_per_s'] / 1e9:.1f} GB/s."
+            )
         return lines
     if name == "loss_grad":
-        lines = ["| case | implementation | median per call | compile | speed-up vs NumPy (paired) | of roofline |",
-                 "|---|---|---:|---:|---:|---:|"]
+        lines = [
+            "| case | implementation | median per call | compile | speed-up vs NumPy (paired) | of roofline |",
+            "|---|---|---:|---:|---:|---:|",
+        ]
         for r in rows:
-            lines.append(f"| {r['case']} | {r['impl']} | {fmt_s(r['median_s'])} | {fmt_s(r['compile_s'])} | "
-                         f"{fmt_x(r['speedup_vs_numpy'], 2)} | {fmt_pct(r['roofline_fraction'])} |")
+            lines.append(
+                f"| {r['case']} | {r['impl']} | {fmt_s(r['median_s'])} | {fmt_s(r['compile_s'])} | "
+                f"{fmt_x(r['speedup_vs_numpy'], 2)} | {fmt_pct(r['roofline_fraction'])} |"
+            )
         return lines
     if name == "sgd":
-        lines = ["| case | implementation | median (run) | per step | compile | examples/s | engine's speed-up "
-                 "over it (paired) | of roofline |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+        lines = [
+            "| case | implementation | median (run) | per step | compile | examples/s | engine's speed-up "
+            "over it (paired) | of roofline |",
+            "|---|---|---:|---:|---:|---:|---:|---:|",
+        ]
         for r in rows:
             step = f"{r['step_us']:.0f} us" if r.get("step_us") else "-"
-            lines.append(f"| {r['case']} | {r['impl']} | {fmt_s(r['median_s'])} | {step} | {fmt_s(r['compile_s'])} | "
-                         f"{r['examples_per_s']:,.0f} | {fmt_x(r.get('engine_speedup'), 2)} | "
-                         f"{fmt_pct(r['roofline_fraction'])} |")
+            lines.append(
+                f"| {r['case']} | {r['impl']} | {fmt_s(r['median_s'])} | {step} | {fmt_s(r['compile_s'])} | "
+                f"{r['examples_per_s']:,.0f} | {fmt_x(r.get('engine_speedup'), 2)} | "
+                f"{fmt_pct(r['roofline_fraction'])} |"
+            )
         return lines
     if name == "time_to_accuracy":
-        lines = ["| implementation | time to 37 % | of which compile | examples seen then | last val accuracy |",
-                 "|---|---:|---:|---:|---:|"]
+        lines = [
+            "| implementation | time to 37 % | of which compile | examples seen then | last val accuracy |",
+            "|---|---:|---:|---:|---:|",
+        ]
         for r in rows:
             reached = fmt_s(r["median_s"]) if r["median_s"] is not None else f"not reached ({r['max_examples']:,} ex.)"
             seen = f"{r['examples']:,}" if r.get("examples") else "-"
@@ -248,29 +298,42 @@ def section_table(name: str, section: dict) -> list[str]:
             lines.append(f"| {r['impl']} | {reached} | {fmt_s(r['compile_s'])} | {seen} | {acc} |")
         return lines
     if name == "sweep":
-        lines = ["| implementation | median | compile | sweep's speed-up over it (paired) | of roofline |",
-                 "|---|---:|---:|---:|---:|"]
+        lines = [
+            "| implementation | median | compile | sweep's speed-up over it (paired) | of roofline |",
+            "|---|---:|---:|---:|---:|",
+        ]
         for r in rows:
-            lines.append(f"| {r['impl']} | {fmt_s(r['median_s'])} | {fmt_s(r['compile_s'])} | "
-                         f"{fmt_x(r['sweep_speedup'], 2)} | {fmt_pct(r['roofline_fraction'])} |")
+            lines.append(
+                f"| {r['impl']} | {fmt_s(r['median_s'])} | {fmt_s(r['compile_s'])} | "
+                f"{fmt_x(r['sweep_speedup'], 2)} | {fmt_pct(r['roofline_fraction'])} |"
+            )
         return lines
     if name == "gradcheck":
         lines = ["| case | implementation | median | compile | speed-up vs loop |", "|---|---|---:|---:|---:|"]
         for r in rows:
             extra = f" (from {r['extrapolated_from']} coords)" if r.get("extrapolated_from") else ""
-            lines.append(f"| {r['case']} | {r['impl']} | {fmt_s(r['median_s'])}{extra} | {fmt_s(r['compile_s'])} | "
-                         f"{fmt_x(r['speedup_vs_loop'])} |")
+            lines.append(
+                f"| {r['case']} | {r['impl']} | {fmt_s(r['median_s'])}{extra} | {fmt_s(r['compile_s'])} | "
+                f"{fmt_x(r['speedup_vs_loop'])} |"
+            )
         return lines
     if name == "memory":
-        lines = ["| run | peak RSS | float32 train matrix | peak / matrix | runtime alone (JAX imported) | "
-                 "(peak - runtime) / matrix |", "|---|---:|---:|---:|---:|---:|"]
+        lines = [
+            "| run | peak RSS | float32 train matrix | peak / matrix | runtime alone (JAX imported) | "
+            "(peak - runtime) / matrix |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
         for r in rows:
-            lines.append(f"| {r['case']} | {r['peak_mb']:.0f} MB | {r['train_matrix_mb']:.0f} MB | "
-                         f"{r['peak_over_matrix']:.2f}x | {r['runtime_baseline_mb']:.0f} MB | "
-                         f"{r['peak_over_matrix_without_runtime']:.2f}x |")
+            lines.append(
+                f"| {r['case']} | {r['peak_mb']:.0f} MB | {r['train_matrix_mb']:.0f} MB | "
+                f"{r['peak_over_matrix']:.2f}x | {r['runtime_baseline_mb']:.0f} MB | "
+                f"{r['peak_over_matrix_without_runtime']:.2f}x |"
+            )
             lines.append("")
-            lines.append("Phases (RSS / high-water mark, MB): " + ", ".join(
-                f"{p['phase']} {p['rss_mb']:.0f}/{p['peak_mb']:.0f}" for p in r["phases"]))
+            lines.append(
+                "Phases (RSS / high-water mark, MB): "
+                + ", ".join(f"{p['phase']} {p['rss_mb']:.0f}/{p['peak_mb']:.0f}" for p in r["phases"])
+            )
         return lines
     return []
 
@@ -316,9 +379,11 @@ def readme_markdown(results: dict) -> str:
 
 def markdown(results: dict) -> str:
     out = [f"Machine: {machine_line(results['machine'])}.", ""]
-    out.append(f"Mode `{results['mode']}`, problem N = {results['config']['N']}, D = {results['config']['D']}, "
-               f"C = {results['config']['C']}, batch {results['config']['batch']}; total wall time "
-               f"{results['wall_s']:.0f} s.")
+    out.append(
+        f"Mode `{results['mode']}`, problem N = {results['config']['N']}, D = {results['config']['D']}, "
+        f"C = {results['config']['C']}, batch {results['config']['batch']}; total wall time "
+        f"{results['wall_s']:.0f} s."
+    )
     for name in SECTIONS:
         section = results["sections"].get(name)
         if section is None:
@@ -370,8 +435,13 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     cfg = dict(suite.MODES[mode], n_jobs=len(os.sched_getaffinity(0)))
     only = set(args.only or SECTIONS)
-    results = {"benchmark": "jaxopt-course suite", "mode": mode, "config": cfg,
-               "machine": machine_info(args.device, removed_env, torch_device), "sections": {}}
+    results = {
+        "benchmark": "jaxopt-course suite",
+        "mode": mode,
+        "config": cfg,
+        "machine": machine_info(args.device, removed_env, torch_device),
+        "sections": {},
+    }
     print(f"[bench] {mode} run on {results['machine']['cpu']}, JAX {jax.default_backend()}", file=sys.stderr)
     cifar_root = find_cifar(args.cifar_root) if mode != "smoke" and only & {"time_to_accuracy", "memory"} else None
 
@@ -398,7 +468,8 @@ def main(argv=None) -> int:
         return out
 
     ceil_section = section("ceilings", lambda: suite.ceilings(cfg, torch_device)) or suite.ceilings(
-        dict(cfg, call_rounds=3), None)
+        dict(cfg, call_rounds=3), None
+    )
     ceil = ceil_section.get("ceilings") or {"flops_per_s": float("nan"), "bytes_per_s": float("nan")}
     results["ceilings"] = ceil
     section("loss_grad", lambda: suite.loss_grad_per_call(cfg, X, y, W0, ceil, torch_device))
@@ -406,8 +477,10 @@ def main(argv=None) -> int:
     if mode == "smoke" or cifar_root is None:
         for name in ("time_to_accuracy", "memory"):
             if name in only:
-                results["sections"][name] = {"skipped": "no CIFAR-10 copy" if mode != "smoke" else "smoke run",
-                                             "targets": []}
+                results["sections"][name] = {
+                    "skipped": "no CIFAR-10 copy" if mode != "smoke" else "smoke run",
+                    "targets": [],
+                }
     else:
         from jaxopt_course import load_cifar10
 

@@ -54,20 +54,30 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RESULTS = HERE / "results_scaling.json"
 WORKLOADS = ("train", "train_rows_split", "sweep")
-TITLES = {"train": "train (batch split along data)", "train_rows_split": "train, rows split over the devices",
-          "sweep": "sweep, 64 models split along model"}
+TITLES = {
+    "train": "train (batch split along data)",
+    "train_rows_split": "train, rows split over the devices",
+    "sweep": "sweep, 64 models split along model",
+}
 
+# fmt: off
+# one configuration a row, so the full and quick runs read side by side
 FULL = dict(examples=10_000, dim=3073, classes=10, batch=256, train_steps=400, sweep_steps=20, models=64,
             repeats=3, rounds=2, counts=(1, 2, 4, 8))
 QUICK = dict(examples=512, dim=65, classes=10, batch=64, train_steps=20, sweep_steps=5, models=64,
              repeats=1, rounds=1, counts=(1, 2))
+# fmt: on
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small problem on 1 and 2 devices (a smoke test)")
-    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu",
-                        help="cpu: forced CPU devices, one child process per count; gpu: the GPUs JAX sees")
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "gpu"),
+        default="cpu",
+        help="cpu: forced CPU devices, one child process per count; gpu: the GPUs JAX sees",
+    )
     parser.add_argument("--counts", type=int, nargs="+", default=None, help="device counts (default 1 2 4 8)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds over all counts (default 2)")
     parser.add_argument("--out", default=None, help=f"where to write the JSON (default {RESULTS.name}; quick: none)")
@@ -118,9 +128,15 @@ def measure(n: int, cfg: dict) -> list[dict]:
             walls.append(time.perf_counter() - wall)
             cpus.append(time.process_time() - cpu)
         wall = statistics.median(walls)
-        return {"seconds": wall, "cpu_seconds": statistics.median(cpus), "steps": steps, "steps_per_s": steps / wall,
-                "cpu_ms_per_step": 1e3 * statistics.median(cpus) / steps, "compile_s": log.seconds,
-                "compiles": log.compiles}
+        return {
+            "seconds": wall,
+            "cpu_seconds": statistics.median(cpus),
+            "steps": steps,
+            "steps_per_s": steps / wall,
+            "cpu_ms_per_step": 1e3 * statistics.median(cpus) / steps,
+            "compile_s": log.seconds,
+            "compiles": log.compiles,
+        }
 
     def train_case(mesh, rows_split=False):
         Xd, yd = distributed.shard_rows(X, y, mesh) if rows_split else (X, y)
@@ -132,15 +148,22 @@ def measure(n: int, cfg: dict) -> list[dict]:
     def sweep_case(mesh):
         steps, models = cfg["sweep_steps"], len(lrs) * len(regs)
         run = T.Run(softmax_loss, optax.sgd, batch_size=B, num_steps=steps, mesh=mesh)
-        out = timed(lambda: T.sweep(run, W0, X, y, key=key, learning_rates=lrs, regs=regs,
-                                    loop=T.Loop(chunk_size=None, progress=False)).params, steps)
+        out = timed(
+            lambda: (
+                T.sweep(
+                    run, W0, X, y, key=key, learning_rates=lrs, regs=regs, loop=T.Loop(chunk_size=None, progress=False)
+                ).params
+            ),
+            steps,
+        )
         return {**out, "examples_per_s": models * B * out["steps_per_s"], "models": models}
 
     rows = []
 
     def record(workload, mesh_name, result):
-        rows.append({"devices": n, "workload": workload, "mesh": mesh_name, **result,
-                     "load_average": os.getloadavg()[0]})
+        rows.append(
+            {"devices": n, "workload": workload, "mesh": mesh_name, **result, "load_average": os.getloadavg()[0]}
+        )
 
     if n == 1:
         record("train", "no mesh", train_case(None))
@@ -159,8 +182,13 @@ def measure(n: int, cfg: dict) -> list[dict]:
 def run_child(n: int, cfg: dict) -> list[dict]:
     env = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_NUM_CPU_DEVICES")}
     env.update(XLA_FLAGS=f"--xla_force_host_platform_device_count={n}", JAX_PLATFORMS="cpu")
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(n), "--config",
-                           json.dumps(cfg)], env=env, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child", str(n), "--config", json.dumps(cfg)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"the child for {n} devices failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -175,9 +203,15 @@ def machine(device: str) -> dict:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    info = {"cpu": cpu, "cpu_count": os.cpu_count(), "python": platform.python_version(), "jax": jax.__version__,
-            "device": device, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "load_average_before": list(os.getloadavg())}
+    info = {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "device": device,
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "load_average_before": list(os.getloadavg()),
+    }
     if device == "gpu":
         info["gpus"] = [d.device_kind for d in jax.devices()]
     return info
@@ -190,9 +224,18 @@ def summarize(runs: list[dict]) -> list[dict]:
         groups.setdefault((r["workload"], r["mesh"], r["devices"]), []).append(r)
     table = []
     for (workload, mesh, devices), rs in groups.items():
-        table.append({"workload": workload, "mesh": mesh, "devices": devices, "rounds": len(rs),
-                      **{k: statistics.median(r[k] for r in rs)
-                         for k in ("steps_per_s", "examples_per_s", "cpu_ms_per_step", "compile_s", "load_average")}})
+        table.append(
+            {
+                "workload": workload,
+                "mesh": mesh,
+                "devices": devices,
+                "rounds": len(rs),
+                **{
+                    k: statistics.median(r[k] for r in rs)
+                    for k in ("steps_per_s", "examples_per_s", "cpu_ms_per_step", "compile_s", "load_average")
+                },
+            }
+        )
     for row in table:
         base = [b for b in table if b["workload"] == row["workload"] and b["devices"] == 1 and b["mesh"] != "no mesh"]
         row["speedup_vs_1_device"] = row["steps_per_s"] / base[0]["steps_per_s"] if base else None
@@ -203,19 +246,30 @@ def summarize(runs: list[dict]) -> list[dict]:
 
 def markdown(results: dict) -> str:
     cfg, m = results["config"], results["machine"]
-    where = (f"{m['cpu']} ({m['cpu_count']} cores), forced CPU devices" if m["device"] == "cpu"
-             else f"GPUs: {', '.join(m.get('gpus', []))}")
-    lines = [f"JAX {m['jax']} on {where}; {m['date']}. N = {cfg['examples']} examples of D = {cfg['dim']}, "
-             f"C = {cfg['classes']}, batch {cfg['batch']}; {cfg['train_steps']} training steps, "
-             f"{cfg['sweep_steps']} sweep steps of {cfg['models']} models per timed call; median of "
-             f"{cfg['repeats']} calls, then of {cfg['rounds']} round(s).", ""]
-    lines += ["| workload | devices | mesh | steps/s | examples/s | CPU ms/step | speed-up vs 1 device | compile s "
-              "| load avg |", "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    where = (
+        f"{m['cpu']} ({m['cpu_count']} cores), forced CPU devices"
+        if m["device"] == "cpu"
+        else f"GPUs: {', '.join(m.get('gpus', []))}"
+    )
+    lines = [
+        f"JAX {m['jax']} on {where}; {m['date']}. N = {cfg['examples']} examples of D = {cfg['dim']}, "
+        f"C = {cfg['classes']}, batch {cfg['batch']}; {cfg['train_steps']} training steps, "
+        f"{cfg['sweep_steps']} sweep steps of {cfg['models']} models per timed call; median of "
+        f"{cfg['repeats']} calls, then of {cfg['rounds']} round(s).",
+        "",
+    ]
+    lines += [
+        "| workload | devices | mesh | steps/s | examples/s | CPU ms/step | speed-up vs 1 device | compile s "
+        "| load avg |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in results["table"]:
         speedup = "-" if r["speedup_vs_1_device"] is None else f"{r['speedup_vs_1_device']:.2f}x"
-        lines.append(f"| {TITLES[r['workload']]} | {r['devices']} | {r['mesh']} | {r['steps_per_s']:,.1f} | "
-                     f"{r['examples_per_s']:,.0f} | {r['cpu_ms_per_step']:.2f} | {speedup} | {r['compile_s']:.2f} "
-                     f"| {r['load_average']:.1f} |")
+        lines.append(
+            f"| {TITLES[r['workload']]} | {r['devices']} | {r['mesh']} | {r['steps_per_s']:,.1f} | "
+            f"{r['examples_per_s']:,.0f} | {r['cpu_ms_per_step']:.2f} | {speedup} | {r['compile_s']:.2f} "
+            f"| {r['load_average']:.1f} |"
+        )
     return "\n".join(lines)
 
 
@@ -239,8 +293,11 @@ def main(argv=None) -> int:
         import jax
 
         if jax.default_backend() != "gpu":
-            print(f"--device gpu: JAX sees no GPU here (its devices: {jax.devices()}); run on a machine with a CUDA "
-                  "GPU and a CUDA build of jaxlib (pip install -U 'jax[cuda12]')", file=sys.stderr)
+            print(
+                f"--device gpu: JAX sees no GPU here (its devices: {jax.devices()}); run on a machine with a CUDA "
+                "GPU and a CUDA build of jaxlib (pip install -U 'jax[cuda12]')",
+                file=sys.stderr,
+            )
             return 2
         cfg["counts"] = tuple(c for c in cfg["counts"] if c <= jax.device_count())
     runs = []
@@ -253,11 +310,17 @@ def main(argv=None) -> int:
             for row in rows:
                 row["round"] = r
             runs += rows
-            print(f"round {r + 1}/{cfg['rounds']}: {n} device(s) in {time.perf_counter() - started:.0f} s",
-                  file=sys.stderr)
+            print(
+                f"round {r + 1}/{cfg['rounds']}: {n} device(s) in {time.perf_counter() - started:.0f} s",
+                file=sys.stderr,
+            )
     info["load_average_after"] = list(os.getloadavg())
-    results = {"machine": info, "config": {**cfg, "counts": list(cfg["counts"])}, "runs": runs,
-               "table": summarize(runs)}
+    results = {
+        "machine": info,
+        "config": {**cfg, "counts": list(cfg["counts"])},
+        "runs": runs,
+        "table": summarize(runs),
+    }
     out = args.out or (None if args.quick else RESULTS)
     if out:
         Path(out).write_text(json.dumps(results, indent=1) + "\n")

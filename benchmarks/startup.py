@@ -97,7 +97,7 @@ def run(rounds: int) -> dict:
     per_round, load_before = [], _load()
     with tempfile.TemporaryDirectory(prefix="startup-") as tmp:
         for r in range(rounds):
-            order = groups[r % len(groups):] + groups[:r % len(groups)]
+            order = groups[r % len(groups) :] + groups[: r % len(groups)]
             times, results = _round(order, Path(tmp))
             same = {k: v for k, v in results[0].items() if k != "seconds"}
             if any({k: v for k, v in res.items() if k != "seconds"} != same for res in results):
@@ -105,26 +105,43 @@ def run(rounds: int) -> dict:
             per_round.append(times)
     medians = {kind: statistics.median(t[kind] for t in per_round) for kind in KINDS}
     ratios = {kind: statistics.median(t[kind] / t["imports"] for t in per_round) for kind in KINDS}
-    return {"command": " ".join(["jaxopt-course", *TRAIN]), "rounds": rounds, "per_round": per_round,
-            "median_seconds": medians, "median_ratio_to_imports": ratios,
-            "target": {"warm_ratio_at_most": 1.4, "met": ratios["warm"] <= 1.4},
-            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                        "load_average_before": load_before, "load_average_after": _load()}}
+    return {
+        "command": " ".join(["jaxopt-course", *TRAIN]),
+        "rounds": rounds,
+        "per_round": per_round,
+        "median_seconds": medians,
+        "median_ratio_to_imports": ratios,
+        "target": {"warm_ratio_at_most": 1.4, "met": ratios["warm"] <= 1.4},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_average_before": load_before,
+            "load_average_after": _load(),
+        },
+    }
 
 
 def table(report: dict) -> str:
     lines = ["| process | median s | median ratio to imports |", "|---|---|---|"]
-    names = {"imports": '`python -c "import jax, sklearn.datasets"`', "help": "`jaxopt-course --help`",
-             "cold": "`jaxopt-course train --json`, empty cache", "warm": "`jaxopt-course train --json`, warm cache",
-             "warm-jit": "`jaxopt-course train --json`, warm compilation cache only (digits via scikit-learn)",
-             "no-cache": "`jaxopt-course train --json`, `JAXOPT_COURSE_NO_CACHE=1`"}
+    names = {
+        "imports": '`python -c "import jax, sklearn.datasets"`',
+        "help": "`jaxopt-course --help`",
+        "cold": "`jaxopt-course train --json`, empty cache",
+        "warm": "`jaxopt-course train --json`, warm cache",
+        "warm-jit": "`jaxopt-course train --json`, warm compilation cache only (digits via scikit-learn)",
+        "no-cache": "`jaxopt-course train --json`, `JAXOPT_COURSE_NO_CACHE=1`",
+    }
     for kind in KINDS:
-        lines.append(f"| {names[kind]} | {report['median_seconds'][kind]:.2f} | "
-                     f"{report['median_ratio_to_imports'][kind]:.2f}x |")
+        lines.append(
+            f"| {names[kind]} | {report['median_seconds'][kind]:.2f} | {report['median_ratio_to_imports'][kind]:.2f}x |"
+        )
     m = report["machine"]
-    lines.append(f"\n{report['rounds']} rounds; load average before {_fmt(m['load_average_before'])}, after "
-                 f"{_fmt(m['load_average_after'])} ({m['cpus']} CPUs). Target warm <= 1.4x imports: "
-                 f"{'met' if report['target']['met'] else 'NOT met'}.")
+    lines.append(
+        f"\n{report['rounds']} rounds; load average before {_fmt(m['load_average_before'])}, after "
+        f"{_fmt(m['load_average_after'])} ({m['cpus']} CPUs). Target warm <= 1.4x imports: "
+        f"{'met' if report['target']['met'] else 'NOT met'}."
+    )
     return "\n".join(lines)
 
 

@@ -21,13 +21,13 @@ import time
 from functools import partial
 from pathlib import Path
 
+import baselines
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-
-import baselines
 import timing
+
 from jaxopt_course import Loop, Run, fit, make_train, softmax_loss, svm_loss, sweep
 from jaxopt_course.analytic import softmax_loss_and_grad, svm_loss_and_grad
 
@@ -41,6 +41,8 @@ TARGET_ACCURACY = 0.37
 SWEEP_LRS = (2.5e-8, 5e-8, 1e-7, 2e-7)
 SWEEP_REGS = (5e3, 1e4, 2.5e4, 5e4)
 
+# fmt: off
+# one mode a row, so the three recipes read side by side (ruff format would put each key on its own line)
 MODES = {
     "full": dict(N=49000, D=3073, C=10, batch=200, steps=1500, call_rounds=7, train_rounds=3, sk_epochs=6,
                  sweep_steps=500, sweep_rounds=2, tta_steps=1500, tta_eval_every=50, sk_tta_epochs=6,
@@ -52,6 +54,7 @@ MODES = {
                   sweep_steps=20, sweep_rounds=1, tta_steps=60, tta_eval_every=20, sk_tta_epochs=1,
                   square=256, bandwidth_mb=64, memory_steps=20, gradcheck_quick=None, variants=False),
 }
+# fmt: on
 
 
 # ---------------------------------------------------------------------------
@@ -68,7 +71,7 @@ def aligned_empty(shape, dtype=np.float32, alignment=64) -> np.ndarray:
     nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
     raw = np.empty(nbytes + alignment, np.uint8)
     offset = (-raw.ctypes.data) % alignment
-    return raw[offset:offset + nbytes].view(dtype).reshape(shape)
+    return raw[offset : offset + nbytes].view(dtype).reshape(shape)
 
 
 def cifar_shaped(cfg, seed=0):
@@ -97,11 +100,13 @@ def sgd_step_cost(batch, D, C, models=1):
 
 def repeat(fn, times):
     """A callable running ``fn()`` ``times`` times, waiting for the last result."""
+
     def run():
         out = None
         for _ in range(times):
             out = fn()
         return jax.block_until_ready(out)
+
     return run
 
 
@@ -114,8 +119,15 @@ def calls_for(fn, budget_s=0.05):
 def row(section, case, impl, times, *, per=1, floor_s=None, compile_s=None, **extra):
     """One result row from per-round seconds (``per`` items per timed call)."""
     stats = timing.summary([t / per for t in times])
-    out = {"section": section, "case": case, "impl": impl, **stats, "compile_s": compile_s, "floor_s": floor_s,
-           "roofline_fraction": None if floor_s is None else floor_s / stats["median_s"]}
+    out = {
+        "section": section,
+        "case": case,
+        "impl": impl,
+        **stats,
+        "compile_s": compile_s,
+        "floor_s": floor_s,
+        "roofline_fraction": None if floor_s is None else floor_s / stats["median_s"],
+    }
     out.update(extra)
     return out
 
@@ -147,6 +159,7 @@ def ceilings(cfg, torch_device):
         # nothing is hoisted; the nudge touches W (C x D), not the 200 x 3073 operand.
         def body(_, acc):
             return acc + A @ (W + 1e-30 * acc[0, 0]).T
+
         return jax.lax.fori_loop(0, chain, body, jnp.zeros((A.shape[0], W.shape[0]), A.dtype))
 
     Aj, Wj, Sj, bigj = (jax.device_put(a) for a in (A, W, S, big))
@@ -174,6 +187,7 @@ def ceilings(cfg, torch_device):
                 out = fn()
                 sync()
                 return out
+
             return run
 
         cases[("thin matmul", "torch")] = (torch_call(repeat(lambda: At @ Wt.T, chain)), chain, thin_flops)
@@ -183,13 +197,31 @@ def ceilings(cfg, torch_device):
         stats = timing.median_time(fn, repeats=cfg["call_rounds"], warmup=2)
         rate = flops * per / stats["median_s"]
         rates[(case, impl)] = rate
-        rows.append(row("ceilings", case, impl, [stats["median_s"]], per=per, flops_per_s=rate,
-                        shape=f"({B} x {D}) @ ({D} x {C})" if case.startswith("thin") else f"{n} x {n} x {n}"))
+        rows.append(
+            row(
+                "ceilings",
+                case,
+                impl,
+                [stats["median_s"]],
+                per=per,
+                flops_per_s=rate,
+                shape=f"({B} x {D}) @ ({D} x {C})" if case.startswith("thin") else f"{n} x {n} x {n}",
+            )
+        )
     for (case, impl), fn in bandwidth.items():
         stats = timing.median_time(fn, repeats=cfg["call_rounds"], warmup=2)
         rates[(case, impl)] = big.nbytes / stats["median_s"]
-        rows.append(row("ceilings", case, impl, [stats["median_s"]], bytes_per_s=big.nbytes / stats["median_s"],
-                        shape=f"sum of {big.nbytes / 2**20:.0f} MB"))
+        rows.append(
+            row(
+                "ceilings",
+                case,
+                impl,
+                [stats["median_s"]],
+                bytes_per_s=big.nbytes / stats["median_s"],
+                shape=f"sum of {big.nbytes / 2**20:.0f} MB",
+            )
+        )
+
     def best(libraries):
         return {
             "flops_per_s": max(v for (c, lib), v in rates.items() if c == "square matmul" and lib in libraries),
@@ -229,8 +261,10 @@ def loss_grad_per_call(cfg, X, y, W0, ceil, torch_device):
             Xn, yn = X[:n], y[:n]
             Xj, yj = jax.device_put(Xn), jax.device_put(yn)
             impls, compile_s, outs = {}, {}, {}
-            for name, fn in (("jax value_and_grad", jax.value_and_grad(partial(LOSSES[loss], reg=REG))),
-                             ("jax hand-derived", partial(HAND_DERIVED[loss], reg=REG))):
+            for name, fn in (
+                ("jax value_and_grad", jax.value_and_grad(partial(LOSSES[loss], reg=REG))),
+                ("jax hand-derived", partial(HAND_DERIVED[loss], reg=REG)),
+            ):
                 start = time.perf_counter()
                 compiled = jax.jit(fn).lower(Wj, Xj, yj).compile()
                 compile_s[name] = time.perf_counter() - start
@@ -261,16 +295,31 @@ def loss_grad_per_call(cfg, X, y, W0, ceil, torch_device):
             flops, bytes_ = sgd_step_cost(n, D, C)
             for name in impls:
                 floor = timing.roofline_floor(flops, bytes_, host_ceilings(ceil) if _on_host(name) else ceil)
-                rows.append(row("loss+grad", f"{loss}, N={n}", name, times[name], per=per[name], floor_s=floor,
-                                compile_s=compile_s.get(name),
-                                speedup_vs_numpy=timing.paired_ratio(
-                                    {k: [t / per[k] for t in v] for k, v in times.items()}, "numpy (CS231n)", name)))
+                rows.append(
+                    row(
+                        "loss+grad",
+                        f"{loss}, N={n}",
+                        name,
+                        times[name],
+                        per=per[name],
+                        floor_s=floor,
+                        compile_s=compile_s.get(name),
+                        speedup_vs_numpy=timing.paired_ratio(
+                            {k: [t / per[k] for t in v] for k, v in times.items()}, "numpy (CS231n)", name
+                        ),
+                    )
+                )
             ref_value, ref_grad = outs["numpy (CS231n)"]
             scale = float(np.max(np.abs(ref_grad)))
             for name, (value, grad) in outs.items():
-                checks.append({"case": f"{loss}, N={n}", "impl": name,
-                               "loss_rel_diff": abs(value - ref_value) / abs(ref_value),
-                               "grad_max_diff_rel": float(np.max(np.abs(grad - ref_grad))) / scale})
+                checks.append(
+                    {
+                        "case": f"{loss}, N={n}",
+                        "impl": name,
+                        "loss_rel_diff": abs(value - ref_value) / abs(ref_value),
+                        "grad_max_diff_rel": float(np.max(np.abs(grad - ref_grad))) / scale,
+                    }
+                )
             del Xj, yj
     return {"rows": rows, "agreement": checks}
 
@@ -319,12 +368,14 @@ def sgd_training(cfg, X, y, W0, Xj, yj, ceil, torch_device):
         for name, kw in engines.items():
             run, compile_s[name], recompiles = _engine(loss, Xj, yj, W0, cfg, steps, **kw)
             cases[name] = run
-            compiles.append({"loss": loss, "impl": name, "compile_s": compile_s[name],
-                             "recompiles_on_second_call": recompiles})
+            compiles.append(
+                {"loss": loss, "impl": name, "compile_s": compile_s[name], "recompiles_on_second_call": recompiles}
+            )
         fit_case = "engine (fit, host arrays)"
         cases[fit_case], compile_s[fit_case] = _fit_run(loss, X, y, W0, cfg, steps)
-        cases["numpy loop (CS231n)"] = partial(baselines.numpy_train, loss, W0, X, y, learning_rate=LR, reg=REG,
-                                               num_iters=steps, batch_size=B)
+        cases["numpy loop (CS231n)"] = partial(
+            baselines.numpy_train, loss, W0, X, y, learning_rate=LR, reg=REG, num_iters=steps, batch_size=B
+        )
         baselines.numpy_train(loss, W0, X, y, learning_rate=LR, reg=REG, num_iters=3, batch_size=B)  # warm-up
         if torch_device is not None:
             import torch
@@ -332,59 +383,133 @@ def sgd_training(cfg, X, y, W0, Xj, yj, ceil, torch_device):
             Xt = torch.as_tensor(X, device=torch_device)
             yt = torch.as_tensor(y.astype(np.int64), device=torch_device)
             sync = torch.cuda.synchronize if torch_device == "cuda" else None
-            cases["torch eager loop"] = partial(baselines.torch_train, loss, W0, Xt, yt, learning_rate=LR, reg=REG,
-                                                num_iters=steps, batch_size=B, device=torch_device, sync=sync)
-            jax.block_until_ready(partial(baselines.torch_train, loss, W0, Xt, yt, learning_rate=LR, reg=REG,
-                                          num_iters=3, batch_size=B, device=torch_device, sync=sync)())
+            cases["torch eager loop"] = partial(
+                baselines.torch_train,
+                loss,
+                W0,
+                Xt,
+                yt,
+                learning_rate=LR,
+                reg=REG,
+                num_iters=steps,
+                batch_size=B,
+                device=torch_device,
+                sync=sync,
+            )
+            jax.block_until_ready(
+                partial(
+                    baselines.torch_train,
+                    loss,
+                    W0,
+                    Xt,
+                    yt,
+                    learning_rate=LR,
+                    reg=REG,
+                    num_iters=3,
+                    batch_size=B,
+                    device=torch_device,
+                    sync=sync,
+                )()
+            )
         times = timing.paired(cases, cfg["train_rounds"])
         main = "engine (scan, with replacement)"
         host_floor = timing.roofline_floor(flops, bytes_, host_ceilings(ceil))
         for name in cases:
             floor = (host_floor if _on_host(name) else step_floor) * steps
-            rows.append(row("sgd", f"{loss}, {steps} steps of {B}", name, times[name], floor_s=floor,
-                            compile_s=compile_s.get(name), examples_per_s=steps * B / statistics.median(times[name]),
-                            step_us=statistics.median(times[name]) / steps * 1e6,
-                            engine_speedup=timing.paired_ratio(times, name, main)))
+            rows.append(
+                row(
+                    "sgd",
+                    f"{loss}, {steps} steps of {B}",
+                    name,
+                    times[name],
+                    floor_s=floor,
+                    compile_s=compile_s.get(name),
+                    examples_per_s=steps * B / statistics.median(times[name]),
+                    step_us=statistics.median(times[name]) / steps * 1e6,
+                    engine_speedup=timing.paired_ratio(times, name, main),
+                )
+            )
         # scikit-learn: per-example SGD over about as many examples (whole epochs).
         if X64 is None:
             X64 = X.astype(np.float64)
         epochs = cfg["sk_epochs"]
-        clf = baselines.sklearn_classifier(loss, learning_rate=LR, reg=REG, batch_size=B, epochs=epochs,
-                                           n_jobs=cfg["n_jobs"])
+        clf = baselines.sklearn_classifier(
+            loss, learning_rate=LR, reg=REG, batch_size=B, epochs=epochs, n_jobs=cfg["n_jobs"]
+        )
         import warnings
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # max_iter reached: that is the point
-            sk_s = timing.timed(lambda: clf.fit(X64, y))[0]
+            sk_s = timing.timed(lambda clf=clf, X64=X64: clf.fit(X64, y))[0]
         sk_flops = epochs * N * 4.0 * D * C  # a dot and an update of D per class per example
         sk_floor = timing.roofline_floor(sk_flops, epochs * N * D * 8.0, host_ceilings(ceil))
-        rows.append(row("sgd", f"{loss}, {steps} steps of {B}", "sklearn SGDClassifier (float64, OvR)", [sk_s],
-                        floor_s=sk_floor, examples_per_s=epochs * N / sk_s,
-                        note=f"{epochs} epoch(s) = {epochs * N} examples, n_jobs={cfg['n_jobs']}"))
+        rows.append(
+            row(
+                "sgd",
+                f"{loss}, {steps} steps of {B}",
+                "sklearn SGDClassifier (float64, OvR)",
+                [sk_s],
+                floor_s=sk_floor,
+                examples_per_s=epochs * N / sk_s,
+                note=f"{epochs} epoch(s) = {epochs * N} examples, n_jobs={cfg['n_jobs']}",
+            )
+        )
         engine_eps = steps * B / statistics.median(times[main])
         ratios = {name: timing.paired_ratio(times, name, main) for name in cases}
-        targets.append(target(f"SGD {loss}: engine vs NumPy loop", ratios["numpy loop (CS231n)"], 3,
-                              ratios["numpy loop (CS231n)"] >= 3))
+        targets.append(
+            target(
+                f"SGD {loss}: engine vs NumPy loop",
+                ratios["numpy loop (CS231n)"],
+                3,
+                ratios["numpy loop (CS231n)"] >= 3,
+            )
+        )
         fit_vs_numpy = timing.paired_ratio(times, "numpy loop (CS231n)", "engine (fit, host arrays)")
         targets.append(target(f"SGD {loss}: fit vs NumPy loop", fit_vs_numpy, 1.7, fit_vs_numpy >= 1.7))
         overhead = ratios["engine (fit, host arrays)"]  # fit's time over the bare compiled run's, paired
-        targets.append(target(f"SGD {loss}: fit / bare make_train (engine overhead)", overhead, 1.05,
-                              overhead <= 1.05, unit="x time"))
+        targets.append(
+            target(
+                f"SGD {loss}: fit / bare make_train (engine overhead)", overhead, 1.05, overhead <= 1.05, unit="x time"
+            )
+        )
         if "torch eager loop" in ratios:
-            targets.append(target(f"SGD {loss}: engine vs PyTorch eager", ratios["torch eager loop"], 4,
-                                  ratios["torch eager loop"] >= 4))
+            targets.append(
+                target(
+                    f"SGD {loss}: engine vs PyTorch eager",
+                    ratios["torch eager loop"],
+                    4,
+                    ratios["torch eager loop"] >= 4,
+                )
+            )
         sk_ratio = engine_eps / (epochs * N / sk_s)
         targets.append(target(f"SGD {loss}: engine vs SGDClassifier (examples/s)", sk_ratio, 15, sk_ratio >= 15))
         step_s = statistics.median(times[main]) / steps
-        targets.append(target(f"SGD {loss}: engine step / roofline floor", step_s / step_floor, 4,
-                              step_s / step_floor <= 4, unit="x floor",
-                              note=f"{step_s * 1e6:.0f} us per step, floor {step_floor * 1e6:.0f} us"))
+        targets.append(
+            target(
+                f"SGD {loss}: engine step / roofline floor",
+                step_s / step_floor,
+                4,
+                step_s / step_floor <= 4,
+                unit="x floor",
+                note=f"{step_s * 1e6:.0f} us per step, floor {step_floor * 1e6:.0f} us",
+            )
+        )
     for c in compiles:
         if c["impl"].endswith("with replacement)"):
-            targets.append(target(f"compile of the training function ({c['loss']})", c["compile_s"], 2,
-                                  c["compile_s"] < 2, unit="s"))
-            targets.append(target(f"recompiles on a second call ({c['loss']})", c["recompiles_on_second_call"], 0,
-                                  c["recompiles_on_second_call"] == 0, unit=""))
+            targets.append(
+                target(
+                    f"compile of the training function ({c['loss']})", c["compile_s"], 2, c["compile_s"] < 2, unit="s"
+                )
+            )
+            targets.append(
+                target(
+                    f"recompiles on a second call ({c['loss']})",
+                    c["recompiles_on_second_call"],
+                    0,
+                    c["recompiles_on_second_call"] == 0,
+                    unit="",
+                )
+            )
     return {"rows": rows, "targets": targets, "compiles": compiles, "step_floor_s": step_floor}
 
 
@@ -408,16 +533,35 @@ def time_to_accuracy(cfg, splits):
     loss_fn = partial(svm_loss)  # a new function object: compiled afresh, inside the timer
     with timing.CompileLog() as log:
         start = time.perf_counter()
-        loop = Loop(chunk_size=every, progress=False,
-                    on_chunk=lambda state, metrics: stamps.append((int(state.step), time.perf_counter())))
-        result = fit(Run(loss_fn, optax.sgd, batch_size=B, num_steps=steps, eval_every=every), W0, X, y, key=key,
-                     lr=LR, reg=REG, X_val=X_val, y_val=y_val, loop=loop)
+        loop = Loop(
+            chunk_size=every,
+            progress=False,
+            on_chunk=lambda state, metrics: stamps.append((int(state.step), time.perf_counter())),
+        )
+        result = fit(
+            Run(loss_fn, optax.sgd, batch_size=B, num_steps=steps, eval_every=every),
+            W0,
+            X,
+            y,
+            key=key,
+            lr=LR,
+            reg=REG,
+            X_val=X_val,
+            y_val=y_val,
+            loop=loop,
+        )
     at = dict(stamps)
-    reached = [(int(s), float(a)) for s, a in zip(result.val_steps, result.val_accuracies) if a >= TARGET_ACCURACY]
-    results["engine (fit, chunks of %d)" % every] = {
-        "seconds": at[reached[0][0]] - start if reached else None, "step": reached[0][0] if reached else None,
-        "compile_s": log.seconds, "final_val_accuracy": float(result.val_accuracies[-1]),
-        "examples": reached[0][0] * B if reached else None, "max_examples": steps * B}
+    reached = [
+        (int(s), float(a)) for s, a in zip(result.val_steps, result.val_accuracies, strict=True) if a >= TARGET_ACCURACY
+    ]
+    results[f"engine (fit, chunks of {every})"] = {
+        "seconds": at[reached[0][0]] - start if reached else None,
+        "step": reached[0][0] if reached else None,
+        "compile_s": log.seconds,
+        "final_val_accuracy": float(result.val_accuracies[-1]),
+        "examples": reached[0][0] * B if reached else None,
+        "max_examples": steps * B,
+    }
 
     # The NumPy loop: the same recipe and evaluation interval.
     hit = {}
@@ -431,12 +575,28 @@ def time_to_accuracy(cfg, splits):
         return False
 
     start = time.perf_counter()
-    baselines.numpy_train("svm", W0, X, y, learning_rate=LR, reg=REG, num_iters=steps, batch_size=B,
-                          X_val=X_val, y_val=y_val, eval_every=every, callback=numpy_callback)
+    baselines.numpy_train(
+        "svm",
+        W0,
+        X,
+        y,
+        learning_rate=LR,
+        reg=REG,
+        num_iters=steps,
+        batch_size=B,
+        X_val=X_val,
+        y_val=y_val,
+        eval_every=every,
+        callback=numpy_callback,
+    )
     results["numpy loop (CS231n)"] = {
-        "seconds": hit["t"] - start if "t" in hit else None, "step": hit.get("step"), "compile_s": None,
-        "final_val_accuracy": hit.get("last"), "examples": hit["step"] * B if "step" in hit else None,
-        "max_examples": steps * B}
+        "seconds": hit["t"] - start if "t" in hit else None,
+        "step": hit.get("step"),
+        "compile_s": None,
+        "final_val_accuracy": hit.get("last"),
+        "examples": hit["step"] * B if "step" in hit else None,
+        "max_examples": steps * B,
+    }
 
     # SGDClassifier: the recipe translated to per-example SGD, scored every `every * B` examples.
     clf = baselines.sklearn_classifier("svm", learning_rate=LR, reg=REG, batch_size=B, n_jobs=cfg["n_jobs"])
@@ -448,7 +608,7 @@ def time_to_accuracy(cfg, splits):
         warnings.simplefilter("ignore")
         for _ in range(cfg["sk_tta_epochs"]):
             for lo in range(0, N, block):
-                clf.partial_fit(X64[lo:lo + block], y[lo:lo + block], classes=np.arange(splits.num_classes))
+                clf.partial_fit(X64[lo : lo + block], y[lo : lo + block], classes=np.arange(splits.num_classes))
                 seen += min(block, N - lo)
                 acc = float(clf.score(X_val, y_val))
                 sk["final_val_accuracy"] = acc
@@ -463,23 +623,52 @@ def time_to_accuracy(cfg, splits):
     del X64
 
     for name, r in results.items():
-        rows.append({"section": "time to accuracy", "case": f"CIFAR-10 val >= {TARGET_ACCURACY:.0%}", "impl": name,
-                     "median_s": r["seconds"], "compile_s": r["compile_s"], "floor_s": None,
-                     "roofline_fraction": None, **{k: v for k, v in r.items() if k not in ("seconds", "compile_s")}})
-    engine_s = results["engine (fit, chunks of %d)" % every]["seconds"]
+        rows.append(
+            {
+                "section": "time to accuracy",
+                "case": f"CIFAR-10 val >= {TARGET_ACCURACY:.0%}",
+                "impl": name,
+                "median_s": r["seconds"],
+                "compile_s": r["compile_s"],
+                "floor_s": None,
+                "roofline_fraction": None,
+                **{k: v for k, v in r.items() if k not in ("seconds", "compile_s")},
+            }
+        )
+    engine_s = results[f"engine (fit, chunks of {every})"]["seconds"]
     np_s, sk_s = results["numpy loop (CS231n)"]["seconds"], sk["seconds"]
     targets = []
     if engine_s is None:
-        targets.append(target("time to 37%: engine", None, "reached", False, unit="",
-                              note=f"not reached in {steps} steps"))
+        targets.append(
+            target("time to 37%: engine", None, "reached", False, unit="", note=f"not reached in {steps} steps")
+        )
     else:
-        targets.append(target("time to 37%: engine vs NumPy loop", None if np_s is None else np_s / engine_s, 1,
-                              np_s is None or np_s > engine_s,
-                              note="NumPy never reached it" if np_s is None else ""))
-        sk_note = (f"SGDClassifier never reached it in {cfg['sk_tta_epochs']} epoch(s) "
-                   f"({sk['elapsed_s']:.1f} s, last val {sk['final_val_accuracy']:.3f})") if sk_s is None else ""
-        targets.append(target("time to 37%: engine vs SGDClassifier", None if sk_s is None else sk_s / engine_s, 10,
-                              sk_s is None or sk_s / engine_s >= 10, note=sk_note))
+        targets.append(
+            target(
+                "time to 37%: engine vs NumPy loop",
+                None if np_s is None else np_s / engine_s,
+                1,
+                np_s is None or np_s > engine_s,
+                note="NumPy never reached it" if np_s is None else "",
+            )
+        )
+        sk_note = (
+            (
+                f"SGDClassifier never reached it in {cfg['sk_tta_epochs']} epoch(s) "
+                f"({sk['elapsed_s']:.1f} s, last val {sk['final_val_accuracy']:.3f})"
+            )
+            if sk_s is None
+            else ""
+        )
+        targets.append(
+            target(
+                "time to 37%: engine vs SGDClassifier",
+                None if sk_s is None else sk_s / engine_s,
+                10,
+                sk_s is None or sk_s / engine_s >= 10,
+                note=sk_note,
+            )
+        )
     return {"rows": rows, "targets": targets}
 
 
@@ -495,8 +684,9 @@ def sweeps(cfg, X, y, W0, Xj, yj, ceil):
     key, W0j = jax.random.key(0), jnp.asarray(W0)
 
     def vmapped():
-        return sweep(run, W0j, Xj, yj, key=key, learning_rates=SWEEP_LRS, regs=SWEEP_REGS,
-                     loop=Loop(progress=False)).params
+        return sweep(
+            run, W0j, Xj, yj, key=key, learning_rates=SWEEP_LRS, regs=SWEEP_REGS, loop=Loop(progress=False)
+        ).params
 
     run = Run(svm_loss, optax.sgd, batch_size=B, num_steps=steps)
     train = make_train(run, Xj, yj)
@@ -505,8 +695,10 @@ def sweeps(cfg, X, y, W0, Xj, yj, ceil):
         return [train(W0j, key, lr, reg).state.params for lr, reg in grid]
 
     def numpy_runs():
-        return [baselines.numpy_train("svm", W0, X, y, learning_rate=lr, reg=reg, num_iters=steps, batch_size=B)[0]
-                for lr, reg in grid]
+        return [
+            baselines.numpy_train("svm", W0, X, y, learning_rate=lr, reg=reg, num_iters=steps, batch_size=B)[0]
+            for lr, reg in grid
+        ]
 
     compile_s = {}
     for name, fn in (("engine sweep (vmap, 16 models)", vmapped), ("engine, 16 sequential runs", sequential)):
@@ -518,22 +710,37 @@ def sweeps(cfg, X, y, W0, Xj, yj, ceil):
         else:
             seq = np.stack([np.asarray(p) for p in out])
     agreement = float(np.max(np.abs(swept - seq)) / np.max(np.abs(seq)))
-    cases = {"engine sweep (vmap, 16 models)": vmapped, "engine, 16 sequential runs": sequential,
-             "numpy loop (CS231n), 16 runs": numpy_runs}
+    cases = {
+        "engine sweep (vmap, 16 models)": vmapped,
+        "engine, 16 sequential runs": sequential,
+        "numpy loop (CS231n), 16 runs": numpy_runs,
+    }
     times = timing.paired(cases, cfg["sweep_rounds"])
     flops1, bytes1 = sgd_step_cost(B, D, C)
     flops16, bytes16 = sgd_step_cost(B, D, C, models=len(grid))
     floors = {"engine sweep (vmap, 16 models)": steps * timing.roofline_floor(flops16, bytes16, ceil)}
     for name in ("engine, 16 sequential runs", "numpy loop (CS231n), 16 runs"):
-        floors[name] = len(grid) * steps * timing.roofline_floor(
-            flops1, bytes1, host_ceilings(ceil) if _on_host(name) else ceil)
-    rows = [row("sweep", f"16 models x {steps} steps of {B}", name, times[name], floor_s=floors[name],
-                compile_s=compile_s.get(name),
-                sweep_speedup=timing.paired_ratio(times, name, "engine sweep (vmap, 16 models)")) for name in cases]
+        floors[name] = (
+            len(grid) * steps * timing.roofline_floor(flops1, bytes1, host_ceilings(ceil) if _on_host(name) else ceil)
+        )
+    rows = [
+        row(
+            "sweep",
+            f"16 models x {steps} steps of {B}",
+            name,
+            times[name],
+            floor_s=floors[name],
+            compile_s=compile_s.get(name),
+            sweep_speedup=timing.paired_ratio(times, name, "engine sweep (vmap, 16 models)"),
+        )
+        for name in cases
+    ]
     r_seq = timing.paired_ratio(times, "engine, 16 sequential runs", "engine sweep (vmap, 16 models)")
     r_np = timing.paired_ratio(times, "numpy loop (CS231n), 16 runs", "engine sweep (vmap, 16 models)")
-    targets = [target("sweep vs 16 sequential engine runs", r_seq, 3, r_seq >= 3),
-               target("sweep vs 16 NumPy runs", r_np, 6, r_np >= 6)]
+    targets = [
+        target("sweep vs 16 sequential engine runs", r_seq, 3, r_seq >= 3),
+        target("sweep vs 16 NumPy runs", r_np, 6, r_np >= 6),
+    ]
     return {"rows": rows, "targets": targets, "sweep_vs_sequential_max_rel_diff": agreement}
 
 
@@ -554,10 +761,19 @@ def numerical_gradient(cfg):
     result = bench_gradcheck.run(quick=cfg["gradcheck_quick"])
     rows, targets = [], []
     for r in result["results"]:
-        rows.append({"section": "numerical gradient", "case": f"{r['loss']} {r['method']}, W 10x3073, N=500",
-                     "impl": r["implementation"], "median_s": r["run_s"], "compile_s": r["compile_s"],
-                     "floor_s": None, "roofline_fraction": None, "speedup_vs_loop": r["speedup"],
-                     "extrapolated_from": r.get("extrapolated_from")})
+        rows.append(
+            {
+                "section": "numerical gradient",
+                "case": f"{r['loss']} {r['method']}, W 10x3073, N=500",
+                "impl": r["implementation"],
+                "median_s": r["run_s"],
+                "compile_s": r["compile_s"],
+                "floor_s": None,
+                "roofline_fraction": None,
+                "speedup_vs_loop": r["speedup"],
+                "extrapolated_from": r.get("extrapolated_from"),
+            }
+        )
     for name, goal in result["targets"]["speedup_over_loop"].items():
         worst = min(r["speedup"] for r in result["results"] if r["implementation"] == name)
         targets.append(target(f"numerical gradient: {name} vs loop (worst case)", worst, goal, worst >= goal))
@@ -577,11 +793,32 @@ def memory(cfg, cifar_root):
     matrix = result["train_matrix_mb"]
     imports = next(p for p in result["phases"] if p["phase"] == "imports")["rss_mb"]
     ratio = result["peak_mb"] / matrix
-    rows = [{"section": "memory", "case": f"CIFAR-10 training, {cfg['memory_steps']} steps", "impl": "engine (fit)",
-             "median_s": None, "compile_s": None, "floor_s": None, "roofline_fraction": None,
-             "peak_mb": result["peak_mb"], "train_matrix_mb": matrix, "peak_over_matrix": ratio,
-             "runtime_baseline_mb": imports, "peak_over_matrix_without_runtime": (result["peak_mb"] - imports) / matrix,
-             "phases": result["phases"], "train_matrix_aligned_64": result["train_matrix_aligned_64"]}]
-    targets = [target("peak memory / float32 training matrix", ratio, 1.5, ratio <= 1.5, unit="x",
-                      note=f"peak {result['peak_mb']:.0f} MB, matrix {matrix:.0f} MB, runtime alone {imports:.0f} MB")]
+    rows = [
+        {
+            "section": "memory",
+            "case": f"CIFAR-10 training, {cfg['memory_steps']} steps",
+            "impl": "engine (fit)",
+            "median_s": None,
+            "compile_s": None,
+            "floor_s": None,
+            "roofline_fraction": None,
+            "peak_mb": result["peak_mb"],
+            "train_matrix_mb": matrix,
+            "peak_over_matrix": ratio,
+            "runtime_baseline_mb": imports,
+            "peak_over_matrix_without_runtime": (result["peak_mb"] - imports) / matrix,
+            "phases": result["phases"],
+            "train_matrix_aligned_64": result["train_matrix_aligned_64"],
+        }
+    ]
+    targets = [
+        target(
+            "peak memory / float32 training matrix",
+            ratio,
+            1.5,
+            ratio <= 1.5,
+            unit="x",
+            note=f"peak {result['peak_mb']:.0f} MB, matrix {matrix:.0f} MB, runtime alone {imports:.0f} MB",
+        )
+    ]
     return {"rows": rows, "targets": targets, "raw": result}

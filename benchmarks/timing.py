@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 
@@ -59,7 +59,7 @@ def paired(cases: dict, rounds: int) -> dict:
 
 def paired_ratio(times: dict, slow: str, fast: str) -> float:
     """Median over rounds of ``times[slow][r] / times[fast][r]``: how many times faster ``fast`` is."""
-    return statistics.median(s / f for s, f in zip(times[slow], times[fast]))
+    return statistics.median(s / f for s, f in zip(times[slow], times[fast], strict=True))
 
 
 def roofline_floor(flops: float, bytes_moved: float, ceilings: dict) -> float:
@@ -79,8 +79,11 @@ class CompileLog:
     time spent tracing, lowering and compiling.
     """
 
-    _EVENTS = ("/jax/core/compile/jaxpr_trace_duration", "/jax/core/compile/jaxpr_to_mlir_module_duration",
-               "/jax/core/compile/backend_compile_duration")
+    _EVENTS = (
+        "/jax/core/compile/jaxpr_trace_duration",
+        "/jax/core/compile/jaxpr_to_mlir_module_duration",
+        "/jax/core/compile/backend_compile_duration",
+    )
     _listening: list = []
 
     def __init__(self):
