@@ -11,7 +11,8 @@ The modules follow the lecture's order:
 * :mod:`~jaxopt_course.search` -- exhaustive, random and random local search;
 * :mod:`~jaxopt_course.sgd` -- the lecture's loop alone: sample, gradient, update, in one ``lax.scan``;
 * :mod:`~jaxopt_course.train` -- the runner around it: one ``Run``, ``fit``, ``sweep`` (a vmap of the one
-  ``make_train``), one host loop, divergence.
+  ``make_train``), over :mod:`~jaxopt_course.hostloop` (chunks, progress, Ctrl-C, resume) and
+  :mod:`~jaxopt_course.divergence` (the one divergence rule).
 * :mod:`~jaxopt_course.distributed` -- the same runs on several devices or machines (``mesh=``);
 * :mod:`~jaxopt_course.compare` -- optimizers compared over seeds, with spreads and the gap to the optimum.
 
@@ -33,24 +34,20 @@ import importlib
 _EXPORTS = {
     "data": ("Split", "Splits", "load_cifar10", "load_data", "load_digits", "synthetic_problem"),
     "distributed": ("make_mesh",),
+    "divergence": ("DIVERGENCE_FACTOR", "DivergenceError", "divergence_step"),
+    "hostloop": ("Loop", "Metrics", "TrainingInterrupted"),
     "gradcheck": ("check_gradient", "complex_step_gradient", "numerical_gradient", "relative_error"),
     "losses": ("l2_penalty", "softmax_loss", "softmax_per_example", "svm_loss", "svm_per_example"),
     "model": ("accuracy", "init_weights", "predict", "scores"),
     "search": ("SearchResult", "grid_search", "random_local_search", "random_search"),
     "toys": ("gradient_descent_1d", "tea_cost", "tea_cost_local_minima", "tea_cost_wiggly"),
     "train": (
-        "DIVERGENCE_FACTOR",
         "OPTIMIZER_NAMES",
-        "DivergenceError",
         "FitResult",
-        "Loop",
-        "Metrics",
         "Run",
         "SweepResult",
         "TrainOutput",
         "TrainState",
-        "TrainingInterrupted",
-        "divergence_step",
         "evaluate",
         "fit",
         "get_optimizer",
@@ -70,9 +67,11 @@ _SUBMODULES = (
     "curvature",
     "data",
     "distributed",
+    "divergence",
     "files",
     "finite_differences",
     "gradcheck",
+    "hostloop",
     "limits",
     "locks",
     "losses",

@@ -8,7 +8,7 @@ needs to continue a run bit for bit:
   optimizer's state (momentum, Adam's moments, ...), the key (its raw
   ``key_data`` and the name of its PRNG implementation), the step counter
   and, with ``sampling="shuffle"``, the epoch's order;
-* the :class:`~jaxopt_course.train.Metrics` of every step so far;
+* the :class:`~jaxopt_course.hostloop.Metrics` of every step so far;
 * for a sweep of M models, the same with a leading ``(M,)`` axis on the
   weights, the optimizer's state and the metrics (:func:`sweep_like` makes
   the ``like`` state that restores it);
@@ -65,7 +65,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .files import atomic_save_npz, atomic_write_json, ensure_dir
-from .train import Metrics, TrainState
+from .hostloop import Metrics
+from .sgd import TrainState
 
 CHECKPOINT_FILE = "checkpoint.npz"
 FORMAT = 1
@@ -77,7 +78,7 @@ class Checkpoint(NamedTuple):
     Attributes:
       state: the :class:`~jaxopt_course.train.TrainState` (``fit(...,
         init_state=state)``).
-      metrics: the :class:`~jaxopt_course.train.Metrics` of steps ``0 ..
+      metrics: the :class:`~jaxopt_course.hostloop.Metrics` of steps ``0 ..
         state.step - 1`` (``fit(..., init_metrics=metrics)``).
       config: the run's configuration as saved (a dict).
       path: the file read.
@@ -144,7 +145,7 @@ def save_checkpoint(directory, state: TrainState, metrics: Metrics | None = None
       directory: the checkpoint folder (created if needed).
       state: a :class:`~jaxopt_course.train.TrainState` at a chunk boundary
         (a sweep's: ``params`` ``(M, C, D)``).
-      metrics: the :class:`~jaxopt_course.train.Metrics` of steps ``0 ..
+      metrics: the :class:`~jaxopt_course.hostloop.Metrics` of steps ``0 ..
         state.step - 1``, shape ``(steps,)`` (a sweep's: ``(M, steps)``;
         ``None``: none kept).
       config: a JSON-able dict describing the run (checked on resume).

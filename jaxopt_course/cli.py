@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 
 from . import commands, runs, signals
 from .commands import GRADCHECK_H, Report, shown
+from .divergence import DIVERGENCE_FACTOR
 from .experiments._common import count, float_list, nonnegative, positive, seed
 from .runs import EXIT_WRITE_FAILED, RunEnded, WriteFailed
 
@@ -496,8 +497,6 @@ COMMANDS = (
     ),
 )
 
-#: train.DIVERGENCE_FACTOR, said in --help without importing JAX (tests/test_cli.py checks that they agree).
-DIVERGENCE_FACTOR = 10.0
 
 EPILOG = (
     "Start-up: JAX's persistent compilation cache is on, in $XDG_CACHE_HOME/jaxopt-course/jax "
@@ -505,7 +504,7 @@ EPILOG = (
     "most compiling; JAXOPT_COURSE_NO_CACHE=1 turns it off. An option the chosen command or data set would "
     "ignore is an error that names it. A run diverged when its loss turns NaN/Inf or rises above "
     f"{DIVERGENCE_FACTOR:g} x its loss at step 0 (one rule for train, sweep and compare: "
-    "jaxopt_course.train.divergence_step). Exit codes: 0 done, 1 diverged, 2 bad arguments or data, "
+    "jaxopt_course.divergence.divergence_step). Exit codes: 0 done, 1 diverged, 2 bad arguments or data, "
     f"{EXIT_WRITE_FAILED} a checkpoint or result could not be written (disk full...), 130 interrupted "
     "(Ctrl-C), 143 terminated (SIGTERM): a run stopped by either writes its checkpoint first."
 )

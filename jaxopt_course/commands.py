@@ -312,11 +312,11 @@ def engine_run(args, s: Setup):
 def execute(args, s: Setup, *, like: Callable, fit: Callable, so_far: Callable):
     """:func:`jaxopt_course.runs.execute` with the command's options: ``(output, seconds, first_step)``.
 
-    ``fit(loop)`` trains with the :class:`~jaxopt_course.train.Loop` it is given. A run stopped by a
+    ``fit(loop)`` trains with the :class:`~jaxopt_course.hostloop.Loop` it is given. A run stopped by a
     signal or a failed write raises :class:`jaxopt_course.runs.RunEnded` (the command line prints it).
     """
     from . import runs
-    from .train import Loop
+    from .hostloop import Loop
 
     if s.folders.note and s.writer:
         note(s.folders.note)
@@ -387,8 +387,10 @@ def train(args) -> Report:
     """``jaxopt-course train``: :func:`jaxopt_course.train.fit` on the data; exit 1 if it diverged."""
     import numpy as np
 
+    from .divergence import DivergenceError
+    from .hostloop import Metrics
     from .runs import mesh_words
-    from .train import DivergenceError, Metrics, evaluate, fit, initial_state
+    from .train import evaluate, fit, initial_state
 
     s = setup(args, one_model=True)
     run = engine_run(args, s)
@@ -436,8 +438,8 @@ def _diverged(args, s: Setup, result: dict, lines: list[str], err, seconds: floa
     """train: the run broke the divergence rule: its record (``"diverged": true``), one line on stderr, exit 1."""
     import numpy as np
 
+    from .divergence import DIVERGENCE_FACTOR
     from .runs import EXIT_DIVERGED
-    from .train import DIVERGENCE_FACTOR
 
     losses = np.asarray(err.metrics.loss)
     cause = (
@@ -482,8 +484,9 @@ def sweep(args) -> Report:
     import numpy as np
 
     from . import limits
+    from .hostloop import Metrics
     from .runs import EXIT_DIVERGED, mesh_words
-    from .train import Metrics, evaluate, initial_state
+    from .train import evaluate, initial_state
     from .train import sweep as sweep_grid
 
     s = setup(args, one_model=False)

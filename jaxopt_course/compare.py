@@ -57,7 +57,7 @@ import numpy as np
 
 from . import _checks
 from .curvature import full_objective, minimize_newton_cg
-from .train import DIVERGENCE_FACTOR
+from .divergence import DIVERGENCE_FACTOR
 
 SELECTIONS = ("val_accuracy", "train_loss")
 
@@ -442,7 +442,7 @@ def compare_optimizers(
     seed's own ``W0`` (``fold_in(key(seed), 0)``) with its own minibatches
     (``fold_in(key(seed), 1)``). The lr is chosen on the tuning seeds
     (diverged lrs excluded: sweep's mark by
-    :func:`~jaxopt_course.train.divergence_step`, and the same rule on the full objective); everything reported
+    :func:`~jaxopt_course.divergence.divergence_step`, and the same rule on the full objective); everything reported
     is measured on the evaluation seeds; a bootstrap re-runs the choice;
     :func:`claims` says what the data support.
 

@@ -294,7 +294,7 @@ def interrupt_exit_code() -> int:
 def interrupted(folders: Folders, run: dict, err, *, steps: int, params, metrics, config: dict) -> str:
     """SIGINT/SIGTERM stopped the run at ``err.step``: write its checkpoint (and ``--out``); the line to say.
 
-    ``err`` is the runner's :class:`~jaxopt_course.train.TrainingInterrupted`
+    ``err`` is the runner's :class:`~jaxopt_course.hostloop.TrainingInterrupted`
     (``.step``, ``.state``, ``.metrics``); ``params``/``metrics`` are what to
     keep in ``--out``. Raises :class:`WriteFailed` if the checkpoint cannot be
     written.
@@ -330,7 +330,7 @@ def execute(folders: Folders, run: dict, *, steps: int, like, call, so_far, conf
 
     Returns:
       ``(output, seconds, first_step)``; ``first_step`` is the resumed step (0: a fresh run). A run that
-      diverged returns the runner's :class:`~jaxopt_course.train.DivergenceError` as its ``output``: the
+      diverged returns the runner's :class:`~jaxopt_course.divergence.DivergenceError` as its ``output``: the
       command still reports it (its record, exit 1), timed like any other.
 
     Raises:
@@ -338,7 +338,8 @@ def execute(folders: Folders, run: dict, *, steps: int, like, call, so_far, conf
         written) or by a failed write (exit 74); its line says which and how to go on,
         its record (``--json``) says the same for scripts.
     """
-    from .train import DivergenceError, TrainingInterrupted
+    from .divergence import DivergenceError
+    from .hostloop import TrainingInterrupted
 
     init_state, init_metrics = load_resume(folders, like(), steps=steps)
     first = 0 if init_state is None else int(init_state.step)

@@ -36,23 +36,15 @@ The API, one form per input::
 * :class:`Loop` groups the host loop's options: chunk size, progress bar,
   the chunk hook, and the state (and metrics) to resume from.
 
-One host loop (:func:`_host_loop`) runs :func:`fit` and :func:`sweep`:
-chunk after chunk of compiled steps, a progress bar, the divergence rule,
-the hook, Ctrl-C as :class:`TrainingInterrupted`, resumes bit for bit.
-From ``fit``'s body, ``_steps`` (jitted where it is called) calls
+One host loop (:mod:`jaxopt_course.hostloop`) runs :func:`fit` and
+:func:`sweep`: chunks, progress, the divergence rule
+(:mod:`jaxopt_course.divergence`: NaN/Inf or above 10 x the step-0 loss;
+``fit`` raises, ``sweep`` marks the model), the hook, Ctrl-C, resume. From
+``fit``'s body, :func:`_steps` (jitted where it is called) calls
 :func:`jaxopt_course.sgd.run_steps`, which scans
-:func:`jaxopt_course.sgd.train_step`. A sweep is ``jax.vmap`` of the same
+:func:`jaxopt_course.sgd.train_step`; the inputs are checked once where they
+enter (``jaxopt_course/_inputs.py``). A sweep is ``jax.vmap`` of the same
 ``_steps`` over the grid's ``(lr, reg)``, seeds one more ``vmap`` over the key.
-
-**Divergence, one rule** (:func:`divergence_step`): a run diverged at the
-first step whose loss is NaN or Inf, or above :data:`DIVERGENCE_FACTOR`
-(10) times the run's loss at step 0. Measured on digits (softmax and SVM,
-``1e-4 * randn`` start, batch 256, 2000 steps): lr 0.01 .. 30 never rise
-above the start (at most 1.006 x), lr 100 peaks at 2.7 x (softmax) and
-6.7 x (SVM) and still ends below the start; lr 1000 reaches 66 x / 273 x
-and ends above the start (51 and 25), lr 1e4 reaches 1e9 x / 1e10 x with
-no NaN at all. :func:`fit` raises :class:`DivergenceError` naming the step;
-:func:`sweep` marks the model (``SweepResult.diverged``) and never raises.
 
 Step ``t`` draws its minibatch from ``jax.random.fold_in(key, t)``, so
 splitting a run into chunks never changes it. Gradient descent is
@@ -65,27 +57,30 @@ step, with replacement like the lecture's ``X.sample(n=256)``
 from __future__ import annotations
 
 import functools
-import sys
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import _checks, distributed, limits, model, sgd
+from . import _checks, _inputs, distributed, hostloop, limits, model, sgd
 from ._checks import check_int as _check_int
 from ._checks import check_key as _check_key
 from .distributed import MODEL_AXIS
+from .divergence import DIVERGENCE_FACTOR, DivergenceError
+from .hostloop import Loop, Metrics
 from .sgd import SAMPLINGS, TrainState
 
-__all__ = ["DIVERGENCE_FACTOR", "OPTIMIZER_NAMES", "SAMPLINGS", "DivergenceError", "FitResult", "Loop", "Metrics",
-           "Run", "SweepResult", "TrainOutput", "TrainState", "TrainingInterrupted", "divergence_step", "evaluate",
+# Loop and Metrics (jaxopt_course.hostloop) and DivergenceError (jaxopt_course.divergence) are imported
+# here for fit's signature and body; they are documented, and exported, where they are defined.
+__all__ = ["OPTIMIZER_NAMES", "SAMPLINGS", "FitResult", "Run", "SweepResult", "TrainOutput", "TrainState", "evaluate",
            "fit", "get_optimizer", "initial_state", "make_train", "sweep"]
 
 
 # ---------------------------------------------------------------------------
-# The run, the loop's options, the results and the errors
+# The run and the results
 # ---------------------------------------------------------------------------
 
 
@@ -124,46 +119,6 @@ class Run(NamedTuple):
     eval_every: int | None = 100
     unroll: int | bool = 1
     mesh: Any = None
-
-
-class Metrics(NamedTuple):
-    """Per-step metrics, stacked (each of shape ``(num_steps,)``; a sweep's ``(M, num_steps)``).
-
-    Attributes:
-      loss: the loss of step ``t``'s minibatch (the whole training set for
-        gradient descent), measured at the weights *before* update ``t``.
-      val_accuracy: the validation accuracy after update ``t`` when
-        ``(t + 1) % eval_every == 0``; NaN at the other steps (and everywhere
-        when no validation set is given, and in a sweep).
-    """
-
-    loss: jax.Array
-    val_accuracy: jax.Array
-
-
-class Loop(NamedTuple):
-    """The host loop's options, one argument of :func:`fit` and :func:`sweep`.
-
-    Attributes:
-      chunk_size: steps per compiled call (``None``: the whole run in one).
-      progress: a tqdm bar on stderr (``None``: when stderr is a terminal).
-      on_chunk: called as ``on_chunk(state, metrics)`` after every chunk,
-        with the :class:`TrainState` and the :class:`Metrics` of steps
-        ``0 .. state.step - 1`` (what a checkpoint file needs).
-      init_state: continue a run from its state after ``init_state.step``
-        updates (a checkpoint, or a :class:`TrainingInterrupted`'s
-        ``.state``; :func:`initial_state` builds the template to load it
-        with). ``Run.num_steps`` counts from step 0.
-      init_metrics: the :class:`Metrics` of the steps before ``init_state``,
-        so the curves (and the divergence rule's step-0 loss) are whole;
-        without them those steps' losses are NaN.
-    """
-
-    chunk_size: int | None = 1000
-    progress: bool | None = None
-    on_chunk: Callable[[TrainState, Metrics], Any] | None = None
-    init_state: TrainState | None = None
-    init_metrics: Metrics | None = None
 
 
 class TrainOutput(NamedTuple):
@@ -220,92 +175,6 @@ class SweepResult(NamedTuple):
     regs: np.ndarray
     diverged: np.ndarray
     diverged_step: np.ndarray
-
-
-class DivergenceError(FloatingPointError):
-    """The run diverged (see :func:`divergence_step`): the step size is (almost always) too large.
-
-    Raised by :func:`fit` at the end of the chunk in which it happened.
-
-    Attributes:
-      step: the first step whose loss broke the rule.
-      last_finite_loss: the loss of step ``step - 1`` (NaN when ``step == 0``).
-      params: the weights of step ``step - 1`` (the weights the run started
-        from when it diverged at its first step: step 0, or the first step
-        after ``init_state``).
-      metrics: :class:`Metrics` as NumPy arrays for steps ``0 .. step``.
-    """
-
-    def __init__(self, message, *, step, last_finite_loss, params, metrics):
-        super().__init__(message)
-        self.step = step
-        self.last_finite_loss = last_finite_loss
-        self.params = params
-        self.metrics = metrics
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C (SIGINT) stopped :func:`fit` or :func:`sweep`: the run so far, at its last chunk boundary.
-
-    A ``KeyboardInterrupt`` (so an uncaught one still stops a script the
-    usual way) that carries everything needed to continue:
-    ``fit(..., loop=Loop(init_state=err.state, init_metrics=err.metrics))``
-    (or ``sweep(...)`` likewise) finishes the run with the same final
-    weights, bit for bit, as a run never interrupted (see
-    :mod:`jaxopt_course.checkpoint` to keep them on disk).
-
-    Attributes:
-      step: the updates completed (a chunk boundary; the chunk running when
-        Ctrl-C came is dropped and redone on resume).
-      state: the :class:`TrainState` after ``step`` updates (a sweep's: with
-        a leading model axis on ``params`` and ``opt_state``, see :func:`sweep`).
-      metrics: :class:`Metrics` as NumPy arrays for steps ``0 .. step - 1``
-        (a sweep's: ``(M, step)``).
-    """
-
-    def __init__(self, message, *, step, state, metrics):
-        super().__init__(message)
-        self.step = step
-        self.state = state
-        self.metrics = metrics
-
-
-#: A run diverged when its loss rises above this many times its loss at step 0 (or turns NaN/Inf).
-DIVERGENCE_FACTOR = 10.0
-
-
-def divergence_step(losses, start: int = 0) -> np.ndarray:
-    """The step at which each run diverged, -1 where it did not: the package's one divergence rule.
-
-    Step ``t`` breaks the rule when ``loss_t`` is NaN or Inf, or when
-    ``loss_t > DIVERGENCE_FACTOR * loss_0`` (``loss_0 > 0``: the run's loss
-    at step 0). Minibatch noise stays far below 10 x on the lecture's
-    examples (digits: lr 1 peaks at 1.0 x its start, lr 100 at 6.7 x; lr 1e4
-    passes 10 x within a few steps, long before any NaN); see the module
-    docstring for the measurement.
-
-    Args:
-      losses: ``(..., T)`` per-step losses (one run, or a sweep's models).
-      start: the first step to judge: the steps before it are a resumed
-        run's earlier steps, NaN when unknown (then ``loss_0`` is the loss
-        of step ``start``).
-
-    Returns:
-      An int array of shape ``losses.shape[:-1]``.
-
-    Examples:
-      >>> divergence_step([[2.3, 1.0, 0.5], [2.3, 30.0, 1e9], [2.3, float("nan"), 1.0]]).tolist()
-      [-1, 1, 1]
-    """
-    losses = np.asarray(losses, np.float64)
-    if losses.shape[-1] <= start:
-        return np.full(losses.shape[:-1], -1)
-    first = losses[..., 0]
-    first = np.where(np.isnan(first), losses[..., start], first)
-    with np.errstate(invalid="ignore", over="ignore"):
-        too_high = (first[..., None] > 0) & (losses > DIVERGENCE_FACTOR * first[..., None])
-    bad = (~np.isfinite(losses) | too_high) & (np.arange(losses.shape[-1]) >= start)
-    return np.where(bad.any(axis=-1), bad.argmax(axis=-1), -1)
 
 
 # ---------------------------------------------------------------------------
@@ -447,90 +316,11 @@ def _with_gradients_reused(setup: _Setup, W0, lr) -> _Setup:
 
 
 # ---------------------------------------------------------------------------
-# The data and the hyperparameters, checked once where they enter
-# ---------------------------------------------------------------------------
-
-
-class _Data(NamedTuple):
-    X: jax.Array
-    y: jax.Array
-    X_val: jax.Array | None
-    y_val: jax.Array | None
-
-
-def _local(x):
-    """What this process can read of ``x``, for value checks: ``x`` itself, or -- for
-    an array spread over several processes -- the values of its local shards, flattened."""
-    if isinstance(x, jax.Array) and not x.is_fully_addressable:
-        return np.concatenate([np.asarray(shard.data).reshape(-1) for shard in x.addressable_shards])
-    return x
-
-
-@jax.jit
-def _sum_is_finite(x):
-    return jnp.isfinite(jnp.sum(x))
-
-
-def _placed_and_finite(x, name: str, mesh) -> jax.Array:
-    """``x`` on its device(s), checked for NaN/Inf in one pass there (the cheapest full pass over a large ``X``).
-
-    A NaN or an Inf makes the sum non-finite, so a finite sum proves there
-    are none; only a non-finite sum (NaN/Inf present, or finite values whose
-    sum overflows) takes the exact check, which counts them and names ``x``.
-    """
-    placed = distributed.place_data(x, mesh)
-    if not bool(_sum_is_finite(placed)):
-        _checks.check_finite(_local(x), name)
-    return placed
-
-
-def _make_data(X, y, X_val, y_val, mesh=None) -> _Data:
-    x_shape = _checks.check_real_array(X, "X", ndim=2)
-    _checks.check_fits_dtype(X, "X")  # float64 data beyond float32's range: an error about the data (issue 24.6)
-    if x_shape[0] == 0:
-        raise ValueError(f"X must hold at least one example, got shape {x_shape}")
-    _checks.check_labels(y, None, n=x_shape[0])
-    if (X_val is None) != (y_val is None):
-        raise ValueError("X_val and y_val must be given together, got only "
-                         + ("X_val" if y_val is None else "y_val"))
-    if X_val is not None:
-        v_shape = _checks.check_real_array(X_val, "X_val", ndim=2)
-        _checks.check_fits_dtype(X_val, "X_val")
-        if v_shape[1] != x_shape[1]:
-            raise ValueError(f"X_val must have D = {x_shape[1]} columns like X, got shape {v_shape}")
-        _checks.check_labels(y_val, None, name="y_val", n=v_shape[0])
-        X_val, y_val = _placed_and_finite(X_val, "X_val", mesh), distributed.place_data(y_val, mesh)
-    return _Data(_placed_and_finite(X, "X", mesh), distributed.place_data(y, mesh), X_val, y_val)
-
-
-def _check_params(params, data: _Data, name: str = "W0") -> None:
-    # The data were checked once in _make_data; here only W against them (no second pass over a large X).
-    w_shape = _checks.check_real_array(params, name, ndim=2)
-    if w_shape[1] != data.X.shape[1]:
-        raise ValueError(f"{name} must have shape (C, D) with D = {data.X.shape[1]} like X (N, D), got {name} of "
-                         f"shape {w_shape}" + _checks.dimension_hint(w_shape, data.X.shape[1], name))
-    _checks.check_finite(params, name)
-    _checks.check_labels(_local(data.y), w_shape[0])  # its shape was checked in _make_data
-    if data.X_val is not None:
-        _checks.check_labels(_local(data.y_val), w_shape[0], name="y_val")
-
-
-def _check_hyper(lr, reg) -> None:
-    if lr is None:
-        raise ValueError("lr must be given: Run.optimizer is a factory of the learning rate (e.g. lr=1e-3)")
-    # A number, or a pytree of them (e.g. {"lr": 0.1, "decay": 0.5} for a
-    # factory that builds a schedule): every value traced, every value > 0.
-    for value in jax.tree_util.tree_leaves(lr):
-        _checks.check_positive(value, "lr")
-        _checks.check_representable(value, "lr", _checks.compute_dtype(np.float64))  # 1e-320 is 0 in float32
-    _checks.check_nonnegative(reg, "reg")
-
-
-# ---------------------------------------------------------------------------
 # The compiled programs: the steps of one model, and of a grid (a vmap of them)
 # ---------------------------------------------------------------------------
 
 
+@functools.partial(jax.jit, static_argnums=(0, 4))
 def _init(setup: _Setup, W, key, lr, num_examples: int) -> TrainState:
     return distributed.constrain(sgd.init_state(setup.core, W, key, lr, num_examples), setup.mesh)
 
@@ -551,7 +341,8 @@ def _plan(start: int, num_steps: int, eval_every: int | None) -> tuple[int, int,
     return head, blocks, tail
 
 
-def _steps(setup: _Setup, plan: tuple, state: TrainState, data: _Data, lr, reg):
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _steps(setup: _Setup, plan: tuple, state: TrainState, data: _inputs.Data, lr, reg):
     """The steps of one chunk (``plan`` from :func:`_plan`): ``(state, Metrics)``, validated where due."""
     head, blocks, tail = plan
 
@@ -582,12 +373,14 @@ def _init_setup(setup: _Setup) -> _Setup:
     return _Setup(sgd.Config(None, core.optimizer, core.batch_size, core.sampling), mesh=setup.mesh)
 
 
-def _train(setup: _Setup, num_steps: int, W, key, data: _Data, lr, reg) -> TrainOutput:
+@functools.partial(jax.jit, static_argnums=(0, 1))
+def _train(setup: _Setup, num_steps: int, W, key, data: _inputs.Data, lr, reg) -> TrainOutput:
     state = sgd.init_state(setup.core, W, key, lr, data.X.shape[0])
     return TrainOutput(*_steps(setup, _plan(0, num_steps, setup.eval_every), state, data, lr, reg))
 
 
-def _replay(setup: _Setup, state: TrainState, data: _Data, lr, reg, num_steps):
+@functools.partial(jax.jit, static_argnums=(0,))
+def _replay(setup: _Setup, state: TrainState, data: _inputs.Data, lr, reg, num_steps):
     """``num_steps`` (traced: one program for any count) steps from ``state``, keeping only the final state."""
     return jax.lax.fori_loop(0, num_steps, lambda i, s: sgd.train_step(setup.core, data.X, data.y, lr, reg, s)[0],
                              state)
@@ -603,6 +396,7 @@ def _spmd(mesh) -> str | None:
     return MODEL_AXIS if mesh is not None and MODEL_AXIS in mesh.axis_names else None
 
 
+@functools.partial(jax.jit, static_argnums=(0,))
 def _place_models(mesh, state: TrainState) -> TrainState:
     """A sweep's state over the mesh: each model's weights and optimizer state on its ``"model"`` slice."""
     if mesh is None:
@@ -612,6 +406,7 @@ def _place_models(mesh, state: TrainState) -> TrainState:
                       *distributed.constrain((state.key, state.step, state.order), mesh))
 
 
+@functools.partial(jax.jit, static_argnums=(0, 1, 5))
 def _sweep_init(setup: _Setup, seeds: int, W, key, lr_M, num_examples: int) -> TrainState:
     """The state of M models before step 0: ``W`` copied M times, one optimizer state per ``lr_M[m]``."""
     state = jax.vmap(lambda lr: sgd.init_state(setup.core, W, key, lr, num_examples), out_axes=_MODELS)(lr_M)
@@ -620,7 +415,8 @@ def _sweep_init(setup: _Setup, seeds: int, W, key, lr_M, num_examples: int) -> T
     return _place_models(setup.mesh, state)
 
 
-def _sweep_steps(setup: _Setup, seeds: int, num_steps: int, state: TrainState, data: _Data, lr_M, reg_M):
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _sweep_steps(setup: _Setup, seeds: int, num_steps: int, state: TrainState, data: _inputs.Data, lr_M, reg_M):
     """``num_steps`` steps of all M models: ``jax.vmap`` of :func:`_steps` over ``(lr, reg)``, then over seeds.
 
     Model ``m = g * S + s``: seed ``s`` draws from ``fold_in(key, s)``.
@@ -650,7 +446,8 @@ def _sweep_steps(setup: _Setup, seeds: int, num_steps: int, state: TrainState, d
     return _place_models(setup.mesh, state), distributed.constrain(metrics, setup.mesh)
 
 
-def _sweep_accuracies(setup: _Setup, W_MxCxD, data: _Data):
+@functools.partial(jax.jit, static_argnums=(0,))
+def _sweep_accuracies(setup: _Setup, W_MxCxD, data: _inputs.Data):
     """The training and validation accuracy of each of the M models (NaN without a validation set)."""
     accuracy_M = jax.vmap(lambda W, X, y: model.accuracy_core(W, X, y).astype(jnp.float32), in_axes=(0, None, None))
     train_acc = accuracy_M(W_MxCxD, data.X, data.y)
@@ -724,13 +521,13 @@ def initial_state(run: Run, W0, key, *, num_examples: int, lr=None, learning_rat
     _check_key(key)
     W0 = jnp.asarray(W0)
     if learning_rates is None:
-        _check_hyper(lr, 0.0)
+        _inputs.check_hyper(lr, 0.0)
         _with_gradients_reused(setup, W0, lr)
-        return jax.jit(_init, static_argnums=(0, 4))(setup, *distributed.place((W0, key, lr), run.mesh), num_examples)
+        return _init(setup, *distributed.place((W0, key, lr), run.mesh), num_examples)
     lr_M, _ = _grid(learning_rates, regs, seeds).hyperparameters(W0)
     _with_gradients_reused(setup, W0, lr_M[0])
     W0, key, lr_M = distributed.place((W0, key, lr_M), run.mesh)
-    return jax.jit(_sweep_init, static_argnums=(0, 1, 5))(setup, seeds, W0, key, lr_M, num_examples)
+    return _sweep_init(setup, seeds, W0, key, lr_M, num_examples)
 
 
 def make_train(run: Run, X, y, *, X_val=None, y_val=None) -> Callable[..., TrainOutput]:
@@ -771,166 +568,15 @@ def make_train(run: Run, X, y, *, X_val=None, y_val=None) -> Callable[..., Train
     run = _check_run(run)
     if run.mesh is not None:
         distributed.check_mesh(run.mesh, one_model=True)
-    data = _make_data(X, y, X_val, y_val, run.mesh)
+    data = _inputs.make_data(X, y, X_val, y_val, run.mesh)
     base = _setup(run, int(data.X.shape[0]), validate=X_val is not None)
 
     def train(W0, key, lr, reg) -> TrainOutput:
         W0, key, lr, reg = distributed.place((jnp.asarray(W0), key, lr, reg), run.mesh)
         setup = _with_gradients_reused(base, W0, lr)
-        return jax.jit(_train, static_argnums=(0, 1))(setup, run.num_steps, W0, key, data, lr, reg)
+        return _train(setup, run.num_steps, W0, key, data, lr, reg)
 
     return train
-
-
-# ---------------------------------------------------------------------------
-# The host loop shared by fit and sweep: chunks, progress, divergence, one hook, Ctrl-C
-# ---------------------------------------------------------------------------
-
-
-class _SoFar(NamedTuple):
-    """A run's progress at a chunk boundary: steps done, the state, the metrics chunk by chunk.
-
-    ``losses`` and ``vals`` are tuples of arrays with the steps on their last
-    axis: ``(steps,)`` for :func:`fit`, ``(M, steps)`` for the M models of
-    :func:`sweep`. The first holds the steps before a resumed run (possibly
-    none), so there is always one.
-    """
-
-    done: int
-    state: TrainState
-    losses: tuple
-    vals: tuple
-
-    def metrics(self) -> Metrics:
-        return Metrics(np.concatenate(self.losses, axis=-1), np.concatenate(self.vals, axis=-1))
-
-    def extended(self, length: int, state: TrainState, metrics: Metrics) -> _SoFar:
-        return _SoFar(self.done + length, state, self.losses + (metrics.loss,), self.vals + (metrics.val_accuracy,))
-
-
-def _prior_metrics(init_metrics, start: int, models: tuple = ()) -> tuple[tuple, tuple]:
-    """The metrics of the ``start`` steps before a resumed run, as one chunk (NaN when unknown)."""
-    shape = tuple(models) + (start,)
-    if init_metrics is None:
-        unknown = np.full(shape, np.nan, np.float32)
-        return (unknown,), (unknown,)
-    if not isinstance(init_metrics, Metrics):
-        raise TypeError(f"init_metrics must be a Metrics(loss, val_accuracy), got {type(init_metrics).__name__}")
-    loss, val = np.asarray(init_metrics.loss), np.asarray(init_metrics.val_accuracy)
-    if loss.shape != shape or val.shape != shape:
-        raise ValueError(f"init_metrics must hold the {start} steps before init_state (shape {shape}), got "
-                         f"loss of shape {loss.shape} and val_accuracy of shape {val.shape}")
-    return (loss,), (val,)
-
-
-def _latest_loss(chunk_losses) -> str:
-    """For the progress bar: the last step's loss (the lowest finite one among a sweep's models)."""
-    last = np.asarray(chunk_losses)[..., -1]
-    finite = last[np.isfinite(last)]
-    return f"{finite.min():.4g}" if finite.size else "nan"
-
-
-def _check_loop(loop) -> Loop:
-    loop = Loop() if loop is None else loop
-    if not isinstance(loop, Loop):
-        raise TypeError(f"loop must be a Loop(chunk_size, progress, on_chunk, init_state, init_metrics), got "
-                        f"{type(loop).__name__}")
-    if loop.chunk_size is not None:
-        _check_int(loop.chunk_size, "Loop.chunk_size")
-    if loop.on_chunk is not None and not callable(loop.on_chunk):
-        raise TypeError(f"Loop.on_chunk must be a function, got {type(loop.on_chunk).__name__}")
-    return loop
-
-
-def _host_loop(run_chunk, start: _SoFar, num_steps: int, loop: Loop, *, on_divergence=None, desc: str,
-               what: str) -> tuple[_SoFar, np.ndarray]:
-    """Run ``start`` on to ``num_steps`` steps, chunk by chunk: the host loop of :func:`fit` and :func:`sweep`.
-
-    ``run_chunk(so_far, length) -> (state, Metrics)`` runs ``length`` steps
-    (one compiled call) from the last chunk boundary. Between chunks a tqdm
-    bar moves, :func:`divergence_step` judges the losses so far (a run that
-    breaks the rule calls ``on_divergence(so_far, steps)``, which raises for
-    :func:`fit`; a sweep only marks), and ``loop.on_chunk(state, metrics so
-    far)`` is called. Ctrl-C (``KeyboardInterrupt``) anywhere in the loop
-    becomes :class:`TrainingInterrupted` holding the last chunk boundary's
-    state and metrics: the chunk that was running is dropped, and redone on
-    resume. Returns the run and its divergence steps (-1: none).
-    """
-    from tqdm.auto import tqdm
-
-    chunk_size = num_steps if loop.chunk_size is None else min(loop.chunk_size, num_steps)
-    # A resumed run's earlier steps are judged too when their metrics are known (the same verdict as
-    # the uninterrupted run's); unknown (NaN) ones are not.
-    so_far, first = start, start.done if loop.init_metrics is None else 0
-    diverged = divergence_step(so_far.metrics().loss, first)
-    bar = tqdm(total=num_steps, initial=so_far.done, unit="step", desc=desc, file=sys.stderr, leave=False,
-               disable=None if loop.progress is None else not loop.progress)
-    try:
-        while so_far.done < num_steps:
-            length = min(chunk_size, num_steps - so_far.done)
-            state, metrics = run_chunk(so_far, length)
-            metrics = Metrics(np.asarray(metrics.loss), np.asarray(metrics.val_accuracy))
-            diverged = divergence_step(np.concatenate(so_far.losses + (metrics.loss,), axis=-1), first)
-            if on_divergence is not None and np.any(diverged >= 0):
-                on_divergence(so_far.extended(length, state, metrics), diverged)
-            # The run so far is replaced whole, in one assignment, so a Ctrl-C
-            # arriving between any two lines finds it consistent.
-            so_far = so_far.extended(length, state, metrics)
-            bar.update(length)
-            bar.set_postfix(loss=_latest_loss(metrics.loss), refresh=False)
-            if loop.on_chunk is not None:
-                loop.on_chunk(so_far.state, so_far.metrics())
-    except KeyboardInterrupt:
-        raise TrainingInterrupted(
-            f"{what} interrupted (Ctrl-C) after {so_far.done} of {num_steps} steps; the error's .state and "
-            f".metrics continue the run: {what}(..., loop=Loop(init_state=err.state, init_metrics=err.metrics))",
-            step=so_far.done, state=so_far.state, metrics=so_far.metrics()) from None
-    finally:
-        bar.close()
-    return so_far, diverged
-
-
-# ---------------------------------------------------------------------------
-# Resuming: is init_state a state of this run?
-# ---------------------------------------------------------------------------
-
-
-def _key_data(key):
-    return np.asarray(jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key)
-
-
-def _check_init_state(init_state, fresh: TrainState, num_steps: int, *, finite: bool = True) -> None:
-    """``init_state`` must be a state of *this* run: same structure, shapes, dtypes and key.
-
-    ``finite=False`` for a sweep, whose diverged models keep their NaN/Inf weights.
-    """
-    if not isinstance(init_state, TrainState):
-        raise TypeError(f"init_state must be a TrainState (from a checkpoint or a TrainingInterrupted), "
-                        f"got {type(init_state).__name__}")
-    structure = jax.tree_util.tree_structure
-    if structure(init_state.opt_state) != structure(fresh.opt_state):
-        raise ValueError(f"init_state.opt_state does not fit the optimizer (was the run started with another "
-                         f"one?): expected {structure(fresh.opt_state)}, got {structure(init_state.opt_state)}")
-    if (init_state.order is None) != (fresh.order is None):
-        raise ValueError("init_state.order does not fit sampling: a run with sampling='shuffle' (and a batch_size) "
-                         "keeps its epoch order there, others keep None")
-    want, got = jax.tree_util.tree_flatten_with_path(fresh), jax.tree_util.tree_flatten_with_path(init_state)
-    if want[1] != got[1]:
-        raise ValueError(f"init_state does not match this run: expected a state structured as {want[1]}, "
-                         f"got {got[1]}")
-    for (path, w), (_, g) in zip(want[0], got[0]):
-        if tuple(np.shape(w)) != tuple(np.shape(g)) or jnp.result_type(w) != jnp.result_type(g):
-            raise ValueError(f"init_state{jax.tree_util.keystr(path)} must be {jnp.result_type(w)} of shape "
-                             f"{tuple(np.shape(w))} for this run, got {jnp.result_type(g)} of shape "
-                             f"{tuple(np.shape(g))}")
-    step = int(init_state.step)
-    if not 0 <= step <= num_steps:
-        raise ValueError(f"init_state.step must lie in [0, num_steps = {num_steps}], got {step}")
-    if not np.array_equal(_key_data(init_state.key), _key_data(fresh.key)):
-        raise ValueError("init_state.key is not key: a run continues with the key it started with (pass the "
-                         "same key= as the interrupted run)")
-    if finite:
-        _checks.check_finite(init_state.params, "init_state.params")
 
 
 # ---------------------------------------------------------------------------
@@ -938,7 +584,7 @@ def _check_init_state(init_state, fresh: TrainState, num_steps: int, *, finite: 
 # ---------------------------------------------------------------------------
 
 
-def _divergence(setup, data, lr, reg, *, so_far: _SoFar, bad_step: int, first: int, starts,
+def _divergence(setup, data, lr, reg, *, so_far: hostloop.SoFar, bad_step: int, first: int, starts,
                 num_steps) -> DivergenceError:
     """Build the :class:`DivergenceError` for the run that broke the divergence rule at ``bad_step``."""
     losses, vals = so_far.metrics()
@@ -953,7 +599,7 @@ def _divergence(setup, data, lr, reg, *, so_far: _SoFar, bad_step: int, first: i
         # The weights of step bad_step - 1 are rebuilt from the latest chunk
         # start at or before it (steps are deterministic: fold_in(key, t)).
         start, state = earlier[-1]
-        params = jax.jit(_replay, static_argnums=(0,))(setup, state, data, lr, reg, bad_step - 1 - start).params
+        params = _replay(setup, state, data, lr, reg, bad_step - 1 - start).params
     cause = ("is not finite" if not np.isfinite(losses[bad_step]) else
              f"rose above {DIVERGENCE_FACTOR:g} x the loss at step {0 if np.isfinite(losses[0]) else first} "
              f"({losses[0] if np.isfinite(losses[0]) else losses[first]:.6g})")
@@ -1015,32 +661,31 @@ def fit(run: Run, W0, X, y, *, key, lr, reg=0.0, X_val=None, y_val=None, loop: L
       >>> result.losses.shape, bool(result.losses[-1] < result.losses[0])
       ((100,), True)
     """
-    run, loop = _check_run(run), _check_loop(loop)
+    run, loop = _check_run(run), hostloop.check_loop(loop)
     if run.mesh is not None:
         distributed.check_mesh(run.mesh, one_model=True)
-    data = _make_data(X, y, X_val, y_val, run.mesh)
-    _check_params(W0, data)
+    data = _inputs.make_data(X, y, X_val, y_val, run.mesh)
+    _inputs.check_params(W0, data)
     _check_key(key)
-    _check_hyper(lr, reg)
+    _inputs.check_hyper(lr, reg)
     W0, key, lr, reg = distributed.place((jnp.asarray(W0), key, lr, reg), run.mesh)
     setup = _with_gradients_reused(_setup(run, int(data.X.shape[0]), validate=X_val is not None), W0, lr)
-    state = jax.jit(_init, static_argnums=(0, 4))(_init_setup(setup), W0, key, lr, int(data.X.shape[0]))
+    state = _init(_init_setup(setup), W0, key, lr, int(data.X.shape[0]))
     if loop.init_state is not None:
-        _check_init_state(loop.init_state, state, run.num_steps)
+        hostloop.check_init_state(loop.init_state, state, run.num_steps)
         state = distributed.place(loop.init_state, run.mesh)
     starts = []  # (first step, state at that step) of the last two chunks, for a divergence
-    steps = jax.jit(_steps, static_argnums=(0, 1))
 
     def run_chunk(so_far, length):
         starts[:] = starts[-1:] + [(so_far.done, so_far.state)]
-        return steps(setup, _plan(so_far.done, length, setup.eval_every), so_far.state, data, lr, reg)
+        return _steps(setup, _plan(so_far.done, length, setup.eval_every), so_far.state, data, lr, reg)
 
     def on_divergence(so_far, diverged):
         raise _divergence(setup, data, lr, reg, so_far=so_far, bad_step=int(diverged), first=start.done,
                           starts=starts, num_steps=run.num_steps)
 
-    start = _SoFar(int(state.step), state, *_prior_metrics(loop.init_metrics, int(state.step)))
-    so_far, _ = _host_loop(run_chunk, start, run.num_steps, loop, on_divergence=on_divergence, desc="train",
+    start = hostloop.SoFar(int(state.step), state, *hostloop.prior_metrics(loop.init_metrics, int(state.step)))
+    so_far, _ = hostloop.host_loop(run_chunk, start, run.num_steps, loop, on_divergence=on_divergence, desc="train",
                            what="fit")
     metrics = so_far.metrics()
     val_steps = np.flatnonzero(~np.isnan(metrics.val_accuracy)) + 1
@@ -1118,35 +763,35 @@ def sweep(run: Run, W0, X, y, *, key, learning_rates, regs, seeds: int = 1, X_va
       >>> result.params.shape, result.losses.shape, result.diverged.shape
       ((2, 3, 4, 3, 6), (2, 3, 4, 20), (2, 3, 4))
     """
-    run, loop = _check_run(run), _check_loop(loop)
+    run, loop = _check_run(run), hostloop.check_loop(loop)
     if run.mesh is not None:
         distributed.check_mesh(run.mesh)
-    data = _make_data(X, y, X_val, y_val, run.mesh)
+    data = _inputs.make_data(X, y, X_val, y_val, run.mesh)
     grid = _grid(learning_rates, regs, seeds)
     num_models = int(np.prod(grid.shape))
-    _check_params(W0, data)
+    _inputs.check_params(W0, data)
     _check_key(key)
     limits.check_sweep(num_models, int(np.size(W0)), run.num_steps, run.batch_size or int(data.X.shape[0]),
                        int(np.shape(W0)[0]), what=f"a sweep of {num_models} models", yes=True)  # before allocating
     lr_M, reg_M = grid.hyperparameters(W0)
     W0, key, lr_M, reg_M = distributed.place((jnp.asarray(W0), key, lr_M, reg_M), run.mesh)
     setup = _with_gradients_reused(_setup(run, int(data.X.shape[0])), W0, lr_M[0])
-    state = jax.jit(_sweep_init, static_argnums=(0, 1, 5))(_init_setup(setup), grid.seeds, W0, key, lr_M, int(data.X.shape[0]))
+    state = _sweep_init(_init_setup(setup), grid.seeds, W0, key, lr_M, int(data.X.shape[0]))
     if loop.init_state is not None:
-        _check_init_state(loop.init_state, state, run.num_steps, finite=False)
+        hostloop.check_init_state(loop.init_state, state, run.num_steps, finite=False)
         state = distributed.place(loop.init_state, run.mesh)
         if run.mesh is not None:
-            state = jax.jit(_place_models, static_argnums=(0,))(run.mesh, state)
-    steps = jax.jit(_sweep_steps, static_argnums=(0, 1, 2))
+            state = _place_models(run.mesh, state)
 
     def run_chunk(so_far, length):
-        return steps(setup, grid.seeds, length, so_far.state, data, lr_M, reg_M)
+        return _sweep_steps(setup, grid.seeds, length, so_far.state, data, lr_M, reg_M)
 
-    start = _SoFar(int(state.step), state, *_prior_metrics(loop.init_metrics, int(state.step), (num_models,)))
-    so_far, diverged_M = _host_loop(run_chunk, start, run.num_steps, loop, desc=f"sweep ({num_models} models)",
+    prior = hostloop.prior_metrics(loop.init_metrics, int(state.step), (num_models,))
+    start = hostloop.SoFar(int(state.step), state, *prior)
+    so_far, diverged_M = hostloop.host_loop(run_chunk, start, run.num_steps, loop, desc=f"sweep ({num_models} models)",
                                     what="sweep")
     W_MxCxD = so_far.state.params
-    train_acc, val_acc = jax.jit(_sweep_accuracies, static_argnums=(0,))(setup, W_MxCxD, data)
+    train_acc, val_acc = _sweep_accuracies(setup, W_MxCxD, data)
     if run.mesh is not None:  # every model's weights on every device (and host)
         W_MxCxD = jax.jit(distributed.constrain, static_argnums=(1,))(W_MxCxD, run.mesh)
     shape = grid.shape

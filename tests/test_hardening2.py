@@ -677,7 +677,8 @@ print("installed", time.monotonic(), flush=True)
 import jax, optax
 from jaxopt_course import data, softmax_loss
 from jaxopt_course.checkpoint import save_checkpoint
-from jaxopt_course.train import Loop, Run, TrainingInterrupted, fit
+from jaxopt_course.hostloop import TrainingInterrupted
+from jaxopt_course.train import Loop, Run, fit
 X, y = data.synthetic_problem(0, num_examples=200, dim=5, num_classes=3)
 run = Run(softmax_loss, optax.sgd, batch_size=32, num_steps=int(sys.argv[2]), eval_every=None)
 loop = Loop(chunk_size=50, progress=False, on_chunk=signals.check_hook)

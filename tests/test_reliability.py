@@ -31,12 +31,11 @@ from jaxopt_course.checkpoint import CHECKPOINT_FILE, load_checkpoint, read_chec
 from jaxopt_course.cli import main
 from jaxopt_course.data import read_cifar10_batch
 from jaxopt_course.locks import LOCK_FILE
+from jaxopt_course.divergence import DIVERGENCE_FACTOR, DivergenceError
+from jaxopt_course.hostloop import TrainingInterrupted
 from jaxopt_course.train import (
-    DIVERGENCE_FACTOR,
-    DivergenceError,
     Loop,
     Run,
-    TrainingInterrupted,
     TrainState,
     fit,
     get_optimizer,

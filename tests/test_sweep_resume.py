@@ -24,13 +24,19 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxopt_course import softmax_loss, svm_loss, synthetic_problem
-from jaxopt_course.checkpoint import CHECKPOINT_FILE, load_checkpoint, read_checkpoint_config, save_checkpoint, sweep_like
 from conftest import interrupt_after_first_checkpoint
+from jaxopt_course import softmax_loss, svm_loss, synthetic_problem
+from jaxopt_course.checkpoint import (
+    CHECKPOINT_FILE,
+    load_checkpoint,
+    read_checkpoint_config,
+    save_checkpoint,
+    sweep_like,
+)
 from jaxopt_course.cli import main
+from jaxopt_course.hostloop import Metrics, TrainingInterrupted
 from jaxopt_course.locks import LOCK_FILE
-from jaxopt_course.train import (Loop, Metrics, Run, TrainingInterrupted, TrainState, get_optimizer, initial_state,
-                                 make_train, sweep)
+from jaxopt_course.train import Loop, Run, TrainState, get_optimizer, initial_state, make_train, sweep
 
 LRS, REGS = [0.05, 10.0], [0.0, 1.0]  # lr 10 with reg 1 diverges: (1 - 2 lr reg) = -19 per step
 M = len(LRS) * len(REGS)

@@ -16,15 +16,13 @@ from hypothesis import strategies as st
 
 from jaxopt_course import load_cifar10, softmax_loss, svm_loss, synthetic_problem
 from jaxopt_course.cli import main
+from jaxopt_course.divergence import DIVERGENCE_FACTOR, DivergenceError, divergence_step
 from jaxopt_course.train import (
-    DIVERGENCE_FACTOR,
     OPTIMIZER_NAMES,
-    DivergenceError,
     FitResult,
     Loop,
     Run,
     TrainState,
-    divergence_step,
     evaluate,
     fit,
     get_optimizer,
@@ -200,13 +198,14 @@ def test_sweep_gathers_each_minibatch_once_for_all_models(seeds):
     # shared by the models of a seed (one per seed: (S, B, D)), not M gathers of shape (M, B, D).
     import jax.extend.core
 
+    from jaxopt_course import _inputs
     from jaxopt_course import train as T
 
     X, y, W0 = separable(100)
     run = Run(softmax_loss, optax.sgd, batch_size=16, num_steps=3)
     state = initial_state(run, W0, jax.random.key(0), num_examples=100, learning_rates=[0.1, 0.2, 0.3, 0.4],
                           regs=[0.0], seeds=seeds)
-    data = T._make_data(X, y, None, None)
+    data = _inputs.make_data(X, y, None, None)
     setup = T._setup(run, 100)
     lr_M = reg_M = jnp.zeros(4 * seeds)
     jaxpr = jax.make_jaxpr(lambda state: T._sweep_steps(setup, seeds, 3, state, data, lr_M, reg_M))(state)

@@ -47,6 +47,8 @@ ORDER = (
     "complex_step",
     "sgd",
     "train",
+    "hostloop",
+    "divergence",
     "compare",
     "curvature",
     "distributed",
