@@ -10,11 +10,23 @@ products (``jax.jvp`` of ``jax.grad``), which costs about two gradients each.
 
 All functions take a loss ``f(W)`` of the parameters only: bind the data
 first, e.g. ``f = functools.partial(softmax_loss, X=X, y=y, reg=reg)``.
+
+Both Newton solvers, :func:`newton` (``solver="cg"``) and
+:func:`minimize_newton_cg`, solve ``H d = g`` with the one conjugate-gradient
+loop here, ``_cg``, not ``jax.scipy.sparse.linalg.cg``:
+``minimize_newton_cg`` reports how many Hessian-vector products it spent
+(``NewtonCGResult.hvps``, quoted by ``compare.softmax_optimum``), and
+jax.scipy's ``cg`` returns no iteration count. Starting from ``x = 0`` it
+also skips the product jax.scipy's ``cg`` spends on the initial residual
+``b - A x0``, so a step costs at most ``cg_iters`` products. The arithmetic is
+jax.scipy's (same updates, inner products at ``Precision.HIGHEST``), so the
+iterates are the same.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from functools import partial
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -37,7 +49,8 @@ def hvp(f, W, v):
       >>> hvp(f, jnp.array([1., 2.]), jnp.array([1., 1.])).tolist()
       [6.0, 12.0]
     """
-    if jax.tree_util.tree_structure(W) != jax.tree_util.tree_structure(v):
+    treedef: Any = jax.tree_util.tree_structure(W)  # Any: jaxlib ships no type stub for PyTreeDef
+    if treedef != jax.tree_util.tree_structure(v):
         raise ValueError("v must have the same structure as W")
     return jax.jvp(jax.grad(f), (W,), (v,))[1]
 
@@ -52,7 +65,7 @@ def hessian(f, W):
     flat, unravel = ravel_pytree(W)
     if flat.size > 20000:
         raise ValueError(
-            f"W has {flat.size} parameters: its Hessian would hold {flat.size ** 2:.2e} numbers. "
+            f"W has {flat.size} parameters: its Hessian would hold {flat.size**2:.2e} numbers. "
             "Use hvp or max_eigenvalue, which never form it"
         )
     return jax.hessian(lambda w: f(unravel(w)))(flat)
@@ -66,6 +79,8 @@ class PowerIteration(NamedTuple):
     history: jax.Array  # the Rayleigh quotient after each iteration
 
 
+# f and num_iters are static: a new W (or key) with the same f reuses the compiled iteration.
+@partial(jax.jit, static_argnums=(0, 1))
 def _power_iteration(f, num_iters, W, key):
     flat, unravel = ravel_pytree(W)
 
@@ -85,10 +100,6 @@ def _power_iteration(f, num_iters, W, key):
     return PowerIteration(jnp.vdot(v, matvec(v)), unravel(v), history)
 
 
-# f and num_iters are static: a new W (or key) with the same f reuses the compiled iteration.
-_power_iteration_jit = jax.jit(_power_iteration, static_argnums=(0, 1))
-
-
 def power_iteration(f, W, key, num_iters: int = 100) -> PowerIteration:
     """Largest-magnitude eigenvalue of the Hessian by power iteration on ``hvp``.
 
@@ -103,7 +114,7 @@ def power_iteration(f, W, key, num_iters: int = 100) -> PowerIteration:
     flat, _ = ravel_pytree(W)
     if not jnp.issubdtype(flat.dtype, jnp.floating):
         raise TypeError(f"W must be floating, got {flat.dtype}")
-    return _power_iteration_jit(f, int(num_iters), W, key)
+    return _power_iteration(f, int(num_iters), W, key)
 
 
 def max_eigenvalue(f, W, key, num_iters: int = 100):
@@ -171,6 +182,38 @@ class NewtonResult(NamedTuple):
     losses: jax.Array  # loss before each step, then the final loss
 
 
+def _cg(matvec, b, tol, maxiter):
+    """Conjugate gradient for ``A x = b`` (``A`` symmetric positive definite) from ``x = 0``.
+
+    The one CG solver of this module (:func:`newton` and
+    :func:`minimize_newton_cg`). Stops when ``||r|| <= tol ||b||`` or after
+    ``maxiter`` products of ``matvec``; ``tol = 0`` runs all ``maxiter`` (unless
+    the residual is exactly zero). The updates and the inner products
+    (``Precision.HIGHEST``) are those of ``jax.scipy.sparse.linalg.cg``, less
+    its product for the initial residual. Returns ``(x, products used)``.
+    """
+    vdot = partial(jnp.vdot, precision=jax.lax.Precision.HIGHEST)
+
+    def cond(carry):
+        _, r, _, rr, k = carry
+        return (jnp.sqrt(rr) > tol * jnp.linalg.norm(b)) & (k < maxiter)
+
+    def body(carry):
+        x, r, p, rr, k = carry
+        Ap = matvec(p)
+        alpha = rr / vdot(p, Ap)
+        x, r = x + alpha * p, r - alpha * Ap
+        rr_next = vdot(r, r)
+        return x, r, r + (rr_next / rr) * p, rr_next, k + 1
+
+    start = (jnp.zeros_like(b), b, b, vdot(b, b), jnp.zeros((), jnp.int32))
+    x, _, _, _, k = jax.lax.while_loop(cond, body, start)
+    return x, k
+
+
+# f, the solver and the CG budget are static; W, damping and the CG tolerance
+# are traced: a second run with the same f reuses the compiled step.
+@partial(jax.jit, static_argnums=(0, 1, 2))
 def _newton_step(f, solver, cg_iters, W, damping, cg_tol, args=()):
     """One Newton step from ``W``: ``(W - (H + damping I)^{-1} g, L(W))``, on the flat weights."""
     w, unravel = ravel_pytree(W)
@@ -184,20 +227,26 @@ def _newton_step(f, solver, cg_iters, W, damping, cg_tol, args=()):
         H = jax.hessian(loss)(w) + damping * jnp.eye(w.size, dtype=w.dtype)
         delta = jnp.linalg.solve(H, g)
     else:
+
         def matvec(v):
             return jax.jvp(grad, (w,), (v,))[1] + damping * v
 
-        delta, _ = jax.scipy.sparse.linalg.cg(matvec, g, tol=cg_tol, maxiter=cg_iters)
+        delta, _ = _cg(matvec, g, cg_tol, cg_iters)
     return unravel(w - delta), loss(w)
 
 
-# f, the solver and the CG budget are static; W, damping and the CG tolerance
-# are traced: a second run with the same f reuses the compiled step.
-_newton_step_jit = jax.jit(_newton_step, static_argnums=(0, 1, 2))
-
-
-def newton(f, W0, num_steps: int = 10, *, solver: str = "cg", damping: float = 0.0, cg_iters: int = 50,
-           cg_tol: float = 1e-5, callback=None, args=()):
+def newton(
+    f,
+    W0,
+    num_steps: int = 10,
+    *,
+    solver: str = "cg",
+    damping: float = 0.0,
+    cg_iters: int = 50,
+    cg_tol: float = 1e-5,
+    callback=None,
+    args=(),
+):
     """Newton's method: ``W <- W - (H + damping I)^{-1} grad L``.
 
     Args:
@@ -206,12 +255,13 @@ def newton(f, W0, num_steps: int = 10, *, solver: str = "cg", damping: float = 0
       num_steps: Newton steps.
       solver: ``"direct"`` forms the Hessian and solves (small problems);
         ``"cg"`` runs conjugate gradient on Hessian-vector products
-        (``jax.scipy.sparse.linalg.cg``), never forming it.
+        (the module's one CG loop, see the module docstring), never forming it.
       damping: added to the Hessian's diagonal (Levenberg--Marquardt style);
         the unregularized softmax Hessian is singular, so use ``damping > 0``
         or ``reg > 0`` there.
       cg_iters: the most iterations of conjugate gradient per step (each one
-        Hessian-vector product, plus one for the initial residual).
+        Hessian-vector product; CG starts from 0, so no product for the
+        initial residual).
       cg_tol: conjugate gradient stops once ``||r|| <= cg_tol ||grad L||``;
         ``0.0`` runs all ``cg_iters`` iterations (a fixed, countable cost).
       callback: called on the host as ``callback(step, W)`` after every
@@ -242,7 +292,7 @@ def newton(f, W0, num_steps: int = 10, *, solver: str = "cg", damping: float = 0
     W = W0
     losses = []
     for t in range(int(num_steps)):
-        W, value = _newton_step_jit(f, solver, int(cg_iters), W, damping, cg_tol, tuple(args))
+        W, value = _newton_step(f, solver, int(cg_iters), W, damping, cg_tol, tuple(args))
         losses.append(value)
         if callback is not None:
             callback(t + 1, W)
@@ -288,6 +338,7 @@ def full_objective(W_CxD, X_NxD, y_N, reg, *, loss: str = "softmax", margin=1.0,
     if loss == "softmax":
         per_example = softmax_per_example
     elif loss == "svm":
+
         def per_example(W, X, y):
             return svm_per_example(W, X, y, margin=margin)
     else:
@@ -318,29 +369,8 @@ class NewtonCGResult(NamedTuple):
     grad_norms: np.ndarray  # ||grad f|| before each step, then at the end
 
 
-def _cg(matvec, b, tol, maxiter):
-    """Conjugate gradient for ``A x = b`` (``A`` symmetric positive definite) from ``x = 0``.
-
-    Stops when ``||r|| <= tol ||b||`` or after ``maxiter`` products; returns
-    ``(x, products used)``.
-    """
-    def cond(carry):
-        _, r, _, rr, k = carry
-        return (jnp.sqrt(rr) > tol * jnp.linalg.norm(b)) & (k < maxiter)
-
-    def body(carry):
-        x, r, p, rr, k = carry
-        Ap = matvec(p)
-        alpha = rr / jnp.vdot(p, Ap)
-        x, r = x + alpha * p, r - alpha * Ap
-        rr_next = jnp.vdot(r, r)
-        return x, r, r + (rr_next / rr) * p, rr_next, k + 1
-
-    start = (jnp.zeros_like(b), b, b, jnp.vdot(b, b), jnp.zeros((), jnp.int32))
-    x, _, _, _, k = jax.lax.while_loop(cond, body, start)
-    return x, k
-
-
+# f and the CG budget are static (one compilation per f); w and the data are traced.
+@partial(jax.jit, static_argnums=(0, 1))
 def _newton_cg_direction(f, cg_iters, w, args):
     """The Newton direction ``H^{-1} g`` by CG (forcing tolerance ``min(0.5, sqrt||g||)``), ``g``, ``f(w)``."""
     value, g = jax.value_and_grad(f)(w, *args)
@@ -353,11 +383,17 @@ def _newton_cg_direction(f, cg_iters, w, args):
     return direction, g, value, g_norm, products
 
 
-_newton_cg_direction_jit = jax.jit(_newton_cg_direction, static_argnums=(0, 1))
-_value_jit = jax.jit(lambda f, w, args: f(w, *args), static_argnums=0)
-_value_and_grad_norm_jit = jax.jit(
-    lambda f, w, args: (lambda vg: (vg[0], jnp.linalg.norm(vg[1])))(jax.value_and_grad(f)(w, *args)),
-    static_argnums=0)
+@partial(jax.jit, static_argnums=0)
+def _value(f, w, args):
+    """``f(w, *args)``, compiled once per ``f``."""
+    return f(w, *args)
+
+
+@partial(jax.jit, static_argnums=0)
+def _value_and_grad_norm(f, w, args):
+    """``(f(w, *args), ||grad f||)``, compiled once per ``f``."""
+    value, g = jax.value_and_grad(f)(w, *args)
+    return value, jnp.linalg.norm(g)
 
 
 def _armijo_step(f, W, d, args, value: float, slope: float) -> float:
@@ -370,13 +406,14 @@ def _armijo_step(f, W, d, args, value: float, slope: float) -> float:
     if slope <= 1e3 * np.finfo(np.asarray(W).dtype).eps * max(abs(value), 1.0):
         return 1.0
     t = 1.0
-    while t > 1e-10 and not float(_value_jit(f, W - t * d, args)) <= value - 1e-4 * t * slope:
+    while t > 1e-10 and not float(_value(f, W - t * d, args)) <= value - 1e-4 * t * slope:
         t /= 2
     return t
 
 
-def minimize_newton_cg(f, W0, args=(), *, grad_tol: float = 1e-8, max_steps: int = 50, cg_iters: int = 500,
-                       callback=None) -> NewtonCGResult:
+def minimize_newton_cg(
+    f, W0, args=(), *, grad_tol: float = 1e-8, max_steps: int = 50, cg_iters: int = 500, callback=None
+) -> NewtonCGResult:
     """Minimize a smooth convex ``f(W, *args)`` by Newton-CG with a backtracking line search.
 
     Each step solves ``H d = g`` by conjugate gradient on Hessian-vector
@@ -412,14 +449,13 @@ def minimize_newton_cg(f, W0, args=(), *, grad_tol: float = 1e-8, max_steps: int
     W = jnp.asarray(W0)
     norms, hvps, steps = [], 0, 0
     for steps in range(int(max_steps) + 1):
-        d, g, value, g_norm, products = _newton_cg_direction_jit(f, int(cg_iters), W, args)
+        d, g, value, g_norm, products = _newton_cg_direction(f, int(cg_iters), W, args)
         norms.append(float(g_norm))
         if norms[-1] <= grad_tol or steps == max_steps:
             break
         hvps += int(products)
         W = W - _armijo_step(f, W, d, args, float(value), float(jnp.vdot(g, d))) * d
         if callback is not None:
-            callback(steps + 1, W, float(_value_jit(f, W, args)), None)
-    value, g_norm = _value_and_grad_norm_jit(f, W, args)
-    return NewtonCGResult(W, float(value), float(g_norm), steps, hvps, float(g_norm) <= grad_tol,
-                          np.asarray(norms))
+            callback(steps + 1, W, float(_value(f, W, args)), None)
+    value, g_norm = _value_and_grad_norm(f, W, args)
+    return NewtonCGResult(W, float(value), float(g_norm), steps, hvps, float(g_norm) <= grad_tol, np.asarray(norms))

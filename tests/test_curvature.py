@@ -49,8 +49,9 @@ def test_hvp_equals_hessian_times_vector():
     v = np.random.default_rng(5).standard_normal(W.shape)
     with jax.enable_x64(True):
         f = partial(softmax_loss, X=jnp.asarray(X), y=jnp.asarray(y), reg=0.01)
-        np.testing.assert_allclose(hvp(f, jnp.asarray(W), jnp.asarray(v)).ravel(),
-                                   hessian(f, jnp.asarray(W)) @ v.ravel(), rtol=1e-10)
+        np.testing.assert_allclose(
+            hvp(f, jnp.asarray(W), jnp.asarray(v)).ravel(), hessian(f, jnp.asarray(W)) @ v.ravel(), rtol=1e-10
+        )
 
 
 def test_power_iteration_agrees_with_eigvalsh():
@@ -126,7 +127,7 @@ def test_newton_quadratic_in_one_step():
 
 
 def test_bad_arguments():
-    f = lambda w: jnp.sum(w ** 2)  # noqa: E731
+    f = lambda w: jnp.sum(w**2)  # noqa: E731
     with pytest.raises(ValueError, match="solver must be"):
         newton(f, jnp.zeros(2), solver="qr")
     with pytest.raises(ValueError, match="lam_max must be > 0"):
@@ -144,9 +145,43 @@ def test_newton_takes_the_data_as_arguments_and_equals_the_closure_form():
     W, X, y = small_problem(3)
     with jax.enable_x64(True):
         X, y = jnp.asarray(X), jnp.asarray(y)
-        closure = newton(partial(softmax_loss, X=X, y=y, reg=0.05), jnp.zeros_like(jnp.asarray(W)), 4,
-                         solver="cg", cg_tol=1e-12, cg_iters=100)
-        as_args = newton(partial(full_objective, loss="softmax", block_rows=16), jnp.zeros_like(jnp.asarray(W)), 4,
-                         solver="cg", cg_tol=1e-12, cg_iters=100, args=(X, y, 0.05))
+        closure = newton(
+            partial(softmax_loss, X=X, y=y, reg=0.05),
+            jnp.zeros_like(jnp.asarray(W)),
+            4,
+            solver="cg",
+            cg_tol=1e-12,
+            cg_iters=100,
+        )
+        as_args = newton(
+            partial(full_objective, loss="softmax", block_rows=16),
+            jnp.zeros_like(jnp.asarray(W)),
+            4,
+            solver="cg",
+            cg_tol=1e-12,
+            cg_iters=100,
+            args=(X, y, 0.05),
+        )
     np.testing.assert_allclose(as_args.params, closure.params, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(as_args.losses, closure.losses, rtol=1e-12)
+
+
+@pytest.mark.parametrize("tol, maxiter", [(1e-10, 50), (0.0, 3)])
+def test_the_one_cg_solver_matches_jax_scipy_cg_and_counts_its_products(tol, maxiter):
+    """``_cg`` (newton's and minimize_newton_cg's solver) gives jax.scipy's iterates, and says how many products."""
+    from jaxopt_course.curvature import _cg
+
+    rng = np.random.default_rng(7)
+    M = rng.standard_normal((8, 8))
+    A = M @ M.T + 0.1 * np.eye(8)
+    b = rng.standard_normal(8)
+    with jax.enable_x64(True):
+        A_, b_ = jnp.asarray(A), jnp.asarray(b)
+        x, products = jax.jit(lambda b: _cg(lambda v: A_ @ v, b, tol, maxiter))(b_)
+        reference, _ = jax.scipy.sparse.linalg.cg(lambda v: A_ @ v, b_, tol=tol, maxiter=maxiter)
+    np.testing.assert_allclose(x, reference, rtol=1e-12, atol=1e-14)
+    if tol:
+        assert 0 < int(products) < maxiter
+        assert np.linalg.norm(A @ np.asarray(x) - b) <= tol * np.linalg.norm(b) * 1.0001
+    else:
+        assert int(products) == maxiter

@@ -19,7 +19,8 @@ import optax
 import pytest
 
 from jaxopt_course import softmax_loss, synthetic_problem
-from jaxopt_course.train import Loop, Run, fit, get_optimizer, make_train
+from jaxopt_course.optimizers import get_optimizer
+from jaxopt_course.train import Loop, Run, fit, make_train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,8 +52,9 @@ def exact_lbfgs(lr):
 
     A factory of the learning rate (Run.optimizer's form); used at lr=1.0, optax.lbfgs's default step.
     """
-    return optax.lbfgs(learning_rate=lr,
-                       linesearch=optax.scale_by_zoom_linesearch(max_linesearch_steps=50, curv_rtol=1e-3))
+    return optax.lbfgs(
+        learning_rate=lr, linesearch=optax.scale_by_zoom_linesearch(max_linesearch_steps=50, curv_rtol=1e-3)
+    )
 
 
 def lbfgs(lr):
