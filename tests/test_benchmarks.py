@@ -31,8 +31,9 @@ import timing  # noqa: E402
 
 
 def run_suite(*args, timeout=300):
-    return subprocess.run([sys.executable, str(BENCH / "run.py"), *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), *args], capture_output=True, text=True, timeout=timeout, cwd=REPO
+    )
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +58,7 @@ def test_smoke_run_measures_every_cpu_section(smoke):
     for name in ("time_to_accuracy", "memory", "gradcheck"):
         assert sections[name]["skipped"] == "smoke run"
     impls = {r["impl"] for r in sections["sgd"]["rows"]}
-    assert {"engine (scan, with replacement)", "numpy loop (CS231n)",
-            "sklearn SGDClassifier (float64, OvR)"} <= impls
+    assert {"engine (scan, with replacement)", "numpy loop (CS231n)", "sklearn SGDClassifier (float64, OvR)"} <= impls
     ceil = results["ceilings"]
     assert ceil["flops_per_s"] > 1e8 and ceil["bytes_per_s"] > 1e8
     # Every timed row with a floor reports the fraction of it reached.
@@ -156,8 +156,9 @@ def test_torch_baseline_matches_numpy(loss):
     rng = np.random.default_rng(1)
     X, y = rng.standard_normal((30, 7)), rng.integers(0, 5, 30)
     W_CxD = rng.standard_normal((5, 7))
-    value, grad = baselines.torch_loss_grad(loss)(torch.from_numpy(W_CxD), torch.from_numpy(X),
-                                                  torch.from_numpy(y), 0.2)
+    value, grad = baselines.torch_loss_grad(loss)(
+        torch.from_numpy(W_CxD), torch.from_numpy(X), torch.from_numpy(y), 0.2
+    )
     ref_value, ref_dW = baselines.NUMPY_LOSS_GRAD[loss](W_CxD.T.copy(), X, y, 0.2)
     assert float(value) == pytest.approx(ref_value, rel=1e-12)
     np.testing.assert_allclose(grad.numpy(), ref_dW.T, rtol=1e-10, atol=1e-12)
@@ -168,8 +169,9 @@ def test_numpy_train_is_cs231n_sgd_with_replacement():
     rng = np.random.default_rng(2)
     X, y = rng.standard_normal((40, 5)), rng.integers(0, 3, 40)
     W0 = rng.standard_normal((3, 5))
-    W1, losses = baselines.numpy_train("softmax", W0, X, y, learning_rate=0.1, reg=0.01, num_iters=1,
-                                       batch_size=8, seed=7)
+    W1, losses = baselines.numpy_train(
+        "softmax", W0, X, y, learning_rate=0.1, reg=0.01, num_iters=1, batch_size=8, seed=7
+    )
     idx = np.random.default_rng(7).choice(40, 8, replace=True)
     loss, dW = baselines.numpy_softmax_loss_grad(W0.T.copy(), X[idx], y[idx], 0.01)
     np.testing.assert_allclose(W1, (W0.T - 0.1 * dW).T, rtol=1e-12)
@@ -222,7 +224,7 @@ def aligned_array(shape, alignment=64):
     nbytes = int(np.prod(shape)) * 4
     buf = np.empty(nbytes + alignment, np.uint8)
     offset = -buf.ctypes.data % alignment
-    return buf[offset:offset + nbytes].view(np.float32).reshape(shape)
+    return buf[offset : offset + nbytes].view(np.float32).reshape(shape)
 
 
 def test_engine_data_are_not_copied_from_jax_arrays_nor_from_aligned_numpy():
@@ -255,8 +257,12 @@ def test_training_from_numpy_and_from_jax_arrays_agree():
 def test_memory_run_reports_a_peak_below_the_old_triple_copy(cifar10_root):
     # One host copy plus one device copy of the float32 matrix is the floor without an aligned
     # loader; jnp.asarray's transient second copy (3.5x in all) must not come back.
-    proc = subprocess.run([sys.executable, str(BENCH / "memory_run.py"), str(cifar10_root), "--steps", "5"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "memory_run.py"), str(cifar10_root), "--steps", "5"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["train_matrix_shape"] == [49000, 3073] and result["train_matrix_dtype"] == "float32"

@@ -22,8 +22,9 @@ import subprocess
 import sys
 import tarfile
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -37,14 +38,15 @@ from jaxopt_course.checkpoint import load_checkpoint, read_checkpoint_config, sa
 from jaxopt_course.cli import main
 from jaxopt_course.data import download_cifar10, read_cifar10_batch
 from jaxopt_course.diagnosis import diagnose_gradient
+from jaxopt_course.distributed import initialize_multihost
 from jaxopt_course.files import WriteError
 from jaxopt_course.gradcheck import check_gradient, numerical_gradient
-from jaxopt_course.distributed import initialize_multihost
 from jaxopt_course.limits import LimitError
 from jaxopt_course.locks import FolderInUse
 from jaxopt_course.losses import get_loss
 from jaxopt_course.model import init_weights
-from jaxopt_course.train import Loop, Run, TrainState, get_optimizer, sweep
+from jaxopt_course.optimizers import get_optimizer
+from jaxopt_course.train import Loop, Run, TrainState, sweep
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "errors.md"
@@ -104,8 +106,7 @@ def fit_(**kwargs):
 
 
 def valid_batch(n=2) -> bytes:
-    record = {b"batch_label": b"training batch", b"labels": list(range(n)),
-              b"data": np.zeros((n, 3072), np.uint8)}
+    record = {b"batch_label": b"training batch", b"labels": list(range(n)), b"data": np.zeros((n, 3072), np.uint8)}
     return pickle.dumps(record, protocol=2)
 
 
@@ -121,6 +122,7 @@ def write_file(name, data: bytes):
         path = tmp / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
+
     return setup
 
 
@@ -218,7 +220,7 @@ def big_member_archive(tmp: Path):
     (tmp / "data").mkdir()
     with tarfile.open(tmp / "data" / "cifar-10-python.tar.gz", "w:gz", compresslevel=1) as tar:
         info = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
-        info.size = 32 * 2 ** 20 + 1
+        info.size = 32 * 2**20 + 1
         tar.addfile(info, io.BytesIO(bytes(info.size)))
 
 
@@ -262,6 +264,7 @@ def crafted_checkpoint(members: dict, compression=None):
         with zipfile.ZipFile(path, "w", compression or zipfile.ZIP_STORED) as z:
             for name, data in content.items():
                 z.writestr(name, data)
+
     return setup
 
 
@@ -307,8 +310,10 @@ def two_threads_download(tmp: Path):
     archive = tmp / "cifar-10-python.tar.gz"
     url, md5 = archive.as_uri(), hashlib.md5(archive.read_bytes()).hexdigest()
     got = []
-    threads = [threading.Thread(target=lambda: got.append(download_cifar10(tmp / "data", url=url, md5=md5,
-                                                                           progress=False))) for _ in range(2)]
+    threads = [
+        threading.Thread(target=lambda: got.append(download_cifar10(tmp / "data", url=url, md5=md5, progress=False)))
+        for _ in range(2)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -322,8 +327,9 @@ def stale_temporary_removed(tmp: Path):
     """A temporary left by a killed writer (its pid gone) is removed by the next save of that file."""
     import socket
 
-    pid = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                             text=True).stdout)  # a process that has ended
+    pid = int(
+        subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout
+    )  # a process that has ended
     host = "".join(c if c.isalnum() or c == "-" else "-" for c in socket.gethostname())
     stale = tmp / "ckpt" / f".checkpoint.npz.{host}-{pid}.abcd_123.tmp"
     stale.parent.mkdir()
@@ -353,10 +359,13 @@ def modes_follow_the_umask(tmp: Path):
     files = [*sorted((tmp / "out").iterdir()), tmp / "ckpt" / "checkpoint.npz"]
     assert [stat.S_IMODE(p.stat().st_mode) for p in files] == [0o644] * 4, files
 
+
 # ---------------------------------------------------------------------------
 # The catalogue
 # ---------------------------------------------------------------------------
 
+# fmt: off
+# the rows are laid out by field, a few lines each; ruff format would give every argument a line of its own
 CATALOGUE = [
     # --- shapes and ndim -------------------------------------------------------------------------
     Row("W-1d", "python", "W is 1-D", lambda t: svm_loss(W[0], X, y), ValueError,
@@ -547,7 +556,8 @@ CATALOGUE = [
         ValueError, r"the entry 'cifar-10-batches-py/data_batch_1' is 33554433 bytes, more than any file of the "
         r"official CIFAR-10 archive .* refusing to extract", big_member_archive),
     Row("download-locked", "python", "another process holds the folder's download lock past lock_timeout",
-        lambda t: locked_download(t), TimeoutError, r"another process has been downloading CIFAR-10 into .*data for more than 0.1 s \(it holds "
+        lambda t: locked_download(t), TimeoutError,
+        r"another process has been downloading CIFAR-10 into .*data for more than 0.1 s \(it holds "
         r".*data/.cifar-10.lock\); let it finish, or stop it and try again", held_lock),
     Row("download-concurrent", "python", "two downloads into one empty folder at once (in the trial: 'Directory not "
         "empty' in 3 of 4)", two_threads_download, None,
@@ -605,7 +615,8 @@ CATALOGUE = [
         ["sweep", "--lrs", ",".join(["1"] * 300), "--regs", ",".join(["0"] * 300)], 2,
         r"a sweep of 300 x 300 learning rates and regs (needs about .* of memory|would take about .*--yes)"),
     Row("cli-data-dir-without-cifar", "cli", "--data-dir without --data cifar10 (issue 20.4: no silent options)",
-        ["train", "--data-dir", "{tmp}"], 2, r"--data-dir only applies to --data cifar10 \(this run uses --data digits"),
+        ["train", "--data-dir", "{tmp}"], 2,
+        r"--data-dir only applies to --data cifar10 \(this run uses --data digits"),
     Row("cli-batch-with-full-batch", "cli", "--batch-size beside --full-batch (which uses every example)",
         ["train", "--full-batch", "--batch-size", "64"], 2,
         r"--batch-size has no effect here: --full-batch uses the whole training set every step; drop it"),
@@ -768,6 +779,7 @@ CATALOGUE = [
         lambda t: diagnose_gradient(W, "hinge", W, X, y, 0.0), ValueError,
         r"loss must be one of \['softmax', 'svm'\], got 'hinge'"),
 ]
+# fmt: on
 
 
 # ---------------------------------------------------------------------------
@@ -776,8 +788,11 @@ CATALOGUE = [
 
 
 def _jax_frames(tb) -> list[str]:
-    return [f"{f.filename}:{f.lineno}" for f in traceback.extract_tb(tb)
-            if f"{os.sep}jax{os.sep}" in f.filename or f"{os.sep}jaxlib{os.sep}" in f.filename]
+    return [
+        f"{f.filename}:{f.lineno}"
+        for f in traceback.extract_tb(tb)
+        if f"{os.sep}jax{os.sep}" in f.filename or f"{os.sep}jaxlib{os.sep}" in f.filename
+    ]
 
 
 def run_python_row(row: Row, tmp: Path) -> str:
@@ -860,8 +875,13 @@ SUBPROCESS_ROWS = ["cli-cifar-truncated", "cli-resume-corrupted"]
 def test_command_line_row_in_a_real_process(row_id, tmp_path):
     row = next(r for r in CLI_ROWS if r.id == row_id)
     row.setup(tmp_path)
-    proc = subprocess.run([sys.executable, "-m", "jaxopt_course", *cli_args(row, tmp_path)], capture_output=True,
-                          text=True, timeout=300, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "jaxopt_course", *cli_args(row, tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     check_cli_output(row, proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -885,7 +905,8 @@ def render(observed: dict) -> str:
         "# When things go wrong: the catalogue of bad inputs",
         "",
         "Every row is a test (`tests/test_catalogue.py`), and the message is the one the code printed when the",
-        "catalogue was last rebuilt (`python tests/test_catalogue.py` in the activated venv). Python API errors are raised in",
+        "catalogue was last rebuilt (`python tests/test_catalogue.py` in the activated venv). "
+        "Python API errors are raised in",
         "plain Python before anything is traced or compiled; the command line exits with code 2 and prints one",
         "line on stderr, no traceback. (Other exits: 1 when training diverges, 74 when a checkpoint or result cannot",
         "be written -- a full disk --, 130 on Ctrl-C.) The cases that need real processes, signals, an HTTP server or",
@@ -893,8 +914,12 @@ def render(observed: dict) -> str:
         "",
     ]
     for where, title in (("python", "Python API"), ("cli", "Command line (`jaxopt-course ...`)")):
-        lines += [f"## {title}", "", "| id | bad input | " + ("call" if where == "cli" else "error") + " | message |",
-                  "|---|---|---|---|"]
+        lines += [
+            f"## {title}",
+            "",
+            "| id | bad input | " + ("call" if where == "cli" else "error") + " | message |",
+            "|---|---|---|---|",
+        ]
         for row in CATALOGUE:
             if row.where != where:
                 continue

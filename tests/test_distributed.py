@@ -26,7 +26,8 @@ import optax
 import pytest
 
 from jaxopt_course import distributed, fit, make_train, softmax_loss, synthetic_problem
-from jaxopt_course.train import Run, get_optimizer
+from jaxopt_course.optimizers import get_optimizer
+from jaxopt_course.train import Run
 
 CHILD = Path(__file__).resolve().parent / "_sharding_child.py"
 SINGLE_PROCESS_CHECKS = (
@@ -57,16 +58,25 @@ def child_env(devices: int | None) -> dict:
 
 
 def run_child(*args, devices: int | None, timeout: float = 240) -> dict:
-    proc = subprocess.run([sys.executable, str(CHILD), *map(str, args)], env=child_env(devices),
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, str(CHILD), *map(str, args)],
+        env=child_env(devices),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert proc.returncode == 0, f"child failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}"
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 # On 8 devices, the core of it again (the suite must stay short on 2 cores).
-ON_8_DEVICES = ("check_fit_matches_single_device", "check_every_step_is_split_and_the_compiler_all_reduces",
-                "check_too_many_devices_is_a_clear_error", "check_sweep_splits_the_models",
-                "check_sweep_on_data_and_model_axes_with_an_uneven_grid")
+ON_8_DEVICES = (
+    "check_fit_matches_single_device",
+    "check_every_step_is_split_and_the_compiler_all_reduces",
+    "check_too_many_devices_is_a_clear_error",
+    "check_sweep_splits_the_models",
+    "check_sweep_on_data_and_model_axes_with_an_uneven_grid",
+)
 
 
 _RESULTS: dict = {}
@@ -85,8 +95,9 @@ def results_on(devices: int) -> dict:
     return _RESULTS[devices]
 
 
-@pytest.mark.parametrize("devices, check", [(4, check) for check in SINGLE_PROCESS_CHECKS]
-                         + [(8, check) for check in ON_8_DEVICES])
+@pytest.mark.parametrize(
+    "devices, check", [(4, check) for check in SINGLE_PROCESS_CHECKS] + [(8, check) for check in ON_8_DEVICES]
+)
 @pytest.mark.slow
 def test_sharded_run_on_forced_cpu_devices(devices, check):
     results = results_on(devices)
@@ -103,9 +114,16 @@ def free_port() -> int:
 @pytest.mark.slow
 def test_two_processes_each_holding_half_the_rows_train_like_one_device():
     port = free_port()
-    procs = [subprocess.Popen([sys.executable, str(CHILD), "multihost", str(pid), "2", str(port)],
-                              env=child_env(2), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for pid in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(CHILD), "multihost", str(pid), "2", str(port)],
+            env=child_env(2),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for pid in range(2)
+    ]
     outputs = []
     try:
         for proc in procs:
@@ -147,15 +165,18 @@ def test_make_mesh_shapes():
     assert distributed.make_mesh(devices=jax.devices()[:1]).size == 1
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(devices=jax.device_count() + 1), ValueError, r"asked for \d+ devices \(devices=\d+\), but JAX sees"),
-    (dict(data=2, model=jax.device_count()), ValueError, r"asked for \d+ devices \(data=2, model=\d+\)"),
-    (dict(devices=1, data=2), ValueError, r"data=2 must divide the number of devices, 1"),
-    (dict(devices=1, data=1, model=2), ValueError, r"the mesh data=1 x model=2 needs 2 devices, got 1"),
-    (dict(devices=0), ValueError, r"devices must be >= 1, got 0"),
-    (dict(data=0), ValueError, r"data must be a positive number of devices, got 0"),
-    (dict(devices="cpu"), TypeError, r"devices must be a number or a non-empty sequence of jax.Device"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(devices=jax.device_count() + 1), ValueError, r"asked for \d+ devices \(devices=\d+\), but JAX sees"),
+        (dict(data=2, model=jax.device_count()), ValueError, r"asked for \d+ devices \(data=2, model=\d+\)"),
+        (dict(devices=1, data=2), ValueError, r"data=2 must divide the number of devices, 1"),
+        (dict(devices=1, data=1, model=2), ValueError, r"the mesh data=1 x model=2 needs 2 devices, got 1"),
+        (dict(devices=0), ValueError, r"devices must be >= 1, got 0"),
+        (dict(data=0), ValueError, r"data must be a positive number of devices, got 0"),
+        (dict(devices="cpu"), TypeError, r"devices must be a number or a non-empty sequence of jax.Device"),
+    ],
+)
 def test_make_mesh_errors_name_what_was_asked(kwargs, error, match):
     with pytest.raises(error, match=match):
         distributed.make_mesh(**kwargs)
@@ -164,8 +185,13 @@ def test_make_mesh_errors_name_what_was_asked(kwargs, error, match):
 def test_parse_mesh():
     assert distributed.parse_mesh("data=2,model=4") == {"data": 2, "model": 4}
     assert distributed.parse_mesh(" model=8 ") == {"model": 8}
-    for text, match in [("data=2,batch=2", "axes data and model"), ("data=two", "positive integer"),
-                        ("data=0", "positive integer"), ("data=2,data=2", "twice"), ("", "like data=2")]:
+    for text, match in [
+        ("data=2,batch=2", "axes data and model"),
+        ("data=two", "positive integer"),
+        ("data=0", "positive integer"),
+        ("data=2,data=2", "twice"),
+        ("", "like data=2"),
+    ]:
         with pytest.raises(ValueError, match=match):
             distributed.parse_mesh(text)
 
@@ -196,8 +222,11 @@ def test_host_shard_splits_rows_into_equal_blocks():
     np.testing.assert_array_equal(np.concatenate([b[0] for b in blocks]), X)
     np.testing.assert_array_equal(np.concatenate([b[1] for b in blocks]), y)
     assert [b[0].shape for b in blocks] == [(4, 2)] * 3
-    with pytest.raises(ValueError, match=r"N = 12 rows, which do not split evenly over 5 processes: keep the "
-                                         r"first 10 on every host \(X\[:10\]\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"N = 12 rows, which do not split evenly over 5 processes: keep the "
+        r"first 10 on every host \(X\[:10\]\)",
+    ):
         distributed.host_shard(X, y, 0, 5)
     with pytest.raises(ValueError, match=r"process_index must lie in \[0, process_count = 3\), got 3"):
         distributed.host_shard(X, y, 3, 3)
@@ -215,8 +244,11 @@ def test_host_shard_reads_only_its_rows_of_a_memory_map(tmp_path):
 
 def test_initialize_multihost_reads_arguments_then_the_environment():
     assert distributed.initialize_multihost(environ={}) is None
-    with pytest.raises(ValueError, match=r"missing: num_processes \(or JAX_NUM_PROCESSES\), process_id \(or "
-                                         r"JAX_PROCESS_ID\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"missing: num_processes \(or JAX_NUM_PROCESSES\), process_id \(or "
+        r"JAX_PROCESS_ID\)",
+    ):
         distributed.initialize_multihost(environ={"JAX_COORDINATOR_ADDRESS": "10.0.0.1:1234"})
     with pytest.raises(ValueError, match=r"process_id must lie in \[0, num_processes = 2\), got 2"):
         distributed.initialize_multihost("10.0.0.1:1234", environ={"JAX_NUM_PROCESSES": "2", "JAX_PROCESS_ID": "2"})
@@ -229,8 +261,12 @@ def test_initialize_multihost_reads_arguments_then_the_environment():
 def test_describe_reports_the_devices_used():
     assert distributed.describe(None)["devices"] == 1
     report = distributed.describe(distributed.make_mesh(1))
-    assert report == {"devices": 1, "mesh": {"data": 1, "model": 1}, "processes": 1,
-                      "platform": jax.devices()[0].platform}
+    assert report == {
+        "devices": 1,
+        "mesh": {"data": 1, "model": 1},
+        "processes": 1,
+        "platform": jax.devices()[0].platform,
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -241,16 +277,28 @@ def test_describe_reports_the_devices_used():
 @pytest.mark.slow
 def test_scaling_benchmark_measures_every_workload_on_one_and_two_devices(tmp_path):
     out = tmp_path / "scaling.json"
-    proc = subprocess.run([sys.executable, str(CHILD.parents[1] / "benchmarks" / "scaling.py"), "--quick", "--out",
-                           str(out)], env=child_env(None), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(CHILD.parents[1] / "benchmarks" / "scaling.py"), "--quick", "--out", str(out)],
+        env=child_env(None),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(out.read_text())
     rows = {(r["workload"], r["devices"], r["mesh"]): r for r in results["table"]}
-    assert set(rows) == {("train", 1, "no mesh"), ("train", 1, "data=1"), ("train", 2, "data=2"),
-                         ("train_rows_split", 1, "data=1"), ("train_rows_split", 2, "data=2"),
-                         ("sweep", 1, "no mesh"), ("sweep", 1, "model=1"), ("sweep", 2, "model=2")}
+    assert set(rows) == {
+        ("train", 1, "no mesh"),
+        ("train", 1, "data=1"),
+        ("train", 2, "data=2"),
+        ("train_rows_split", 1, "data=1"),
+        ("train_rows_split", 2, "data=2"),
+        ("sweep", 1, "no mesh"),
+        ("sweep", 1, "model=1"),
+        ("sweep", 2, "model=2"),
+    }
     batch, models = results["config"]["batch"], results["config"]["models"]
-    for (workload, devices, _), r in rows.items():
+    for (workload, _, _), r in rows.items():
         assert np.isfinite(r["steps_per_s"]) and r["steps_per_s"] > 0, r
         per_step = batch * (models if workload == "sweep" else 1)
         assert r["examples_per_s"] == pytest.approx(per_step * r["steps_per_s"]), r

@@ -22,14 +22,13 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 def run(script, *args):
     proc = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout[proc.stdout.index("{"):proc.stdout.rindex("}") + 1])
+    return json.loads(proc.stdout[proc.stdout.index("{") : proc.stdout.rindex("}") + 1])
 
 
 @pytest.mark.slow
 def test_engine_overhead_benchmark_times_fit_and_the_bare_run_of_the_same_steps():
     result = run("bench_engine.py", "--steps", "20", "--rounds", "2", "--examples", "1000")
-    assert set(result["median_s"]) == {"fit", "fit (unaligned X)", "make_train (bare, compiled)",
-                                       "numpy loop (CS231n)"}
+    assert set(result["median_s"]) == {"fit", "fit (unaligned X)", "make_train (bare, compiled)", "numpy loop (CS231n)"}
     assert all(len(t) == 2 for t in result["seconds"].values())
     assert result["compiles_during_rounds"] == 0  # compile apart: every timed call reused its program
     assert result["fit_equals_make_train_bitwise"]  # fit's chunks are the bare run's steps
