@@ -210,6 +210,7 @@ def check_positive(value, name: str, *, allow_zero: bool = False, integer: bool 
     if isinstance(value, bool) or not isinstance(value, (numbers.Number, np.number, np.ndarray, jax.Array)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     arr = np.asarray(value)
+    vals: np.ndarray | list
     if arr.ndim != 0:
         # Arrays of hyperparameters (sweeps) are checked elementwise.
         vals = arr.ravel()
@@ -248,13 +249,14 @@ def check_int(value, name: str, low: int = 1, *, expected: str | None = None) ->
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < low:
+    as_int = int(value)  # exact for every Integral; numbers.Integral itself declares no comparison with int
+    if as_int < low:
         raise ValueError(f"{name} must be {expected or f'>= {low}'}, got {value}")
-    if low >= 0 and value > INT32_MAX:
+    if low >= 0 and as_int > INT32_MAX:
         raise LimitError(f"{name} must be <= {INT32_MAX} (2**31 - 1, JAX's 32-bit integers), got {value}")
-    if value > INT64_MAX:
+    if as_int > INT64_MAX:
         raise LimitError(f"{name} must lie in [-2**63, 2**63 - 1] (a 64-bit integer), got {value}")
-    return int(value)
+    return as_int
 
 
 def dimension_hint(w_shape, x_dim: int, name: str = "W") -> str:

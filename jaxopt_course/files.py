@@ -33,6 +33,7 @@ import stat
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, cast
 
 # NumPy is imported by the functions that need it, not here: the command line imports this module before it
 # installs its signal handlers (``signals.install``), and the less it imports first, the shorter the moment in
@@ -59,7 +60,7 @@ class WriteError(OSError):
         self.path = Path(path)
 
     def __str__(self) -> str:
-        code = f" ({_errno.errorcode[self.errno]})" if self.errno in _errno.errorcode else ""
+        code = f" ({_errno.errorcode[self.errno]})" if self.errno is not None and self.errno in _errno.errorcode else ""
         return f"could not write {self.path}: {self.strerror}{code}; the file that was there, if any, is unchanged"
 
 
@@ -115,7 +116,8 @@ def remove_stale_temporaries(path) -> list[Path]:
     """
     path = Path(path)
     pattern = re.compile(rf"\.{re.escape(path.name)}\.(?:(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)\.)?[A-Za-z0-9_]+\.tmp")
-    here, now, removed = _owner_tag().rsplit("-", 1)[0], time.time(), []
+    here, now = _owner_tag().rsplit("-", 1)[0], time.time()
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(path.parent))
     except OSError:
@@ -218,7 +220,9 @@ def atomic_save_npz(path, **arrays) -> Path:
     import numpy as np
 
     buf = io.BytesIO()
-    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    # typed Any: a dict of arrays unpacked as keywords would otherwise look as if it could fill savez's allow_pickle
+    members: dict[str, Any] = {k: np.asarray(v) for k, v in arrays.items()}
+    np.savez(buf, **members)
     return atomic_write_bytes(path, buf.getvalue())
 
 
@@ -289,7 +293,8 @@ def read_stored_npz(path, names) -> dict:
                     "file (this project writes them uncompressed)"
                 )
             try:
-                with archive.open(info) as f:
+                # typeshed types ZipFile.open as IO[bytes]; in read mode it returns a ZipExtFile (with readinto)
+                with cast("zipfile.ZipExtFile", archive.open(info)) as f:
                     version = np.lib.format.read_magic(f)
                     if version not in ((1, 0), (2, 0)):
                         raise ValueError(f"npy format version {version}")
@@ -306,7 +311,8 @@ def read_stored_npz(path, names) -> dict:
                             f"{info.file_size - f.tell()}"
                         )
                     array = np.empty(shape, dtype, order="F" if fortran else "C")
-                    got = f.readinto(memoryview(array.reshape(-1, order="A").view(np.uint8))) if declared else 0
+                    # .data: the array's memoryview (numpy declares ndarray a Buffer only for Python >= 3.12)
+                    got = f.readinto(array.reshape(-1, order="A").view(np.uint8).data) if declared else 0
                     if got != declared:
                         raise ValueError("it is cut short")
             except (OSError, *errors) as err:

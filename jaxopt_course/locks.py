@@ -34,13 +34,17 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .files import atomic_write_json, file_mode
+
+if TYPE_CHECKING:  # for the annotation only: at run time filelock is imported by the one function that locks
+    import filelock
 
 LOCK_FILE = ".jaxopt-course.lock"
 OWNER_FILE = ".jaxopt-course.lock.owner"
 
-_held: dict[str, tuple[object, int]] = {}  # real path -> (the FileLock, how many holds)
+_held: dict[str, tuple[filelock.BaseFileLock, int]] = {}  # real path -> (the FileLock, how many holds)
 
 
 class FolderInUse(OSError):
