@@ -197,13 +197,16 @@ def _decompressor():
     Returns a function giving the decompressed size, or raising when the data
     are not a complete stream or would expand beyond ``limit`` bytes.
     """
-    try:
-        from compression import zstd as _zstd  # Python 3.14+
-    except ImportError:
-        _zstd = None
+    _zstd = None
+    if sys.version_info >= (3, 14):  # the standard library's zstd (when Python was built with it)
+        try:
+            from compression import zstd as _zstd
+        except ImportError:
+            pass
     if _zstd is None:
         try:
-            import zstandard
+            # optional, not a dependency of this project (JAX uses it when installed): no types here
+            import zstandard  # type: ignore[import-not-found, unused-ignore]
         except ImportError:
             zstandard = None
         if zstandard is not None:
@@ -222,7 +225,8 @@ def _decompressor():
     def stream_size(data: bytes, limit: int) -> int:
         d = _zstd.ZstdDecompressor() if _zstd is not None else zlib.decompressobj()
         out = d.decompress(data, max_length=limit + 1)
-        if len(out) > limit or getattr(d, "unconsumed_tail", b""):
+        tail = getattr(d, "unconsumed_tail", b"")  # zlib's: input left over once max_length was reached
+        if len(out) > limit or tail:
             raise ValueError(f"it expands beyond {limit} bytes")
         if not d.eof:
             raise ValueError("it is cut short")
@@ -256,7 +260,7 @@ def prune_compilation_cache(folder) -> list[Path]:
     ``docs/reliability.md``.
     """
     folder = Path(folder)
-    removed = []
+    removed: list[Path] = []
     try:
         entries = [e for e in os.scandir(folder) if e.name.endswith("-cache") and e.is_file(follow_symlinks=False)]
     except OSError:
@@ -362,8 +366,11 @@ def _read_digits(path: Path):
             f"class_names ({names.dtype} {names.shape}) or image_shape ({image_shape.dtype} "
             f"{image_shape.shape}) is malformed"
         )
+    train, val, test = (Split(content[f"{s}_X"], content[f"{s}_y"]) for s in _SPLITS)
     splits = Splits(
-        *(Split(content[f"{s}_X"], content[f"{s}_y"]) for s in _SPLITS),
+        train,
+        val,
+        test,
         dev=None,
         class_names=tuple(str(c) for c in names),
         mean=content["mean"],

@@ -33,7 +33,7 @@ import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
-from typing import NamedTuple
+from typing import Literal, NamedTuple, cast
 
 import numpy as np
 
@@ -138,7 +138,8 @@ def preprocess(
     if center:
         # float64 accumulation, reduced in place: no float copy of the raw data.
         source = pixels if rows is None else pixels[rows]
-        mean = np.mean(source, axis=0, dtype=np.float64).astype(np.float32)
+        # cast: the mean over axis 0 of 2-D rows is an array (the stub adds the scalar of axis=None)
+        mean = cast(np.ndarray, np.mean(source, axis=0, dtype=np.float64)).astype(np.float32)
         del source
     else:
         mean = np.zeros(d, np.float32)
@@ -714,7 +715,7 @@ def _dtype(record) -> np.dtype:
         and state[4] is None
     ):
         raise ValueError("got a dtype with fields or sub-arrays")
-    order = state[1] if state is not None and state[1] != "|" else "="
+    order: Literal["<", ">", "="] = state[1] if state is not None and state[1] != "|" else "="  # checked above
     return np.dtype(code).newbyteorder(order)
 
 
@@ -957,7 +958,7 @@ def load_cifar10(
     del test_pixels
 
     # float64 accumulation, reduced in place: no float64 copy of the matrix.
-    mean = np.mean(X_train[:, :d], axis=0, dtype=np.float64).astype(np.float32) if center else np.zeros(d, np.float32)
+    mean = X_train[:, :d].mean(axis=0, dtype=np.float64).astype(np.float32) if center else np.zeros(d, np.float32)
     for X in (X_train, X_val, X_test):
         _center_scale_bias(X, d, mean, scale, bias)
     dev_rows = np.sort(np.random.default_rng(seed).choice(num_training, num_dev, replace=False))
