@@ -55,8 +55,10 @@ def assert_same_sweep(a, b):
 
 # (optimizer, sampling, key, whether the model lr 10, reg 1 diverges): Adam's steps are at most about lr
 # long whatever the gradient, so there it does not.
-CASES = [("adam", "shuffle", jax.random.key(1), False),
-         ("nesterov", "with_replacement", jax.random.PRNGKey(2), True)]  # a raw uint32 key too
+CASES = [
+    ("adam", "shuffle", jax.random.key(1), False),
+    ("nesterov", "with_replacement", jax.random.PRNGKey(2), True),  # a raw uint32 key too
+]
 
 
 @pytest.mark.parametrize("optimizer, sampling, key, diverges", CASES)
@@ -84,8 +86,7 @@ def test_chunked_sweep_equals_one_scan_and_the_one_call_sweep_bit_for_bit(optimi
 
 @pytest.mark.parametrize("optimizer, sampling, key, diverges", CASES)
 @pytest.mark.slow
-def test_interrupted_sweep_resumed_from_a_checkpoint_file_is_bit_for_bit(tmp_path, optimizer, sampling, key,
-                                                                         diverges):
+def test_interrupted_sweep_resumed_from_a_checkpoint_file_is_bit_for_bit(tmp_path, optimizer, sampling, key, diverges):
     X, y, W0 = problem()
     factory = partial(get_optimizer, optimizer)
     run = Run(svm_loss, factory, batch_size=16, num_steps=60, sampling=sampling)
@@ -99,8 +100,11 @@ def test_interrupted_sweep_resumed_from_a_checkpoint_file_is_bit_for_bit(tmp_pat
         if len(seen) == 3:
             raise KeyboardInterrupt  # what Python's SIGINT handler raises
 
-    with pytest.raises(TrainingInterrupted, match=r"sweep interrupted .* after 30 of 60 steps.*sweep\(\.\.\., "
-                                                  r"loop=Loop\(init_state=err.state") as info:
+    with pytest.raises(
+        TrainingInterrupted,
+        match=r"sweep interrupted .* after 30 of 60 steps.*sweep\(\.\.\., "
+        r"loop=Loop\(init_state=err.state",
+    ) as info:
         sweep(run, W0, X, y, loop=Loop(chunk_size=10, on_chunk=ctrl_c_at_the_third_chunk), **kw)
     assert seen == [(10, (M, 10)), (20, (M, 20)), (30, (M, 30))]
     err = info.value
@@ -116,12 +120,16 @@ def test_interrupted_sweep_resumed_from_a_checkpoint_file_is_bit_for_bit(tmp_pat
     assert np.all(np.isfinite(np.asarray(err.state.params))) == (not diverges)
 
     save_checkpoint(tmp_path, err.state, err.metrics, {"optimizer": optimizer})
-    one_model = TrainState(jnp.asarray(W0), factory(0.1).init(jnp.asarray(W0)), key, jnp.int32(0),
-                           jnp.arange(len(y), dtype=jnp.int32) if sampling == "shuffle" else None)
+    one_model = TrainState(
+        jnp.asarray(W0),
+        factory(0.1).init(jnp.asarray(W0)),
+        key,
+        jnp.int32(0),
+        jnp.arange(len(y), dtype=jnp.int32) if sampling == "shuffle" else None,
+    )
     saved = load_checkpoint(tmp_path, sweep_like(one_model, M))
     assert saved.config == {"optimizer": optimizer} and saved.metrics.loss.shape == (M, 30)
-    resumed = sweep(run, W0, X, y, loop=Loop(chunk_size=10, init_state=saved.state, init_metrics=saved.metrics),
-                    **kw)
+    resumed = sweep(run, W0, X, y, loop=Loop(chunk_size=10, init_state=saved.state, init_metrics=saved.metrics), **kw)
     assert_same_sweep(resumed, reference)
     np.testing.assert_array_equal(resumed.diverged, reference.diverged)
     np.testing.assert_array_equal(resumed.diverged_step, reference.diverged_step)
@@ -133,16 +141,34 @@ def test_a_state_of_another_sweep_is_refused_with_the_argument_named():
     run = Run(softmax_loss, factory, batch_size=16, num_steps=20)
     kw = dict(key=jax.random.key(0))
     with pytest.raises(TrainingInterrupted) as info:
-        sweep(run, W0, X, y, learning_rates=LRS, regs=REGS,
-              loop=Loop(chunk_size=10, on_chunk=lambda state, metrics: (_ for _ in ()).throw(KeyboardInterrupt)),
-              **kw)
+        sweep(
+            run,
+            W0,
+            X,
+            y,
+            learning_rates=LRS,
+            regs=REGS,
+            loop=Loop(chunk_size=10, on_chunk=lambda state, metrics: (_ for _ in ()).throw(KeyboardInterrupt)),
+            **kw,
+        )
     state, metrics = info.value.state, info.value.metrics
-    with pytest.raises(ValueError, match=r"init_state.params must be float32 of shape \(2, 3, 6\) for this run, "
-                                         r"got float32 of shape \(4, 3, 6\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"init_state.params must be float32 of shape \(2, 3, 6\) for this run, "
+        r"got float32 of shape \(4, 3, 6\)",
+    ):
         sweep(run, W0, X, y, learning_rates=LRS, regs=[0.0], loop=Loop(init_state=state), **kw)
     with pytest.raises(ValueError, match=r"init_metrics must hold the 10 steps before init_state \(shape \(4, 10\)\)"):
-        sweep(run, W0, X, y, learning_rates=LRS, regs=REGS,
-              loop=Loop(init_state=state, init_metrics=Metrics(metrics.loss[0], metrics.val_accuracy[0])), **kw)
+        sweep(
+            run,
+            W0,
+            X,
+            y,
+            learning_rates=LRS,
+            regs=REGS,
+            loop=Loop(init_state=state, init_metrics=Metrics(metrics.loss[0], metrics.val_accuracy[0])),
+            **kw,
+        )
     one_model = TrainState(jnp.asarray(W0), factory(0.1).init(jnp.asarray(W0)), state.key, jnp.int32(10))
     with pytest.raises(ValueError, match=r"init_state.params must be float32 of shape \(4, 3, 6\)"):
         sweep(run, W0, X, y, learning_rates=LRS, regs=REGS, loop=Loop(init_state=one_model), **kw)
@@ -163,16 +189,16 @@ def test_the_seed_axis_equals_separate_sweeps_with_folded_keys(sampling):
     X, y, W0 = problem()
     key, S = jax.random.key(4), 3
     run = Run(softmax_loss, partial(get_optimizer, "momentum"), batch_size=16, num_steps=30, sampling=sampling)
-    kw = dict(learning_rates=[0.05, 0.5], regs=[0.0, 1e-2, 0.1], X_val=X[:40], y_val=y[:40],
-              loop=Loop(chunk_size=12))
+    kw = dict(learning_rates=[0.05, 0.5], regs=[0.0, 1e-2, 0.1], X_val=X[:40], y_val=y[:40], loop=Loop(chunk_size=12))
     seeded = sweep(run, W0, X, y, key=key, seeds=S, **kw)
     assert seeded.params.shape == (2, 3, S, 3, 6) and seeded.losses.shape == (2, 3, S, 30)
     assert seeded.train_accuracy.shape == seeded.val_accuracy.shape == (2, 3, S)
     for s in range(S):
         alone = sweep(run, W0, X, y, key=jax.random.fold_in(key, s), **kw)
         for field in ("params", "losses", "train_accuracy", "val_accuracy"):
-            chex.assert_trees_all_close(np.asarray(getattr(seeded, field))[:, :, s],
-                                        np.asarray(getattr(alone, field)), rtol=1e-6, atol=1e-7)
+            chex.assert_trees_all_close(
+                np.asarray(getattr(seeded, field))[:, :, s], np.asarray(getattr(alone, field)), rtol=1e-6, atol=1e-7
+            )
     # The seeds really differ (different minibatches), so the test above can fail.
     assert not np.allclose(seeded.losses[:, :, 0], seeded.losses[:, :, 1])
 
@@ -196,8 +222,7 @@ def test_an_interrupted_seeded_sweep_resumes_from_its_checkpoint_bit_for_bit(tmp
     save_checkpoint(tmp_path, err.state, err.metrics, {"seeds": 2})
     like = initial_state(run, W0, kw["key"], num_examples=len(y), **grid)
     saved = load_checkpoint(tmp_path, like)
-    resumed = sweep(run, W0, X, y, loop=Loop(chunk_size=10, init_state=saved.state, init_metrics=saved.metrics),
-                    **kw)
+    resumed = sweep(run, W0, X, y, loop=Loop(chunk_size=10, init_state=saved.state, init_metrics=saved.metrics), **kw)
     assert_same_sweep(resumed, reference)
 
 
@@ -208,13 +233,17 @@ def test_an_interrupted_seeded_sweep_resumes_from_its_checkpoint_bit_for_bit(tmp
 # 30 chunks of 1000 steps of 4 models (about 0.1 s a chunk on 2 CPU cores), so a
 # SIGINT sent after the first checkpoint lands mid-run; momentum, so the optimizer
 # state must survive the checkpoint too.
+# fmt: off
+# each flag beside its value, as on a command line
 SWEEP = ["sweep", "--steps", "30000", "--chunk-size", "1000", "--batch-size", "256", "--optimizer", "momentum",
          "--lrs", "0.01,0.1", "--regs", "0,0.001", "--seed", "3"]
+# fmt: on
 
 
 def cli(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "jaxopt_course", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "jaxopt_course", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def load_run(folder: Path):
@@ -234,9 +263,12 @@ def test_ctrl_c_during_a_sweep_writes_a_checkpoint_and_resume_equals_an_uninterr
     assert returncode == 130, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
-    match = re.fullmatch(rf"jaxopt-course: interrupted \(SIGINT\) at step (\d+) of 30000; checkpoint written to "
-                         rf"{re.escape(str(ckpt))}/ -- run the same command to continue \(or add --resume "
-                         rf"{re.escape(str(ckpt))}\)", lines[0])
+    match = re.fullmatch(
+        rf"jaxopt-course: interrupted \(SIGINT\) at step (\d+) of 30000; checkpoint written to "
+        rf"{re.escape(str(ckpt))}/ -- run the same command to continue \(or add --resume "
+        rf"{re.escape(str(ckpt))}\)",
+        lines[0],
+    )
     assert match, lines[0]
     step = int(match.group(1))
     assert 1000 <= step < 30000 and step % 1000 == 0  # a chunk boundary, before the end
@@ -256,8 +288,9 @@ def test_ctrl_c_during_a_sweep_writes_a_checkpoint_and_resume_equals_an_uninterr
     W_reference, metrics_reference = load_run(reference)
     np.testing.assert_array_equal(W_resumed, W_reference)  # bit for bit
     assert metrics_resumed["losses"] == metrics_reference["losses"]
-    assert [row[:step] for grid_row in metrics_resumed["losses"] for row in grid_row] == \
-        [row for grid_row in metrics["losses"] for row in grid_row]
+    assert [row[:step] for grid_row in metrics_resumed["losses"] for row in grid_row] == [
+        row for grid_row in metrics["losses"] for row in grid_row
+    ]
     assert summary["val_accuracy"] == json.loads(done.stdout)["val_accuracy"]
     assert summary["best"] == json.loads(done.stdout)["best"]
     assert metrics_resumed["status"] == "completed"
@@ -270,6 +303,8 @@ def test_sweep_resume_refuses_another_grid_and_a_train_checkpoint(tmp_path, caps
     assert read_checkpoint_config(tmp_path / "sweep")["step"] == 4
     assert main(["train", *small, "--checkpoint-dir", str(tmp_path / "train")]) == 0
     capsys.readouterr()
+    # fmt: off
+    # one case a row: the command, then the message it must get
     cases = [
         (["sweep", *small, "--lrs", "0.1,2", "--regs", "0", "--resume", str(tmp_path / "sweep")],
          r"the checkpoint is of a run with --lrs 0.1,1, this command has 0.1,2"),
@@ -280,6 +315,7 @@ def test_sweep_resume_refuses_another_grid_and_a_train_checkpoint(tmp_path, caps
         (["sweep", "--steps", "3", "--lrs", "0.1,1", "--regs", "0", "--batch-size", "16", "--resume",
           str(tmp_path / "sweep")], r"the checkpoint is at step 4, beyond --steps 3"),
     ]
+    # fmt: on
     for argv, message in cases:
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip().splitlines()
