@@ -59,8 +59,7 @@ def make_data(X, y, X_val, y_val, mesh=None) -> Data:
         raise ValueError(f"X must hold at least one example, got shape {x_shape}")
     _checks.check_labels(y, None, n=x_shape[0])
     if (X_val is None) != (y_val is None):
-        raise ValueError("X_val and y_val must be given together, got only "
-                         + ("X_val" if y_val is None else "y_val"))
+        raise ValueError("X_val and y_val must be given together, got only " + ("X_val" if y_val is None else "y_val"))
     if X_val is not None:
         v_shape = _checks.check_real_array(X_val, "X_val", ndim=2)
         _checks.check_fits_dtype(X_val, "X_val")
@@ -75,8 +74,10 @@ def check_params(params, data: Data, name: str = "W0") -> None:
     # The data were checked once in make_data; here only W against them (no second pass over a large X).
     w_shape = _checks.check_real_array(params, name, ndim=2)
     if w_shape[1] != data.X.shape[1]:
-        raise ValueError(f"{name} must have shape (C, D) with D = {data.X.shape[1]} like X (N, D), got {name} of "
-                         f"shape {w_shape}" + _checks.dimension_hint(w_shape, data.X.shape[1], name))
+        raise ValueError(
+            f"{name} must have shape (C, D) with D = {data.X.shape[1]} like X (N, D), got {name} of "
+            f"shape {w_shape}" + _checks.dimension_hint(w_shape, data.X.shape[1], name)
+        )
     _checks.check_finite(params, name)
     _checks.check_labels(_local(data.y), w_shape[0])  # its shape was checked in make_data
     if data.X_val is not None:

@@ -488,9 +488,7 @@ def _restore(ckpt: _CheckpointFile, meta: dict, like: TrainState) -> Checkpoint:
         raise ValueError(f"{path} holds a {impl or 'raw uint32'} key, this run uses a {impl_like or 'raw uint32'} key")
     if impl:
         state = state._replace(key=jax.random.wrap_key_data(state.key, impl=impl))
-    # train.Metrics is annotated jax.Array, but its host-side values are NumPy arrays (train's own host loop
-    # builds them from np.concatenate); unused-ignore: the ignore goes once that annotation admits np.ndarray
-    metrics = Metrics(loss, val)  # type: ignore[arg-type, unused-ignore]
+    metrics = Metrics(loss, val)
     return Checkpoint(state, metrics, _config(path, meta), path)
 
 

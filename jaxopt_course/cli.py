@@ -233,7 +233,7 @@ def _add_data_args(p):
 
 def _add_model_args(p, command: str):
     """train's and sweep's loss, optimizer, batch, steps, init and seed."""
-    from .train import OPTIMIZER_NAMES
+    from .optimizers import OPTIMIZER_NAMES
 
     p.add_argument(
         "--loss",

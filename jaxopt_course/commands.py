@@ -298,7 +298,8 @@ def engine_run(args, s: Setup):
     from functools import partial
 
     from .losses import get_loss
-    from .train import Run, get_optimizer
+    from .optimizers import get_optimizer
+    from .train import Run
 
     return Run(
         get_loss(args.loss),
@@ -429,8 +430,7 @@ def train(args) -> Report:
     if diverged is not None:
         return _diverged(args, s, result, lines, diverged, seconds, first)
     losses = np.asarray(output.losses)
-    # train.Metrics annotates jax.Array, but the host keeps NumPy copies in it too (DivergenceError.metrics does)
-    metrics = Metrics(losses, np.full_like(losses, np.nan))  # type: ignore[arg-type]
+    metrics = Metrics(losses, np.full_like(losses, np.nan))
     return finish(args, s, result, lines, seconds, first, params=W, metrics=metrics)
 
 
@@ -504,8 +504,7 @@ def sweep(args) -> Report:
 
     def so_far(err):  # the M = L * R models so far, as an lr x reg grid
         params = np.asarray(err.state.params).reshape((L, R) + s.W0.shape)
-        # train.Metrics annotates jax.Array; these are host (NumPy) copies, as DivergenceError.metrics are
-        return params, Metrics(*(np.asarray(m).reshape(L, R, err.step) for m in err.metrics))  # type: ignore[arg-type]
+        return params, Metrics(*(np.asarray(m).reshape(L, R, err.step) for m in err.metrics))
 
     grid, seconds, first = execute(
         args,

@@ -449,7 +449,7 @@ def compare_optimizers(
     Args:
       loss_fn: ``softmax_loss``, ``svm_loss`` (or ``"softmax"``/``"svm"``), or
         any unbound ``loss_fn(W, X, y, reg=reg)`` (then the gap needs a numeric ``optimum``).
-      optimizers: names from :data:`~jaxopt_course.train.OPTIMIZER_NAMES`,
+      optimizers: names from :data:`~jaxopt_course.optimizers.OPTIMIZER_NAMES`,
         factories ``lr -> GradientTransformation``, or a dict label -> either.
       splits: the data, with ``.train``, ``.val`` and ``.test`` (each ``(X, y)``;
         ``.test`` may be ``None``), e.g. a :class:`~jaxopt_course.data.Splits`.
@@ -1081,7 +1081,7 @@ def suite_profile(problems, cost: str = "steps_to_target") -> dict:
 @functools.cache
 def _factory(name: str):
     """``lr -> optax optimizer`` by name, one object per name: a sweep compiles once per optimizer object."""
-    from .train import get_optimizer
+    from .optimizers import get_optimizer
 
     return partial(get_optimizer, name)
 

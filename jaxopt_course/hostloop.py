@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _checks
 from ._checks import check_int as _check_int
-from .divergence import divergence_step
+from .divergence import DIVERGENCE_FACTOR, DivergenceError, divergence_step
 from .sgd import TrainState
 
 __all__ = ["Loop", "Metrics", "TrainingInterrupted"]
@@ -124,8 +124,10 @@ def prior_metrics(init_metrics, start: int, models: tuple = ()) -> tuple[tuple, 
         raise TypeError(f"init_metrics must be a Metrics(loss, val_accuracy), got {type(init_metrics).__name__}")
     loss, val = np.asarray(init_metrics.loss), np.asarray(init_metrics.val_accuracy)
     if loss.shape != shape or val.shape != shape:
-        raise ValueError(f"init_metrics must hold the {start} steps before init_state (shape {shape}), got "
-                         f"loss of shape {loss.shape} and val_accuracy of shape {val.shape}")
+        raise ValueError(
+            f"init_metrics must hold the {start} steps before init_state (shape {shape}), got "
+            f"loss of shape {loss.shape} and val_accuracy of shape {val.shape}"
+        )
     return (loss,), (val,)
 
 
@@ -139,8 +141,9 @@ def latest_loss(chunk_losses) -> str:
 def check_loop(loop) -> Loop:
     loop = Loop() if loop is None else loop
     if not isinstance(loop, Loop):
-        raise TypeError(f"loop must be a Loop(chunk_size, progress, on_chunk, init_state, init_metrics), got "
-                        f"{type(loop).__name__}")
+        raise TypeError(
+            f"loop must be a Loop(chunk_size, progress, on_chunk, init_state, init_metrics), got {type(loop).__name__}"
+        )
     if loop.chunk_size is not None:
         _check_int(loop.chunk_size, "Loop.chunk_size")
     if loop.on_chunk is not None and not callable(loop.on_chunk):
@@ -148,8 +151,9 @@ def check_loop(loop) -> Loop:
     return loop
 
 
-def host_loop(run_chunk, start: SoFar, num_steps: int, loop: Loop, *, on_divergence=None, desc: str,
-               what: str) -> tuple[SoFar, np.ndarray]:
+def host_loop(
+    run_chunk, start: SoFar, num_steps: int, loop: Loop, *, on_divergence=None, desc: str, what: str
+) -> tuple[SoFar, np.ndarray]:
     """Run ``start`` on to ``num_steps`` steps, chunk by chunk: the host loop of ``fit`` and ``sweep``.
 
     ``run_chunk(so_far, length) -> (state, Metrics)`` runs ``length`` steps
@@ -169,8 +173,15 @@ def host_loop(run_chunk, start: SoFar, num_steps: int, loop: Loop, *, on_diverge
     # the uninterrupted run's); unknown (NaN) ones are not.
     so_far, first = start, start.done if loop.init_metrics is None else 0
     diverged = divergence_step(so_far.metrics().loss, first)
-    bar = tqdm(total=num_steps, initial=so_far.done, unit="step", desc=desc, file=sys.stderr, leave=False,
-               disable=None if loop.progress is None else not loop.progress)
+    bar = tqdm(
+        total=num_steps,
+        initial=so_far.done,
+        unit="step",
+        desc=desc,
+        file=sys.stderr,
+        leave=False,
+        disable=None if loop.progress is None else not loop.progress,
+    )
     try:
         while so_far.done < num_steps:
             length = min(chunk_size, num_steps - so_far.done)
@@ -190,7 +201,10 @@ def host_loop(run_chunk, start: SoFar, num_steps: int, loop: Loop, *, on_diverge
         raise TrainingInterrupted(
             f"{what} interrupted (Ctrl-C) after {so_far.done} of {num_steps} steps; the error's .state and "
             f".metrics continue the run: {what}(..., loop=Loop(init_state=err.state, init_metrics=err.metrics))",
-            step=so_far.done, state=so_far.state, metrics=so_far.metrics()) from None
+            step=so_far.done,
+            state=so_far.state,
+            metrics=so_far.metrics(),
+        ) from None
     finally:
         bar.close()
     return so_far, diverged
@@ -206,29 +220,73 @@ def check_init_state(init_state, fresh: TrainState, num_steps: int, *, finite: b
     ``finite=False`` for a sweep, whose diverged models keep their NaN/Inf weights.
     """
     if not isinstance(init_state, TrainState):
-        raise TypeError(f"init_state must be a TrainState (from a checkpoint or a TrainingInterrupted), "
-                        f"got {type(init_state).__name__}")
-    structure = jax.tree_util.tree_structure
+        raise TypeError(
+            f"init_state must be a TrainState (from a checkpoint or a TrainingInterrupted), "
+            f"got {type(init_state).__name__}"
+        )
+    structure: Any = jax.tree_util.tree_structure  # Any: jaxlib ships no type for PyTreeDef's comparisons
     if structure(init_state.opt_state) != structure(fresh.opt_state):
-        raise ValueError(f"init_state.opt_state does not fit the optimizer (was the run started with another "
-                         f"one?): expected {structure(fresh.opt_state)}, got {structure(init_state.opt_state)}")
+        raise ValueError(
+            f"init_state.opt_state does not fit the optimizer (was the run started with another "
+            f"one?): expected {structure(fresh.opt_state)}, got {structure(init_state.opt_state)}"
+        )
     if (init_state.order is None) != (fresh.order is None):
-        raise ValueError("init_state.order does not fit sampling: a run with sampling='shuffle' (and a batch_size) "
-                         "keeps its epoch order there, others keep None")
-    want, got = jax.tree_util.tree_flatten_with_path(fresh), jax.tree_util.tree_flatten_with_path(init_state)
+        raise ValueError(
+            "init_state.order does not fit sampling: a run with sampling='shuffle' (and a batch_size) "
+            "keeps its epoch order there, others keep None"
+        )
+    want: Any = jax.tree_util.tree_flatten_with_path(fresh)
+    got: Any = jax.tree_util.tree_flatten_with_path(init_state)
     if want[1] != got[1]:
-        raise ValueError(f"init_state does not match this run: expected a state structured as {want[1]}, "
-                         f"got {got[1]}")
+        raise ValueError(f"init_state does not match this run: expected a state structured as {want[1]}, got {got[1]}")
     for (path, w), (_, g) in zip(want[0], got[0], strict=True):  # same structure, checked above
         if tuple(np.shape(w)) != tuple(np.shape(g)) or jnp.result_type(w) != jnp.result_type(g):
-            raise ValueError(f"init_state{jax.tree_util.keystr(path)} must be {jnp.result_type(w)} of shape "
-                             f"{tuple(np.shape(w))} for this run, got {jnp.result_type(g)} of shape "
-                             f"{tuple(np.shape(g))}")
+            raise ValueError(
+                f"init_state{jax.tree_util.keystr(path)} must be {jnp.result_type(w)} of shape "
+                f"{tuple(np.shape(w))} for this run, got {jnp.result_type(g)} of shape "
+                f"{tuple(np.shape(g))}"
+            )
     step = int(init_state.step)
     if not 0 <= step <= num_steps:
         raise ValueError(f"init_state.step must lie in [0, num_steps = {num_steps}], got {step}")
     if not np.array_equal(key_data(init_state.key), key_data(fresh.key)):
-        raise ValueError("init_state.key is not key: a run continues with the key it started with (pass the "
-                         "same key= as the interrupted run)")
+        raise ValueError(
+            "init_state.key is not key: a run continues with the key it started with (pass the "
+            "same key= as the interrupted run)"
+        )
     if finite:
         _checks.check_finite(init_state.params, "init_state.params")
+
+
+def divergence_error(so_far: SoFar, bad_step: int, first: int, starts, num_steps: int, replay) -> DivergenceError:
+    """The :class:`~jaxopt_course.divergence.DivergenceError` of a run that broke the rule at ``bad_step``.
+
+    ``starts`` holds ``(step, state)`` at the last chunk starts; ``replay(state,
+    n)`` runs ``n`` steps from ``state`` (the compiled steps of the run), so
+    the error's ``.params`` are the weights of step ``bad_step - 1``, rebuilt
+    from the latest chunk start before it (steps are deterministic:
+    ``fold_in(key, t)``). At the run's first step (step 0, or the first after
+    ``init_state``) no earlier weights exist: they are the starting ones.
+    """
+    losses, vals = so_far.metrics()
+    metrics = Metrics(losses[: bad_step + 1], vals[: bad_step + 1])
+    earlier = [(s, st) for s, st in starts if s <= bad_step - 1]
+    last = float(losses[bad_step - 1]) if bad_step else float("nan")
+    if not earlier:
+        params = starts[-1][1].params
+    else:
+        start, state = earlier[-1]
+        params = replay(state, bad_step - 1 - start).params
+    step_0 = 0 if np.isfinite(losses[0]) else first
+    cause = (
+        "is not finite"
+        if not np.isfinite(losses[bad_step])
+        else f"rose above {DIVERGENCE_FACTOR:g} x the loss at step {step_0} ({losses[step_0]:.6g})"
+    )
+    message = (
+        f"training diverged: the loss is {losses[bad_step]:.6g} at step {bad_step} of {num_steps} and {cause}"
+        + (f" (the loss was {last:.6g} at step {bad_step - 1})" if bad_step else "")
+        + "; the step size (learning rate) is probably too large -- try a smaller lr. "
+        "The error's .params hold the weights of the step before."
+    )
+    return DivergenceError(message, step=bad_step, last_finite_loss=last, params=params, metrics=metrics)

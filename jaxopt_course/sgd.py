@@ -51,7 +51,8 @@ Examples:
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -138,8 +139,9 @@ def next_in_epoch(key, order, step, batch_size: int):
     """The next ``batch_size`` indices of the epoch's order, and the order (a new one when an epoch begins)."""
     num_examples = order.shape[0]
     position = step % (num_examples // batch_size)
-    order = jax.lax.cond(position == 0, lambda: jax.random.permutation(key, num_examples).astype(jnp.int32),
-                         lambda: order)
+    order = jax.lax.cond(
+        position == 0, lambda: jax.random.permutation(key, num_examples).astype(jnp.int32), lambda: order
+    )
     return jax.lax.dynamic_slice_in_dim(order, position * batch_size, batch_size), order
 
 
@@ -165,8 +167,7 @@ def train_step(config: Config, X_NxD, y_N, lr, reg, state: TrainState):
 
     loss, dW = config.value_and_grad(minibatch_loss, state.params, state.opt_state)  # calculateGradient
     tx = config.optimizer(lr)
-    updates, opt_state = tx.update(dW, state.opt_state, state.params, value=loss, grad=dW,
-                                   value_fn=minibatch_loss)
+    updates, opt_state = tx.update(dW, state.opt_state, state.params, value=loss, grad=dW, value_fn=minibatch_loss)
     W = optax.apply_updates(state.params, updates)  # optax.sgd: W + -1 * (stepSize * dW)
     return TrainState(W, opt_state, state.key, state.step + 1, order), loss
 
@@ -178,4 +179,3 @@ def run_steps(config: Config, state: TrainState, X_NxD, y_N, lr, reg, num_steps:
         return train_step(config, X_NxD, y_N, lr, reg, state)
 
     return jax.lax.scan(body, state, None, length=num_steps, unroll=config.unroll)
-

@@ -14,44 +14,33 @@ The API, one form per input::
     out = train(W0, key, lr, reg)        # TrainOutput(state, metrics); jax.vmap trains a grid
     fit(run, W0, X, y, key=key, lr=0.1, loop=Loop(chunk_size=100, on_chunk=save, init_state=s))
 
-* :class:`Run` describes a run: the loss, the optimizer, batch size,
-  sampling, steps, the validation interval and the devices. It is what
-  :func:`fit`, :func:`sweep`, :func:`make_train` and :func:`initial_state`
-  take first.
-* **The loss takes reg as an argument**: ``loss_fn(W, X, y, reg) ->
-  scalar`` (``svm_loss`` and ``softmax_loss`` as they are). ``reg`` is then a
-  traced number: a new value reuses the compiled program, and a sweep
-  vmaps it.
-* **The optimizer is a factory of the learning rate**: ``lr ->
-  optax.GradientTransformation`` (``optax.sgd``, ``optax.adam``,
-  ``functools.partial(get_optimizer, "momentum")``). Why not a ready
-  transformation with ``optax.inject_hyperparams``: a factory keeps the
-  optimizer state exactly what optax's own optimizer keeps (checkpoints,
-  resumes and the numbers stay those of ``optax.sgd(lr)``), ``optax.sgd``
-  already *is* one, and a vmapped ``lr`` needs nothing in the state.
-  ``inject_hyperparams`` would put ``lr`` in every state (a second layout to
-  resume and to vmap over) for no gain here. Every update gets the extra
-  arguments ``value, grad, value_fn`` (``optax.with_extra_args_support``):
-  L-BFGS's line search uses them, the others ignore them.
-* :class:`Loop` groups the host loop's options: chunk size, progress bar,
-  the chunk hook, and the state (and metrics) to resume from.
+* :class:`Run` describes a run (loss, optimizer, batch size, sampling,
+  steps, validation interval, devices): what every function here takes first.
+* **The loss takes reg as an argument**, ``loss_fn(W, X, y, reg)``
+  (``svm_loss``, ``softmax_loss``): ``reg`` is traced, so a new value
+  reuses the compiled program and a sweep vmaps it.
+* **The optimizer is a factory of the learning rate**, ``lr ->
+  optax.GradientTransformation`` (``optax.sgd``, ``functools.partial(
+  get_optimizer, "momentum")``), not a ready transformation with
+  ``optax.inject_hyperparams``: a factory keeps the optimizer state exactly
+  optax's own (checkpoints, resumes and numbers those of ``optax.sgd(lr)``)
+  and a vmapped ``lr`` needs nothing in it; ``inject_hyperparams`` would put
+  ``lr`` in every state, a second layout to resume and vmap over. Every
+  update gets the extra arguments ``value, grad, value_fn``
+  (``optax.with_extra_args_support``) that L-BFGS's line search uses.
+* :class:`Loop` groups the host loop's options (:mod:`jaxopt_course.hostloop`:
+  chunks, progress, the divergence rule of :mod:`jaxopt_course.divergence`,
+  the hook, Ctrl-C, resume); the inputs are checked once where they enter
+  (``jaxopt_course/_inputs.py``).
 
-One host loop (:mod:`jaxopt_course.hostloop`) runs :func:`fit` and
-:func:`sweep`: chunks, progress, the divergence rule
-(:mod:`jaxopt_course.divergence`: NaN/Inf or above 10 x the step-0 loss;
-``fit`` raises, ``sweep`` marks the model), the hook, Ctrl-C, resume. From
-``fit``'s body, :func:`_steps` (jitted where it is called) calls
+``fit`` calls :func:`_steps` (jitted), which calls
 :func:`jaxopt_course.sgd.run_steps`, which scans
-:func:`jaxopt_course.sgd.train_step`; the inputs are checked once where they
-enter (``jaxopt_course/_inputs.py``). A sweep is ``jax.vmap`` of the same
-``_steps`` over the grid's ``(lr, reg)``, seeds one more ``vmap`` over the key.
-
-Step ``t`` draws its minibatch from ``jax.random.fold_in(key, t)``, so
-splitting a run into chunks never changes it. Gradient descent is
-``batch_size=None``; minibatch SGD samples ``batch_size`` examples per
-step, with replacement like the lecture's ``X.sample(n=256)``
-(``sampling="with_replacement"``) or from a fresh order every epoch
-(``sampling="shuffle"``).
+:func:`jaxopt_course.sgd.train_step`. A sweep is ``jax.vmap`` of the same
+``_steps`` over the grid's ``(lr, reg)``, seeds one more ``vmap``. Step ``t``
+draws its minibatch from ``fold_in(key, t)``, so chunks never change a run.
+Gradient descent is ``batch_size=None``; minibatch SGD samples with
+replacement like the lecture (``sampling="with_replacement"``) or from a
+fresh order every epoch (``sampling="shuffle"``).
 """
 
 from __future__ import annotations
@@ -65,18 +54,27 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from . import _checks, _inputs, distributed, hostloop, limits, model, sgd
+from . import _checks, _inputs, distributed, hostloop, limits, model, optimizers, sgd
 from ._checks import check_int as _check_int
 from ._checks import check_key as _check_key
 from .distributed import MODEL_AXIS
-from .divergence import DIVERGENCE_FACTOR, DivergenceError
 from .hostloop import Loop, Metrics
 from .sgd import SAMPLINGS, TrainState
 
-# Loop and Metrics (jaxopt_course.hostloop) and DivergenceError (jaxopt_course.divergence) are imported
-# here for fit's signature and body; they are documented, and exported, where they are defined.
-__all__ = ["OPTIMIZER_NAMES", "SAMPLINGS", "FitResult", "Run", "SweepResult", "TrainOutput", "TrainState", "evaluate",
-           "fit", "get_optimizer", "initial_state", "make_train", "sweep"]
+# Loop and Metrics are jaxopt_course.hostloop's: documented and exported there.
+__all__ = [
+    "SAMPLINGS",
+    "FitResult",
+    "Run",
+    "SweepResult",
+    "TrainOutput",
+    "TrainState",
+    "evaluate",
+    "fit",
+    "initial_state",
+    "make_train",
+    "sweep",
+]
 
 
 # ---------------------------------------------------------------------------
@@ -178,63 +176,8 @@ class SweepResult(NamedTuple):
 
 
 # ---------------------------------------------------------------------------
-# Optimizers by name
-# ---------------------------------------------------------------------------
-
-#: The optimizers :func:`get_optimizer` knows by name (the CLI's ``--optimizer`` choices).
-OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam", "rmsprop", "adagrad")
-
-
-def get_optimizer(name: str, lr, **kwargs) -> optax.GradientTransformation:
-    """An optax optimizer by name, with learning rate (step size) ``lr``.
-
-    * ``"sgd"``: ``W <- W - lr * dW`` -- the lecture's update, ``optax.sgd(lr)``;
-    * ``"momentum"``: ``v <- momentum * v + dW; W <- W - lr * v`` (momentum 0.9
-      unless given);
-    * ``"nesterov"``: the same with Nesterov's look-ahead;
-    * ``"adam"``, ``"rmsprop"``, ``"adagrad"``: ``optax.adam(lr)`` etc.
-
-    ``functools.partial(get_optimizer, "adam")`` is a factory of the
-    learning rate: the :attr:`Run.optimizer` form.
-
-    Args:
-      name: one of :data:`OPTIMIZER_NAMES`.
-      lr: the learning rate: a number, a traced scalar (for :func:`sweep`)
-        or an optax schedule ``step -> lr``.
-      **kwargs: passed on to the optax factory (e.g. ``momentum=0.5``,
-        ``b1=0.8``).
-
-    Examples:
-      >>> import jax.numpy as jnp
-      >>> opt = get_optimizer("sgd", 0.5)
-      >>> updates, _ = opt.update(jnp.array([2.0]), opt.init(jnp.zeros(1)))
-      >>> updates.tolist()  # -lr * dW
-      [-1.0]
-    """
-    _checks.check_choice(name, "optimizer", OPTIMIZER_NAMES)
-    if not callable(lr):
-        _checks.check_positive(lr, "lr")
-    if name == "sgd":
-        return optax.sgd(lr, **kwargs)
-    if name == "momentum":
-        return optax.sgd(lr, **{"momentum": 0.9, **kwargs})
-    if name == "nesterov":
-        return optax.sgd(lr, **{"momentum": 0.9, "nesterov": True, **kwargs})
-    return getattr(optax, name)(lr, **kwargs)
-
-
-# ---------------------------------------------------------------------------
 # The run, checked once, in the loop's convention (sgd.Config)
 # ---------------------------------------------------------------------------
-
-
-class _WithExtraArgs(NamedTuple):
-    """The run's factory of ``lr``, its optimizers taking the extra arguments (ignoring those they do not use)."""
-
-    make: Callable
-
-    def __call__(self, lr):
-        return optax.with_extra_args_support(self.make(lr))
 
 
 class _Setup(NamedTuple):
@@ -253,7 +196,8 @@ def _check_run(run) -> Run:
         raise TypeError(
             "Run.optimizer must be a factory of the learning rate, lr -> GradientTransformation (e.g. optax.sgd "
             "or functools.partial(get_optimizer, 'adam')), with lr given to fit/sweep; got "
-            f"{type(run.optimizer).__name__}")
+            f"{type(run.optimizer).__name__}"
+        )
     _checks.check_choice(run.sampling, "Run.sampling", SAMPLINGS)
     _check_int(run.num_steps, "Run.num_steps")
     if run.batch_size is not None:
@@ -269,27 +213,19 @@ def _setup(run: Run, num_examples: int, *, validate: bool = False) -> _Setup:
     """The run in the loop's convention; ``validate``: a validation set is scored every ``eval_every`` steps."""
     batch_size = None if run.batch_size is None else int(run.batch_size)
     if run.sampling == "shuffle" and batch_size is not None and batch_size > num_examples:
-        raise ValueError(f"Run.batch_size must be <= the number of training examples ({num_examples}) with "
-                         f"sampling='shuffle', got {batch_size}")
-    core = sgd.Config(loss_fn=run.loss_fn, optimizer=_WithExtraArgs(run.optimizer), batch_size=batch_size,
-                      sampling=run.sampling, unroll=run.unroll,
-                      place_batch=sgd.unchanged if run.mesh is None else distributed.BatchSplit(run.mesh))
+        raise ValueError(
+            f"Run.batch_size must be <= the number of training examples ({num_examples}) with "
+            f"sampling='shuffle', got {batch_size}"
+        )
+    core = sgd.Config(
+        loss_fn=run.loss_fn,
+        optimizer=optimizers.WithExtraArgs(run.optimizer),
+        batch_size=batch_size,
+        sampling=run.sampling,
+        unroll=run.unroll,
+        place_batch=sgd.unchanged if run.mesh is None else distributed.BatchSplit(run.mesh),
+    )
     return _Setup(core, run.eval_every if validate else None, run.mesh)
-
-
-@functools.lru_cache(maxsize=64)
-def _optimizer_state(factory, W_shape, W_dtype, lr_tree) -> Any:
-    """The optimizer's state for weights of this shape, traced once with one update (cached, no computation)."""
-    W = jax.ShapeDtypeStruct(W_shape, W_dtype)
-    lr = jax.tree.unflatten(lr_tree[0], [jax.ShapeDtypeStruct((), lr_tree[1])] * lr_tree[0].num_leaves)
-
-    def first_update(W, lr):
-        tx = factory(lr)
-        state = tx.init(W)
-        tx.update(W, state, W, value=jnp.zeros((), W.dtype), grad=W, value_fn=lambda V: jnp.sum(V * V))
-        return state
-
-    return jax.eval_shape(first_update, W, lr)
 
 
 def _with_gradients_reused(setup: _Setup, W0, lr) -> _Setup:
@@ -297,22 +233,10 @@ def _with_gradients_reused(setup: _Setup, W0, lr) -> _Setup:
 
     Only shapes and dtypes are used, so ``W0`` and ``lr`` may be traced.
     """
-    lr_tree = (jax.tree.structure(lr), jnp.result_type(W0.dtype, jnp.float32))
-    try:
-        opt_state = _optimizer_state(setup.core.optimizer, tuple(W0.shape), W0.dtype, lr_tree)
-    except (TypeError, ValueError) as err:
-        raise TypeError(
-            f"optimizer cannot update weights of shape {tuple(W0.shape)}: optax raised {type(err).__name__}: "
-            f"{err} -- does Run.optimizer take the learning rate? (optax.sgd, not optax.sgd('0.1'))") from None
-    if setup.core.batch_size is not None:
-        return setup
-    try:
-        stored = optax.tree.get(opt_state, "value") is not None and optax.tree.get(opt_state, "grad") is not None
-    except KeyError:  # several of them: ambiguous, so compute afresh
-        stored = False
-    if not stored:
-        return setup
-    return setup._replace(core=setup.core._replace(value_and_grad=sgd.stored_value_and_grad))
+    opt_state = optimizers.optimizer_state(setup.core.optimizer, W0, lr)
+    if setup.core.batch_size is None and optimizers.stores_value_and_grad(opt_state):
+        return setup._replace(core=setup.core._replace(value_and_grad=sgd.stored_value_and_grad))
+    return setup
 
 
 # ---------------------------------------------------------------------------
@@ -370,7 +294,9 @@ def _steps(setup: _Setup, plan: tuple, state: TrainState, data: _inputs.Data, lr
 def _init_setup(setup: _Setup) -> _Setup:
     """What the state before step 0 depends on (so that every way of building it shares one program)."""
     core = setup.core
-    return _Setup(sgd.Config(None, core.optimizer, core.batch_size, core.sampling), mesh=setup.mesh)
+    # no loss: the state before step 0 does not depend on it (Config's loss_fn is annotated Callable)
+    init_core = sgd.Config(None, core.optimizer, core.batch_size, core.sampling)  # type: ignore[arg-type]
+    return _Setup(init_core, mesh=setup.mesh)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1))
@@ -382,13 +308,15 @@ def _train(setup: _Setup, num_steps: int, W, key, data: _inputs.Data, lr, reg) -
 @functools.partial(jax.jit, static_argnums=(0,))
 def _replay(setup: _Setup, state: TrainState, data: _inputs.Data, lr, reg, num_steps):
     """``num_steps`` (traced: one program for any count) steps from ``state``, keeping only the final state."""
-    return jax.lax.fori_loop(0, num_steps, lambda i, s: sgd.train_step(setup.core, data.X, data.y, lr, reg, s)[0],
-                             state)
+    return jax.lax.fori_loop(
+        0, num_steps, lambda i, s: sgd.train_step(setup.core, data.X, data.y, lr, reg, s)[0], state
+    )
 
 
 # A grid's state is a TrainState over M models: params and opt_state have a leading (M,) axis; key,
 # step and the epoch order are shared, so every model's step t draws the same minibatch, gathered once.
-_MODELS = TrainState(params=0, opt_state=0, key=None, step=None, order=None)
+# (vmap's axes: a TrainState of axis numbers, built with _make since its fields are annotated as arrays.)
+_MODELS = TrainState._make((0, 0, None, None, None))
 
 
 def _spmd(mesh) -> str | None:
@@ -401,9 +329,11 @@ def _place_models(mesh, state: TrainState) -> TrainState:
     """A sweep's state over the mesh: each model's weights and optimizer state on its ``"model"`` slice."""
     if mesh is None:
         return state
-    return TrainState(distributed.constrain(state.params, mesh, MODEL_AXIS),
-                      distributed.constrain(state.opt_state, mesh, MODEL_AXIS),
-                      *distributed.constrain((state.key, state.step, state.order), mesh))
+    return TrainState(
+        distributed.constrain(state.params, mesh, MODEL_AXIS),
+        distributed.constrain(state.opt_state, mesh, MODEL_AXIS),
+        *distributed.constrain((state.key, state.step, state.order), mesh),
+    )
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 5))
@@ -423,11 +353,16 @@ def _sweep_steps(setup: _Setup, seeds: int, num_steps: int, state: TrainState, d
     Returns ``(state, Metrics of shape (M, num_steps))``.
     """
     one_model = functools.partial(_steps, setup._replace(mesh=None), (0, 0, num_steps), data=data)
-    grid = jax.vmap(lambda state, lr, reg: one_model(state, lr=lr, reg=reg), in_axes=(_MODELS, 0, 0),
-                    out_axes=(_MODELS, 0), spmd_axis_name=None if seeds > 1 else _spmd(setup.mesh))
+    grid = jax.vmap(
+        lambda state, lr, reg: one_model(state, lr=lr, reg=reg),
+        in_axes=(_MODELS, 0, 0),
+        out_axes=(_MODELS, 0),
+        spmd_axis_name=None if seeds > 1 else _spmd(setup.mesh),
+    )
     if seeds == 1:
         state, metrics = grid(state, lr_M, reg_M)
     else:
+
         def by_seed(x):  # (M, ...) -> (G, S, ...)
             return x.reshape((-1, seeds) + x.shape[1:])
 
@@ -435,13 +370,20 @@ def _sweep_steps(setup: _Setup, seeds: int, num_steps: int, state: TrainState, d
             return x.reshape((-1,) + x.shape[2:])
 
         keys_S = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(state.key, jnp.arange(seeds))
-        seeded = TrainState(jax.tree.map(by_seed, state.params), jax.tree.map(by_seed, state.opt_state), keys_S,
-                            state.step, state.order)
-        axes = TrainState(params=1, opt_state=1, key=0, step=None, order=None if state.order is None else 0)
+        seeded = TrainState(
+            jax.tree.map(by_seed, state.params), jax.tree.map(by_seed, state.opt_state), keys_S, state.step, state.order
+        )
+        axes = TrainState._make((1, 1, 0, None, None if state.order is None else 0))  # params, opt_state, key, ...
         seeded, metrics = jax.vmap(grid, in_axes=(axes, 1, 1), out_axes=(axes, 1), spmd_axis_name=_spmd(setup.mesh))(
-            seeded, by_seed(lr_M), by_seed(reg_M))
-        state = TrainState(jax.tree.map(merged, seeded.params), jax.tree.map(merged, seeded.opt_state), state.key,
-                           seeded.step, seeded.order)
+            seeded, by_seed(lr_M), by_seed(reg_M)
+        )
+        state = TrainState(
+            jax.tree.map(merged, seeded.params),
+            jax.tree.map(merged, seeded.opt_state),
+            state.key,
+            seeded.step,
+            seeded.order,
+        )
         metrics = jax.tree.map(merged, metrics)
     return _place_models(setup.mesh, state), distributed.constrain(metrics, setup.mesh)
 
@@ -471,8 +413,10 @@ class _Grid(NamedTuple):
         """``(lr_M, reg_M)``: model ``m = (i * R + j) * S + s`` trains with ``learning_rates[i]``, ``regs[j]``."""
         dtype = jnp.result_type(jnp.asarray(W0).dtype, jnp.float32)
         L, R, S = len(self.learning_rates), len(self.regs), self.seeds
-        return (jnp.asarray(np.repeat(self.learning_rates, R * S), dtype=dtype),
-                jnp.asarray(np.tile(np.repeat(self.regs, S), L), dtype=dtype))
+        return (
+            jnp.asarray(np.repeat(self.learning_rates, R * S), dtype=dtype),
+            jnp.asarray(np.tile(np.repeat(self.regs, S), L), dtype=dtype),
+        )
 
 
 def _grid(learning_rates, regs, seeds) -> _Grid:
@@ -483,7 +427,7 @@ def _grid(learning_rates, regs, seeds) -> _Grid:
             raise ValueError(f"{name} must be a non-empty 1-D sequence of numbers, got shape {arr.shape}")
         (_checks.check_positive if name == "learning_rates" else _checks.check_nonnegative)(arr, name)
         values.append(arr)
-    return _Grid(*values, _check_int(seeds, "seeds"))
+    return _Grid(values[0], values[1], _check_int(seeds, "seeds"))
 
 
 # ---------------------------------------------------------------------------
@@ -491,8 +435,9 @@ def _grid(learning_rates, regs, seeds) -> _Grid:
 # ---------------------------------------------------------------------------
 
 
-def initial_state(run: Run, W0, key, *, num_examples: int, lr=None, learning_rates=None, regs=None,
-                  seeds: int = 1) -> TrainState:
+def initial_state(
+    run: Run, W0, key, *, num_examples: int, lr=None, learning_rates=None, regs=None, seeds: int = 1
+) -> TrainState:
     """The :class:`TrainState` before step 0, exactly as :func:`fit` (give ``lr``) or :func:`sweep` starts it.
 
     For ``fit``: ``W0``, the optimizer's fresh state (strongly typed, so a
@@ -539,16 +484,13 @@ def make_train(run: Run, X, y, *, X_val=None, y_val=None) -> Callable[..., Train
         loss_t, dW = value_and_grad(loss_fn)(W, X_b, y_b, reg)
         W = W + optimizer(lr).update(dW)                # optax.sgd: W - lr * dW
 
-    inside ``lax.scan`` whose carry is a :class:`TrainState`, and returns
-    ``TrainOutput(state, metrics)`` with the per-step :class:`Metrics`
-    stacked. ``X``, ``y`` are checked here, once, and passed to the
-    compiled program as arguments (not baked in as constants). ``train`` is
-    pure -- no checks of its own arguments' values, no I/O -- so
-    ``jax.vmap`` trains many models: ``jax.vmap(train, in_axes=(None, None,
-    0, 0))`` one per ``(lr, reg)`` (what :func:`sweep` compiles), or
-    ``in_axes=(None, 0, None, None)`` one per key. Compiled on its first
-    call, reused afterwards. It equals :func:`fit` with the same arguments,
-    bit for bit.
+    inside ``lax.scan`` (the carry a :class:`TrainState`) and returns
+    ``TrainOutput(state, metrics)``, the per-step :class:`Metrics` stacked.
+    ``X``, ``y`` are checked here, once, and passed to the compiled program
+    as arguments. ``train`` is pure, so ``jax.vmap(train, in_axes=(None,
+    None, 0, 0))`` trains one model per ``(lr, reg)`` (what :func:`sweep`
+    compiles), ``in_axes=(None, 0, None, None)`` one per key. It equals
+    :func:`fit`, bit for bit.
 
     Args:
       run: the :class:`Run`.
@@ -584,59 +526,23 @@ def make_train(run: Run, X, y, *, X_val=None, y_val=None) -> Callable[..., Train
 # ---------------------------------------------------------------------------
 
 
-def _divergence(setup, data, lr, reg, *, so_far: hostloop.SoFar, bad_step: int, first: int, starts,
-                num_steps) -> DivergenceError:
-    """Build the :class:`DivergenceError` for the run that broke the divergence rule at ``bad_step``."""
-    losses, vals = so_far.metrics()
-    metrics = Metrics(losses[:bad_step + 1], vals[:bad_step + 1])
-    earlier = [(s, st) for s, st in starts if s <= bad_step - 1]
-    last = float(losses[bad_step - 1]) if bad_step else float("nan")
-    if not earlier:
-        # The very first step of this run (step 0, or the first after
-        # init_state): no earlier weights exist here, keep the starting ones.
-        params = starts[-1][1].params
-    else:
-        # The weights of step bad_step - 1 are rebuilt from the latest chunk
-        # start at or before it (steps are deterministic: fold_in(key, t)).
-        start, state = earlier[-1]
-        params = _replay(setup, state, data, lr, reg, bad_step - 1 - start).params
-    cause = ("is not finite" if not np.isfinite(losses[bad_step]) else
-             f"rose above {DIVERGENCE_FACTOR:g} x the loss at step {0 if np.isfinite(losses[0]) else first} "
-             f"({losses[0] if np.isfinite(losses[0]) else losses[first]:.6g})")
-    message = (
-        f"training diverged: the loss is {losses[bad_step]:.6g} at step {bad_step} of {num_steps} and {cause}"
-        + (f" (the loss was {last:.6g} at step {bad_step - 1})" if bad_step else "")
-        + "; the step size (learning rate) is probably too large -- try a smaller lr. "
-        "The error's .params hold the weights of the step before.")
-    return DivergenceError(message, step=bad_step, last_finite_loss=last, params=params, metrics=metrics)
-
-
 def fit(run: Run, W0, X, y, *, key, lr, reg=0.0, X_val=None, y_val=None, loop: Loop | None = None) -> FitResult:
     """Train ``W`` by gradient descent or minibatch SGD: the everyday runner.
 
-    The same steps as :func:`make_train`'s ``train(W0, key, lr, reg)``
-    (same key, same result, bit for bit), run in chunks of
-    ``loop.chunk_size`` steps by the host loop. Between chunks, on the host:
-
-    * a tqdm progress bar on stderr moves (``Loop.progress``);
-    * the losses are judged by :func:`divergence_step`: a loss that is NaN
-      or Inf, or above ``DIVERGENCE_FACTOR`` (10) x the loss at step 0,
-      raises :class:`DivergenceError` naming the step, with the weights of
-      the step before in ``.params``;
-    * ``loop.on_chunk(state, metrics)`` runs (a checkpoint);
-    * Ctrl-C (``KeyboardInterrupt``) becomes :class:`TrainingInterrupted`,
-      holding the state and metrics of the last chunk boundary.
-
-    Chunking never changes the result: step ``t``'s randomness is
-    ``fold_in(key, t)`` wherever the chunk boundaries fall. Neither does
-    stopping and resuming: ``Loop(init_state=...)`` continues a run from a
-    saved :class:`TrainState` to the same final weights, bit for bit.
+    The steps of :func:`make_train`'s ``train(W0, key, lr, reg)`` (bit for
+    bit), in chunks of ``loop.chunk_size``: ``fit`` -> :func:`_steps` ->
+    :func:`jaxopt_course.sgd.run_steps` -> :func:`jaxopt_course.sgd.train_step`.
+    Between chunks the host loop (:mod:`jaxopt_course.hostloop`) moves a
+    progress bar, applies the divergence rule (NaN/Inf, or above 10 x the
+    step-0 loss: :class:`~jaxopt_course.divergence.DivergenceError`), calls
+    ``loop.on_chunk`` and turns Ctrl-C into ``TrainingInterrupted``. Step
+    ``t`` draws from ``fold_in(key, t)``, so chunks never change the result,
+    and ``Loop(init_state=...)`` resumes a run to the same weights, bit for bit.
 
     Args:
       run: the :class:`Run` (loss, optimizer, batch size, steps, ...).
       W0: the initial weights ``(C, D)``.
-      X: the training examples ``(N, D)``, one per row (bias column included).
-      y: their labels ``(N,)``, integers in ``0 .. C - 1``.
+      X, y: the training examples ``(N, D)`` (bias column included) and their labels ``(N,)`` in ``0 .. C - 1``.
       key: a ``jax.random`` key for the minibatches.
       lr: the learning rate given to ``run.optimizer`` (a number, or a
         pytree of numbers for a factory that builds a schedule); traced.
@@ -645,11 +551,10 @@ def fit(run: Run, W0, X, y, *, key, lr, reg=0.0, X_val=None, y_val=None, loop: L
       loop: the host loop's :class:`Loop` options (chunks, progress, hook, resume).
 
     Returns:
-      A :class:`FitResult`: ``.params``, ``.losses`` (per step), the
-      validation curve and the final state.
+      A :class:`FitResult`.
 
     Raises:
-      DivergenceError: the run diverged (:func:`divergence_step`).
+      DivergenceError: the run diverged (:mod:`jaxopt_course.divergence`).
       TrainingInterrupted: Ctrl-C; holds the run up to the last chunk boundary.
 
     Examples:
@@ -674,23 +579,33 @@ def fit(run: Run, W0, X, y, *, key, lr, reg=0.0, X_val=None, y_val=None, loop: L
     if loop.init_state is not None:
         hostloop.check_init_state(loop.init_state, state, run.num_steps)
         state = distributed.place(loop.init_state, run.mesh)
-    starts = []  # (first step, state at that step) of the last two chunks, for a divergence
+    starts: list[
+        tuple[int, TrainState]
+    ] = []  # (first step, state at that step) of the last two chunks, for a divergence
 
     def run_chunk(so_far, length):
         starts[:] = starts[-1:] + [(so_far.done, so_far.state)]
         return _steps(setup, _plan(so_far.done, length, setup.eval_every), so_far.state, data, lr, reg)
 
     def on_divergence(so_far, diverged):
-        raise _divergence(setup, data, lr, reg, so_far=so_far, bad_step=int(diverged), first=start.done,
-                          starts=starts, num_steps=run.num_steps)
+        def replay(state, num_steps):  # the steps from a chunk start to the step before the bad one
+            return _replay(setup, state, data, lr, reg, num_steps)
+
+        raise hostloop.divergence_error(so_far, int(diverged), start.done, starts, run.num_steps, replay)
 
     start = hostloop.SoFar(int(state.step), state, *hostloop.prior_metrics(loop.init_metrics, int(state.step)))
-    so_far, _ = hostloop.host_loop(run_chunk, start, run.num_steps, loop, on_divergence=on_divergence, desc="train",
-                           what="fit")
+    so_far, _ = hostloop.host_loop(
+        run_chunk, start, run.num_steps, loop, on_divergence=on_divergence, desc="train", what="fit"
+    )
     metrics = so_far.metrics()
     val_steps = np.flatnonzero(~np.isnan(metrics.val_accuracy)) + 1
-    return FitResult(params=so_far.state.params, losses=metrics.loss, val_steps=val_steps,
-                     val_accuracies=metrics.val_accuracy[val_steps - 1], state=so_far.state)
+    return FitResult(
+        params=so_far.state.params,
+        losses=np.asarray(metrics.loss),
+        val_steps=val_steps,
+        val_accuracies=np.asarray(metrics.val_accuracy)[val_steps - 1],
+        state=so_far.state,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -698,8 +613,9 @@ def fit(run: Run, W0, X, y, *, key, lr, reg=0.0, X_val=None, y_val=None, loop: L
 # ---------------------------------------------------------------------------
 
 
-def sweep(run: Run, W0, X, y, *, key, learning_rates, regs, seeds: int = 1, X_val=None, y_val=None,
-          loop: Loop | None = None) -> SweepResult:
+def sweep(
+    run: Run, W0, X, y, *, key, learning_rates, regs, seeds: int = 1, X_val=None, y_val=None, loop: Loop | None = None
+) -> SweepResult:
     """Train one model per ``(lr, reg[, seed])`` of a grid, all at once: one vmapped program.
 
     CS231n's hyperparameter search ("for lr in learning_rates: for reg in
@@ -711,41 +627,21 @@ def sweep(run: Run, W0, X, y, *, key, learning_rates, regs, seeds: int = 1, X_va
     comparison of the hyperparameters.
 
     Seeds: with ``seeds=1`` every model draws its minibatches from ``key``
-    itself (each equals ``fit`` with that ``lr`` and ``reg``), and the
-    results have the grid axes ``(L, R)``. With ``seeds=S > 1``, seed ``s``
-    draws them from ``jax.random.fold_in(key, s)`` (one more ``vmap``), and
-    the seed axis comes right after the lr and reg axes: ``params (L, R, S,
-    C, D)``, ``losses (L, R, S, num_steps)``, accuracies ``(L, R, S)``.
-
-    The host loop is :func:`fit`'s (chunks, progress, ``loop.on_chunk``,
-    Ctrl-C as :class:`TrainingInterrupted`, resumes bit for bit), with one
-    difference: a model that breaks the divergence rule
-    (:func:`divergence_step`) is marked in ``SweepResult.diverged`` and
-    ``diverged_step``, and the sweep goes on; it never raises for one.
-
-    The sweep's state (:func:`initial_state` with ``learning_rates``) is a
-    :class:`TrainState` over the M models: ``params`` ``(M, C, D)`` and
-    every ``opt_state`` leaf have a leading model axis, model ``m = (i * R
-    + j) * S + s`` being ``(learning_rates[i], regs[j], seed s)``; ``key``
-    and ``step`` are shared, and so is ``order`` for one seed (``(S, N)``
-    for several). Its :class:`Metrics` have shape ``(M, steps)``.
+    (each equals ``fit`` with its ``lr`` and ``reg``); with ``seeds=S > 1``
+    seed ``s`` draws them from ``fold_in(key, s)`` (one more ``vmap``) and a
+    seed axis follows the lr and reg axes. The host loop is ``fit``'s, but a
+    model that diverges is marked (``SweepResult.diverged``), never raised
+    for. The sweep's state over its M models: see :func:`initial_state`.
 
     Args:
-      run: the :class:`Run` (``run.eval_every`` is unused: a sweep scores
-        the validation set once, at the end). With ``run.mesh``, its
-        ``"model"`` axis splits the M models (M need not be a multiple of
-        its size) and its ``"data"`` axis every shared minibatch;
-        ``SweepResult.params`` is gathered, replicated over the mesh.
-      W0: the initial weights ``(C, D)``, shared by all models.
-      X: the training examples ``(N, D)``.
-      y: their labels ``(N,)``.
-      key: a ``jax.random`` key (see seeds above).
-      learning_rates: ``(L,)`` learning rates.
-      regs: ``(R,)`` regularization strengths.
+      run: the :class:`Run` (a sweep scores the validation set once, at the
+        end: ``eval_every`` is unused). ``run.mesh``'s ``"model"`` axis
+        splits the M models, its ``"data"`` axis every shared minibatch.
+      W0, X, y, key: as for :func:`fit`; every model starts from ``W0``.
+      learning_rates, regs: the grid, ``(L,)`` and ``(R,)``.
       seeds: ``S``, how many seeds train each ``(lr, reg)``.
       X_val, y_val: a validation set for the final accuracies.
-      loop: the host loop's :class:`Loop` options; ``init_state`` and
-        ``init_metrics`` are the sweep's (``(M, ...)``).
+      loop: the host loop's options; ``init_state``/``init_metrics`` the sweep's (``(M, ...)``).
 
     Returns:
       A :class:`SweepResult` on the grid's axes ``(L, R)`` (``(L, R, S)`` for several seeds).
@@ -771,8 +667,15 @@ def sweep(run: Run, W0, X, y, *, key, learning_rates, regs, seeds: int = 1, X_va
     num_models = int(np.prod(grid.shape))
     _inputs.check_params(W0, data)
     _check_key(key)
-    limits.check_sweep(num_models, int(np.size(W0)), run.num_steps, run.batch_size or int(data.X.shape[0]),
-                       int(np.shape(W0)[0]), what=f"a sweep of {num_models} models", yes=True)  # before allocating
+    limits.check_sweep(
+        num_models,
+        int(np.size(W0)),
+        run.num_steps,
+        run.batch_size or int(data.X.shape[0]),
+        int(np.shape(W0)[0]),
+        what=f"a sweep of {num_models} models",
+        yes=True,
+    )  # before allocating
     lr_M, reg_M = grid.hyperparameters(W0)
     W0, key, lr_M, reg_M = distributed.place((jnp.asarray(W0), key, lr_M, reg_M), run.mesh)
     setup = _with_gradients_reused(_setup(run, int(data.X.shape[0])), W0, lr_M[0])
@@ -788,19 +691,24 @@ def sweep(run: Run, W0, X, y, *, key, learning_rates, regs, seeds: int = 1, X_va
 
     prior = hostloop.prior_metrics(loop.init_metrics, int(state.step), (num_models,))
     start = hostloop.SoFar(int(state.step), state, *prior)
-    so_far, diverged_M = hostloop.host_loop(run_chunk, start, run.num_steps, loop, desc=f"sweep ({num_models} models)",
-                                    what="sweep")
+    so_far, diverged_M = hostloop.host_loop(
+        run_chunk, start, run.num_steps, loop, desc=f"sweep ({num_models} models)", what="sweep"
+    )
     W_MxCxD = so_far.state.params
     train_acc, val_acc = _sweep_accuracies(setup, W_MxCxD, data)
     if run.mesh is not None:  # every model's weights on every device (and host)
         W_MxCxD = jax.jit(distributed.constrain, static_argnums=(1,))(W_MxCxD, run.mesh)
     shape = grid.shape
-    return SweepResult(params=W_MxCxD.reshape(shape + W_MxCxD.shape[1:]),
-                       losses=so_far.metrics().loss.reshape(shape + (run.num_steps,)),
-                       train_accuracy=np.asarray(train_acc).reshape(shape),
-                       val_accuracy=np.asarray(val_acc).reshape(shape),
-                       learning_rates=grid.learning_rates, regs=grid.regs,
-                       diverged=(diverged_M >= 0).reshape(shape), diverged_step=diverged_M.reshape(shape))
+    return SweepResult(
+        params=W_MxCxD.reshape(shape + W_MxCxD.shape[1:]),
+        losses=np.asarray(so_far.metrics().loss).reshape(shape + (run.num_steps,)),
+        train_accuracy=np.asarray(train_acc).reshape(shape),
+        val_accuracy=np.asarray(val_acc).reshape(shape),
+        learning_rates=grid.learning_rates,
+        regs=grid.regs,
+        diverged=(diverged_M >= 0).reshape(shape),
+        diverged_step=diverged_M.reshape(shape),
+    )
 
 
 def evaluate(W, splits) -> dict:

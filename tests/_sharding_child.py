@@ -40,7 +40,8 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 
 from jaxopt_course import distributed, softmax_loss, svm_loss, synthetic_problem  # noqa: E402
 from jaxopt_course.divergence import DivergenceError  # noqa: E402
-from jaxopt_course.train import Loop, Run, fit, get_optimizer, make_train, sweep  # noqa: E402
+from jaxopt_course.optimizers import get_optimizer  # noqa: E402
+from jaxopt_course.train import Loop, Run, fit, make_train, sweep  # noqa: E402
 
 RTOL, ATOL = 2e-5, 1e-6  # float32: per-device partial sums add up in another order
 

@@ -30,17 +30,11 @@ from jaxopt_course import softmax_loss, softmax_per_example, svm_loss, svm_per_e
 from jaxopt_course.checkpoint import CHECKPOINT_FILE, load_checkpoint, read_checkpoint_config, save_checkpoint
 from jaxopt_course.cli import main
 from jaxopt_course.data import read_cifar10_batch
-from jaxopt_course.locks import LOCK_FILE
 from jaxopt_course.divergence import DIVERGENCE_FACTOR, DivergenceError
 from jaxopt_course.hostloop import TrainingInterrupted
-from jaxopt_course.train import (
-    Loop,
-    Run,
-    TrainState,
-    fit,
-    get_optimizer,
-    initial_state,
-)
+from jaxopt_course.locks import LOCK_FILE
+from jaxopt_course.optimizers import get_optimizer
+from jaxopt_course.train import Loop, Run, TrainState, fit, initial_state
 
 HYPOTHESIS = dict(derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

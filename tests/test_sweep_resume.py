@@ -36,7 +36,8 @@ from jaxopt_course.checkpoint import (
 from jaxopt_course.cli import main
 from jaxopt_course.hostloop import Metrics, TrainingInterrupted
 from jaxopt_course.locks import LOCK_FILE
-from jaxopt_course.train import Loop, Run, TrainState, get_optimizer, initial_state, make_train, sweep
+from jaxopt_course.optimizers import get_optimizer
+from jaxopt_course.train import Loop, Run, TrainState, initial_state, make_train, sweep
 
 LRS, REGS = [0.05, 10.0], [0.0, 1.0]  # lr 10 with reg 1 diverges: (1 - 2 lr reg) = -19 per step
 M = len(LRS) * len(REGS)

@@ -17,19 +17,8 @@ from hypothesis import strategies as st
 from jaxopt_course import load_cifar10, softmax_loss, svm_loss, synthetic_problem
 from jaxopt_course.cli import main
 from jaxopt_course.divergence import DIVERGENCE_FACTOR, DivergenceError, divergence_step
-from jaxopt_course.train import (
-    OPTIMIZER_NAMES,
-    FitResult,
-    Loop,
-    Run,
-    TrainState,
-    evaluate,
-    fit,
-    get_optimizer,
-    initial_state,
-    make_train,
-    sweep,
-)
+from jaxopt_course.optimizers import OPTIMIZER_NAMES, get_optimizer
+from jaxopt_course.train import FitResult, Loop, Run, TrainState, evaluate, fit, initial_state, make_train, sweep
 
 
 def separable(num_examples=120, seed=0):
@@ -62,8 +51,14 @@ LEARNING_RATES = {"sgd": 0.5, "momentum": 0.1, "nesterov": 0.1, "adam": 0.05, "r
 @pytest.mark.slow
 def test_each_optimizer_decreases_the_loss_on_a_separable_problem(name):
     X, y, W0 = separable()
-    result = fit(Run(softmax_loss, by_name(name), batch_size=32, num_steps=150), W0, X, y, key=jax.random.key(0),
-                 lr=LEARNING_RATES[name])
+    result = fit(
+        Run(softmax_loss, by_name(name), batch_size=32, num_steps=150),
+        W0,
+        X,
+        y,
+        key=jax.random.key(0),
+        lr=LEARNING_RATES[name],
+    )
     before, after = np_softmax_loss(W0, X, y), np_softmax_loss(result.params, X, y)
     assert before == pytest.approx(np.log(3))
     assert after < 0.25 * before
@@ -86,8 +81,16 @@ def test_gradient_descent_reaches_the_minimizer_of_a_convex_quadratic():
     A = X.T @ X / len(X) + 2 * reg * np.eye(4)
     W_star = np.linalg.solve(A, (Y.T @ X / len(X)).T).T
     with jax.enable_x64(True):
-        result = fit(Run(quadratic_loss, optax.sgd, batch_size=None, num_steps=400), np.zeros((3, 4)), X, y,
-                     key=jax.random.key(0), lr=0.5, reg=reg, loop=Loop(chunk_size=150))
+        result = fit(
+            Run(quadratic_loss, optax.sgd, batch_size=None, num_steps=400),
+            np.zeros((3, 4)),
+            X,
+            y,
+            key=jax.random.key(0),
+            lr=0.5,
+            reg=reg,
+            loop=Loop(chunk_size=150),
+        )
         assert result.params.dtype == jnp.float64
     np.testing.assert_allclose(np.asarray(result.params), W_star, rtol=1e-9, atol=1e-10)
     # Full-batch losses decrease monotonically for a small enough step on a convex quadratic.
@@ -157,11 +160,19 @@ def test_shuffle_sampling_visits_every_example_once_per_epoch():
 
     for epochs in (1, 2):
         steps = epochs * n // batch
-        shuffled = fit(Run(count, optax.sgd, batch_size=batch, num_steps=steps, sampling="shuffle"), W0, X, y,
-                       key=jax.random.key(0), lr=1.0, loop=Loop(chunk_size=2))
+        shuffled = fit(
+            Run(count, optax.sgd, batch_size=batch, num_steps=steps, sampling="shuffle"),
+            W0,
+            X,
+            y,
+            key=jax.random.key(0),
+            lr=1.0,
+            loop=Loop(chunk_size=2),
+        )
         np.testing.assert_array_equal(np.asarray(shuffled.params), np.full((1, n), float(epochs)))
-    replaced = fit(Run(count, optax.sgd, batch_size=batch, num_steps=n // batch), W0, X, y, key=jax.random.key(0),
-                   lr=1.0)
+    replaced = fit(
+        Run(count, optax.sgd, batch_size=batch, num_steps=n // batch), W0, X, y, key=jax.random.key(0), lr=1.0
+    )
     assert float(jnp.sum(replaced.params)) == n  # n draws...
     assert not np.all(np.asarray(replaced.params) == 1.0)  # ...but with repeats
 
@@ -178,8 +189,7 @@ def test_sweep_equals_a_python_loop_of_fit_and_a_vmap_of_make_train():
     # PureJaxRL: a sweep is jax.vmap of the one pure train over the grid's (lr, reg).
     lr_M, reg_M = jnp.repeat(jnp.asarray(lrs), 2), jnp.tile(jnp.asarray(regs), 3)
     vmapped = jax.vmap(make_train(run, X, y), in_axes=(None, None, 0, 0))(W0, key, lr_M, reg_M)
-    chex.assert_trees_all_close(vmapped.state.params.reshape(result.params.shape), result.params, rtol=1e-6,
-                                atol=1e-7)
+    chex.assert_trees_all_close(vmapped.state.params.reshape(result.params.shape), result.params, rtol=1e-6, atol=1e-7)
     for i, lr in enumerate(lrs):
         for j, reg in enumerate(regs):
             ref = fit(run, W0, X, y, key=key, lr=lr, reg=reg)
@@ -203,8 +213,9 @@ def test_sweep_gathers_each_minibatch_once_for_all_models(seeds):
 
     X, y, W0 = separable(100)
     run = Run(softmax_loss, optax.sgd, batch_size=16, num_steps=3)
-    state = initial_state(run, W0, jax.random.key(0), num_examples=100, learning_rates=[0.1, 0.2, 0.3, 0.4],
-                          regs=[0.0], seeds=seeds)
+    state = initial_state(
+        run, W0, jax.random.key(0), num_examples=100, learning_rates=[0.1, 0.2, 0.3, 0.4], regs=[0.0], seeds=seeds
+    )
     data = _inputs.make_data(X, y, None, None)
     setup = T._setup(run, 100)
     lr_M = reg_M = jnp.zeros(4 * seeds)
@@ -242,8 +253,9 @@ def test_vmap_over_keys_trains_one_model_per_seed():
     keys = jax.random.split(jax.random.key(0), 3)
     batched = jax.vmap(train, in_axes=(None, 0, None, None))(W0, keys, 0.1, 0.0)
     for m in range(3):
-        chex.assert_trees_all_close(batched.state.params[m], train(W0, keys[m], 0.1, 0.0).state.params,
-                                    rtol=1e-5, atol=1e-6)
+        chex.assert_trees_all_close(
+            batched.state.params[m], train(W0, keys[m], 0.1, 0.0).state.params, rtol=1e-5, atol=1e-6
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -286,23 +298,33 @@ DIVERGING = Run(softmax_loss, optax.sgd, batch_size=8, num_steps=60)
 def diverging_run(chunk_size, W0=None, num_steps=60):
     X, y, W_default = separable(60)
     W0 = W_default + 0.01 if W0 is None else W0
-    return fit(DIVERGING._replace(num_steps=num_steps), W0, X, y, key=jax.random.key(0), lr=0.02, reg=60.0,
-               loop=Loop(chunk_size=chunk_size))
+    return fit(
+        DIVERGING._replace(num_steps=num_steps),
+        W0,
+        X,
+        y,
+        key=jax.random.key(0),
+        lr=0.02,
+        reg=60.0,
+        loop=Loop(chunk_size=chunk_size),
+    )
 
 
 def test_the_divergence_rule_on_hand_made_curves():
     k = DIVERGENCE_FACTOR
     assert k == 10.0
-    curves = np.array([
-        [2.3, 2.0, 1.0, 0.5],                  # descends
-        [2.3, 6.0, 2.0, 1.0],                  # a bump of 2.6 x: minibatch noise, lr 100 on digits
-        [2.3, 5.0, 2.3 * k + 1e-3, 1.0],       # just above 10 x at step 2
-        [2.3, 2.3 * k, 2.3 * k, 1.0],          # exactly 10 x is not above it
-        [2.3, np.inf, 1.0, 1.0],               # Inf at step 1
-        [2.3, 1.0, np.nan, 1.0],               # NaN at step 2
-        [np.nan, 1.0, 1.0, 1.0],               # NaN at step 0
-        [0.0, 1.0, 5.0, 1.0],                  # a zero start: only NaN/Inf count
-    ])
+    curves = np.array(
+        [
+            [2.3, 2.0, 1.0, 0.5],  # descends
+            [2.3, 6.0, 2.0, 1.0],  # a bump of 2.6 x: minibatch noise, lr 100 on digits
+            [2.3, 5.0, 2.3 * k + 1e-3, 1.0],  # just above 10 x at step 2
+            [2.3, 2.3 * k, 2.3 * k, 1.0],  # exactly 10 x is not above it
+            [2.3, np.inf, 1.0, 1.0],  # Inf at step 1
+            [2.3, 1.0, np.nan, 1.0],  # NaN at step 2
+            [np.nan, 1.0, 1.0, 1.0],  # NaN at step 0
+            [0.0, 1.0, 5.0, 1.0],  # a zero start: only NaN/Inf count
+        ]
+    )
     np.testing.assert_array_equal(divergence_step(curves), [-1, -1, 2, -1, 1, 2, 0, -1])
     # A resumed run without its earlier metrics: NaN before `start`, step `start` is the reference.
     resumed = np.array([[np.nan, np.nan, 2.0, 25.0], [np.nan, np.nan, 2.0, 19.0]])
@@ -322,15 +344,18 @@ def test_divergence_names_the_step_and_keeps_the_params_of_the_step_before():
     assert losses[first_bad] > DIVERGENCE_FACTOR * losses[0] >= np.max(losses[:first_bad])
     # Chunk boundaries before, inside, and exactly at the bad step.
     for chunk_size in (3, first_bad, None):
-        with pytest.raises(DivergenceError, match=rf"at step {first_bad} of 60 and rose above 10 x the loss at "
-                                                  rf"step 0") as info:
+        with pytest.raises(
+            DivergenceError,
+            match=rf"at step {first_bad} of 60 and rose above 10 x the loss at "
+            rf"step 0",
+        ) as info:
             diverging_run(chunk_size)
         err = info.value
         assert isinstance(err, FloatingPointError)
         assert err.step == first_bad
         assert np.all(np.isfinite(np.asarray(err.params)))
         assert err.last_finite_loss == pytest.approx(float(losses[first_bad - 1]), rel=1e-5)
-        np.testing.assert_allclose(err.metrics.loss, losses[:first_bad + 1], rtol=1e-5)
+        np.testing.assert_allclose(err.metrics.loss, losses[: first_bad + 1], rtol=1e-5)
         # .params are the weights of step first_bad - 1: those of a run that stops there.
         stopped = diverging_run(None, num_steps=first_bad - 1)
         np.testing.assert_allclose(np.asarray(err.params), np.asarray(stopped.params), rtol=1e-5)
@@ -369,7 +394,8 @@ def test_on_chunk_is_called_with_the_carry_and_metrics_at_every_chunk_boundary()
     X, y, W0 = separable(60)
     saved = []
     run = Run(softmax_loss, by_name("adam"), batch_size=8, num_steps=25)
-    fit(run, W0, X, y, key=jax.random.key(0), lr=0.05, loop=Loop(chunk_size=10, on_chunk=lambda s, m: saved.append((s, m))))
+    loop = Loop(chunk_size=10, on_chunk=lambda s, m: saved.append((s, m)))
+    fit(run, W0, X, y, key=jax.random.key(0), lr=0.05, loop=loop)
     assert [int(s.step) for s, _ in saved] == [10, 20, 25]
     assert [len(m.loss) for _, m in saved] == [10, 20, 25]
     assert all(isinstance(s, TrainState) for s, _ in saved)
@@ -398,8 +424,9 @@ def test_bad_arguments_are_reported_by_name():
         fit(run._replace(batch_size=31, sampling="shuffle"), W0, X, y, key=key, lr=0.1)
     with pytest.raises(ValueError, match="Run.sampling must be one of"):
         fit(run._replace(sampling="bootstrap"), W0, X, y, key=key, lr=0.1)
-    with pytest.raises(TypeError, match="Run.optimizer must be a factory of the learning rate.*got "
-                                        "GradientTransformation"):
+    with pytest.raises(
+        TypeError, match="Run.optimizer must be a factory of the learning rate.*got GradientTransformation"
+    ):
         fit(Run(softmax_loss, optax.sgd(0.1)), W0, X, y, key=key, lr=0.1)
     with pytest.raises(TypeError, match="Run.optimizer must be a factory of the learning rate.*got str"):
         fit(Run(softmax_loss, "sgd"), W0, X, y, key=key, lr=0.1)
@@ -430,11 +457,20 @@ def test_bad_arguments_are_reported_by_name():
 def test_a_learning_rate_of_the_wrong_type_fails_at_the_boundary_naming_it():
     # optax.sgd("0.1") builds without complaint and used to fail deep inside optax's update.
     X, y, W0 = separable(30)
-    with pytest.raises(TypeError, match=r"optimizer cannot update weights of shape \(3, 6\).*does Run.optimizer "
-                                        r"take the learning rate\?") as info:
-        fit(Run(softmax_loss, lambda lr: optax.sgd("0.1"), batch_size=8, num_steps=3), W0, X, y,
-            key=jax.random.key(0), lr=0.1)
-    assert info.value.__cause__ is None and str(info.traceback[-1].path).endswith("jaxopt_course/train.py")
+    with pytest.raises(
+        TypeError,
+        match=r"optimizer cannot update weights of shape \(3, 6\).*does Run.optimizer "
+        r"take the learning rate\?",
+    ) as info:
+        fit(
+            Run(softmax_loss, lambda lr: optax.sgd("0.1"), batch_size=8, num_steps=3),
+            W0,
+            X,
+            y,
+            key=jax.random.key(0),
+            lr=0.1,
+        )
+    assert info.value.__cause__ is None and str(info.traceback[-1].path).endswith("jaxopt_course/optimizers.py")
 
 
 def test_fit_shows_X_and_at_most_12_parameters_per_public_function():
@@ -463,12 +499,22 @@ def test_initial_state_is_what_fit_and_sweep_start_from():
     assert int(template.step) == 0 and template.order.shape == (60,)
     resumed = fit(run, W0, X, y, key=key, lr=0.05, loop=Loop(init_state=template))  # from step 0: the same run
     chex.assert_trees_all_equal(resumed.state, saved[-1])
-    grid_state = initial_state(run, W0, key, num_examples=len(y), learning_rates=[0.1, 0.2], regs=[0.0, 1.0, 2.0],
-                               seeds=2)
+    grid_state = initial_state(
+        run, W0, key, num_examples=len(y), learning_rates=[0.1, 0.2], regs=[0.0, 1.0, 2.0], seeds=2
+    )
     assert grid_state.params.shape == (12, 3, 6) and grid_state.order.shape == (2, 60)
     whole = sweep(run, W0, X, y, key=key, learning_rates=[0.1, 0.2], regs=[0.0, 1.0, 2.0], seeds=2)
-    again = sweep(run, W0, X, y, key=key, learning_rates=[0.1, 0.2], regs=[0.0, 1.0, 2.0], seeds=2,
-                  loop=Loop(init_state=grid_state))
+    again = sweep(
+        run,
+        W0,
+        X,
+        y,
+        key=key,
+        learning_rates=[0.1, 0.2],
+        regs=[0.0, 1.0, 2.0],
+        seeds=2,
+        loop=Loop(init_state=grid_state),
+    )
     chex.assert_trees_all_equal(whole.params, again.params)
 
 
@@ -484,8 +530,9 @@ def test_lbfgs_is_a_factory_of_lr_too():
     state = tx.init(W)
     for _ in range(15):
         value, grad = value_and_grad(W, state=state)
-        updates, state = tx.update(grad, state, W, value=value, grad=grad,
-                                   value_fn=lambda W: softmax_loss(W, X, y, 1e-3))
+        updates, state = tx.update(
+            grad, state, W, value=value, grad=grad, value_fn=lambda W: softmax_loss(W, X, y, 1e-3)
+        )
         W = optax.apply_updates(W, updates)
     chex.assert_trees_all_close(result.params, W, rtol=1e-5, atol=1e-6)
     assert result.losses[-1] < 0.5 * result.losses[0]
@@ -525,8 +572,17 @@ def test_evaluate_scores_every_split(digits):
 def test_sgd_on_digits_reaches_95_percent(digits, loss, lr):
     key, init_key = jax.random.split(jax.random.key(0))
     W0 = 1e-4 * jax.random.normal(init_key, (digits.num_classes, digits.dim))
-    result = fit(Run(loss, optax.sgd, batch_size=256, num_steps=2000, eval_every=500), W0, digits.train.X,
-                 digits.train.y, key=key, lr=lr, reg=1e-4, X_val=digits.val.X, y_val=digits.val.y)
+    result = fit(
+        Run(loss, optax.sgd, batch_size=256, num_steps=2000, eval_every=500),
+        W0,
+        digits.train.X,
+        digits.train.y,
+        key=key,
+        lr=lr,
+        reg=1e-4,
+        X_val=digits.val.X,
+        y_val=digits.val.y,
+    )
     assert isinstance(result, FitResult)
     assert evaluate(result.params, digits)["test"] >= 0.95
     np.testing.assert_array_equal(result.val_steps, [500, 1000, 1500, 2000])
@@ -560,6 +616,13 @@ def test_cs231n_svm_recipe_on_cifar10_reaches_37_percent_val(cifar10_root):
     splits = load_cifar10(cifar10_root)
     key, init_key = jax.random.split(jax.random.key(0))
     W0 = 1e-3 * jax.random.normal(init_key, (splits.num_classes, splits.dim))
-    result = fit(Run(svm_loss, optax.sgd, batch_size=200, num_steps=1500), W0, splits.train.X, splits.train.y,
-                 key=key, lr=1e-7, reg=2.5e4)
+    result = fit(
+        Run(svm_loss, optax.sgd, batch_size=200, num_steps=1500),
+        W0,
+        splits.train.X,
+        splits.train.y,
+        key=key,
+        lr=1e-7,
+        reg=2.5e4,
+    )
     assert evaluate(result.params, {"val": splits.val})["val"] >= 0.37

@@ -46,6 +46,7 @@ ORDER = (
     "gradcheck",
     "complex_step",
     "sgd",
+    "optimizers",
     "train",
     "hostloop",
     "divergence",

@@ -283,7 +283,7 @@ def optimizer_factory(name: str):
     compile once per (loss function, optimizer object, shapes): handing every
     experiment the *same* factory lets ``lecture.py`` reuse compiled runs.
     """
-    from jaxopt_course.train import get_optimizer
+    from jaxopt_course.optimizers import get_optimizer
 
     return functools.partial(get_optimizer, name)
 

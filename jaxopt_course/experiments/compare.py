@@ -21,7 +21,7 @@ The contract with the command line (``jaxopt-course compare``):
 * :func:`build_parser` and :func:`main` are the script's.
 
 The protocol (:func:`jaxopt_course.compare.compare_optimizers`): every
-optax optimizer of :data:`jaxopt_course.train.OPTIMIZER_NAMES` gets the same
+optax optimizer of :data:`jaxopt_course.optimizers.OPTIMIZER_NAMES` gets the same
 ``L`` learning rates of one log grid, steps, batch size and seeds. Its lr is
 chosen on the *tuning seeds*; every reported number comes from the
 *evaluation seeds*, disjoint and fresh (each its own ``W0`` and minibatches).
@@ -95,7 +95,7 @@ LOSSES = ("softmax", "svm")
 
 def optimizer_names() -> tuple:
     """The optimizers compared: the engine's one list of names."""
-    from jaxopt_course.train import OPTIMIZER_NAMES
+    from jaxopt_course.optimizers import OPTIMIZER_NAMES
 
     return tuple(OPTIMIZER_NAMES)
 

@@ -77,7 +77,8 @@ def sgd_recipe(loss_name: str, splits, seeds: int, key, W0, steps: int) -> dict:
     from jaxopt_course.compare import binomial_standard_error
     from jaxopt_course.losses import get_loss
     from jaxopt_course.model import accuracy
-    from jaxopt_course.train import Loop, Run, get_optimizer, sweep
+    from jaxopt_course.optimizers import get_optimizer
+    from jaxopt_course.train import Loop, Run, sweep
 
     run = Run(
         get_loss(loss_name), functools.partial(get_optimizer, "sgd"), batch_size=SGD["batch_size"], num_steps=steps

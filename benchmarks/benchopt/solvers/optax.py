@@ -33,7 +33,7 @@ class Solver(BaseSolver):
 
     def set_objective(self, X, y, reg, loss):
         from jaxopt_course import losses, sgd
-        from jaxopt_course.train import get_optimizer
+        from jaxopt_course.optimizers import get_optimizer
 
         self.X, self.y, self.reg = jnp.asarray(X, jnp.float32), jnp.asarray(y), jnp.float32(reg)
         self.num_classes = int(np.max(y)) + 1
