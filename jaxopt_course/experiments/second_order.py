@@ -261,7 +261,7 @@ def _newton_methods(f32, W0, full_loss, budget) -> list:
     from jaxopt_course.curvature import newton
 
     cg_iters = budget["cg_iters"]
-    newton_runs = [("Newton-CG", "cg", budget["newton_cg_steps"], 1 + 2 * (cg_iters + 1))]
+    newton_runs = [("Newton-CG", "cg", budget["newton_cg_steps"], 1 + 2 * cg_iters)]
     if budget["newton_direct_steps"]:
         newton_runs.append(("Newton (direct)", "direct", budget["newton_direct_steps"], 1 + 2 * W0.size))
     methods = []
