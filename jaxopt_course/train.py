@@ -425,7 +425,11 @@ def _grid(learning_rates, regs, seeds) -> _Grid:
         arr = np.asarray(given, dtype=np.float64)
         if arr.ndim != 1 or arr.size == 0:
             raise ValueError(f"{name} must be a non-empty 1-D sequence of numbers, got shape {arr.shape}")
-        (_checks.check_positive if name == "learning_rates" else _checks.check_nonnegative)(arr, name)
+        if name == "learning_rates":  # fit's rule too (_inputs.check_hyper): 1e-320 is 0 in float32
+            _checks.check_positive(arr, name)
+            _checks.check_representable(arr, name, _checks.compute_dtype(np.float64))
+        else:
+            _checks.check_nonnegative(arr, name)
         values.append(arr)
     return _Grid(values[0], values[1], _check_int(seeds, "seeds"))
 
