@@ -156,7 +156,10 @@ def plan(
       ValueError: ``--resume`` names no checkpoint, or one of another run;
         the checkpoint folder holds another run's checkpoint (without
         ``force``); a checkpoint of this run lies beyond ``steps``.
+      FolderInUse: a checkpoint is there and a live run holds the folders
+        (:mod:`jaxopt_course.locks`).
     """
+    from . import locks
     from .checkpoint import CHECKPOINT_FILE, read_checkpoint_config, resolve
     from .files import ensure_dir
 
@@ -179,6 +182,10 @@ def plan(
     found = interrupt_dir / CHECKPOINT_FILE
     note = None
     if resume_file is None and found.is_file() and not force:
+        # A live run writing these folders owns that checkpoint: say so (FolderInUse names it), not the
+        # advice below (--resume or --force), which is wrong while it runs.
+        with locks.hold(every_chunk, out):
+            pass
         try:
             saved = read_checkpoint_config(interrupt_dir)
             differs = other_run(saved, run)

@@ -877,6 +877,29 @@ def test_a_second_run_on_a_folder_gets_an_error_naming_the_holder_and_a_killed_h
     assert proc.stdout == "holding\nreleased\n", proc.stderr  # released: the next run takes it
 
 
+def test_a_second_run_on_a_live_runs_folder_is_told_it_is_in_use_not_to_resume_or_force(tmp_path, capsys):
+    """The overwrite guard's advice (--resume, --force) is wrong while the first run lives: the lock speaks first."""
+    from jaxopt_course.cli import main
+
+    out = tmp_path / "out"
+    (out / "checkpoint").mkdir(parents=True)
+    (out / "checkpoint" / CHECKPOINT_FILE).write_bytes(b"the live run's checkpoint, half written")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(out), "120"], stdout=subprocess.PIPE, text=True, env=child_env()
+    )
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        assert main(["train", "--steps", "3", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"is in use by another run (pid {holder.pid}" in err and "--force" not in err
+    finally:
+        holder.kill()
+        holder.wait(30)
+    assert main(["train", "--steps", "3", "--out", str(out)]) == 2  # the holder gone: the guard's own advice
+    err = capsys.readouterr().err
+    assert "holds the checkpoint of another run" in err and "--force" in err
+
+
 # ---------------------------------------------------------------------------
 # The coordinator (point 7)
 # ---------------------------------------------------------------------------
