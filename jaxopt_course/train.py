@@ -547,6 +547,7 @@ def fit(run: Run, W0, X, y, *, key, lr, reg=0.0, X_val=None, y_val=None, loop: L
       run: the :class:`Run` (loss, optimizer, batch size, steps, ...).
       W0: the initial weights ``(C, D)``.
       X, y: the training examples ``(N, D)`` (bias column included) and their labels ``(N,)`` in ``0 .. C - 1``.
+        Checked and placed on the device(s) once (``_inputs.make_data``), then passed to ``_steps`` as ``data``.
       key: a ``jax.random`` key for the minibatches.
       lr: the learning rate given to ``run.optimizer`` (a number, or a
         pytree of numbers for a factory that builds a schedule); traced.
