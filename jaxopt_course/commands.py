@@ -390,8 +390,9 @@ def train(args) -> Report:
 
     from .divergence import DivergenceError
     from .hostloop import Metrics
+    from .model import evaluate
     from .runs import mesh_words
-    from .train import evaluate, fit, initial_state
+    from .train import fit, initial_state
 
     s = setup(args, one_model=True)
     run = engine_run(args, s)
@@ -485,8 +486,9 @@ def sweep(args) -> Report:
 
     from . import limits
     from .hostloop import Metrics
+    from .model import evaluate
     from .runs import EXIT_DIVERGED, mesh_words
-    from .train import evaluate, initial_state
+    from .train import initial_state
     from .train import sweep as sweep_grid
 
     s = setup(args, one_model=False)
@@ -598,9 +600,9 @@ def search(args) -> Report:
 
     from .distributed import check_platform
     from .losses import get_loss
+    from .model import evaluate
     from .search import grid_search, random_local_search, random_search
     from .toys import TEA_TEMPERATURE_RANGE, get_tea_cost, temperature_grid
-    from .train import evaluate
 
     check_platform()
     start = time.perf_counter()

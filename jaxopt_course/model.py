@@ -3,7 +3,8 @@
 Shapes: ``W`` is ``(C, D)`` -- one row, one *template*, per class, as in the
 lecture's ``W = np.random.randn(10, 3072)``; ``X`` is ``(N, D)`` with one
 example per row; the bias is folded into ``W`` by the bias trick (every row of
-``X`` ends in a constant 1, so CIFAR-10 has D = 3073).
+``X`` ends in a constant 1, so CIFAR-10 has D = 3073). :func:`accuracy`
+scores one set, :func:`evaluate` every split of a data set.
 """
 
 from __future__ import annotations
@@ -98,3 +99,38 @@ def init_weights(key, num_classes: int, dim: int, scale: float = 1e-4, dtype=jnp
     _checks.check_int(dim, "dim", expected="a positive integer")
     _checks.check_positive(scale, "scale", allow_zero=True)
     return scale * jax.random.normal(key, (num_classes, dim), dtype=dtype)
+
+
+def evaluate(W, splits) -> dict:
+    """Accuracy of ``W`` on every split: ``{"train": ..., "val": ..., "test": ...}``.
+
+    Args:
+      W: weights ``(C, D)``.
+      splits: a :class:`~jaxopt_course.data.Splits` (from ``load_digits`` or
+        ``load_cifar10``; its ``dev`` split is scored too when present) or a
+        mapping ``name -> (X, y)``.
+
+    Returns:
+      ``{name: accuracy}`` as Python floats.
+
+    Examples:
+      >>> import jax.numpy as jnp
+      >>> W = jnp.array([[1.0, 0.0], [0.0, 1.0]])
+      >>> evaluate(W, {"toy": (jnp.array([[2.0, 1.0], [0.0, 3.0]]), jnp.array([0, 0]))})
+      {'toy': 0.5}
+    """
+    if hasattr(splits, "train") and hasattr(splits, "test"):
+        named = {name: getattr(splits, name) for name in ("train", "val", "test", "dev")}
+    elif isinstance(splits, dict):
+        named = dict(splits)
+    else:
+        raise TypeError(f"splits must be a Splits or a dict name -> (X, y), got {type(splits).__name__}")
+    out = {}
+    for name, split in named.items():
+        if split is None:
+            continue
+        X_s, y_s = split
+        if len(y_s) == 0:
+            continue
+        out[name] = float(accuracy(W, X_s, y_s))
+    return out

@@ -69,7 +69,6 @@ __all__ = [
     "SweepResult",
     "TrainOutput",
     "TrainState",
-    "evaluate",
     "fit",
     "initial_state",
     "make_train",
@@ -714,38 +713,3 @@ def sweep(
         diverged=(diverged_M >= 0).reshape(shape),
         diverged_step=diverged_M.reshape(shape),
     )
-
-
-def evaluate(W, splits) -> dict:
-    """Accuracy of ``W`` on every split: ``{"train": ..., "val": ..., "test": ...}``.
-
-    Args:
-      W: weights ``(C, D)``.
-      splits: a :class:`~jaxopt_course.data.Splits` (from ``load_digits`` or
-        ``load_cifar10``; its ``dev`` split is scored too when present) or a
-        mapping ``name -> (X, y)``.
-
-    Returns:
-      ``{name: accuracy}`` as Python floats.
-
-    Examples:
-      >>> import jax.numpy as jnp
-      >>> W = jnp.array([[1.0, 0.0], [0.0, 1.0]])
-      >>> evaluate(W, {"toy": (jnp.array([[2.0, 1.0], [0.0, 3.0]]), jnp.array([0, 0]))})
-      {'toy': 0.5}
-    """
-    if hasattr(splits, "train") and hasattr(splits, "test"):
-        named = {name: getattr(splits, name) for name in ("train", "val", "test", "dev")}
-    elif isinstance(splits, dict):
-        named = dict(splits)
-    else:
-        raise TypeError(f"splits must be a Splits or a dict name -> (X, y), got {type(splits).__name__}")
-    out = {}
-    for name, split in named.items():
-        if split is None:
-            continue
-        X_s, y_s = split
-        if len(y_s) == 0:
-            continue
-        out[name] = float(model.accuracy(W, X_s, y_s))
-    return out

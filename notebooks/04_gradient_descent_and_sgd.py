@@ -30,8 +30,9 @@
 # regularization strength with `sweep` (a grid of models trained in one
 # vmapped call, over several seeds), and looks at what the weights learned.
 #
-# Public API: `Run`, `Loop`, `fit`, `sweep`, `get_optimizer`, `evaluate` (module
-# `train`), `softmax_loss`, `accuracy`, `optax`. A `Run` describes a run (the
+# Public API: `Run`, `fit`, `sweep` (module `train`), `Loop` (`hostloop`),
+# `get_optimizer` (`optimizers`), `evaluate`, `accuracy` (`model`),
+# `softmax_loss`, `optax`. A `Run` describes a run (the
 # loss, the optimizer as a factory of the learning rate, batch size, steps);
 # `fit(run, W0, X, y, key=..., lr=..., reg=...)` trains it.
 #

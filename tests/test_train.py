@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from jaxopt_course import load_cifar10, softmax_loss, svm_loss, synthetic_problem
 from jaxopt_course.cli import main
 from jaxopt_course.divergence import DIVERGENCE_FACTOR, DivergenceError, divergence_step
+from jaxopt_course.model import evaluate
 from jaxopt_course.optimizers import OPTIMIZER_NAMES, get_optimizer
-from jaxopt_course.train import FitResult, Loop, Run, TrainState, evaluate, fit, initial_state, make_train, sweep
+from jaxopt_course.train import FitResult, Loop, Run, TrainState, fit, initial_state, make_train, sweep
 
 
 def separable(num_examples=120, seed=0):

@@ -59,8 +59,9 @@ def run(args, splits=None) -> dict:
 
     from jaxopt_course import plots
     from jaxopt_course.losses import softmax_loss
+    from jaxopt_course.model import evaluate
     from jaxopt_course.optimizers import OPTIMIZER_NAMES
-    from jaxopt_course.train import Run, evaluate, sweep
+    from jaxopt_course.train import Run, sweep
 
     splits = splits if splits is not None else load_splits(args)
     outdir = output_dir(args, NAME)

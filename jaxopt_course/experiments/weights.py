@@ -87,7 +87,8 @@ def run(args, splits=None) -> dict:
 
     from jaxopt_course import plots
     from jaxopt_course.losses import get_loss
-    from jaxopt_course.train import Loop, Run, evaluate, fit
+    from jaxopt_course.model import evaluate
+    from jaxopt_course.train import Loop, Run, fit
 
     splits = splits if splits is not None else load_splits(args)
     outdir = output_dir(args, NAME)
