@@ -312,6 +312,30 @@ def test_grade_json_through_the_cli_has_exactly_the_documented_keys(tmp_path):
 
 
 @pytest.mark.slow
+def test_grade_a_folder_grades_every_submission_by_name_and_reports_a_bad_one_without_losing_the_others(tmp_path):
+    """`grade FOLDER`: each .py/.ipynb in name order, a line each; a broken one is reported, the rest still graded."""
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    write(folder / "b_sgd_only.py", "def sgd_step(W, dW, step_size):\n    return W - step_size * dW\n")
+    (folder / "a_broken.ipynb").write_text("not a notebook")
+    (folder / "notes.txt").write_text("not a submission: skipped")
+    done = cli("assignment", "grade", folder, "--json", "--time-limit", "10")
+    assert done.returncode == 2  # one submission could not be graded: said, and the others are still there
+    results = json.loads(done.stdout)
+    assert [r["file"] for r in results] == ["a_broken.ipynb", "b_sgd_only.py"]
+    assert set(results[0]) == {"file", "error"} and "notebook" in results[0]["error"]
+    assert results[1]["score"] == checks.CHECKS_BY_NAME["sgd_step"].points and results[1]["max_score"] == MAX_SCORE
+    assert set(results[1]) == {"file", "score", "max_score", "tests"}
+    assert done.stderr.splitlines()[-1] == f"b_sgd_only.py: {results[1]['score']:g} / {MAX_SCORE:g}"
+    (folder / "a_broken.ipynb").unlink()
+    done = cli("assignment", "grade", folder)
+    assert done.returncode == 0 and done.stdout == f"b_sgd_only.py: {results[1]['score']:g} / {MAX_SCORE:g}\n"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = cli("assignment", "grade", empty)
+    assert done.returncode == 2 and "holds no .py or .ipynb submission" in done.stderr
+
+
 def test_the_teacher_notebook_as_py_gets_full_marks(built):
     """The percent-format .py; the .ipynb gets its full marks through the zip's run_autograder below."""
     result = grade(built / "teacher" / "assignment.py")
