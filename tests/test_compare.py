@@ -714,12 +714,24 @@ def test_docs_cifar10_section_is_the_committed_run():
     """docs/compare.md's CIFAR-10 table and claims are the committed metrics.json's, not retyped."""
     from jaxopt_course.experiments.compare import results_table
 
-    metrics = strict_json(REPO / "docs" / "compare_results" / "cifar10" / "metrics.json")
+    runs = [
+        strict_json(REPO / "docs" / "compare_results" / name / "metrics.json") for name in ("cifar10", "cifar10_seed1")
+    ]
     page = (REPO / "docs" / "compare.md").read_text()
     section = page.split("## Results on CIFAR-10 (the new protocol)")[1].split("\n## ")[0]
-    for row in results_table(metrics).splitlines()[2:]:
-        assert row in section, row
+    for metrics in runs:
+        for row in results_table(metrics).splitlines()[2:]:
+            assert row in section, row
+        assert not [c for c in metrics["claims"] if c["metric"] == "test_accuracy"]  # the page says: no such claim
     claimed = section.split("**What can be claimed**")[1].split("\n")[0]
     pairs = {p.strip().rstrip(".") for p in claimed.split("final gap:")[1].split(",")}
-    assert pairs == {f"{c['better']} > {c['worse']}" for c in metrics["claims"] if c["metric"] == "final_gap"}
-    assert not [c for c in metrics["claims"] if c["metric"] == "test_accuracy"]  # the page says: no such claim
+    seed_0, seed_1 = (
+        {f"{c['better']} > {c['worse']}" for c in m["claims"] if c["metric"] == "final_gap"} for m in runs
+    )
+    assert pairs == seed_0 & seed_1  # a conclusion only where the second base seed keeps it
+    assert not {f"{p.split(' > ')[1]} > {p.split(' > ')[0]}" for p in seed_0} & seed_1  # and none the other way
+    configs = [strict_json(REPO / "docs" / "compare_results" / n / "config.json") for n in ("cifar10", "cifar10_seed1")]
+    assert [c["seed"] for c in configs] == [0, 1]
+    assert not set(configs[0]["tuning_seeds"] + configs[0]["eval_seeds"]) & set(
+        configs[1]["tuning_seeds"] + configs[1]["eval_seeds"]
+    )
