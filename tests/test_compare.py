@@ -710,6 +710,29 @@ def test_benchopt_summary_takes_the_first_evaluation_at_or_below_the_target():
     assert "not reached" in lines[-1]
 
 
+def test_docs_suite_table_and_its_five_conclusions_are_the_committed_runs_at_two_base_seeds():
+    """docs/compare.md's suite table is base seed 0's results_table; the five conclusions it states are exactly
+    the claims both base seeds make, and no pair is claimed one way at one seed and the other way at the other."""
+    from jaxopt_course.experiments.compare import results_table
+
+    runs = [strict_json(REPO / "docs" / "compare_results" / f"suite_seed{i}" / "metrics.json") for i in (0, 1)]
+    page = (REPO / "docs" / "compare.md").read_text()
+    for row in results_table(runs[0]).splitlines()[2:]:
+        assert row in page, row
+    seed_0, seed_1 = ({(c["problem"], c["better"], c["worse"]) for c in m["claims"]} for m in runs)
+    assert {(c["metric"]) for m in runs for c in m["claims"]} == {"final_gap"}
+    stated = {  # the page's sentence: "softmax reg 1e-3, SGD > RMSProp; SVM reg 1e-4, Adagrad, momentum and ..."
+        ("digits softmax reg 0.001", "sgd", "rmsprop"),
+        ("digits svm reg 0.0001", "adagrad", "adam"),
+        ("digits svm reg 0.0001", "momentum", "adam"),
+        ("digits svm reg 0.0001", "rmsprop", "adam"),
+        ("digits svm reg 0.001", "adam", "rmsprop"),
+    }
+    assert seed_0 & seed_1 == stated
+    assert not {(p, worse, better) for p, better, worse in seed_0} & seed_1
+    assert f"(seed 0: {len(seed_0)}, seed 1: {len(seed_1)})" in page
+
+
 def test_docs_cifar10_section_is_the_committed_run():
     """docs/compare.md's CIFAR-10 table and claims are the committed metrics.json's, not retyped."""
     from jaxopt_course.experiments.compare import results_table
