@@ -84,12 +84,20 @@ def check_params(params, data: Data, name: str = "W0") -> None:
         _checks.check_labels(_local(data.y_val), w_shape[0], name="y_val")
 
 
+def check_learning_rate(value, name: str = "lr") -> None:
+    """A learning rate (or an array of them): > 0, and nonzero in the compute dtype (1e-320 is 0 in float32).
+
+    The one rule for ``fit``'s ``lr`` and every one of ``sweep``'s ``learning_rates``.
+    """
+    _checks.check_positive(value, name)
+    _checks.check_representable(value, name, _checks.compute_dtype(np.float64))
+
+
 def check_hyper(lr, reg) -> None:
     if lr is None:
         raise ValueError("lr must be given: Run.optimizer is a factory of the learning rate (e.g. lr=1e-3)")
     # A number, or a pytree of them (e.g. {"lr": 0.1, "decay": 0.5} for a
     # factory that builds a schedule): every value traced, every value > 0.
     for value in jax.tree_util.tree_leaves(lr):
-        _checks.check_positive(value, "lr")
-        _checks.check_representable(value, "lr", _checks.compute_dtype(np.float64))  # 1e-320 is 0 in float32
+        check_learning_rate(value)
     _checks.check_nonnegative(reg, "reg")

@@ -424,9 +424,8 @@ def _grid(learning_rates, regs, seeds) -> _Grid:
         arr = np.asarray(given, dtype=np.float64)
         if arr.ndim != 1 or arr.size == 0:
             raise ValueError(f"{name} must be a non-empty 1-D sequence of numbers, got shape {arr.shape}")
-        if name == "learning_rates":  # fit's rule too (_inputs.check_hyper): 1e-320 is 0 in float32
-            _checks.check_positive(arr, name)
-            _checks.check_representable(arr, name, _checks.compute_dtype(np.float64))
+        if name == "learning_rates":
+            _inputs.check_learning_rate(arr, name)  # fit's rule for lr
         else:
             _checks.check_nonnegative(arr, name)
         values.append(arr)
