@@ -582,9 +582,8 @@ def fit(run: Run, W0, X, y, *, key, lr, reg=0.0, X_val=None, y_val=None, loop: L
     if loop.init_state is not None:
         hostloop.check_init_state(loop.init_state, state, run.num_steps)
         state = distributed.place(loop.init_state, run.mesh)
-    starts: list[
-        tuple[int, TrainState]
-    ] = []  # (first step, state at that step) of the last two chunks, for a divergence
+    # (first step, state at that step) of the last two chunks, for a divergence
+    starts: list[tuple[int, TrainState]] = []
 
     def run_chunk(so_far, length):
         starts[:] = starts[-1:] + [(so_far.done, so_far.state)]
