@@ -193,10 +193,11 @@ def _cg(matvec, b, tol, maxiter):
     its product for the initial residual. Returns ``(x, products used)``.
     """
     vdot = partial(jnp.vdot, precision=jax.lax.Precision.HIGHEST)
+    threshold = tol * jnp.linalg.norm(b)  # once, not in every iteration's test
 
     def cond(carry):
         _, r, _, rr, k = carry
-        return (jnp.sqrt(rr) > tol * jnp.linalg.norm(b)) & (k < maxiter)
+        return (jnp.sqrt(rr) > threshold) & (k < maxiter)
 
     def body(carry):
         x, r, p, rr, k = carry
